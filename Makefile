@@ -1,0 +1,50 @@
+# nianbao: two commands a newcomer needs, `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.system-deps
+
+.PHONY: install system-deps test demo bench clean
+
+# Debian packages the parsing stage and the browser tests need (LibreOffice for DOC/WPS and the
+# rendered test corpus, a CJK font for PDFs, Chromium for the Datasette page tests, poppler for
+# looking at PDFs).  Installed only when missing.
+system-deps: $(SYSTEM_STAMP)
+$(SYSTEM_STAMP):
+	@missing=""; \
+	command -v soffice >/dev/null 2>&1 || missing="$$missing libreoffice-writer-nogui"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-zenhei"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $(SYSTEM_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-running is quick: pip runs only when pyproject.toml changed.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: system-deps $(STAMP)
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+demo: install
+	$(BIN)/nianbao demo
+
+bench: install
+	$(BIN)/python bench/parse_bench.py
+	$(BIN)/python bench/storage_bench.py
+	$(BIN)/python bench/crawl_bench.py
+
+clean:
+	rm -rf $(VENV) data/demo build *.egg-info

@@ -1,0 +1,223 @@
+"""config.yaml: one pydantic model, loaded and validated in one place.
+
+Errors name the key (``sites[0].start_url: ...``) so that a person can fix the file.
+``docs/configuration.md`` is generated from this model (``nianbao config-doc``), so it cannot drift.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_CONFIG = "config.yaml"
+
+
+class ConfigError(Exception):
+    """A config problem, with the key at fault.  The CLI prints it on one line, exit code 2."""
+
+    def __init__(self, key: str, message: str, path: str | Path | None = None) -> None:
+        self.key, self.message, self.path = key, message, path
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}{key}: {message}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RosterEntry(_Model):
+    """An agency expected to publish every year."""
+
+    name: str = Field(description="Agency name as it appears in report titles")
+    kind: Literal["department", "town", "government"] = Field(
+        "department",
+        description="department/town: due 31 January; government (本级政府 aggregated report): 31 March",
+    )
+
+
+class Selectors(_Model):
+    """CSS selectors that override a platform adapter's defaults for one site."""
+
+    list_item: str | None = Field(None, description="Entries of a listing page (each an <a> or contains one)")
+    next_page: str | None = Field(None, description="Link to the next listing page")
+    body: str | None = Field(None, description="Report body container on an article page")
+
+
+class Site(_Model):
+    name: str = Field(description="Short unique name, used in the database and alerts")
+    region: str | None = Field(None, description="Region shown in Datasette facets, e.g. 北京市大兴区")
+    start_url: str = Field(description="The portal's 政务公开 page or its 年报 column")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra hosts attachments may come from (the start URL's host is always allowed)",
+    )
+    platform: Literal["auto", "trs", "hanweb", "gkmlpt", "generic"] = Field(
+        "auto", description="Platform adapter; 'auto' detects it from each page")
+    selectors: Selectors = Field(default_factory=Selectors)
+    roster: list[RosterEntry] = Field(default_factory=list, description="Agencies expected to publish")
+    obey_robots: bool | None = Field(None, description="Override crawl.obey_robots for this site")
+    download_delay: float | None = Field(None, ge=0, description="Override crawl.download_delay (seconds)")
+    recipients: list[str] = Field(
+        default_factory=list, description="Alert recipients for this site (default: alerts.recipients)")
+
+    @field_validator("start_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+
+class Crawl(_Model):
+    contact: str = Field("nianbao@example.org",
+                         description="Contact put in the User-Agent so site owners can reach you")
+    obey_robots: bool = Field(True, description="Obey robots.txt, including Crawl-delay")
+    download_delay: float = Field(1.0, ge=0, description="Minimum seconds between requests to one host")
+    concurrent_per_domain: int = Field(2, ge=1, le=8, description="At most this many requests per host at once")
+    autothrottle: bool = Field(True, description="Scrapy AutoThrottle")
+    timeout: float = Field(30, gt=0, description="Download timeout, seconds")
+    retries: int = Field(3, ge=0, description="Retries on 5xx and timeouts, with backoff")
+    max_size_mb: float = Field(50, gt=0, description="Largest document fetched (DOWNLOAD_MAXSIZE)")
+    failing_after_runs: int = Field(
+        2, ge=1, description="A site failing the same way this many runs in a row is reported as failing")
+
+
+class Monitor(_Model):
+    grace_days: int = Field(7, ge=0, description="Days after the deadline before a report counts as late/missing")
+    crawl_interval_hours: float = Field(
+        24, gt=0, description="Expected time between crawls (back-dating tolerance, catch-up runs)")
+    swing_factor: float = Field(5, gt=1, description="A key figure changing by more than this factor is a swing")
+    swing_min_base: int = Field(10, ge=0, description="Swings are only reported above this base value")
+    copied_similarity: float = Field(0.95, gt=0, le=1,
+                                     description="Text similarity at or above which a report counts as copied")
+
+
+class Smtp(_Model):
+    host: str = Field("localhost", description="SMTP server host")
+    port: int = Field(25, ge=1, le=65535, description="SMTP server port")
+    security: Literal["none", "ssl", "starttls"] = Field("none", description="none, ssl (465) or starttls (587)")
+    user: str | None = Field(None, description="SMTP user; the password is read from password_env")
+    password_env: str | None = Field(
+        None, description="Name of the environment variable holding the SMTP password (never stored)")
+    sender: str = Field("nianbao@localhost", alias="from", description="From address")
+    timeout: float = Field(30, gt=0, description="SMTP timeout, seconds")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def password(self) -> str | None:
+        if not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError("alerts.smtp.password_env",
+                              f"environment variable {self.password_env} is not set; export it or remove smtp.user")
+        return value
+
+
+class Alerts(_Model):
+    enabled: bool = Field(True, description="Send email alerts")
+    recipients: list[str] = Field(default_factory=list, description="Default recipients of the digest")
+    immediate_severities: list[Literal["error", "warning", "info"]] = Field(
+        default_factory=list,
+        description="Severities sent at once, in their own email, instead of waiting for the digest")
+    datasette_url: str = Field("http://127.0.0.1:8001",
+                               description="Base URL of `nianbao serve`, used for links in emails")
+    smtp: Smtp = Field(default_factory=Smtp)
+    max_attempts: int = Field(8, ge=1, description="Give up on an alert after this many failed sends")
+
+
+class Schedule(_Model):
+    cron: str = Field("30 2 * * *", description="Crontab expression (minute hour day month weekday)")
+    timezone: str = Field("Asia/Shanghai", description="Timezone of the cron expression")
+    misfire_grace_hours: float = Field(6, gt=0, description="A late run still runs if this many hours late")
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, v: str) -> str:
+        if len(v.split()) != 5:
+            raise ValueError("must have 5 fields: minute hour day month weekday")
+        return v
+
+
+class Serve(_Model):
+    host: str = Field("127.0.0.1", description="Datasette host")
+    port: int = Field(8001, ge=0, le=65535, description="Datasette port (0 picks a free one)")
+
+
+class Config(_Model):
+    database: str = Field("data/nianbao.db", description="SQLite database path (relative to the config file)")
+    documents_dir: str | None = Field(
+        None, description="Unused unless set: keep raw bytes on disk here instead of in the database")
+    crawl: Crawl = Field(default_factory=Crawl)
+    sites: list[Site] = Field(default_factory=list)
+    monitor: Monitor = Field(default_factory=Monitor)
+    alerts: Alerts = Field(default_factory=Alerts)
+    schedule: Schedule = Field(default_factory=Schedule)
+    serve: Serve = Field(default_factory=Serve)
+
+    # where the file was read from; relative paths resolve against it
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_sites(self) -> "Config":
+        seen: set[str] = set()
+        for i, s in enumerate(self.sites):
+            if s.name in seen:
+                raise ValueError(f"sites[{i}].name: duplicate site name {s.name!r}")
+            seen.add(s.name)
+        return self
+
+    def database_path(self) -> Path:
+        p = Path(self.database)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def site(self, name: str) -> Site:
+        for s in self.sites:
+            if s.name == name:
+                return s
+        raise ConfigError("sites", f"no site named {name!r}")
+
+
+def _key(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(root)"
+
+
+def load_config(path: str | Path | None = None, *, required: bool = False) -> Config:
+    """Read and validate config.yaml.  A missing optional file gives the defaults."""
+    p = Path(path or os.environ.get("NIANBAO_CONFIG") or DEFAULT_CONFIG)
+    if not p.exists():
+        if required or path:
+            raise ConfigError("(file)", "config file not found; pass --config PATH", p)
+        return Config(base_dir=Path.cwd())
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(file)"
+        raise ConfigError(where, f"not valid YAML: {getattr(e, 'problem', e)}", p) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("(root)", "must be a mapping of keys to values", p)
+    return config_from_dict(raw, base_dir=p.resolve().parent, path=p)
+
+
+def config_from_dict(raw: dict, *, base_dir: Path | None = None, path: str | Path | None = None) -> Config:
+    try:
+        return Config(**raw, base_dir=base_dir or Path.cwd())
+    except ValidationError as e:
+        err = e.errors()[0]
+        msg = err["msg"].removeprefix("Value error, ")
+        key = _key(err["loc"])
+        if ": " in msg and msg.split(": ", 1)[0].startswith("sites["):
+            key, msg = msg.split(": ", 1)
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (check its spelling against docs/configuration.md)"
+        raise ConfigError(key, msg, path) from None

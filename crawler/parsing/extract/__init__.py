@@ -1,0 +1,1 @@
+"""crawler/parsing/extract."""

@@ -1,0 +1,196 @@
+"""The template definition: every Chinese label of the national format, as data, in one place.
+
+Canonical keys come from storage.models (the vocabulary of the database and the checks); this
+module adds what a report prints: section headings, table headers, row labels and their known
+variants.  Mapping reads only this module to know what to look for; renderers use it to print
+canonical reports.  Sources: ../shared/spec/report-model.md, 国办公开办函〔2021〕30号 and
+〔2019〕60号 as copied by real reports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.models import SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS
+
+# -- sections ---------------------------------------------------------------------------------
+#: key -> canonical heading (without numbering) and variants seen in real reports.
+SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "overview": ("总体情况", ("情况", "概述", "基本情况")),
+    "proactive": ("主动公开政府信息情况", ("主动公开情况",)),
+    "requests": ("收到和处理政府信息公开申请情况", ("依申请公开情况", "收到和处理政府信息公开申请")),
+    "appeals": ("政府信息公开行政复议、行政诉讼情况",
+                ("政府信息公开行政复议和行政诉讼情况", "因政府信息公开申请提起行政复议、行政诉讼情况",
+                 "行政复议、行政诉讼情况")),
+    "problems": ("存在的主要问题及改进情况",
+                 ("政府信息公开工作存在的主要问题及改进情况", "存在的主要问题及改进措施", "存在的问题及改进情况")),
+    "other": ("其他需要报告的事项", ("其他需要报告事项", "其他事项")),
+}
+SECTION_NUMERALS = ("一", "二", "三", "四", "五", "六")
+
+# -- Table 二 -----------------------------------------------------------------------------------
+#: Block headers (第二十条第（X）项) of Table 二.
+TABLE2_BLOCKS = ("第二十条第（一）项", "第二十条第（五）项", "第二十条第（六）项", "第二十条第（八）项")
+TABLE2_BLOCKS_2019 = TABLE2_BLOCKS + ("第二十条第（九）项",)
+
+#: row key -> canonical label, variants
+TABLE2_ROWS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "regulations": ("规章", ()),
+    "normative_documents": ("行政规范性文件", ("规范性文件",)),
+    "licensing": ("行政许可", ()),
+    "other_external_services": ("其他对外管理服务事项", ("其他对外管理服务",)),
+    "punishment": ("行政处罚", ()),
+    "coercion": ("行政强制", ()),
+    "fees_wan_yuan": ("行政事业性收费", ()),
+    "fees": ("行政事业性收费", ()),
+    "procurement": ("政府集中采购", ()),
+}
+
+#: column key -> canonical header, variants (typos seen: 本年度止件数)
+TABLE2_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "issued": ("本年制发件数", ("本年新制发件数", "本年发布件数")),
+    "repealed": ("本年废止件数", ("本年度止件数", "本年废止数")),
+    "in_force": ("现行有效件数", ("现行有效数",)),
+    "made": ("本年新制作数量", ()),
+    "published": ("本年新公开数量", ()),
+    "public_total": ("对外公开总数量", ()),
+    "previous_items": ("上一年项目数量", ()),
+    "change": ("本年增/减", ("本年增减",)),
+    "decisions": ("处理决定数量", ("本年处理决定数量",)),
+    "projects": ("采购项目数量", ()),
+    "amount": ("采购总金额", ()),
+    SCALAR: ("本年处理决定数量", ("本年收费金额（单位：万元）", "本年收费金额")),
+}
+
+#: Headers whose presence identifies the template of Table 二.
+TEMPLATE_2021_MARKERS = ("本年制发件数", "现行有效件数", "本年收费金额")
+TEMPLATE_2019_MARKERS = ("本年新制作数量", "对外公开总数量", "上一年项目数量", "政府集中采购", "本年新公开数量")
+
+# -- Table 三 -----------------------------------------------------------------------------------
+TABLE3_COLUMN_LABELS: dict[str, str] = {
+    "natural_person": "自然人",
+    "commercial_enterprise": "商业企业",
+    "research_institution": "科研机构",
+    "social_welfare_org": "社会公益组织",
+    "legal_service_org": "法律服务机构",
+    "other_org": "其他",
+    "total": "总计",
+}
+TABLE3_HEADER_GROUPS = ("申请人情况", "法人或其他组织")
+TABLE3_BALANCE_NOTE = "（本列数据的勾稽关系为：第一项加第二项之和，等于第三项加第四项之和）"
+
+#: Group headings in the first label column of Table 三's result block.
+TABLE3_GROUPS: dict[str, str] = {
+    "results": "三、本年度办理结果",
+    "withheld": "（三）不予公开",
+    "unavailable": "（四）无法提供",
+    "rejected": "（五）不予处理",
+    "other": "（六）其他处理",
+}
+
+
+@dataclass(frozen=True)
+class RowLabel:
+    key: str
+    label: str  # the item's own label as printed in the row (without its group heading)
+    group: str | None = None  # key of TABLE3_GROUPS it sits under
+    variants: tuple[str, ...] = ()
+
+    @property
+    def full_label(self) -> str:
+        """Label with its group, as a person reads it: （三）不予公开 1.属于国家秘密."""
+        if self.group and self.group != "results":
+            return f"{TABLE3_GROUPS[self.group]} {self.label}"
+        return self.label
+
+
+TABLE3_ROW_LABELS: dict[str, RowLabel] = {r.key: r for r in (
+    RowLabel("new", "一、本年新收政府信息公开申请数量", variants=("本年新收政府信息公开申请数量", "本年新收申请数量")),
+    RowLabel("carried_over", "二、上年结转政府信息公开申请数量", variants=("上年结转政府信息公开申请数量",)),
+    RowLabel("granted", "（一）予以公开", "results"),
+    RowLabel("partially_granted", "（二）部分公开（区分处理的，只计这一情形，不计其他情形）", "results",
+             ("（二）部分公开",)),
+    RowLabel("withheld_state_secret", "1.属于国家秘密", "withheld"),
+    RowLabel("withheld_prohibited_by_law", "2.其他法律行政法规禁止公开", "withheld"),
+    RowLabel("withheld_three_safety", "3.危及“三安全一稳定”", "withheld", ("3.危及三安全一稳定",)),
+    RowLabel("withheld_third_party", "4.保护第三方合法权益", "withheld"),
+    RowLabel("withheld_internal_affairs", "5.属于三类内部事务信息", "withheld"),
+    RowLabel("withheld_process_info", "6.属于四类过程性信息", "withheld"),
+    RowLabel("withheld_enforcement_file", "7.属于行政执法案卷", "withheld"),
+    RowLabel("withheld_query_matter", "8.属于行政查询事项", "withheld"),
+    RowLabel("unavailable_not_held", "1.本机关不掌握相关政府信息", "unavailable"),
+    RowLabel("unavailable_needs_creation", "2.没有现成信息需要另行制作", "unavailable"),
+    RowLabel("unavailable_unclear", "3.补正后申请内容仍不明确", "unavailable"),
+    RowLabel("rejected_petition", "1.信访举报投诉类申请", "rejected"),
+    RowLabel("rejected_repeat", "2.重复申请", "rejected"),
+    RowLabel("rejected_publication", "3.要求提供公开出版物", "rejected"),
+    RowLabel("rejected_mass_repeat", "4.无正当理由大量反复申请", "rejected"),
+    RowLabel("rejected_confirmation", "5.要求行政机关确认或重新出具已获取信息", "rejected"),
+    RowLabel("other_no_correction", "1.申请人无正当理由逾期不补正、行政机关不再处理其政府信息公开申请", "other"),
+    RowLabel("other_no_fee", "2.申请人逾期未按收费通知要求缴纳费用、行政机关不再处理其政府信息公开申请", "other"),
+    RowLabel("other_other", "3.其他", "other"),
+    RowLabel("other_handling", "（六）其他处理", "results"),  # template 2019: one row
+    RowLabel("total_processed", "（七）总计", "results"),
+    RowLabel("carried_forward", "四、结转下年度继续办理", variants=("结转下年度继续办理",)),
+)}
+
+# -- Table 四 -----------------------------------------------------------------------------------
+TABLE4_GROUP_LABELS: dict[str, str] = {
+    "review": "行政复议",
+    "litigation_direct": "行政诉讼 未经复议直接起诉",
+    "litigation_after_review": "行政诉讼 复议后起诉",
+}
+TABLE4_COLUMN_LABELS: dict[str, str] = {
+    "upheld": "结果维持",
+    "corrected": "结果纠正",
+    "other": "其他结果",
+    "pending": "尚未审结",
+    "total": "总计",
+}
+TABLE4_HEADERS = ("行政复议", "行政诉讼", "未经复议直接起诉", "复议后起诉")
+
+# -- placeholders left from the template (rule 6) ------------------------------------------------
+PLACEHOLDERS = ("（单位名称）", "(单位名称)", "XX", "××", "xx", "此处填写", "（填写", "【单位】", "XXXX")
+
+# -- title and report recognition ---------------------------------------------------------------
+TITLE_KEYWORDS = ("政府信息公开工作年度报告", "政府信息公开年度报告", "政府信息公开工作报告", "信息公开年报")
+
+
+def row_label(table: str, row: str) -> str:
+    """Canonical Chinese label of a row, for display (Datasette page, emails, findings)."""
+    if table == "table3":
+        r = TABLE3_ROW_LABELS.get(row)
+        return r.full_label if r else row
+    if table == "table2":
+        return TABLE2_ROWS.get(row, (row,))[0]
+    if table == "table4":
+        return TABLE4_GROUP_LABELS.get(row, row)
+    return row
+
+
+def column_label(table: str, column: str) -> str:
+    if table == "table3":
+        return TABLE3_COLUMN_LABELS.get(column, column)
+    if table == "table4":
+        return TABLE4_COLUMN_LABELS.get(column, column)
+    if table == "table2":
+        return TABLE2_COLUMNS.get(column, (column,))[0]
+    return column
+
+
+def all_labels() -> list[dict[str, str]]:
+    """Every (table, row, column) label, as rows for the database's `labels` table."""
+    out: list[dict[str, str]] = []
+    for template in ("2021", "2019"):
+        for row, cols in TABLE2_LAYOUT[template].items():
+            for col in (cols or (SCALAR,)):
+                out.append({"template": template, "table_name": "table2", "row": row, "column": col,
+                            "row_label": row_label("table2", row), "column_label": column_label("table2", col)})
+        for row in TABLE3_ROWS[template]:
+            for col in TABLE3_COLUMNS:
+                out.append({"template": template, "table_name": "table3", "row": row, "column": col,
+                            "row_label": row_label("table3", row), "column_label": column_label("table3", col)})
+        for g in TABLE4_GROUPS:
+            for col in TABLE4_COLUMNS:
+                out.append({"template": template, "table_name": "table4", "row": g, "column": col,
+                            "row_label": row_label("table4", g), "column_label": column_label("table4", col)})
+    return out

@@ -1,0 +1,1 @@
+"""Monitor: checks (within a report, across years, deadlines, missing), alerts, schedule."""

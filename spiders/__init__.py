@@ -1,0 +1,1 @@
+"""Spiders: find report pages and attachments on portals; yield Documents. No parsing, no SQL."""

@@ -1,0 +1,1 @@
+"""Storage: the data's shape (models) and the only place with SQL."""
