@@ -149,10 +149,8 @@ class Serve(_Model):
 
 class Config(_Model):
     database: str = Field("data/nianbao.db", description="SQLite database path (relative to the config file)")
-    documents_dir: str | None = Field(
-        None, description="Unused unless set: keep raw bytes on disk here instead of in the database")
-    crawl: Crawl = Field(default_factory=Crawl)
-    sites: list[Site] = Field(default_factory=list)
+    crawl: Crawl = Field(default_factory=Crawl, description="How politely and how hard to crawl")
+    sites: list[Site] = Field(default_factory=list, description="The portals to crawl (see `sites[]`)")
     monitor: Monitor = Field(default_factory=Monitor)
     alerts: Alerts = Field(default_factory=Alerts)
     schedule: Schedule = Field(default_factory=Schedule)
@@ -221,3 +219,66 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None, path: str | Pat
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling against docs/configuration.md)"
         raise ConfigError(key, msg, path) from None
+
+
+# -- the configuration reference, generated from the model (docs/configuration.md) ------------
+
+def _type_name(annotation) -> str:
+    text = repr(annotation) if not isinstance(annotation, type) else annotation.__name__
+    return (text.replace("typing.", "").replace("crawler.config.", "")
+            .replace("<class '", "").replace("'>", "").replace("NoneType", "None"))
+
+
+def _doc_rows(model: type[BaseModel], prefix: str, out: list[tuple[str, str, str, str]],
+              nested: list[tuple[str, type[BaseModel]]]) -> None:
+    for name, field in model.model_fields.items():
+        if field.exclude:
+            continue
+        key = f"{prefix}{field.alias or name}"
+        ann = field.annotation
+        inner = getattr(ann, "__args__", None)
+        item = inner[0] if inner and len(inner) == 1 else None
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            nested.append((key, ann))
+            continue
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            nested.append((f"{key}[]", item))
+            out.append((key, f"list of {item.__name__}", "[]", field.description or ""))
+            continue
+        if field.is_required():
+            default = "(required)"
+        elif field.default_factory is not None:
+            default = repr(field.default_factory())
+        else:
+            default = repr(field.default)
+        out.append((key, _type_name(ann), default, field.description or ""))
+
+
+def configuration_reference() -> str:
+    """Markdown reference of every config.yaml key, from the pydantic model itself."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from `crawler/config.py` by `nianbao config-doc`; do not edit by hand",
+        "(a test fails when this file and the model disagree).",
+        "",
+        "Every key is optional unless marked (required). Unknown keys are errors, reported with",
+        "their full path (for example `sites[0].start_urll: unknown key`).",
+        "",
+    ]
+    queue: list[tuple[str, type[BaseModel]]] = [("", Config)]
+    while queue:
+        prefix, model = queue.pop(0)
+        rows: list[tuple[str, str, str, str]] = []
+        nested: list[tuple[str, type[BaseModel]]] = []
+        _doc_rows(model, f"{prefix}." if prefix else "", rows, nested)
+        title = prefix or "top level"
+        lines += [f"## `{title}`", ""]
+        if model.__doc__ and model is not Config:
+            lines += [model.__doc__.strip(), ""]
+        if rows:
+            lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
+            lines += [f"| `{k}` | {t.replace('|', '&#124;')} | `{d}` | {m} |" for k, t, d, m in rows]
+            lines.append("")
+        queue.extend(nested)
+    return "\n".join(lines)
