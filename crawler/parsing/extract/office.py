@@ -1,0 +1,82 @@
+"""DOC / WPS (and any other format LibreOffice reads) through LibreOffice headless.
+
+``soffice --headless --convert-to docx`` turns the legacy binary formats into DOCX, which the DOCX
+extractor reads.  The same helper converts DOCX to PDF/DOC for the renderers (crawler/demo/render.py).
+
+Why a fresh user profile per conversion: only one soffice process may use a profile at a time;
+a second conversion sharing it fails silently (empty outdir).  Each call gets its own temporary
+profile directory (``-env:UserInstallation``), a timeout, and everything is removed afterwards.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from storage.models import ParseStatus
+
+from .base import Extracted
+
+log = logging.getLogger(__name__)
+
+#: Seconds a single conversion may take before it is killed.
+CONVERT_TIMEOUT = 120
+
+
+class ConversionError(RuntimeError):
+    """LibreOffice is missing, timed out, or produced no output."""
+
+
+def soffice_path() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def convert(data: bytes, *, src_ext: str, to: str, name: str = "document",
+            timeout: float = CONVERT_TIMEOUT, filter_options: str | None = None) -> bytes:
+    """Convert ``data`` (a file with extension ``src_ext``) to format ``to`` ("docx", "pdf", "doc").
+
+    Raises ConversionError with a message naming the document and the reason.
+    """
+    exe = soffice_path()
+    if exe is None:
+        raise ConversionError(f"{name}: LibreOffice (soffice) is not installed; cannot convert "
+                              f"{src_ext} to {to}")
+    with tempfile.TemporaryDirectory(prefix="nianbao-soffice-") as tmp:
+        tmpdir = Path(tmp)
+        src = tmpdir / f"in.{src_ext.lstrip('.')}"
+        src.write_bytes(data)
+        outdir = tmpdir / "out"
+        outdir.mkdir()
+        profile = tmpdir / "profile"
+        target = to if filter_options is None else f"{to}:{filter_options}"
+        cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+               "--nolockcheck", "--convert-to", target, "--outdir", str(outdir), str(src)]
+        env = dict(os.environ, HOME=str(tmpdir))  # keep LibreOffice from touching the real home
+        try:
+            proc = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired as e:
+            raise ConversionError(f"{name}: LibreOffice conversion {src_ext}->{to} timed out "
+                                  f"after {timeout:.0f}s") from e
+        outs = list(outdir.glob(f"*.{to}"))
+        if not outs or outs[0].stat().st_size == 0:
+            err = (proc.stderr or b"").decode("utf-8", "replace").strip()[-300:]
+            raise ConversionError(f"{name}: LibreOffice could not convert {src_ext} to {to} "
+                                  f"(exit {proc.returncode}{': ' + err if err else ''})")
+        return outs[0].read_bytes()
+
+
+def extract(data: bytes, *, fmt: str = "doc", name: str = "document") -> Extracted:
+    """DOC/WPS bytes -> Extracted, through a LibreOffice DOCX conversion."""
+    from . import docx as docx_extract
+
+    try:
+        converted = convert(data, src_ext=fmt, to="docx", name=name)
+    except ConversionError as e:
+        log.warning("%s", e)
+        return Extracted(format=fmt, status=ParseStatus.FAILED, error=str(e))
+    ex = docx_extract.extract(converted, name=name)
+    ex.format = fmt
+    return ex
