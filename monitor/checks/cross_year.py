@@ -1,0 +1,222 @@
+"""Rules across years (and across agencies of one site): carry_continuity, in_force_continuity,
+copied, swing.  Relations 8, 9, 13 and 14 of the spec; domain.md §4 C1, C2, C6, C7.
+
+Each rule takes Reports and returns Findings for the *current* report (``cur``); the runner sets
+``site`` and ``report_id``.  Cells that are not assessable (blank, "/", text) are skipped, never
+read as 0: the within-report checks already flag them.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Indel
+
+from storage.models import SCALAR, TABLE3_COLUMNS, Finding, Report
+
+# -- carry_continuity ----------------------------------------------------------------------------
+
+
+def carry_continuity(prev: Report, cur: Report) -> list[Finding]:
+    """carried_over(Y) = carried_forward(Y-1) in each of the 7 Table 三 columns (an error).
+
+    One finding per report pair, naming every column that breaks; a finding per column would
+    fill a digest with seven lines for one mistake.
+    """
+    bad: list[tuple[str, int, int]] = []
+    for col in TABLE3_COLUMNS:
+        now = cur.value("table3", "carried_over", col)
+        before = prev.value("table3", "carried_forward", col)
+        if now is None or before is None:
+            continue
+        if now != before:
+            bad.append((col, now, before))
+    if not bad:
+        return []
+    cols = "、".join(_COLUMN_NAMES[c] for c, _, _ in bad)
+    detail = "；".join(f"{_COLUMN_NAMES[c]}：本年上年结转{n}件，上年结转下年度{b}件" for c, n, b in bad)
+    return [_finding(
+        cur, "carry_continuity", "error",
+        f"{cur.year}年报告“上年结转政府信息公开申请数量”与{prev.year}年报告“结转下年度继续办理”"
+        f"不一致（{cols}）：{detail}。",
+        cells=[f"table3.carried_over.{c}" for c, _, _ in bad],
+        numbers={"previous_year": prev.year,
+                 "columns": {c: {"carried_over": n, "previous_carried_forward": b, "delta": n - b}
+                             for c, n, b in bad}},
+    )]
+
+
+# -- in_force_continuity -------------------------------------------------------------------------
+
+_STOCK_ROWS = {"regulations": "规章", "normative_documents": "行政规范性文件"}
+
+
+def in_force_continuity(prev: Report, cur: Report) -> list[Finding]:
+    """in_force(Y) = in_force(Y-1) + issued(Y) - repealed(Y); template 2021 on both sides only.
+
+    A warning: clean-up campaigns and reorganisations legitimately break the identity.
+    """
+    if prev.template != "2021" or cur.template != "2021":
+        return []
+    out: list[Finding] = []
+    for row, name in _STOCK_ROWS.items():
+        before = prev.value("table2", row, "in_force")
+        issued = cur.value("table2", row, "issued")
+        repealed = cur.value("table2", row, "repealed")
+        now = cur.value("table2", row, "in_force")
+        if None in (before, issued, repealed, now):
+            continue
+        expected = before + issued - repealed
+        if now == expected:
+            continue
+        out.append(_finding(
+            cur, "in_force_continuity", "warning",
+            f"{name}现行有效件数{now}件，与上年现行有效{before}件＋本年制发{issued}件－本年废止{repealed}件"
+            f"＝{expected}件不衔接（如有清理或机构调整，请在报告中说明）。",
+            cells=[f"table2.{row}.in_force", f"table2.{row}.issued", f"table2.{row}.repealed"],
+            numbers={"in_force": now, "previous_in_force": before, "issued": issued,
+                     "repealed": repealed, "expected": expected, "delta": now - expected,
+                     "previous_year": prev.year},
+            subject=row,
+        ))
+    return out
+
+
+# -- swing ---------------------------------------------------------------------------------------
+
+#: Key figures watched for swings: (cell ref, Chinese name).
+SWING_FIGURES: tuple[tuple[str, str], ...] = (
+    ("table3.new.total", "本年新收政府信息公开申请数量"),
+    ("table3.granted.total", "予以公开数量"),
+    ("table3.total_processed.total", "办理结果总计"),
+    ("table4.review.total", "行政复议总计"),
+    ("table4.litigation_direct.total", "未经复议直接起诉总计"),
+    ("table4.litigation_after_review.total", "复议后起诉总计"),
+    ("table2.licensing.value", "行政许可处理决定数量"),
+    ("table2.punishment.value", "行政处罚处理决定数量"),
+    ("table2.coercion.value", "行政强制处理决定数量"),
+)
+
+
+def swing(prev: Report, cur: Report, *, factor: float, min_base: int) -> list[Finding]:
+    """A key figure grows or shrinks by more than ``factor`` against last year (info).
+
+    Counted when the larger of the two values is at least ``min_base`` (so 1 -> 4 is noise, while
+    0 -> 50 is a swing) and it exceeds ``factor`` times the smaller one.
+    """
+    out: list[Finding] = []
+    for ref, name in SWING_FIGURES:
+        table, row, col = ref.split(".")
+        now, before = cur.value(table, row, col), prev.value(table, row, col)
+        if not isinstance(now, (int, float)) or not isinstance(before, (int, float)):
+            continue
+        hi, lo = max(now, before), min(now, before)
+        if hi < min_base or hi <= factor * lo:
+            continue
+        ratio = None if lo == 0 else round(hi / lo, 1)
+        trend = "增长" if now > before else "下降"
+        times = f"{ratio}倍" if ratio is not None else "从零起"
+        out.append(_finding(
+            cur, "swing", "info",
+            f"{name}由{prev.year}年的{before}变为{cur.year}年的{now}，{trend}幅度超过{factor:g}倍"
+            f"（{times}），请核实数据是否准确。",
+            cells=[ref],
+            numbers={"value": now, "previous_value": before, "previous_year": prev.year,
+                     "ratio": (round(now / before, 2) if before else None)},
+        ))
+    return out
+
+
+# -- copied --------------------------------------------------------------------------------------
+
+#: Narrative sections compared for copied text; the table sections are mostly the national
+#: template's fixed labels and would make every pair of reports look alike.
+NARRATIVE_SECTIONS = ("overview", "problems", "other")
+MIN_TEXT_CHARS = 200  # below this there is too little own text to call anything copied
+MIN_NONZERO_NUMBERS = 3  # all-zero tables are common and honest; identical zeros prove nothing
+
+_STRIP = re.compile(r"[\s0-9０-９〇一二三四五六七八九十百千万零年月日%％.,，。、；;：:（）()“”\"'《》\-—/]+")
+
+
+@dataclass
+class Counterpart:
+    """A report another one is compared with, and why it is comparable."""
+
+    report: Report
+    relation: str  # "previous_year" | "other_agency"
+    report_id: int | None = None
+
+
+def narrative(report: Report) -> str:
+    """The report's own words: narrative sections (or the whole text), without the agency's
+    name, numbers and punctuation, so that a copy with the numbers changed is still a copy."""
+    parts = [report.sections.get(k, "") for k in NARRATIVE_SECTIONS]
+    text = "".join(parts) if any(parts) else report.text
+    if report.agency:
+        text = text.replace(report.agency, "")
+    return _STRIP.sub("", text)
+
+
+def text_similarity(a: Report, b: Report) -> float | None:
+    """Normalised Indel similarity of the two narratives, or None when either is too short."""
+    ta, tb = narrative(a), narrative(b)
+    if len(ta) < MIN_TEXT_CHARS or len(tb) < MIN_TEXT_CHARS:
+        return None
+    return Indel.normalized_similarity(ta, tb)
+
+
+def _numbers(report: Report) -> dict[str, float]:
+    return {c.ref: c.value for c in report.cells
+            if c.table in ("table2", "table3", "table4") and c.kind.assessable and isinstance(c.value, (int, float))}
+
+
+def identical_numbers(a: Report, b: Report) -> bool:
+    na, nb = _numbers(a), _numbers(b)
+    if not na or na.keys() != nb.keys() or na != nb:
+        return False
+    return sum(1 for v in na.values() if v) >= MIN_NONZERO_NUMBERS
+
+
+def copied(cur: Report, others: list[Counterpart], *, threshold: float) -> list[Finding]:
+    """The narrative (similarity >= threshold) or every Table 三/四 number repeats another report:
+    the same agency's last year, or another agency of the same site this year (a warning)."""
+    out: list[Finding] = []
+    for other in others:
+        o = other.report
+        whose = (f"本单位{o.year}年报告" if other.relation == "previous_year"
+                 else f"{o.agency}{o.year}年报告")
+        sim = text_similarity(cur, o)
+        if sim is not None and sim >= threshold:
+            out.append(_finding(
+                cur, "copied", "warning",
+                f"报告正文与{whose}高度雷同（文字相似度{sim:.0%}），请核实是否照搬往年或其他单位内容。",
+                numbers={"similarity": round(sim, 4), "threshold": threshold, "relation": other.relation,
+                         "other_agency": o.agency, "other_year": o.year, "other_report_id": other.report_id},
+                subject=f"text|{other.relation}|{o.agency}|{o.year}",
+            ))
+        if identical_numbers(cur, o):
+            out.append(_finding(
+                cur, "copied", "warning",
+                f"表二、表三、表四全部数据与{whose}完全相同，请核实是否沿用旧数据。",
+                numbers={"relation": other.relation, "other_agency": o.agency, "other_year": o.year,
+                         "other_report_id": other.report_id, "cells_compared": len(_numbers(cur))},
+                subject=f"numbers|{other.relation}|{o.agency}|{o.year}",
+            ))
+    return out
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+_COLUMN_NAMES = {
+    "natural_person": "自然人", "commercial_enterprise": "商业企业", "research_institution": "科研机构",
+    "social_welfare_org": "社会公益组织", "legal_service_org": "法律服务机构", "other_org": "其他",
+    "total": "总计",
+}
+assert set(_COLUMN_NAMES) == set(TABLE3_COLUMNS)
+assert SCALAR == "value"  # SWING_FIGURES spell the scalar column out
+
+
+def _finding(cur: Report, rule: str, severity: str, message: str, *, cells: list[str] | None = None,
+             numbers: dict | None = None, subject: str = "") -> Finding:
+    return Finding(rule=rule, severity=severity, message=message, cells=list(cells or []),
+                   numbers=dict(numbers or {}), agency=cur.agency, year=cur.year, subject=subject)
