@@ -1,15 +1,45 @@
-"""The one place with SQL.  (Skeleton of the contract: the storage issue fills every method.)
+"""The one place with SQL.
 
 Every other package talks to the database through ``Store``; nothing else writes SQL.
+
+Writes: every public write method runs in one transaction; callers that must write several things
+atomically (a document, its report, the report's findings) wrap them in ``with store.transaction():``
+and the inner calls join it.  The connection is in autocommit mode so that BEGIN/COMMIT are ours
+(Python's implicit transactions, and sqlite-utils' ``with conn:`` blocks, would commit half-way).
+
+Times are stored as ISO 8601 strings in UTC (``2025-01-16T03:00:00+00:00``), so they sort as text.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
-from storage.models import Document, Finding, Report
+from storage import schema
+from storage.agencies import normalise
+from storage.models import (
+    Cell, CellKind, Document, Finding, ParseStatus, ParseWarning, Report, Source,
+)
+
+log = logging.getLogger(__name__)
+
+#: Left out of ``content_hash``: journals of *when* things happened, not *what* is stored.
+#: ``runs`` (one row per invocation), ``fetches`` (one row per HTTP fetch attempt), the time a
+#: migration ran, and which run first stored a version.  Everything else must be identical after
+#: ingesting the same documents again.
+VOLATILE_TABLES = ("runs", "fetches")
+VOLATILE_COLUMNS = {"schema_migrations": ("applied_at",), "document_versions": ("first_run_id",),
+                    "events": ("run_id",)}
+
+
+class StoreError(Exception):
+    """The database cannot be opened or written (names the path)."""
 
 
 @dataclass
@@ -24,92 +54,630 @@ class SavedDocument:
 
 @dataclass
 class FindingDelta:
-    new: list[Finding] = field(default_factory=list)  # first seen now
+    new: list[Finding] = field(default_factory=list)  # first seen now (or reopened)
     still_open: list[Finding] = field(default_factory=list)  # known before, seen again
     resolved: list[dict[str, Any]] = field(default_factory=list)  # open before, cause gone
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def ts(value: datetime | date | str | None) -> str | None:
+    """A time as stored: ISO 8601 in UTC; naive datetimes are taken as UTC."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return value.isoformat()
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 class Store:
     """A nianbao SQLite database (WAL, foreign keys, migrated on open)."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
-        raise NotImplementedError
+    def __init__(self, path: str | Path, *, readonly: bool = False, migrate_to: int | None = None) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._depth = 0
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise StoreError(f"{self.path}: database does not exist")
+                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                            timeout=30, check_same_thread=False)
+            else:
+                if self.path.parent and not self.path.parent.exists():
+                    self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30,
+                                            check_same_thread=False)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+            if not readonly:
+                # WAL: Datasette reads while the nightly run writes.  synchronous=NORMAL is safe
+                # against a killed process (only a power cut can lose the last commits).
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+                schema.migrate(self.conn, upto=migrate_to)
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(f"{self.path}: cannot open database: {e}") from None
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return schema.current_version(self.conn)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction; nested calls join the outermost one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.conn.execute("ROLLBACK")
+            raise
+        self._depth = 0
+        self.conn.execute("COMMIT")
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, tuple(params)).fetchone()
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(sql, tuple(params)).fetchall()]
 
     # -- runs ----------------------------------------------------------------------------------
     def start_run(self, kind: str, *, config: dict[str, Any] | None = None) -> int:
         """kind: crawl | ingest | check | alert | run.  Returns the run id."""
-        raise NotImplementedError
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT INTO runs(kind, started, status, config) VALUES (?, ?, 'running', ?)",
+                (kind, ts(utcnow()), _json(config) if config is not None else None))
+            return cur.lastrowid
 
     def finish_run(self, run_id: int, status: str, stats: dict[str, Any] | None = None,
                    error: str | None = None) -> None:
-        raise NotImplementedError
+        with self.transaction():
+            self.conn.execute("UPDATE runs SET finished = ?, status = ?, stats = ?, error = ? WHERE id = ?",
+                              (ts(utcnow()), status, _json(stats) if stats is not None else None, error, run_id))
 
     def last_runs(self, limit: int = 10, kind: str | None = None) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        sql, params = "SELECT * FROM runs", []
+        if kind:
+            sql += " WHERE kind = ?"
+            params.append(kind)
+        rows = self._all(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])
+        for r in rows:
+            for key in ("stats", "config"):
+                r[key] = json.loads(r[key]) if r[key] else None
+        return rows
 
     # -- sites and agencies --------------------------------------------------------------------
     def upsert_site(self, name: str, *, region: str | None = None,
                     start_url: str | None = None) -> int:
-        raise NotImplementedError
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO sites(name, region, start_url) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET "
+                "region = COALESCE(excluded.region, region), start_url = COALESCE(excluded.start_url, start_url)",
+                (name, region, start_url))
+            return self._one("SELECT id FROM sites WHERE name = ?", (name,))["id"]
 
     def agency_id(self, name: str, *, site: str | None = None, kind: str | None = None) -> int:
-        """Find or create the agency; names are normalised and aliases kept."""
-        raise NotImplementedError
+        """Find or create the agency; names are normalised and aliases kept.
+
+        Within a site, names with the same normalised body tie when their regions agree or one of
+        them states none (区卫生健康委 on the 大兴区 portal is 北京市大兴区卫生健康委员会).
+        """
+        n = normalise(name)
+        site_key = site or ""
+        with self.transaction():
+            row = self._one("SELECT agency_id FROM agency_aliases WHERE site = ? AND alias = ?", (site_key, n.name))
+            if row:
+                return row["agency_id"]
+            candidates = self._all("SELECT id, region FROM agencies WHERE site = ? AND norm = ? ORDER BY id",
+                                   (site_key, n.norm))
+            chosen = next((c["id"] for c in candidates if c["region"] == n.region), None)
+            if chosen is None and n.region:
+                chosen = next((c["id"] for c in candidates if c["region"] == ""), None)
+                if chosen is not None:  # the short name came first; now we know its region
+                    self.conn.execute("UPDATE agencies SET region = ? WHERE id = ?", (n.region, chosen))
+            if chosen is None and not n.region and len(candidates) == 1:
+                chosen = candidates[0]["id"]
+            if chosen is None:
+                chosen = self.conn.execute(
+                    "INSERT INTO agencies(site, name, norm, region, kind) VALUES (?, ?, ?, ?, ?)",
+                    (site_key, n.name, n.norm, n.region, kind or n.kind)).lastrowid
+            self.conn.execute("INSERT OR IGNORE INTO agency_aliases(agency_id, site, alias) VALUES (?, ?, ?)",
+                              (chosen, site_key, n.name))
+            return chosen
 
     def agencies(self, site: str | None = None) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        sql = ("SELECT a.*, (SELECT json_group_array(alias) FROM agency_aliases WHERE agency_id = a.id) AS aliases "
+               "FROM agencies a")
+        rows = self._all(sql + (" WHERE a.site = ? ORDER BY a.id" if site is not None else " ORDER BY a.id"),
+                         (site,) if site is not None else ())
+        for r in rows:
+            r["aliases"] = json.loads(r["aliases"])
+        return rows
 
     # -- documents -----------------------------------------------------------------------------
     def fetch_cache(self, url: str) -> dict[str, Any] | None:
         """Latest fetch facts for a URL: etag, last_modified, sha256, first_seen, version_id."""
-        raise NotImplementedError
+        row = self._one(
+            "SELECT d.id AS document_id, d.first_seen, d.last_seen, v.id AS version_id, v.sha256, v.etag, "
+            "v.last_modified, v.parse_status, v.content_type FROM documents d "
+            "LEFT JOIN document_versions v ON v.id = d.latest_version_id WHERE d.url = ?", (url,))
+        return dict(row) if row else None
 
     def save_document(self, doc: Document, *, run_id: int | None = None) -> SavedDocument:
-        """Store bytes content-addressed; same bytes twice are stored once."""
-        raise NotImplementedError
+        """Store bytes content-addressed; same bytes twice are stored once.
+
+        A fetch row is written for http(s) URLs (the crawl journal); local files are not fetched.
+        """
+        seen = ts(doc.fetched_at or utcnow())
+        sha = doc.sha256
+        with self.transaction():
+            self.conn.execute("INSERT OR IGNORE INTO blobs(sha256, size, content) VALUES (?, ?, ?)",
+                              (sha, doc.size, doc.content))
+            row = self._one("SELECT d.id, v.sha256 AS latest_sha FROM documents d "
+                            "LEFT JOIN document_versions v ON v.id = d.latest_version_id WHERE d.url = ?",
+                            (doc.url,))
+            is_new = row is None
+            if is_new:
+                document_id = self.conn.execute(
+                    "INSERT INTO documents(url, site, report_url, link_title, listing_date, page_date, first_seen, "
+                    "last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc.url, doc.site, doc.report_url, doc.link_title, doc.listing_date, doc.page_date, seen,
+                     seen)).lastrowid
+                latest_sha = None
+            else:
+                document_id, latest_sha = row["id"], row["latest_sha"]
+                self.conn.execute(
+                    "UPDATE documents SET last_seen = MAX(last_seen, ?), site = COALESCE(?, site), "
+                    "report_url = COALESCE(?, report_url), link_title = COALESCE(?, link_title), "
+                    "listing_date = COALESCE(?, listing_date), page_date = COALESCE(?, page_date) WHERE id = ?",
+                    (seen, doc.site, doc.report_url, doc.link_title, doc.listing_date, doc.page_date, document_id))
+            ver = self._one("SELECT id FROM document_versions WHERE document_id = ? AND sha256 = ?",
+                            (document_id, sha))
+            if ver:
+                version_id = ver["id"]
+                self.conn.execute(
+                    "UPDATE document_versions SET last_seen = MAX(last_seen, ?), etag = COALESCE(?, etag), "
+                    "last_modified = COALESCE(?, last_modified) WHERE id = ?",
+                    (seen, doc.etag, doc.last_modified, version_id))
+            else:
+                version_id = self.conn.execute(
+                    "INSERT INTO document_versions(document_id, sha256, size, content_type, http_status, etag, "
+                    "last_modified, first_seen, last_seen, first_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (document_id, sha, doc.size, doc.content_type, doc.status, doc.etag, doc.last_modified, seen,
+                     seen, run_id)).lastrowid
+            unchanged = latest_sha == sha
+            revised = not is_new and not unchanged
+            if not unchanged:
+                self.conn.execute("UPDATE documents SET latest_version_id = ? WHERE id = ?", (version_id, document_id))
+            if is_new or revised:
+                self.conn.execute(
+                    "INSERT INTO events(kind, at, url, document_id, version_id, run_id, detail) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ("new_document" if is_new else "revised", seen, doc.url, document_id, version_id, run_id,
+                     _json({"sha256": sha, "previous_sha256": latest_sha, "size": doc.size})))
+            if doc.url.startswith(("http://", "https://")):
+                self.conn.execute(
+                    "INSERT INTO fetches(run_id, url, site, fetched_at, http_status, fetch_status, etag, "
+                    "last_modified, sha256, version_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (run_id, doc.url, doc.site, seen, doc.status, doc.fetch_status, doc.etag, doc.last_modified,
+                     sha, version_id))
+        return SavedDocument(document_id, version_id, sha, is_new, revised, unchanged)
 
     def record_fetch(self, url: str, *, run_id: int | None, http_status: int | None,
-                     fetch_status: str, error: str | None = None, site: str | None = None) -> None:
-        """A fetch that stored no new bytes: 304, WAF challenge, soft 404, timeout..."""
-        raise NotImplementedError
+                     fetch_status: str, error: str | None = None, site: str | None = None,
+                     etag: str | None = None, last_modified: str | None = None) -> None:
+        """A fetch that stored no new bytes: 304, WAF challenge, soft 404, timeout...
+
+        A 304 (not_modified) also counts as seeing the stored document again.
+        """
+        now = ts(utcnow())
+        with self.transaction():
+            cache = self.fetch_cache(url)
+            self.conn.execute(
+                "INSERT INTO fetches(run_id, url, site, fetched_at, http_status, fetch_status, etag, last_modified, "
+                "sha256, version_id, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, url, site, now, http_status, fetch_status, etag, last_modified,
+                 cache["sha256"] if cache else None, cache["version_id"] if cache else None, error))
+            if fetch_status == "not_modified" and cache and cache["version_id"]:
+                self.conn.execute("UPDATE documents SET last_seen = MAX(last_seen, ?) WHERE id = ?",
+                                  (now, cache["document_id"]))
+                self.conn.execute("UPDATE document_versions SET last_seen = MAX(last_seen, ?) WHERE id = ?",
+                                  (now, cache["version_id"]))
+
+    def set_parse_status(self, version_id: int, status: ParseStatus | str, *, error: str | None = None,
+                         format: str | None = None) -> None:
+        """Mark what the parser made of a stored version (a document is never dropped for failing)."""
+        value = status.value if isinstance(status, ParseStatus) else status
+        with self.transaction():
+            self.conn.execute("UPDATE document_versions SET parse_status = ?, parse_error = ?, format = ? WHERE id = ?",
+                              (value, error, format, version_id))
+
+    def blob(self, sha256: str) -> bytes | None:
+        row = self._one("SELECT content FROM blobs WHERE sha256 = ?", (sha256,))
+        return bytes(row["content"]) if row else None
+
+    def document_versions(self, url: str) -> list[dict[str, Any]]:
+        return self._all("SELECT v.* FROM document_versions v JOIN documents d ON d.id = v.document_id "
+                         "WHERE d.url = ? ORDER BY v.id", (url,))
+
+    def events(self, kind: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
+        sql, params = "SELECT * FROM events WHERE 1", []
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        if since:
+            sql += " AND at >= ?"
+            params.append(since)
+        rows = self._all(sql + " ORDER BY id", params)
+        for r in rows:
+            r["detail"] = json.loads(r["detail"]) if r["detail"] else None
+        return rows
 
     # -- reports -------------------------------------------------------------------------------
     def save_report(self, report: Report, *, version_id: int, report_url: str,
                     site: str | None = None, first_seen: datetime | None = None) -> int:
-        """Store the parsed report of a document version (one report per report_url)."""
-        raise NotImplementedError
+        """Store the parsed report of a document version (one report per report_url).
+
+        A report page and its attachment share a report_url: the parse with more assessable cells
+        is kept as the report's content (the other document stays stored).  A new version of the
+        same document always replaces the content; a change of cells writes a ``report_revised`` event.
+        """
+        assessable = sum(1 for c in report.cells if c.kind.assessable)
+        with self.transaction():
+            ver = self._one("SELECT v.id, v.document_id, v.sha256, v.first_seen, d.url FROM document_versions v "
+                            "JOIN documents d ON d.id = v.document_id WHERE v.id = ?", (version_id,))
+            if ver is None:
+                raise StoreError(f"{self.path}: no document version {version_id} for report {report_url}")
+            existing = self._one("SELECT id, document_id, assessable_cells, first_seen FROM reports "
+                                 "WHERE report_url = ?", (report_url,))
+            if existing and existing["document_id"] != ver["document_id"] \
+                    and assessable <= existing["assessable_cells"]:
+                return existing["id"]
+            agency_id = self.agency_id(report.agency, site=site) if report.agency else None
+            region = None
+            if agency_id is not None:
+                region = self._one("SELECT region FROM agencies WHERE id = ?", (agency_id,))["region"] or None
+            if site:
+                site_row = self._one("SELECT region FROM sites WHERE name = ?", (site,))
+                if site_row and site_row["region"]:
+                    region = site_row["region"]
+            seen = ts(first_seen) or ver["first_seen"]
+            if existing and existing["first_seen"] < seen:
+                seen = existing["first_seen"]
+            values = {
+                "report_url": report_url, "agency_id": agency_id, "agency": report.agency, "site": site,
+                "region": region, "year": report.year, "template": report.template, "title": report.title,
+                "published": ts(report.published), "first_seen": seen, "status": report.status.value,
+                "error": report.error, "warnings_count": len(report.warnings), "cells_count": len(report.cells),
+                "assessable_cells": assessable, "version_id": version_id, "document_id": ver["document_id"],
+                "source_url": ver["url"], "source_sha256": ver["sha256"], "format": report.source.format,
+                "period_start": ts(report.period[0]) if report.period else None,
+                "period_end": ts(report.period[1]) if report.period else None,
+            }
+            if existing:
+                report_id = existing["id"]
+                old = {(r["table_name"], r["row"], r["column"]): (r["value"], r["kind"]) for r in self._all(
+                    'SELECT table_name, row, "column", value, kind FROM cells WHERE report_id = ?', (report_id,))}
+                self.conn.execute(f"UPDATE reports SET {', '.join(f'{k} = ?' for k in values)} WHERE id = ?",
+                                  (*values.values(), report_id))
+                self.conn.execute("DELETE FROM cells WHERE report_id = ?", (report_id,))
+                self.conn.execute("DELETE FROM warnings WHERE report_id = ?", (report_id,))
+            else:
+                old = None
+                report_id = self.conn.execute(
+                    f"INSERT INTO reports({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                    tuple(values.values())).lastrowid
+            self.conn.executemany(
+                'INSERT OR REPLACE INTO cells(report_id, table_name, row, "column", value, raw, kind, label) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(report_id, c.table, c.row, c.column, c.value, c.raw, c.kind.value, c.label) for c in report.cells])
+            self.conn.executemany(
+                "INSERT INTO warnings(report_id, seq, code, message, cell) VALUES (?, ?, ?, ?, ?)",
+                [(report_id, i, w.code, w.message, w.cell) for i, w in enumerate(report.warnings)])
+            text = (report_id, report.agency, report.year, report.title, report.text,
+                    _json(report.sections) if report.sections else None)
+            if existing and self._one("SELECT 1 FROM report_text WHERE report_id = ?", (report_id,)):
+                # UPDATE, not INSERT OR REPLACE: REPLACE would skip the FTS delete trigger
+                self.conn.execute("UPDATE report_text SET agency = ?, year = ?, title = ?, text = ?, sections = ? "
+                                  "WHERE report_id = ?", (*text[1:], report_id))
+            else:
+                self.conn.execute("INSERT INTO report_text(report_id, agency, year, title, text, sections) "
+                                  "VALUES (?, ?, ?, ?, ?, ?)", text)
+            if old is not None:
+                new = {(c.table, c.row, c.column): (c.value, c.kind.value) for c in report.cells}
+                changed = sorted(".".join(k) for k in set(old) | set(new) if old.get(k) != new.get(k))
+                if changed:
+                    self.conn.execute(
+                        "INSERT INTO events(kind, at, url, document_id, version_id, report_id, detail) "
+                        "VALUES ('report_revised', ?, ?, ?, ?, ?, ?)",
+                        (ts(utcnow()) if first_seen is None else ts(first_seen), report_url, ver["document_id"],
+                         version_id, report_id, _json({"changed_cells": changed[:200], "count": len(changed)})))
+            return report_id
 
     def load_report(self, report_id: int) -> Report:
-        raise NotImplementedError
+        r = self._one("SELECT r.*, t.text, t.sections FROM reports r LEFT JOIN report_text t ON t.report_id = r.id "
+                      "WHERE r.id = ?", (report_id,))
+        if r is None:
+            raise KeyError(f"no report {report_id} in {self.path}")
+        cells = [Cell(table=c["table_name"], row=c["row"], column=c["column"], value=c["value"], raw=c["raw"] or "",
+                      kind=CellKind(c["kind"]), label=c["label"] or "")
+                 for c in self._all('SELECT * FROM cells WHERE report_id = ? ORDER BY rowid', (report_id,))]
+        warnings = [ParseWarning(code=w["code"], message=w["message"], cell=w["cell"])
+                    for w in self._all("SELECT * FROM warnings WHERE report_id = ? ORDER BY seq", (report_id,))]
+        period = None
+        if r["period_start"] and r["period_end"]:
+            period = (date.fromisoformat(r["period_start"]), date.fromisoformat(r["period_end"]))
+        url = r["source_url"] or ""
+        return Report(
+            source=Source(path=url[7:] if url.startswith("file://") else None,
+                          url=None if url.startswith("file://") else url, sha256=r["source_sha256"], format=r["format"]),
+            status=ParseStatus(r["status"]), error=r["error"], agency=r["agency"], year=r["year"], title=r["title"],
+            published=date.fromisoformat(r["published"]) if r["published"] else None, template=r["template"] or "unknown",
+            cells=cells, sections=json.loads(r["sections"]) if r["sections"] else {}, text=r["text"] or "",
+            period=period, warnings=warnings, findings=self.findings(report_id=report_id))
 
     def reports(self, *, site: str | None = None, year: int | None = None,
                 agency_id: int | None = None) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        sql, params = "SELECT * FROM reports WHERE 1", []
+        for col, val in (("site", site), ("year", year), ("agency_id", agency_id)):
+            if val is not None:
+                sql += f" AND {col} = ?"
+                params.append(val)
+        return self._all(sql + " ORDER BY agency_id, year, id", params)
+
+    def report_id(self, report_url: str) -> int | None:
+        row = self._one("SELECT id FROM reports WHERE report_url = ?", (report_url,))
+        return row["id"] if row else None
+
+    def search(self, q: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        """Full-text search over report text: FTS5 trigram for terms of 3+ characters, LIKE otherwise.
+
+        Terms separated by spaces must all occur.  Returns report_id, agency, year, title, snippet.
+        """
+        terms = [t for t in q.split() if t]
+        if not terms:
+            return []
+        if all(len(t) >= 3 for t in terms):
+            match = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
+            return self._all(
+                "SELECT t.report_id, t.agency, t.year, t.title, "
+                "snippet(report_text_fts, 2, '[', ']', '…', 12) AS snippet FROM report_text_fts "
+                "JOIN report_text t ON t.report_id = report_text_fts.rowid "
+                "WHERE report_text_fts MATCH ? ORDER BY rank LIMIT ?", (match, limit))
+        # trigram cannot match 1-2 characters: scan with LIKE (instr is exact, no wildcard escaping)
+        where = " AND ".join("(instr(COALESCE(text, ''), ?) > 0 OR instr(COALESCE(title, ''), ?) > 0 "
+                             "OR instr(COALESCE(agency, ''), ?) > 0)" for _ in terms)
+        params = [p for t in terms for p in (t, t, t)]
+        rows = self._all(f"SELECT report_id, agency, year, title, text FROM report_text WHERE {where} "
+                         "ORDER BY report_id LIMIT ?", [*params, limit])
+        for r in rows:
+            text = r.pop("text") or ""
+            i = text.find(terms[0])
+            r["snippet"] = (text[max(0, i - 12):i] + "[" + terms[0] + "]" + text[i + len(terms[0]):i + len(terms[0]) + 12]
+                            if i >= 0 else "")
+        return rows
 
     # -- findings ------------------------------------------------------------------------------
     def sync_findings(self, findings: Iterable[Finding], *, rules: Iterable[str],
                       site: str | None = None, report_id: int | None = None,
-                      run_id: int | None = None) -> FindingDelta:
+                      run_id: int | None = None, seen_at: datetime | str | None = None) -> FindingDelta:
         """Record a check's findings for the scope (rules x site x report).
 
-        Open findings in that scope whose fingerprint is not among ``findings`` are resolved.
+        Open findings in that scope whose fingerprint is not among ``findings`` are resolved.  A
+        resolved finding found again is reopened and counts as new.  ``seen_at`` (default now) is
+        the time written to first_seen/last_seen/resolved_at.
         """
-        raise NotImplementedError
+        now = ts(seen_at) if seen_at is not None else ts(utcnow())
+        findings = list(findings)
+        rules = sorted(set(rules) | {f.rule for f in findings})
+        delta = FindingDelta()
+        with self.transaction():
+            seen_fps: set[str] = set()
+            for f in findings:
+                if f.report_id is None:
+                    f.report_id = report_id
+                if f.site is None:
+                    f.site = site
+                agency_id = None
+                if f.report_id is not None:
+                    row = self._one("SELECT agency_id FROM reports WHERE id = ?", (f.report_id,))
+                    agency_id = row["agency_id"] if row else None
+                if agency_id is None and f.agency:
+                    agency_id = self.agency_id(f.agency, site=f.site)
+                fp = f.fingerprint
+                if fp in seen_fps:
+                    continue
+                seen_fps.add(fp)
+                cols = {"rule": f.rule, "severity": f.severity, "message": f.message, "cells": _json(f.cells),
+                        "suspect": f.suspect, "numbers": _json(f.numbers), "subject": f.subject, "agency": f.agency,
+                        "agency_id": agency_id, "year": f.year, "report_id": f.report_id, "site": f.site}
+                row = self._one("SELECT id, resolved_at FROM findings WHERE fingerprint = ?", (fp,))
+                if row is None:
+                    self.conn.execute(
+                        f"INSERT INTO findings(fingerprint, {', '.join(cols)}, first_seen, last_seen) "
+                        f"VALUES (?, {', '.join('?' * len(cols))}, ?, ?)", (fp, *cols.values(), now, now))
+                    delta.new.append(f)
+                    continue
+                sets = ", ".join(f"{k} = ?" for k in cols)
+                if row["resolved_at"] is not None:
+                    self.conn.execute(f"UPDATE findings SET {sets}, last_seen = ?, resolved_at = NULL, alerted = 0 "
+                                      "WHERE id = ?", (*cols.values(), now, row["id"]))
+                    delta.new.append(f)
+                else:
+                    self.conn.execute(f"UPDATE findings SET {sets}, last_seen = MAX(last_seen, ?) WHERE id = ?",
+                                      (*cols.values(), now, row["id"]))
+                    delta.still_open.append(f)
+            if rules:
+                sql = (f"SELECT * FROM findings WHERE resolved_at IS NULL AND rule IN ({', '.join('?' * len(rules))})")
+                params: list[Any] = list(rules)
+                if site is not None:
+                    sql += " AND site = ?"
+                    params.append(site)
+                if report_id is not None:
+                    sql += " AND report_id = ?"
+                    params.append(report_id)
+                for row in self._all(sql, params):
+                    if row["fingerprint"] in seen_fps:
+                        continue
+                    self.conn.execute("UPDATE findings SET resolved_at = ? WHERE id = ?", (now, row["id"]))
+                    row["resolved_at"] = now
+                    delta.resolved.append(_finding_row(row))
+        return delta
+
+    def findings(self, *, open_only: bool = True, report_id: int | None = None, site: str | None = None,
+                 rule: str | None = None, agency_id: int | None = None, year: int | None = None,
+                 not_alerted: bool = False) -> list[Finding]:
+        sql, params = "SELECT * FROM findings WHERE 1", []
+        if open_only:
+            sql += " AND resolved_at IS NULL"
+        if not_alerted:
+            sql += " AND alerted = 0"
+        for col, val in (("report_id", report_id), ("site", site), ("rule", rule), ("agency_id", agency_id),
+                         ("year", year)):
+            if val is not None:
+                sql += f" AND {col} = ?"
+                params.append(val)
+        return [Finding(rule=r["rule"], severity=r["severity"], message=r["message"] or "",
+                        cells=json.loads(r["cells"] or "[]"), suspect=r["suspect"],
+                        numbers=json.loads(r["numbers"] or "{}"), agency=r["agency"], year=r["year"],
+                        report_id=r["report_id"], site=r["site"], subject=r["subject"] or "")
+                for r in self._all(sql + " ORDER BY id", params)]
+
+    def finding_rows(self, *, open_only: bool = True, report_id: int | None = None) -> list[dict[str, Any]]:
+        """Findings as stored (with fingerprint, first/last seen, resolved_at, alerted)."""
+        sql, params = "SELECT * FROM findings WHERE 1", []
+        if open_only:
+            sql += " AND resolved_at IS NULL"
+        if report_id is not None:
+            sql += " AND report_id = ?"
+            params.append(report_id)
+        return [_finding_row(r) for r in self._all(sql + " ORDER BY id", params)]
+
+    def mark_findings_alerted(self, fingerprints: Iterable[str]) -> None:
+        fps = list(fingerprints)
+        with self.transaction():
+            self.conn.executemany("UPDATE findings SET alerted = 1 WHERE fingerprint = ?", [(fp,) for fp in fps])
 
     # -- alert outbox --------------------------------------------------------------------------
     def enqueue_alert(self, *, key: str, recipients: list[str], subject: str, text: str,
                       html: str, fingerprints: list[str], site: str | None = None) -> int | None:
         """Write an alert before it is sent; None if an alert with this key already exists."""
-        raise NotImplementedError
+        with self.transaction():
+            cur = self.conn.execute(
+                "INSERT OR IGNORE INTO outbox(key, site, recipients, subject, text, html, fingerprints, status, "
+                "attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
+                (key, site, _json(recipients), subject, text, html, _json(fingerprints), ts(utcnow())))
+            return cur.lastrowid if cur.rowcount else None
 
     def due_alerts(self, now: datetime) -> list[dict[str, Any]]:
-        raise NotImplementedError
+        rows = self._all("SELECT * FROM outbox WHERE status IN ('pending', 'failed') "
+                         "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id", (ts(now),))
+        for r in rows:
+            r["recipients"] = json.loads(r["recipients"])
+            r["fingerprints"] = json.loads(r["fingerprints"] or "[]")
+        return rows
+
+    def alerts(self, status: str | None = None) -> list[dict[str, Any]]:
+        rows = self._all("SELECT * FROM outbox" + (" WHERE status = ?" if status else "") + " ORDER BY id",
+                         (status,) if status else ())
+        for r in rows:
+            r["recipients"] = json.loads(r["recipients"])
+            r["fingerprints"] = json.loads(r["fingerprints"] or "[]")
+        return rows
 
     def mark_alert_sent(self, alert_id: int, *, message_id: str | None = None) -> None:
-        raise NotImplementedError
+        with self.transaction():
+            self.conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, "
+                              "attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                              (ts(utcnow()), message_id, alert_id))
 
-    def mark_alert_failed(self, alert_id: int, *, error: str, next_attempt_at: datetime) -> None:
-        raise NotImplementedError
+    def mark_alert_failed(self, alert_id: int, *, error: str, next_attempt_at: datetime,
+                          max_attempts: int | None = None) -> None:
+        """Count a failed send; after ``max_attempts`` the alert is 'dead' (kept, never retried)."""
+        with self.transaction():
+            self.conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
+                "status = CASE WHEN ? IS NOT NULL AND attempts + 1 >= ? THEN 'dead' ELSE 'failed' END WHERE id = ?",
+                (error, ts(next_attempt_at), max_attempts, max_attempts, alert_id))
+
+    # -- labels --------------------------------------------------------------------------------
+    def set_labels(self, rows: Iterable[dict[str, str]]) -> None:
+        """Fill `labels` (table_name,row,column -> Chinese labels); the caller supplies them."""
+        with self.transaction():
+            self.conn.executemany(
+                'INSERT INTO labels(template, table_name, row, "column", row_label, column_label) '
+                "VALUES (:template, :table_name, :row, :column, :row_label, :column_label) "
+                'ON CONFLICT(template, table_name, row, "column") DO UPDATE SET '
+                "row_label = excluded.row_label, column_label = excluded.column_label "
+                "WHERE row_label IS NOT excluded.row_label OR column_label IS NOT excluded.column_label",
+                list(rows))
+
+    # -- integrity -----------------------------------------------------------------------------
+    def integrity_check(self) -> str:
+        return self._one("PRAGMA integrity_check")[0]
+
+    def content_hash(self) -> str:
+        """sha256 of every stored value, table by table, except VOLATILE_TABLES/COLUMNS.
+
+        FTS index tables are derived from report_text and left out.  Two databases holding the same
+        content (whatever the order of runs that wrote them) have the same hash.
+        """
+        h = hashlib.sha256()
+        tables = [r["name"] for r in self._all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT LIKE 'report_text_fts%' ORDER BY name")]
+        for table in tables:
+            if table in VOLATILE_TABLES:
+                continue
+            skip = set(VOLATILE_COLUMNS.get(table, ()))
+            cols = [r["name"] for r in self._all(f"PRAGMA table_info('{table}')") if r["name"] not in skip]
+            h.update(f"\x00{table}:{','.join(cols)}\x00".encode())
+            quoted = ", ".join(f'"{c}"' for c in cols)
+            for row in self.conn.execute(f'SELECT {quoted} FROM "{table}" ORDER BY {quoted}'):
+                h.update(repr(tuple(row)).encode())
+        return h.hexdigest()
+
+    def counts(self) -> dict[str, int]:
+        tables = [r["name"] for r in self._all(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+            "AND name NOT LIKE 'report_text_fts%' ORDER BY name")]
+        return {t: self._one(f'SELECT COUNT(*) FROM "{t}"')[0] for t in tables}
+
+
+def _finding_row(r: dict[str, Any]) -> dict[str, Any]:
+    r = dict(r)
+    r["cells"] = json.loads(r["cells"] or "[]")
+    r["numbers"] = json.loads(r["numbers"] or "{}")
+    return r
+
+
+__all__ = ["Store", "StoreError", "SavedDocument", "FindingDelta", "VOLATILE_TABLES", "VOLATILE_COLUMNS", "ts",
+           "utcnow"]

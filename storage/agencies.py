@@ -1,0 +1,106 @@
+"""Agency names: normalisation, so that the same agency written differently is one row.
+
+北京市大兴区卫生健康委员会, 大兴区卫生健康委 and 区卫生健康委 (on the 大兴区 portal) are one agency.
+The key is the name without its region prefixes, with common abbreviations expanded; the most
+specific region is kept beside it, so that two portals' (or two counties') 卫生健康委员会 stay apart.
+
+Kind (which deadline applies, rule 10):
+- ``town``: the name contains 镇, 乡, 街道 or 办事处 (towns and street offices, due 31 January);
+- ``government``: the body is exactly 人民政府 (the government's own aggregated report, due 31 March);
+  a 人民政府办公室/办公厅 publishes as a department of that government, so it is a ``department``;
+- ``department``: everything else.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# A region component: a name of 1-8 characters followed by an administrative suffix.
+_REGION = re.compile(
+    r"(?P<r>[\u4e00-\u9fff]{1,8}?(?:特别行政区|维吾尔自治区|壮族自治区|回族自治区|自治区|自治州|自治县|自治旗|"
+    r"地区|省|市(?![场政])|盟|州|区|县|旗)(?:市(?![场政])|区|县)?)")
+# Words that end in a region suffix but are not regions (城市管理委员会, 园区管理委员会 ...).
+_NOT_REGIONS = ("城市", "园区", "景区", "社区", "小区", "城区管理", "开发区", "高新区", "新区", "保税区", "林区",
+                "矿区", "牧区", "山区", "市场", "市政", "县域", "州际")
+# A bare suffix at the start: 区卫生健康委 is "the district's" health commission.
+_BARE = re.compile(r"^(?:省|市(?![场政])|区|县|州|旗)(?=[\u4e00-\u9fff]{2})")
+
+#: Abbreviations expanded before comparing (applied in order; longest first where they overlap).
+ABBREVIATIONS: tuple[tuple[str, str], ...] = (
+    ("卫健委", "卫生健康委员会"),
+    ("卫健局", "卫生健康局"),
+    ("发改委", "发展和改革委员会"),
+    ("发改局", "发展和改革局"),
+    ("住建委", "住房和城乡建设委员会"),
+    ("住建局", "住房和城乡建设局"),
+    ("人社局", "人力资源和社会保障局"),
+    ("市场监管局", "市场监督管理局"),
+    ("市监局", "市场监督管理局"),
+    ("文旅局", "文化和旅游局"),
+    ("规自委", "规划和自然资源委员会"),
+    ("规自局", "规划和自然资源局"),
+    ("应急局", "应急管理局"),
+    ("医保局", "医疗保障局"),
+    ("城管委", "城市管理委员会"),
+    ("城管局", "城市管理局"),
+    ("交通局", "交通运输局"),
+    ("退役军人局", "退役军人事务局"),
+    ("网信办", "网络安全和信息化委员会办公室"),
+    ("政府办公室", "人民政府办公室"),
+    ("政府办", "人民政府办公室"),
+    ("区政府", "区人民政府"),
+    ("县政府", "县人民政府"),
+    ("市政府", "市人民政府"),
+)
+_TOWN = re.compile(r"镇|乡|街道|办事处")
+
+
+@dataclass(frozen=True)
+class AgencyName:
+    name: str  # as given, whitespace removed
+    norm: str  # the comparison key: no region prefix, abbreviations expanded
+    region: str  # most specific region prefix stripped ("" if none)
+    kind: str  # department | town | government
+
+
+def _clean(name: str) -> str:
+    # NFKC folds full-width letters/digits/brackets; spaces inside CJK names are layout, not content
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", name or ""))
+
+
+def _expand(body: str) -> str:
+    for short, full in ABBREVIATIONS:
+        if short in body and full not in body:
+            body = body.replace(short, full)
+    # 卫生健康委 / 教育委 ...: a trailing 委 is the short form of 委员会
+    if body.endswith("委") and not body.endswith("委员会"):
+        body += "员会"
+    return body
+
+
+def normalise(name: str) -> AgencyName:
+    clean = _clean(name)
+    body = _expand(clean)  # expand first: 区政府 -> 区人民政府 keeps its region
+    regions: list[str] = []
+    while True:
+        m = _REGION.match(body)
+        if not m or any(m.group("r").startswith(w) or w in m.group("r") for w in _NOT_REGIONS):
+            break
+        rest = body[m.end():]
+        if len(rest) < 2:  # 北京市 alone, or a name that is only a region
+            break
+        regions.append(m.group("r"))
+        body = rest
+    bare = _BARE.match(body)
+    if bare:
+        body = body[bare.end():]
+    if body.startswith("人民政府") and regions:
+        kind = "government" if body == "人民政府" else "department"
+    elif _TOWN.search(body):
+        kind = "town"
+    elif body == "人民政府":
+        kind = "government"
+    else:
+        kind = "department"
+    return AgencyName(name=clean, norm=body, region=regions[-1] if regions else "", kind=kind)

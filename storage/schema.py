@@ -1,0 +1,360 @@
+"""Schema and versioned migrations of the nianbao database.
+
+Each migration is a function applied once, in order, inside one transaction; the
+``schema_migrations`` table records which ones ran.  An old database is upgraded in place when it is
+opened (``migrate``).  Never edit a migration that has shipped: add a new one.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime, timezone
+from storage.models import SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE4_COLUMNS
+
+log = logging.getLogger(__name__)
+
+# -- version 1: documents, reports, cells, findings, runs, outbox -------------------------------
+# Column types are declared where SQLite affinity helps; ``cells.value`` has no type on purpose:
+# it holds integers, decimals (fees) and, for 2019 procurement amounts, text as printed, and an
+# affinity would turn 12.0 into 12 or "12万元" into something else.
+_V1 = """
+CREATE TABLE sites (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    region TEXT,
+    start_url TEXT
+);
+CREATE TABLE agencies (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL,
+    norm TEXT NOT NULL,
+    region TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'department'
+);
+CREATE INDEX idx_agencies_site_norm ON agencies(site, norm);
+CREATE TABLE agency_aliases (
+    id INTEGER PRIMARY KEY,
+    agency_id INTEGER NOT NULL REFERENCES agencies(id),
+    site TEXT NOT NULL DEFAULT '',
+    alias TEXT NOT NULL,
+    UNIQUE (site, alias)
+);
+CREATE INDEX idx_agency_aliases_agency ON agency_aliases(agency_id);
+CREATE TABLE blobs (
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    content BLOB NOT NULL
+);
+CREATE TABLE documents (
+    id INTEGER PRIMARY KEY,
+    url TEXT NOT NULL UNIQUE,
+    site TEXT,
+    report_url TEXT,
+    link_title TEXT,
+    listing_date TEXT,
+    page_date TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    latest_version_id INTEGER
+);
+CREATE INDEX idx_documents_report_url ON documents(report_url);
+CREATE INDEX idx_documents_site ON documents(site);
+CREATE TABLE document_versions (
+    id INTEGER PRIMARY KEY,
+    document_id INTEGER NOT NULL REFERENCES documents(id),
+    sha256 TEXT NOT NULL REFERENCES blobs(sha256),
+    size INTEGER NOT NULL,
+    content_type TEXT,
+    http_status INTEGER,
+    etag TEXT,
+    last_modified TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    first_run_id INTEGER REFERENCES runs(id),
+    parse_status TEXT,
+    parse_error TEXT,
+    format TEXT,
+    UNIQUE (document_id, sha256)
+);
+CREATE INDEX idx_document_versions_sha256 ON document_versions(sha256);
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    started TEXT NOT NULL,
+    finished TEXT,
+    status TEXT NOT NULL DEFAULT 'running',
+    stats TEXT,
+    config TEXT,
+    error TEXT
+);
+CREATE INDEX idx_runs_kind_started ON runs(kind, started);
+CREATE TABLE fetches (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER REFERENCES runs(id),
+    url TEXT NOT NULL,
+    site TEXT,
+    fetched_at TEXT NOT NULL,
+    http_status INTEGER,
+    fetch_status TEXT NOT NULL,
+    etag TEXT,
+    last_modified TEXT,
+    sha256 TEXT,
+    version_id INTEGER REFERENCES document_versions(id),
+    error TEXT
+);
+CREATE INDEX idx_fetches_url ON fetches(url, id);
+CREATE INDEX idx_fetches_run ON fetches(run_id);
+CREATE TABLE reports (
+    id INTEGER PRIMARY KEY,
+    report_url TEXT NOT NULL UNIQUE,
+    agency_id INTEGER REFERENCES agencies(id),
+    agency TEXT,
+    site TEXT,
+    region TEXT,
+    year INTEGER,
+    template TEXT,
+    title TEXT,
+    published TEXT,
+    first_seen TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    warnings_count INTEGER NOT NULL DEFAULT 0,
+    cells_count INTEGER NOT NULL DEFAULT 0,
+    assessable_cells INTEGER NOT NULL DEFAULT 0,
+    version_id INTEGER REFERENCES document_versions(id),
+    document_id INTEGER REFERENCES documents(id),
+    source_url TEXT,
+    source_sha256 TEXT,
+    format TEXT,
+    period_start TEXT,
+    period_end TEXT,
+    sections TEXT,
+    text TEXT
+);
+CREATE INDEX idx_reports_agency_year ON reports(agency_id, year);
+CREATE INDEX idx_reports_site_year ON reports(site, year);
+CREATE INDEX idx_reports_year ON reports(year);
+CREATE INDEX idx_reports_version ON reports(version_id);
+CREATE TABLE cells (
+    report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    table_name TEXT NOT NULL,
+    row TEXT NOT NULL,
+    "column" TEXT NOT NULL,
+    value,
+    raw TEXT,
+    kind TEXT NOT NULL,
+    label TEXT,
+    PRIMARY KEY (report_id, table_name, row, "column")
+);
+CREATE INDEX idx_cells_table_row ON cells(table_name, row, "column");
+CREATE TABLE warnings (
+    report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    code TEXT NOT NULL,
+    message TEXT,
+    cell TEXT,
+    PRIMARY KEY (report_id, seq)
+);
+CREATE TABLE findings (
+    id INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL UNIQUE,
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT,
+    cells TEXT,
+    suspect TEXT,
+    numbers TEXT,
+    subject TEXT,
+    agency TEXT,
+    agency_id INTEGER REFERENCES agencies(id),
+    year INTEGER,
+    report_id INTEGER REFERENCES reports(id) ON DELETE SET NULL,
+    site TEXT,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    resolved_at TEXT,
+    alerted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX idx_findings_report ON findings(report_id);
+CREATE INDEX idx_findings_rule_site ON findings(rule, site);
+CREATE INDEX idx_findings_agency_year ON findings(agency_id, year);
+CREATE INDEX idx_findings_open ON findings(resolved_at, alerted);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    url TEXT,
+    document_id INTEGER REFERENCES documents(id),
+    version_id INTEGER REFERENCES document_versions(id),
+    report_id INTEGER REFERENCES reports(id) ON DELETE SET NULL,
+    run_id INTEGER REFERENCES runs(id),
+    detail TEXT
+);
+CREATE INDEX idx_events_kind_at ON events(kind, at);
+CREATE INDEX idx_events_document ON events(document_id);
+CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    site TEXT,
+    recipients TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    text TEXT,
+    html TEXT,
+    fingerprints TEXT,
+    status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    next_attempt_at TEXT,
+    last_error TEXT,
+    sent_at TEXT,
+    message_id TEXT
+);
+CREATE INDEX idx_outbox_due ON outbox(status, next_attempt_at);
+"""
+
+
+def _wide_views() -> str:
+    """The three tables of a report as wide views, generated from the canonical keys."""
+    t2_cols: list[str] = []
+    seen: set[tuple[str, str]] = set()
+    for layout in (TABLE2_LAYOUT["2021"], TABLE2_LAYOUT["2019"]):
+        for row, cols in layout.items():
+            for col in cols or (SCALAR,):
+                if (row, col) in seen:
+                    continue
+                seen.add((row, col))
+                name = row if col == SCALAR else f"{row}_{col}"
+                t2_cols.append(
+                    f"MAX(CASE WHEN c.row = '{row}' AND c.\"column\" = '{col}' THEN c.value END) AS {name}")
+    t3_cols = [f"MAX(CASE WHEN c.\"column\" = '{col}' THEN c.value END) AS {col}" for col in TABLE3_COLUMNS]
+    t4_cols = [f"MAX(CASE WHEN c.\"column\" = '{col}' THEN c.value END) AS {col}" for col in TABLE4_COLUMNS]
+    head = "r.id AS report_id, r.agency, r.year, r.template, r.site, r.region"
+    return f"""
+CREATE VIEW table2_wide AS
+SELECT {head}, {', '.join(t2_cols)}
+FROM reports r JOIN cells c ON c.report_id = r.id AND c.table_name = 'table2'
+GROUP BY r.id;
+CREATE VIEW table3_wide AS
+SELECT {head}, c.row, MAX(c.label) AS label, {', '.join(t3_cols)}
+FROM reports r JOIN cells c ON c.report_id = r.id AND c.table_name = 'table3'
+GROUP BY r.id, c.row;
+CREATE VIEW table4_wide AS
+SELECT {head}, c.row AS "group", MAX(c.label) AS label, {', '.join(t4_cols)}
+FROM reports r JOIN cells c ON c.report_id = r.id AND c.table_name = 'table4'
+GROUP BY r.id, c.row;
+"""
+
+
+# -- version 2: labels, wide views, full-text search --------------------------------------------
+# FTS5 with the trigram tokenizer: CJK has no spaces, so unicode61 would index a whole sentence as
+# one token.  Trigrams match any substring of 3+ characters; shorter queries use LIKE (Store.search).
+_V2 = """
+CREATE TABLE labels (
+    template TEXT NOT NULL,
+    table_name TEXT NOT NULL,
+    row TEXT NOT NULL,
+    "column" TEXT NOT NULL,
+    row_label TEXT,
+    column_label TEXT,
+    PRIMARY KEY (template, table_name, row, "column")
+);
+CREATE TABLE report_text (
+    report_id INTEGER PRIMARY KEY REFERENCES reports(id) ON DELETE CASCADE,
+    agency TEXT,
+    year INTEGER,
+    title TEXT,
+    text TEXT,
+    sections TEXT
+);
+CREATE VIRTUAL TABLE report_text_fts USING fts5(
+    agency, title, text, sections,
+    content='report_text', content_rowid='report_id', tokenize='trigram'
+);
+CREATE TRIGGER report_text_ai AFTER INSERT ON report_text BEGIN
+    INSERT INTO report_text_fts(rowid, agency, title, text, sections)
+    VALUES (new.report_id, new.agency, new.title, new.text, new.sections);
+END;
+CREATE TRIGGER report_text_ad AFTER DELETE ON report_text BEGIN
+    INSERT INTO report_text_fts(report_text_fts, rowid, agency, title, text, sections)
+    VALUES ('delete', old.report_id, old.agency, old.title, old.text, old.sections);
+END;
+CREATE TRIGGER report_text_au AFTER UPDATE ON report_text BEGIN
+    INSERT INTO report_text_fts(report_text_fts, rowid, agency, title, text, sections)
+    VALUES ('delete', old.report_id, old.agency, old.title, old.text, old.sections);
+    INSERT INTO report_text_fts(rowid, agency, title, text, sections)
+    VALUES (new.report_id, new.agency, new.title, new.text, new.sections);
+END;
+-- backfill from reports stored at version 1 (their text lived on the reports row)
+INSERT INTO report_text(report_id, agency, year, title, text, sections)
+    SELECT id, agency, year, title, text, sections FROM reports;
+"""
+
+# -- version 3: the text moved to report_text (copied by version 2); keep reports rows light -------
+_V3 = """
+ALTER TABLE reports DROP COLUMN text;
+ALTER TABLE reports DROP COLUMN sections;
+"""
+
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "documents, reports, cells, findings, runs, outbox", _V1),
+    (2, "labels, wide views, full-text search (trigram)", _V2 + _wide_views()),
+    (3, "report text lives in report_text only", _V3),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def _split(script: str) -> list[str]:
+    """Split a script into statements (sqlite3.complete_statement handles triggers' inner ';')."""
+    out, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--") and not buf.strip():
+            continue
+        buf += line
+        if sqlite3.complete_statement(buf):
+            out.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        out.append(buf.strip())
+    return out
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").fetchone()
+    if not row:
+        return 0
+    return conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def migrate(conn: sqlite3.Connection, *, upto: int | None = None) -> list[int]:
+    """Apply the pending migrations (each in its own transaction); returns the versions applied.
+
+    ``conn`` must be in autocommit mode (isolation_level=None) so that BEGIN/COMMIT are ours.
+    """
+    target = LATEST if upto is None else upto
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    applied: list[int] = []
+    for version, name, script in MIGRATIONS:
+        if version > target:
+            break
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # re-read inside the write lock: another process may have migrated meanwhile
+            if current_version(conn) >= version:
+                conn.execute("ROLLBACK")
+                continue
+            for stmt in _split(script):
+                conn.execute(stmt)
+            conn.execute("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
+                         (version, name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        log.info("database migrated to version %d (%s)", version, name)
+        applied.append(version)
+    return applied
