@@ -194,3 +194,51 @@ def all_labels() -> list[dict[str, str]]:
                 out.append({"template": template, "table_name": "table4", "row": g, "column": col,
                             "row_label": row_label("table4", g), "column_label": column_label("table4", col)})
     return out
+
+
+# -- recognition aids used by mapping and metadata (patterns are labels too) ---------------------
+#: A row containing one of these belongs to that table (they are its headers).
+TABLE_MARKERS: dict[str, tuple[str, ...]] = {
+    "table2": ("第二十条", "信息内容"),
+    "table3": ("申请人情况", "自然人", "本年新收", "勾稽关系", "法人或其他组织"),
+    "table4": ("未经复议直接起诉", "复议后起诉"),
+}
+#: Header cells of Table 三 (a row holding one of them carries no values).
+TABLE3_HEADER_MARKERS = ("申请人情况", "自然人", "勾稽关系", "法人或其他组织", "商业企业")
+#: Table 四's header row names both 行政复议 and 行政诉讼.
+TABLE4_HEADER_PAIR = ("行政复议", "行政诉讼")
+#: Section key -> the table printed in it.
+SECTION_TABLES = {"proactive": "table2", "requests": "table3", "appeals": "table4"}
+#: Printed in a cell instead of a number (kind NA).
+NA_MARKS = ("/", "-", "—", "–", "──", "－", "无", "——", "\\", "／", "——")
+#: Units that may trail a printed number ("12件", "0.5万元").
+VALUE_UNITS = ("件", "项", "个", "万元", "元", "条")
+#: Section 一 heading numerals written as digits (seed 000: '1、 总体情况').
+ARABIC_SECTION_NUMERALS = ("1", "2", "3", "4", "5", "6")
+#: Chinese numerals for dates written in words (二〇二五年一月十六日).
+CN_DIGITS = {"〇": 0, "○": 0, "零": 0, "Ｏ": 0, "O": 0, "一": 1, "二": 2, "三": 3, "四": 4, "五": 5,
+             "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
+
+#: A date as printed: 2025年1月16日 (spaces removed before matching).
+DATE_PATTERN = r"(?P<y>(?:19|20)\d{2})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日"
+#: The same in Chinese numerals: 二〇二五年一月十六日.
+DATE_PATTERN_CN = r"(?P<y>[〇○零一二三四五六七八九Ｏ]{4})年(?P<m>[一二三四五六七八九十]{1,2})月(?P<d>[一二三四五六七八九十]{1,3})日"
+#: The statistical period: 统计期限为2024年1月1日至2024年12月31日 / 自…起至…止.
+PERIOD_PATTERN = (r"(?P<y1>(?:19|20)\d{2})年(?P<m1>\d{1,2})月(?P<d1>\d{1,2})日(?:起)?(?:至|到|—|-|~)"
+                  r"(?P<y2>(?:19|20)\d{2})年(?P<m2>\d{1,2})月(?P<d2>\d{1,2})日")
+#: Title of a report: optional agency, year, optional agency, 政府信息公开(工作)(年度)报告 / 年报.
+TITLE_PATTERN = (r"^(?P<unit>.*?)(?P<year>(?:19|20)\d{2})年度?(?P<unit2>.*?)"
+                 r"(?:政府)?信息公开(?:工作)?(?:年度)?(?:工作)?(?:报告|年报)")
+#: What an agency's name ends with (signature line, title, narrative).
+AGENCY_SUFFIXES = ("委员会", "管理委员会", "管委会", "办公室", "办公厅", "人民政府", "街道办事处", "办事处",
+                   "政府", "局", "委", "厅", "署", "院", "中心", "所", "站", "馆", "镇", "乡", "街道", "公司",
+                   "总队", "支队", "大队", "分局")
+#: Words that make a short line something other than an agency name.
+NOT_AGENCY_WORDS = ("报告", "情况", "事项", "附件", "联系", "电话", "地址", "邮编", "本机关", "我局", "我委")
+#: Page metadata keys that carry the publication date (HTML meta, docx core properties).
+PUBDATE_KEYS = ("PubDate", "pubdate", "publishdate", "发布日期", "发布时间", "发文日期", "成文日期", "date",
+                "created")
+#: Page metadata keys that carry the title.
+TITLE_KEYS = ("ArticleTitle", "title", "Title", "标题")
+#: Year written in a URL path: /2024n/, /nb2024bm/, /2024nb/, t20250110_ (the latter is a date: ignored).
+URL_YEAR_PATTERN = r"(?:^|[/_\-])(?:nb|gknb|zfxxgknb)?(?P<y>20\d{2})(?:n|nb|nd|ndbg)?(?=[/_\-]|bm|$)"
