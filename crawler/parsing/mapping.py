@@ -1,0 +1,578 @@
+"""Extracted (paragraphs and grids) -> Report (the canonical model).
+
+Mapping knows the template (crawler/parsing/template.py) and nothing of formats.  The steps:
+
+1. sections: headings found by numbering (一、/1、) plus a fuzzy match of the wording;
+2. tables: every grid row is given to Table 二, 三 or 四 by its headers (markers), falling back to
+   the section it sits in, so a table split over several grids (page breaks) stays one table;
+   where no grid holds a table, the paragraphs of its section are read as a text stream;
+3. rows: the label part of a row (text cells) is matched fuzzily against the template labels, in
+   the context of the group heading above it (1. under （三） is not 1. under （四）); the values are
+   the cells at the right end of the row, as many as the template has columns;
+4. template 2021 / 2019 from the headers of Table 二 and the shape of Table 三's （六）其他处理;
+5. metadata (crawler/parsing/metadata.py).
+
+The parser records what the report says.  Problems of reading are warnings, never findings.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from rapidfuzz import fuzz
+
+from crawler.parsing import template as T
+from crawler.parsing.extract.base import Extracted, Paragraph, Table
+from crawler.parsing.metadata import extract_metadata
+from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE4_COLUMNS, TABLE4_GROUPS, Cell,
+                            CellKind, ParseStatus, ParseWarning, Report, Source)
+
+log = logging.getLogger(__name__)
+
+#: Minimum similarity (0-100) for a row label to count as a template row.
+ROW_THRESHOLD = 70
+#: Minimum similarity for a section heading's wording.
+SECTION_THRESHOLD = 72
+_TABLES = ("table2", "table3", "table4")
+
+# -- normalisation ------------------------------------------------------------------------------
+
+_BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
+_SPACES = re.compile(r"\s+")
+_QUOTES = str.maketrans("", "", "“”\"'‘’「」『』*#")
+_LEADING_NUMBERING = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|[(][一二三四五六七八九十\d]+[)]|\d+[.、)])")
+
+
+def norm(text: str) -> str:
+    """Text for comparison: NFKC (full-width brackets/digits -> ASCII), no spaces, no quotes/artefacts."""
+    text = _BOOKMARK.sub("", text or "")
+    text = unicodedata.normalize("NFKC", text)
+    text = _SPACES.sub("", text).translate(_QUOTES)
+    return text.replace("．", ".").replace("，", ",")
+
+
+def strip_numbering(text: str) -> str:
+    return _LEADING_NUMBERING.sub("", text)
+
+
+def similarity(a: str, b: str) -> float:
+    """Label similarity: whole-string ratio, or a slightly discounted partial match for extra words."""
+    if not a or not b:
+        return 0.0
+    score = fuzz.ratio(a, b)
+    if min(len(a), len(b)) >= 4:
+        score = max(score, 0.92 * fuzz.partial_ratio(a, b))
+    return score
+
+
+# -- values ---------------------------------------------------------------------------------------
+
+_INT = re.compile(r"^[+\-]?\d+$")
+_DEC = re.compile(r"^[+\-]?\d+\.\d+$")
+_NA = {norm(m) for m in T.NA_MARKS} | set(T.NA_MARKS)
+_UNITS = tuple(sorted(T.VALUE_UNITS, key=len, reverse=True))
+
+
+def _value_text(raw: str) -> str:
+    s = norm(raw).replace(",", "").replace("−", "-").replace("－", "-")
+    for unit in _UNITS:
+        if s.endswith(unit) and len(s) > len(unit) and s[-len(unit) - 1].isdigit():
+            return s[: -len(unit)]
+    return s
+
+
+def parse_value(raw: str, *, decimal: bool = False, keep_text: bool = False):
+    """(kind, value) of a printed cell.  Blank, NA and text are never turned into 0.
+
+    decimal: fees_wan_yuan keeps decimals; keep_text: the value is kept as printed (procurement amount).
+    """
+    s = _value_text(raw)
+    if not s:
+        return CellKind.EMPTY, None
+    if s in _NA or norm(raw) in _NA:
+        return CellKind.NA, None
+    if keep_text:
+        return (CellKind.NUMERIC, norm(raw)) if re.search(r"\d", s) else (CellKind.TEXT, None)
+    if _INT.match(s):
+        v = int(s)
+        return (CellKind.ZERO if v == 0 else CellKind.NUMERIC), v
+    if _DEC.match(s):
+        v = float(s)
+        if decimal:
+            return (CellKind.ZERO if v == 0 else CellKind.NUMERIC), v
+        if v.is_integer():  # "3.0" in a count column
+            return (CellKind.ZERO if v == 0 else CellKind.NUMERIC), int(v)
+    return CellKind.TEXT, None
+
+
+def is_value_like(text: str) -> bool:
+    """A cell that can stand in a value position: blank, NA mark or a number."""
+    kind, _ = parse_value(text, decimal=True)
+    return kind is not CellKind.TEXT
+
+
+# -- rows -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    cells: list[str]  # texts of the row's own cells (span copies dropped)
+    from_text: bool = False  # read from the text stream, not a grid
+
+    @property
+    def text(self) -> str:
+        return "".join(self.cells)
+
+    def labels(self) -> list[str]:
+        """Non-empty text cells up to the last text cell."""
+        last = self.last_label_index()
+        return [c for c in self.cells[: last + 1] if c.strip()]
+
+    def last_label_index(self) -> int:
+        for i in range(len(self.cells) - 1, -1, -1):
+            c = self.cells[i]
+            if c.strip() and not is_value_like(c):
+                return i
+        return -1
+
+    def values(self, n: int) -> tuple[list[str], bool]:
+        """The n cells at the right end after the label; (cells, ambiguous)."""
+        vals = list(self.cells[self.last_label_index() + 1:])
+        while len(vals) > n and not vals[-1].strip():
+            vals.pop()
+        while len(vals) > n and not vals[0].strip():
+            vals.pop(0)
+        ambiguous = len(vals) > n
+        if ambiguous:
+            vals = vals[-n:]
+        return vals, ambiguous
+
+    def has_number(self) -> bool:
+        return any(parse_value(c, decimal=True)[0] in (CellKind.NUMERIC, CellKind.ZERO)
+                   for c in self.cells[self.last_label_index() + 1:])
+
+
+_GLUED_NUMBER = re.compile(r"^(?P<label>.*[^\d\s.+\-])(?P<num>\d+(?:\.\d+)?)$")
+
+
+def text_row(line: str) -> Row:
+    """A line of the text stream as a row: whitespace separates cells, a number glued to a label is split."""
+    cells: list[str] = []
+    for tok in line.split():
+        m = _GLUED_NUMBER.match(tok)
+        if m and not cells or (m and cells and not is_value_like(cells[-1])):
+            cells.extend([m.group("label"), m.group("num")])
+        else:
+            cells.append(tok)
+    # consecutive label tokens form one label ('结果 维持')
+    merged: list[str] = []
+    for c in cells:
+        if merged and not is_value_like(c) and not is_value_like(merged[-1]):
+            merged[-1] += c
+        else:
+            merged.append(c)
+    return Row(cells=merged, from_text=True)
+
+
+def grid_rows(table: Table) -> list[Row]:
+    rows = []
+    for r in table.rows:
+        cells = [c.text for c in r if not c.spanned]
+        if any(c.strip() for c in cells):
+            rows.append(Row(cells=cells))
+    return rows
+
+
+# -- sections -------------------------------------------------------------------------------------
+
+_HEADING = re.compile(r"^(?P<num>[一二三四五六]|[1-6])\s*[、.．]\s*(?P<label>\S.{0,40})$")
+
+
+def _section_of(par: Paragraph, after: int) -> tuple[int, str] | None:
+    """(ordinal, key) when the paragraph is a section heading with ordinal > after."""
+    text = norm(par.text).rstrip("。:：")
+    m = _HEADING.match(text)
+    keys = list(T.SECTIONS)
+    if m:
+        num = m.group("num")
+        ordinal = (T.SECTION_NUMERALS.index(num) if num in T.SECTION_NUMERALS
+                   else T.ARABIC_SECTION_NUMERALS.index(num))
+        if ordinal <= after:
+            return None
+        key = keys[ordinal]
+        canonical, variants = T.SECTIONS[key]
+        label = m.group("label")
+        best = max(fuzz.ratio(label, norm(v)) for v in (canonical, *variants))
+        if best >= SECTION_THRESHOLD or norm(canonical) in label:
+            return ordinal, key
+        return None
+    # an unnumbered heading must say the canonical wording exactly
+    for ordinal, key in enumerate(keys):
+        if ordinal > after and text == norm(T.SECTIONS[key][0]):
+            return ordinal, key
+    return None
+
+
+def find_sections(blocks: list) -> list[tuple[int, str]]:
+    """(block index, section key) of each section heading, in document order."""
+    found: list[tuple[int, str]] = []
+    after = -1
+    for i, b in enumerate(blocks):
+        if isinstance(b, Paragraph) and len(b.text) <= 60:
+            hit = _section_of(b, after)
+            if hit:
+                after = hit[0]
+                found.append((i, hit[1]))
+    return found
+
+
+def _section_at(headings: list[tuple[int, str]], n_blocks: int) -> list[str | None]:
+    at: list[str | None] = [None] * n_blocks
+    for j, (i, key) in enumerate(headings):
+        end = headings[j + 1][0] if j + 1 < len(headings) else n_blocks
+        for k in range(i, end):
+            at[k] = key
+    return at
+
+
+# -- table assignment -----------------------------------------------------------------------------
+
+_MARKERS = {t: tuple(norm(m) for m in ms) for t, ms in T.TABLE_MARKERS.items()}
+_T4_PAIR = tuple(norm(m) for m in T.TABLE4_HEADER_PAIR)
+
+
+def marker_table(row: Row) -> str | None:
+    text = norm(row.text)
+    if all(m in text for m in _T4_PAIR) or any(m in text for m in _MARKERS["table4"]):
+        return "table4"
+    for t in ("table2", "table3"):
+        if any(m in text for m in _MARKERS[t]):
+            return t
+    return None
+
+
+def assign_rows(blocks: list, sections: list[str | None]) -> dict[str, list[Row]]:
+    """Rows of every grid, given to the table they belong to."""
+    out: dict[str, list[Row]] = {t: [] for t in _TABLES}
+    current: str | None = None
+    for i, b in enumerate(blocks):
+        if not isinstance(b, Table):
+            continue
+        default = T.SECTION_TABLES.get(sections[i] or "")
+        if default:
+            current = default
+        for row in grid_rows(b):
+            current = marker_table(row) or current
+            if current:
+                out[current].append(row)
+    return out
+
+
+def text_stream_rows(blocks: list, sections: list[str | None], table: str) -> list[Row]:
+    """Fallback when no grid holds the table: the paragraphs of its section, read as rows."""
+    keys = [k for k, t in T.SECTION_TABLES.items() if t == table]
+    have_sections = any(s is not None for s in sections)
+    rows = []
+    for i, b in enumerate(blocks):
+        if isinstance(b, Paragraph) and (sections[i] in keys or not have_sections):
+            rows.append(text_row(b.text))
+    return rows
+
+
+# -- the mapping ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Mapper:
+    report: Report
+    seen: set = field(default_factory=set)
+
+    def warn(self, code: str, message: str, cell: str | None = None) -> None:
+        self.report.warnings.append(ParseWarning(code=code, message=message, cell=cell))
+
+    def add_cells(self, table: str, row: str, columns: tuple[str, ...], raws: list[str], *,
+                  decimal: bool = False, keep_text: tuple[str, ...] = ()) -> None:
+        if (table, row) in self.seen:
+            self.warn("ambiguous_value", f"{table}.{row}: row printed more than once; the first is kept")
+            return
+        self.seen.add((table, row))
+        label = T.row_label(table, row)
+        for col, raw in zip(columns, raws):
+            kind, value = parse_value(raw, decimal=decimal, keep_text=col in keep_text)
+            cell = Cell(table=table, row=row, column=col, value=value, raw=raw, kind=kind, label=label)
+            self.report.cells.append(cell)
+            if kind is CellKind.EMPTY:
+                self.warn("blank_cell", f"{cell.ref} ({label} / {T.column_label(table, col)}) is blank", cell.ref)
+            elif kind is CellKind.NA:
+                self.warn("na_cell", f"{cell.ref} ({label}) reads {raw!r}, not a number", cell.ref)
+            elif kind is CellKind.TEXT:
+                self.warn("text_cell", f"{cell.ref} ({label}) reads {raw!r}, not a number", cell.ref)
+        for col in columns[len(raws):]:
+            ref = f"{table}.{row}.{col}"
+            self.warn("missing_cell", f"{ref}: the row has no value in this column", ref)
+
+    def take_values(self, table: str, key: str, row: Row, n: int) -> list[str]:
+        vals, ambiguous = row.values(n)
+        if ambiguous:
+            self.warn("ambiguous_value", f"{table}.{key}: more values than columns in {row.cells!r}; "
+                                         "the rightmost are taken")
+        return vals
+
+
+# Table 二 ------------------------------------------------------------------------------------------
+
+def detect_table2_template(rows: list[Row]) -> str | None:
+    text = norm("".join(r.text for r in rows))
+    n2021 = sum(1 for m in T.TEMPLATE_2021_MARKERS if norm(m) in text)
+    n2019 = sum(1 for m in T.TEMPLATE_2019_MARKERS if norm(m) in text)
+    if n2019 > n2021:
+        return "2019"
+    if n2021:
+        return "2021"
+    return None
+
+
+def _match_table2_row(label: str, keys) -> tuple[str | None, float]:
+    best, best_score = None, 0.0
+    for key in keys:
+        canonical, variants = T.TABLE2_ROWS[key]
+        for v in (canonical, *variants):
+            s = fuzz.ratio(label, norm(v))
+            if s > best_score:
+                best, best_score = key, s
+    return best, best_score
+
+
+def map_table2(m: _Mapper, rows: list[Row], template: str) -> int:
+    layout = TABLE2_LAYOUT[template]
+    found = 0
+    for row in rows:
+        labels = row.labels()
+        if not labels or not row.has_number() and row.from_text:
+            continue
+        label = strip_numbering(norm(labels[-1]))
+        key, score = _match_table2_row(label, layout)
+        if key is None or score < 85:
+            continue
+        cols = layout[key] or (SCALAR,)
+        vals = m.take_values("table2", key, row, len(cols))
+        if not any(v.strip() for v in vals) and row.from_text:
+            continue
+        if ("table2", key) not in m.seen:
+            found += 1
+        m.add_cells("table2", key, cols, vals, decimal=key == "fees_wan_yuan", keep_text=("amount",))
+    for key, cols in layout.items():
+        if ("table2", key) not in m.seen:
+            m.warn("row_not_found", f"table2.{key} ({T.row_label('table2', key)}) not found")
+    return found
+
+
+# Table 三 ------------------------------------------------------------------------------------------
+
+_T3_HEADERS = tuple(norm(h) for h in T.TABLE3_HEADER_MARKERS)
+_GROUP_LABELS = {g: norm(label) for g, label in T.TABLE3_GROUPS.items()}
+
+
+def _group_of(part: str) -> str | None:
+    p = norm(part)
+    for g, label in _GROUP_LABELS.items():
+        if p == label or (len(p) <= len(label) + 2 and fuzz.ratio(p, label) >= 85):
+            return g
+    return None
+
+
+def _item_number(label: str) -> str | None:
+    m = re.match(r"^(\d+)[.、)]", label)
+    return m.group(1) if m else None
+
+
+def _row_candidates():
+    out = []
+    for r in T.TABLE3_ROW_LABELS.values():
+        forms = [norm(x) for x in (r.label, *r.variants)]
+        out.append((r, forms, [strip_numbering(f) for f in forms]))
+    return out
+
+
+_T3_CANDIDATES = _row_candidates()
+
+
+def match_table3_label(label: str, group: str | None) -> tuple[str | None, float]:
+    """Best row key for an item label read under group heading `group`."""
+    text = norm(label)
+    bare = strip_numbering(text)
+    number = _item_number(text)
+    best, best_score = None, 0.0
+    for r, forms, bares in _T3_CANDIDATES:
+        s = max(max(similarity(text, f) for f in forms), max(similarity(bare, b) for b in bares))
+        if r.group in ("withheld", "unavailable", "rejected", "other"):
+            if group == r.group:
+                s += 8
+                if number and number == _item_number(forms[0]):
+                    s += 8
+            elif group is not None:
+                s -= 12
+        if s > best_score:
+            best, best_score = r.key, s
+    return best, best_score
+
+
+def map_table3(m: _Mapper, rows: list[Row]) -> tuple[int, str | None]:
+    """Map Table 三's rows; returns (rows found, "2019" when （六）其他处理 is a single row)."""
+    matched: list[tuple[str, Row]] = []
+    group: str | None = None
+    pending: list[str] = []  # label parts of a row without values (a label wrapped over rows)
+    for row in rows:
+        labels = row.labels()
+        if any(h in norm(row.text) for h in _T3_HEADERS) and not row.has_number():
+            continue
+        item_parts = []
+        for part in labels:
+            g = _group_of(part)
+            if g:
+                group = g
+                if g == "other":
+                    item_parts = [part]  # template 2019 prints （六）其他处理 as a row
+                continue
+            item_parts.append(part)
+        has_values = row.has_number() or (len(row.cells) - row.last_label_index() - 1 >= 7 and not row.from_text)
+        if not has_values:
+            if item_parts and not marker_table(row):
+                pending = item_parts
+            continue
+        if not item_parts:
+            pending = []
+            continue
+        item = item_parts[-1]
+        key, score = match_table3_label(item, group)
+        if score < ROW_THRESHOLD and pending:
+            key2, score2 = match_table3_label(pending[-1] + item, group)
+            if score2 > score:
+                key, score = key2, score2
+        pending = []
+        if key is None or score < ROW_THRESHOLD:
+            m.warn("row_not_matched", f"table3: row {' '.join(labels)!r} matches no template row")
+            continue
+        matched.append((key, row))
+    keys = {k for k, _ in matched}
+    split_other = keys & {"other_no_correction", "other_no_fee", "other_other"}
+    t3_template = "2019" if "other_handling" in keys and not split_other else None
+    if "other_handling" in keys and split_other:
+        # the group heading row of template 2021 carries no values of its own
+        matched = [(k, r) for k, r in matched if k != "other_handling"]
+    for key, row in matched:
+        vals = m.take_values("table3", key, row, len(TABLE3_COLUMNS))
+        m.add_cells("table3", key, TABLE3_COLUMNS, vals)
+    return len({k for k, _ in matched}), t3_template
+
+
+# Table 四 ------------------------------------------------------------------------------------------
+
+def map_table4(m: _Mapper, rows: list[Row]) -> int:
+    per_group = len(TABLE4_COLUMNS)
+    # transposed layout: one labelled row per group
+    labelled: dict[str, Row] = {}
+    for row in rows:
+        labels = row.labels()
+        if labels and row.has_number():
+            label = norm("".join(labels))
+            for g in TABLE4_GROUPS:
+                if fuzz.ratio(label, norm(T.TABLE4_GROUP_LABELS[g])) >= 85:
+                    labelled.setdefault(g, row)
+    if len(labelled) == len(TABLE4_GROUPS):
+        for g, row in labelled.items():
+            m.add_cells("table4", g, TABLE4_COLUMNS, m.take_values("table4", g, row, per_group))
+        return len(labelled)
+    # the national layout: the 15 numbers in one row (or several value-only rows)
+    values: list[str] = []
+    for row in rows:
+        if row.last_label_index() == -1 and row.has_number():
+            cells = list(row.cells)
+            while cells and not cells[-1].strip():
+                cells.pop()
+            values.extend(cells)
+    need = per_group * len(TABLE4_GROUPS)
+    while len(values) > need and not values[0].strip():
+        values.pop(0)
+    if len(values) > need:
+        m.warn("ambiguous_value", f"table4: {len(values)} values for {need} cells; the first {need} are taken")
+        values = values[:need]
+    if not values:
+        return 0
+    for gi, g in enumerate(TABLE4_GROUPS):
+        part = values[gi * per_group:(gi + 1) * per_group]
+        if part:
+            m.add_cells("table4", g, TABLE4_COLUMNS, part)
+        else:
+            m.warn("row_not_found", f"table4.{g} ({T.TABLE4_GROUP_LABELS[g]}) not found")
+    return len(TABLE4_GROUPS)
+
+
+# -- entry point ----------------------------------------------------------------------------------
+
+def map_report(extracted: Extracted, *, source: Source, hints: dict | None = None) -> Report:
+    """The canonical Report of an extracted document (status PARSED, PARTIAL or NOT_A_REPORT)."""
+    hints = hints or {}
+    report = Report(source=source, text=extracted.text)
+    m = _Mapper(report)
+    blocks = extracted.blocks
+    headings = find_sections(blocks)
+    sections = _section_at(headings, len(blocks))
+
+    # sections text (paragraphs only; tables are kept apart from the narrative)
+    for j, (i, key) in enumerate(headings):
+        end = headings[j + 1][0] if j + 1 < len(headings) else len(blocks)
+        paras = [b.text for b in blocks[i + 1:end] if isinstance(b, Paragraph)]
+        report.sections[key] = "\n".join(paras)
+
+    rows = assign_rows(blocks, sections)
+    for table in _TABLES:
+        if not rows[table]:
+            rows[table] = text_stream_rows(blocks, sections, table)
+
+    # template: Table 二's headers decide; Table 三's （六） shape can only say 2019
+    t2_template = detect_table2_template(rows["table2"])
+    template = t2_template or "2021"
+
+    found = {"table2": map_table2(m, rows["table2"], template) if rows["table2"] else 0}
+    found["table3"], t3_template = map_table3(m, rows["table3"]) if rows["table3"] else (0, None)
+    found["table4"] = map_table4(m, rows["table4"]) if rows["table4"] else 0
+    if t3_template == "2019" and t2_template != "2019":
+        if t2_template is None:
+            template = "2019"
+        else:
+            m.warn("mixed_template", "Table 二 follows template 2021 but Table 三 prints （六）其他处理 as one "
+                                     "row (template 2019); its value is kept under table3.other_handling")
+    elif t2_template == "2019" and t3_template != "2019" and found["table3"]:
+        m.warn("mixed_template", "Table 二 follows template 2019 but Table 三 splits （六）其他处理 "
+                                 "into three rows (template 2021)")
+    if t2_template is None and t3_template is None and not any(found.values()):
+        template = "unknown"
+    report.template = template
+
+    if found["table3"]:
+        from storage.models import TABLE3_ROWS
+        expected_rows = TABLE3_ROWS["2019" if t3_template == "2019" else "2021"]
+        for key in expected_rows:
+            if ("table3", key) not in m.seen:
+                m.warn("row_not_found", f"table3.{key} ({T.row_label('table3', key)}) not found")
+    names = {"table2": "二", "table3": "三", "table4": "四"}
+    for table in _TABLES:
+        if not found[table]:
+            m.warn("table_not_found", f"Table {names[table]} ({table}) not found")
+
+    extract_metadata(report, extracted, headings=headings, hints=hints)
+
+    complete = all(found.values()) and not any(
+        w.code in ("blank_cell", "na_cell", "text_cell", "missing_cell", "row_not_found", "table_not_found",
+                   "ambiguous_value") for w in report.warnings)
+    if complete:
+        report.status = ParseStatus.PARSED
+    elif any(found.values()) or report.title or len(headings) >= 3:
+        report.status = ParseStatus.PARTIAL
+    else:
+        report.status = ParseStatus.NOT_A_REPORT
+        report.error = "no report tables, title or sections found"
+    return report

@@ -1,0 +1,240 @@
+"""Report metadata: title, agency, year, published date and statistical period.
+
+Sources, most trusted first:
+* the document itself: the title line(s) before section 一 (an agency line followed by
+  '2024年政府信息公开工作年度报告' is one title), the statistical period sentence, and the signature
+  block at the end (agency line + date line);
+* page metadata found by the extractor (ArticleTitle, PubDate, 发布日期/发布时间, docx core properties);
+* hints from the crawl: link_title (listing entry), page_date, url (a year in the path).
+
+The reporting year comes from the title, then the period, then the text, and only then from the URL
+or the publication date (reports are published the following year).
+"""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from collections import Counter
+from datetime import date
+
+from crawler.parsing import template as T
+from crawler.parsing.extract.base import Extracted, Paragraph
+from storage.models import Report
+
+log = logging.getLogger(__name__)
+
+_TITLE = re.compile(T.TITLE_PATTERN)
+_DATE = re.compile(T.DATE_PATTERN)
+_DATE_CN = re.compile(T.DATE_PATTERN_CN)
+_ISO_DATE = re.compile(r"(?P<y>(?:19|20)\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})")
+_PERIOD = re.compile(T.PERIOD_PATTERN)
+_URL_YEAR = re.compile(T.URL_YEAR_PATTERN)
+_YEAR_IN_TEXT = re.compile(r"((?:19|20)\d{2})年")
+_CJK = r"\u4e00-\u9fff"
+_SUFFIXES = "|".join(sorted(map(re.escape, T.AGENCY_SUFFIXES), key=len, reverse=True))
+_AGENCY = re.compile(rf"^[{_CJK}（）()·]{{2,30}}?(?:{_SUFFIXES})$")
+#: An agency named in the narrative right after a year: '2024年，东风区卫生健康局…'.
+_AGENCY_IN_TEXT = re.compile(rf"(?:19|20)\d{{2}}年度?[，,]?(?P<name>[{_CJK}]{{3,25}}?(?:{_SUFFIXES}))")
+_NOT_NAME_START = set("在我由对经按据为是各全本")
+_BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
+
+
+def _squash(text: str) -> str:
+    """Spaces and artefacts out, as in a title: '2024 年度互助县卫生健康局 政府信息公开工作报告'."""
+    return re.sub(r"\s+", "", _BOOKMARK.sub("", text or "")).strip("#*")
+
+
+def _nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", _squash(text))
+
+
+def _cn_number(s: str) -> int | None:
+    digits = [T.CN_DIGITS.get(ch) for ch in s]
+    if any(d is None for d in digits):
+        return None
+    if len(s) == 4 and 10 not in digits:  # a year: 二〇二五
+        return int("".join(map(str, digits)))
+    if s == "十":
+        return 10
+    if s.startswith("十"):
+        return 10 + digits[1]
+    if len(s) == 2 and s.endswith("十"):
+        return digits[0] * 10
+    if len(s) == 3 and s[1] == "十":
+        return digits[0] * 10 + digits[2]
+    if len(s) == 1:
+        return digits[0]
+    return None
+
+
+def parse_date(text: str) -> date | None:
+    """A date printed as 2025年1月16日, 二〇二五年一月十六日 or 2025-01-16."""
+    s = _nfkc(text)
+    for rx, conv in ((_DATE, int), (_ISO_DATE, int), (_DATE_CN, _cn_number)):
+        m = rx.search(s)
+        if m:
+            try:
+                y, mo, d = conv(m.group("y")), conv(m.group("m")), conv(m.group("d"))
+                return date(y, mo, d)
+            except (TypeError, ValueError):
+                continue
+    return None
+
+
+def _is_date_line(text: str) -> bool:
+    s = _nfkc(text)
+    if len(s) > 16:
+        return False
+    return parse_date(s) is not None
+
+
+def is_agency_name(text: str) -> bool:
+    s = _squash(text)
+    return bool(_AGENCY.match(s)) and not any(w in s for w in T.NOT_AGENCY_WORDS)
+
+
+def parse_title(title: str) -> tuple[str | None, int | None]:
+    """(agency, year) from a report title."""
+    m = _TITLE.search(_nfkc(title))
+    if not m:
+        return None, None
+    unit = (m.group("unit") or m.group("unit2") or "").strip("：:，, ")
+    return (unit or None), int(m.group("year"))
+
+
+def is_title(text: str) -> bool:
+    s = _squash(text)
+    return len(s) <= 60 and "。" not in s and bool(_TITLE.search(unicodedata.normalize("NFKC", s)))
+
+
+def find_title(preamble: list[str]) -> str | None:
+    """The title line of the document, with the agency line above it when the title lacks one."""
+    for i, line in enumerate(preamble):
+        if not is_title(line):
+            continue
+        title = _squash(line)
+        agency, _ = parse_title(title)
+        if not agency:
+            for prev in reversed(preamble[:i]):
+                if prev.strip():
+                    if is_agency_name(prev):
+                        title = _squash(prev) + title
+                    break
+        return title
+    return None
+
+
+def find_period(text: str) -> tuple[date, date] | None:
+    m = _PERIOD.search(_nfkc(text))
+    if not m:
+        return None
+    try:
+        return (date(int(m["y1"]), int(m["m1"]), int(m["d1"])), date(int(m["y2"]), int(m["m2"]), int(m["d2"])))
+    except ValueError:
+        return None
+
+
+def find_signature(paragraphs: list[str]) -> tuple[str | None, date | None, int]:
+    """(agency, date, number of lines) of the signature block closing the document."""
+    tail = [p for p in paragraphs if p.strip()][-4:]
+    for k in range(len(tail) - 1, -1, -1):
+        if _is_date_line(tail[k]):
+            signed = parse_date(tail[k])
+            agency = None
+            n = len(tail) - k
+            if k > 0 and is_agency_name(tail[k - 1]):
+                agency = _squash(tail[k - 1])
+                n += 1
+            return agency, signed, n
+    # an agency line alone (no date) also closes some reports
+    if tail and is_agency_name(tail[-1]):
+        return _squash(tail[-1]), None, 1
+    return None, None, 0
+
+
+def agency_from_text(text: str) -> str | None:
+    counts: Counter[str] = Counter()
+    for m in _AGENCY_IN_TEXT.finditer(_squash(text)):
+        name = m.group("name")
+        if name[0] not in _NOT_NAME_START and len(name) >= 4:
+            counts[name] += 1
+    if not counts:
+        return None
+    return counts.most_common(1)[0][0]
+
+
+def year_from_url(url: str | None) -> int | None:
+    if not url:
+        return None
+    m = _URL_YEAR.search(url)
+    return int(m.group("y")) if m else None
+
+
+def _meta_get(metadata: dict[str, str], keys: tuple[str, ...]) -> str | None:
+    lower = {k.lower(): v for k, v in metadata.items()}
+    for k in keys:
+        v = metadata.get(k) or lower.get(k.lower())
+        if v and v.strip():
+            return v.strip()
+    return None
+
+
+def extract_metadata(report: Report, extracted: Extracted, *, headings: list[tuple[int, str]],
+                     hints: dict | None = None) -> None:
+    """Fill report.title, agency, year, published and period (and trim the signature from sections)."""
+    hints = hints or {}
+    blocks = extracted.blocks
+    first_heading = headings[0][0] if headings else min(len(blocks), 8)
+    preamble = [b.text for b in blocks[:first_heading] if isinstance(b, Paragraph)][:8]
+    paragraphs = [b.text for b in blocks if isinstance(b, Paragraph)]
+
+    title = find_title(preamble)
+    if title is None:
+        meta_title = _meta_get(extracted.metadata, T.TITLE_KEYS)
+        for candidate in (meta_title, hints.get("link_title")):
+            if candidate and is_title(candidate):
+                title = _squash(candidate)
+                break
+    report.title = title
+
+    sig_agency, signed, sig_lines = find_signature(paragraphs) if headings else (None, None, 0)
+    if sig_lines and headings:
+        last_key = headings[-1][1]
+        lines = report.sections.get(last_key, "").split("\n")
+        if len(lines) >= sig_lines:
+            report.sections[last_key] = "\n".join(lines[:-sig_lines]).strip()
+
+    agency, year = parse_title(title) if title else (None, None)
+    if not agency:
+        agency = sig_agency
+    if not agency:
+        for line in preamble[:3]:
+            if is_agency_name(line):
+                agency = _squash(line)
+                break
+    if not agency:
+        agency = agency_from_text("\n".join(paragraphs))
+    report.agency = agency
+
+    report.period = find_period("\n".join(paragraphs))
+    if year is None and report.period:
+        year = report.period[1].year
+    if year is None:
+        overview = report.sections.get("overview") or "\n".join(preamble)
+        years = _YEAR_IN_TEXT.findall(_nfkc(overview))
+        if years:
+            year = int(Counter(years).most_common(1)[0][0])
+    if year is None:
+        year = year_from_url(hints.get("url") or report.source.url)
+
+    published = signed
+    if published is None:
+        raw = _meta_get(extracted.metadata, T.PUBDATE_KEYS)
+        published = parse_date(raw) if raw else None
+    if published is None and hints.get("page_date"):
+        published = parse_date(str(hints["page_date"]))
+    report.published = published
+    if year is None and published is not None:
+        year = published.year - 1
+    report.year = year
