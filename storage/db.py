@@ -413,13 +413,14 @@ class Store:
                                   "VALUES (?, ?, ?, ?, ?, ?)", text)
             if old is not None:
                 new = {(c.table, c.row, c.column): (c.value, c.kind.value) for c in report.cells}
-                changed = sorted(".".join(k) for k in set(old) | set(new) if old.get(k) != new.get(k))
-                if changed:
+                keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+                changed = {".".join(k): [old.get(k, (None,))[0], new.get(k, (None,))[0]] for k in keys[:200]}
+                if keys:
                     self.conn.execute(
                         "INSERT INTO events(kind, at, url, document_id, version_id, report_id, detail) "
                         "VALUES ('report_revised', ?, ?, ?, ?, ?, ?)",
                         (ts(utcnow()) if first_seen is None else ts(first_seen), report_url, ver["document_id"],
-                         version_id, report_id, _json({"changed_cells": changed[:200], "count": len(changed)})))
+                         version_id, report_id, _json({"changed_cells": changed, "count": len(keys)})))
             return report_id
 
     def load_report(self, report_id: int) -> Report:
@@ -446,12 +447,47 @@ class Store:
 
     def reports(self, *, site: str | None = None, year: int | None = None,
                 agency_id: int | None = None) -> list[dict[str, Any]]:
-        sql, params = "SELECT * FROM reports WHERE 1", []
+        """Report rows (no cells, no text), with the page's dates and link title from `documents`."""
+        sql = ("SELECT r.*, COALESCE(p.page_date, d.page_date) AS page_date, "
+               "COALESCE(p.listing_date, d.listing_date) AS listing_date, "
+               "COALESCE(p.link_title, d.link_title) AS link_title, a.kind AS agency_kind "
+               "FROM reports r LEFT JOIN documents d ON d.id = r.document_id "
+               "LEFT JOIN documents p ON p.url = r.report_url LEFT JOIN agencies a ON a.id = r.agency_id WHERE 1")
+        params: list[Any] = []
         for col, val in (("site", site), ("year", year), ("agency_id", agency_id)):
             if val is not None:
-                sql += f" AND {col} = ?"
+                sql += f" AND r.{col} = ?"
                 params.append(val)
-        return self._all(sql + " ORDER BY agency_id, year, id", params)
+        return self._all(sql + " ORDER BY r.agency_id, r.year, r.id", params)
+
+    def revised_events(self, site: str | None = None) -> list[dict[str, Any]]:
+        """Each `revised` event (a stored URL seen with other bytes) with the report it belongs to.
+
+        Keys: report_id, site, url, at, new_sha256, old_sha256, changed_cells {ref: [before, after]}
+        (empty when the new version did not change the report's cells or was not parsed).
+        """
+        sql = ("SELECT e.id, e.at, e.url, e.version_id, e.detail, r.id AS report_id, r.site FROM events e "
+               "JOIN documents d ON d.id = e.document_id "
+               "JOIN reports r ON r.report_url = COALESCE(d.report_url, d.url) WHERE e.kind = 'revised'")
+        params: list[Any] = []
+        if site is not None:
+            sql += " AND r.site = ?"
+            params.append(site)
+        out = []
+        for e in self._all(sql + " ORDER BY e.id", params):
+            detail = json.loads(e["detail"] or "{}")
+            rr = self._one("SELECT detail FROM events WHERE kind = 'report_revised' AND version_id = ? "
+                           "AND report_id = ? ORDER BY id DESC LIMIT 1", (e["version_id"], e["report_id"]))
+            changed = json.loads(rr["detail"]).get("changed_cells", {}) if rr else {}
+            out.append({"report_id": e["report_id"], "site": e["site"], "url": e["url"], "at": e["at"],
+                        "version_id": e["version_id"], "new_sha256": detail.get("sha256"),
+                        "old_sha256": detail.get("previous_sha256"), "changed_cells": changed})
+        return out
+
+    def report_version(self, report_id: int) -> int | None:
+        """The document version whose parse is the report's content."""
+        row = self._one("SELECT version_id FROM reports WHERE id = ?", (report_id,))
+        return row["version_id"] if row else None
 
     def report_id(self, report_url: str) -> int | None:
         row = self._one("SELECT id FROM reports WHERE report_url = ?", (report_url,))
