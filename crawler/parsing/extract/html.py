@@ -1,0 +1,401 @@
+"""HTML report pages -> Extracted.
+
+Government CMSs (TRS, Hanweb, gkmlpt, VSB, ...) wrap the report body, usually a Word paste, in a
+known container (.TRS_Editor, #zoom, #UCAP-CONTENT, ...) surrounded by site chrome.  We decode the
+page (charset from the HTTP header, the BOM, <meta>, else sniffed; any GBK/GB2312 guess read as its
+superset GB18030), parse it with lxml, take page metadata (title, ArticleTitle, PubDate,
+ContentSource, a visible 发布日期 line near the top), locate the body container, and walk it in
+document order into paragraphs and tables.
+
+Tables: rowspan/colspan resolved into a rectangular grid (GridCell.spanned/origin); ``<p>``/``<br>``
+inside a cell become line breaks that are joined without a space between CJK characters, so a
+wrapped label "商业<br>企业" reads "商业企业".  A table whose cells hold other tables is page layout:
+its cells are walked as ordinary content.
+
+Metadata keys: ``title`` (<title>), every <meta name=...> (ArticleTitle, PubDate, ContentSource, ...),
+and a visible date line as its printed label (one of template.PUBDATE_KEYS, e.g. 发布日期).
+"""
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+
+from lxml import etree
+from lxml import html as lxml_html
+
+from crawler.parsing import template as T
+from storage.models import ParseStatus
+
+from .base import Extracted, GridCell, Paragraph, Table
+
+log = logging.getLogger(__name__)
+
+#: Body containers of the usual CMSs, most specific first: (attribute, value).
+CONTAINERS: tuple[tuple[str, str], ...] = (
+    ("class", "TRS_Editor"), ("class", "trs_editor_view"), ("class", "TRS_UEDITOR"),
+    ("class", "Custom_UnionStyle"), ("id", "zoom"), ("id", "UCAP-CONTENT"), ("class", "article-content"),
+    ("id", "vsb_content"), ("class", "v_news_content"), ("class", "news_cont_d_wrap"), ("id", "ivs_content"),
+    ("id", "webeditorview"), ("class", "wp_articlecontent"), ("id", "content"), ("class", "content"),
+    ("class", "article_con"), ("class", "zwxl-article"), ("id", "js_content"), ("class", "pages_content"),
+)
+_CONTAINER_XPATHS = [
+    etree.XPath(f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {v} ')]") if a == "class"
+    else etree.XPath(f"//*[@id='{v}']")
+    for a, v in CONTAINERS
+]
+_DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas",
+              "select", "button", "input", "textarea", "form")
+_BLOCK_TAGS = frozenset(("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "section",
+                         "article", "blockquote", "center", "pre", "dl", "dt", "dd", "header", "footer",
+                         "main", "aside", "figure", "figcaption", "hr", "address", "caption", "o:p"))
+_HEADING_TAGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w:.-]+)""", re.IGNORECASE)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_WS = re.compile(r"[\s\u00a0\u3000\u200b\ufeff]+")
+_MAX_SPAN = 1000  # HTML clips colspan at 1000 and rowspan at 65534; a table never needs more
+
+
+def _norm_charset(name: str | None) -> str | None:
+    if not name:
+        return None
+    name = name.strip().strip("'\"").lower()
+    try:
+        name = codecs.lookup(name).name
+    except LookupError:
+        return None
+    # GBK and GB2312 pages routinely contain characters only GB18030 has.
+    if name in ("gbk", "gb2312", "cp936", "euc_cn", "hz", "iso2022_cn"):
+        return "gb18030"
+    return name
+
+
+def _header_charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    m = re.search(r"charset\s*=\s*([\w:.-]+)", content_type, re.IGNORECASE)
+    return _norm_charset(m.group(1)) if m else None
+
+
+def decode(data: bytes, content_type: str | None = None) -> tuple[str, str]:
+    """(text, encoding used).  Order: BOM, HTTP header, <meta>, strict UTF-8, sniffed."""
+    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
+                     (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            return data[len(bom):].decode(enc, errors="replace"), enc
+    candidates: list[str] = []
+    hc = _header_charset(content_type)
+    if hc:
+        candidates.append(hc)
+    m = _META_CHARSET.search(data[:8192])
+    if m:
+        mc = _norm_charset(m.group(1).decode("ascii", "ignore"))
+        if mc:
+            candidates.append(mc)
+    candidates.append("utf-8")
+    for enc in dict.fromkeys(candidates):
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError:
+            continue
+    # Declared charsets failed strictly: GB18030 is by far the most common truth on these sites.
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200000]).best()
+    enc = _norm_charset(best.encoding) if best is not None else None
+    enc = enc or (candidates[0] if candidates else "utf-8")
+    return data.decode(enc, errors="replace"), enc
+
+
+def norm_ws(s: str) -> str:
+    return _WS.sub(" ", s).strip()
+
+
+def _is_cjk(ch: str) -> bool:
+    o = ord(ch)
+    return (0x2E80 <= o <= 0x9FFF) or (0xF900 <= o <= 0xFAFF) or (0xFF00 <= o <= 0xFFEF) or \
+        (0x3000 <= o <= 0x303F) or (0x20000 <= o <= 0x2FA1F)
+
+
+def join_lines(lines: list[str]) -> str:
+    """Join the lines of a wrapped cell: no space where either side is CJK ("商业"+"企业")."""
+    out = ""
+    for line in lines:
+        line = norm_ws(line)
+        if not line:
+            continue
+        if out and not (_is_cjk(out[-1]) or _is_cjk(line[0])):
+            out += " "
+        out += line
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# walking
+# --------------------------------------------------------------------------------------------
+
+def _tag(el) -> str:
+    t = el.tag
+    return t.lower() if isinstance(t, str) else ""
+
+
+def _text_lines(el) -> list[str]:
+    """Text of ``el`` split at block elements and <br>."""
+    lines: list[str] = [""]
+
+    def rec(e):
+        t = _tag(e)
+        if t == "br":
+            lines.append("")
+        elif t in _BLOCK_TAGS or t in ("tr", "table"):
+            lines.append("")
+        if e.text and t not in _DROP_TAGS:
+            lines[-1] += e.text
+        for ch in e:
+            if not isinstance(ch.tag, str):  # comments, processing instructions
+                if ch.tail:
+                    lines[-1] += ch.tail
+                continue
+            rec(ch)
+            if ch.tail:
+                lines[-1] += ch.tail
+        if t in _BLOCK_TAGS or t in ("td", "th"):
+            lines.append("")
+
+    rec(el)
+    return [ln for ln in lines if ln.strip()]
+
+
+def _cell_text(td) -> str:
+    return join_lines(_text_lines(td))
+
+
+def _rows_of(table) -> list:
+    rows = []
+    for ch in table:
+        t = _tag(ch)
+        if t == "tr":
+            rows.append(ch)
+        elif t in ("tbody", "thead", "tfoot"):
+            rows.extend(r for r in ch if _tag(r) == "tr")
+    return rows
+
+
+def _span(v: str | None, limit: int) -> int:
+    try:
+        n = int(str(v).strip().rstrip(";")) if v is not None else 1
+    except ValueError:
+        return 1
+    return max(1, min(n, limit))
+
+
+def table_grid(table) -> Table:
+    """A <table> as a rectangular grid, spans resolved."""
+    trs = _rows_of(table)
+    grid: list[list[GridCell | None]] = [[] for _ in trs]
+    nrows = len(trs)
+    for ri, tr in enumerate(trs):
+        ci = 0
+        for td in tr:
+            if _tag(td) not in ("td", "th"):
+                continue
+            row = grid[ri]
+            while ci < len(row) and row[ci] is not None:
+                ci += 1
+            rs = _span(td.get("rowspan"), nrows - ri)
+            cs = _span(td.get("colspan"), _MAX_SPAN)
+            text = _cell_text(td)
+            for dr in range(rs):
+                r = grid[ri + dr]
+                if len(r) < ci + cs:
+                    r.extend([None] * (ci + cs - len(r)))
+                for dc in range(cs):
+                    if r[ci + dc] is not None:
+                        continue  # overlapping spans (malformed): the first cell wins
+                    if dr == 0 and dc == 0:
+                        r[ci] = GridCell(text)
+                    else:
+                        r[ci + dc] = GridCell(text, spanned=True, origin=(ri, ci))
+            ci += cs
+    width = max((len(r) for r in grid), default=0)
+    rows = [[c if c is not None else GridCell("") for c in r] + [GridCell("")] * (width - len(r))
+            for r in grid]
+    return Table(rows=[r for r in rows if r])
+
+
+def _has_nested_table(table) -> bool:
+    for _ in table.iterdescendants("table"):
+        return True
+    return False
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.blocks: list = []
+        self.buf: list[str] = []
+        self.heading: int | None = None
+
+    def flush(self) -> None:
+        text = norm_ws("".join(self.buf))
+        if text:
+            self.blocks.append(Paragraph(text=text, heading=self.heading))
+        self.buf = []
+        self.heading = None
+
+    def walk(self, el) -> None:
+        t = _tag(el)
+        if t in _DROP_TAGS:
+            return
+        if t == "table":
+            self.flush()
+            if _has_nested_table(el):
+                for tr in _rows_of(el):
+                    for td in tr:
+                        self.walk_children(td)
+                        self.flush()
+            else:
+                grid = table_grid(el)
+                if grid.rows:
+                    self.blocks.append(grid)
+            return
+        if t == "br":
+            self.flush()
+            return
+        block = t in _BLOCK_TAGS
+        if block:
+            self.flush()
+            if t in _HEADING_TAGS:
+                self.heading = _HEADING_TAGS[t]
+        self.walk_children(el)
+        if block:
+            self.flush()
+
+    def walk_children(self, el) -> None:
+        if el.text:
+            self.buf.append(el.text)
+        for ch in el:
+            if isinstance(ch.tag, str):
+                self.walk(ch)
+            if ch.tail:
+                self.buf.append(ch.tail)
+
+
+# --------------------------------------------------------------------------------------------
+# metadata and body location
+# --------------------------------------------------------------------------------------------
+
+_DATE_VALUE = r"((?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?)"
+
+
+def _date_labels() -> tuple[str, ...]:
+    keys = getattr(T, "PUBDATE_KEYS", ())
+    return tuple(k for k in keys if not k.isascii()) + tuple(getattr(T, "PAGE_DATE_LABELS", ()))
+
+
+def _metadata(root, container) -> dict[str, str]:
+    meta: dict[str, str] = {}
+    titles = root.xpath("//title")
+    if titles:
+        t = norm_ws(titles[0].text_content())
+        if t:
+            meta["title"] = t
+    for m in root.xpath("//meta[@name or @property]"):
+        name = (m.get("name") or m.get("property") or "").strip()
+        content = norm_ws(m.get("content") or "")
+        if name and content and name not in meta:
+            meta[name] = content
+    labels = _date_labels()
+    if labels:
+        # A visible date line printed above the body (the info bar of the article).
+        head_text = _text_before(root, container, limit=3000)
+        pat = re.compile("(" + "|".join(map(re.escape, sorted(set(labels), key=len, reverse=True))) +
+                         r")\s*[:：]\s*" + _DATE_VALUE)
+        m = pat.search(head_text)
+        if m:
+            meta[m.group(1)] = norm_ws(m.group(2))
+    return meta
+
+
+def _text_before(root, container, limit: int) -> str:
+    """Visible text of the page that precedes ``container`` (the article's info bar)."""
+    body = root.find("body")
+    if body is None:
+        body = root
+    parts: list[str] = []
+    total = 0
+    for el in body.iter():
+        if el is container:
+            break
+        if not isinstance(el.tag, str) or _tag(el) in _DROP_TAGS:
+            continue
+        for s in (el.text, el.tail):
+            if s and s.strip():
+                parts.append(s.strip())
+                total += len(s)
+        if total > limit:
+            break
+    return " ".join(parts)
+
+
+def _text_len(el) -> int:
+    return len(norm_ws(el.text_content()))
+
+
+def locate_body(root):
+    """The element holding the report: a known container, else the densest text holder."""
+    best = None
+    for xp in _CONTAINER_XPATHS:
+        found = xp(root)
+        if not found:
+            continue
+        # The outermost match holding text (nested editors repeat the class).
+        scored = [(_text_len(e) + 200 * len(e.xpath(".//table")), e) for e in found]
+        score, el = max(scored, key=lambda x: x[0])
+        if score >= 30:
+            best = el
+            break
+    if best is not None:
+        return best
+    body = root.find("body")
+    if body is None:
+        body = root
+    total = _text_len(body)
+    if total == 0:
+        return body
+    # Deepest element still holding most of the page's text: the article, without the chrome.
+    chosen = body
+    for el in body.iter("div", "td", "article", "section", "main"):
+        n = _text_len(el)
+        if n >= 0.6 * total and n < _text_len(chosen) + 1:
+            chosen = el
+    return chosen
+
+
+def extract(data: bytes, *, content_type: str | None = None, name: str = "document") -> Extracted:
+    text, enc = decode(data, content_type)
+    text = _XML_DECL.sub("", text, count=1)
+    if not text.strip():
+        return Extracted(format="html", status=ParseStatus.EMPTY, error=f"{name}: empty HTML page")
+    parser = lxml_html.HTMLParser(remove_comments=True, remove_pis=True, no_network=True,
+                                  huge_tree=False, default_doctype=False)
+    try:
+        root = lxml_html.document_fromstring(text, parser=parser)
+    except (etree.ParserError, ValueError) as e:
+        return Extracted(format="html", status=ParseStatus.FAILED, error=f"{name}: unreadable HTML: {e}")
+    for bad in root.xpath("//script|//style|//noscript|//template"):
+        bad.drop_tree()
+    container = locate_body(root)
+    meta = _metadata(root, container)
+    meta["encoding"] = enc
+    w = _Walker()
+    w.walk(container)
+    w.flush()
+    ex = Extracted(format="html", blocks=w.blocks, metadata=meta)
+    if not ex.blocks:
+        ex.status = ParseStatus.EMPTY
+        ex.error = f"{name}: the page has no text"
+    return ex
