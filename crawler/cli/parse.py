@@ -89,7 +89,7 @@ def render(report: Report) -> str:
     rows = [r for r in T.TABLE3_ROW_LABELS if r in _table3_rows(report) or r in printed]
     for row in rows:
         vals = "".join(_pad(_fmt(report, "table3", row, c), 13) for c in TABLE3_COLUMNS)
-        lines.append(f"  {_pad(T.row_label("table3", row), 44)}{vals}".rstrip())
+        lines.append(f"  {_pad(T.row_label('table3', row), 44)}{vals}".rstrip())
 
     lines.append("")
     lines.append(T.SECTION_NUMERALS[3] + "、" + T.SECTIONS["appeals"][0])
