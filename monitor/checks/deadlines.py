@@ -18,10 +18,11 @@ So:
 1. ``watching_since`` is the first time we crawled the site (the earliest first_seen of any of its
    reports).  We would have seen a report at the latest one crawl interval after
    ``max(page date, watching_since)``.
-2. **backdated**: first seen later than that (by more than ``monitor.crawl_interval_hours``) *and*
-   after the deadline plus grace — the page claims a date when the report was not there, and the
-   claim hides lateness.  Reports first seen before the deadline are never called backdated (an
-   early but mis-dated page harms nobody).
+2. **backdated**: first seen later than that (by more than ``monitor.crawl_interval_hours``), *and*
+   after the deadline plus grace, *and* the page date is within it — the page claims a date when
+   the report was not there, and the claim hides lateness.  Reports first seen in time are never
+   called backdated (an early but mis-dated page harms nobody), nor are pages whose own date is
+   already late (the deadline finding says it all).
 3. **deadline**: the report is late when the trusted date is after the deadline plus grace.  The
    trusted date is the page date, unless it is backdated (then our first sight), or missing (then
    our first sight, but only if we were already watching before the deadline; otherwise we cannot
@@ -103,7 +104,7 @@ def deadline(s: Sighting, *, grace_days: int, crawl_interval_hours: float,
             "first_seen": first_seen.isoformat(timespec="seconds") if first_seen else None}
 
     backdated = False
-    if s.page_date and first_seen and watching and first_seen > limit:
+    if s.page_date and first_seen and watching and first_seen > limit and s.page_date <= limit.date():
         expected_by = max(datetime.combine(s.page_date, time.min), watching) + interval
         if first_seen > expected_by + interval:
             backdated = True
@@ -147,7 +148,7 @@ class Expected:
     agency: str
     kind: str
     source: str  # "roster" | "earlier_year"
-    last_year: int | None = None  # the latest year it published, if any
+    last_year: int | None = None  # the latest year before the checked one it published, if any
 
 
 def missing(expected: list[Expected], published: set[str], *, year: int, today: date,
@@ -157,8 +158,6 @@ def missing(expected: list[Expected], published: set[str], *, year: int, today: 
     for e in expected:
         if e.agency in published:
             continue
-        if e.last_year is not None and e.last_year > year:
-            continue  # it published later, so it existed; earlier gaps are reported for their year
         due = due_date(e.kind, year)
         if today <= due + timedelta(days=grace_days):
             continue

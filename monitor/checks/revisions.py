@@ -25,7 +25,7 @@ class Revision:
     old_sha256: str | None = None
     report_id: int | None = None
     site: str | None = None
-    changed_cells: dict[str, tuple] = field(default_factory=dict)  # ref -> (before, after), if known
+    changed_cells: list[str] = field(default_factory=list)  # Cell.ref of every changed cell, if known
 
 
 def revised(revisions: list[Revision]) -> list[Finding]:
@@ -34,8 +34,8 @@ def revised(revisions: list[Revision]) -> list[Finding]:
         when = f"于{r.at:%Y年%m月%d日}" if r.at else ""
         detail = ""
         if r.changed_cells:
-            shown = list(r.changed_cells.items())[:5]
-            detail = "，变动数据：" + "；".join(f"{ref} {a}→{b}" for ref, (a, b) in shown)
+            shown = sorted(r.changed_cells)[:5]
+            detail = "，变动单元格：" + "、".join(shown)
             if len(r.changed_cells) > len(shown):
                 detail += f" 等{len(r.changed_cells)}处"
         out.append(Finding(
@@ -46,6 +46,6 @@ def revised(revisions: list[Revision]) -> list[Finding]:
                      f"请核实修改原因并在报告中说明。"),
             numbers={"url": r.url, "detected_at": r.at.isoformat(timespec="seconds") if r.at else None,
                      "old_sha256": r.old_sha256, "new_sha256": r.new_sha256,
-                     "changed_cells": {k: list(v) for k, v in r.changed_cells.items()}},
+                     "changed_cells": len(r.changed_cells)},
         ))
     return out

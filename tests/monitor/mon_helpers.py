@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE4_COLUMNS, Cell, CellKind,
@@ -48,8 +48,12 @@ def report_from(data: dict, *, agency: str | None = None, year: int | None = Non
     agency = agency or data["agency"]
     year = year or data["year"]
     secs = sections if sections is not None else {
-        "overview": f"{year}年，{agency}认真贯彻落实政府信息公开条例。",
-        "problems": "存在的问题：公开内容不够全面。",
+        "overview": f"{year}年，{agency}认真贯彻落实政府信息公开条例，持续推进政务公开工作。",
+        "proactive": "主动公开情况见下表。",
+        "requests": "收到和处理政府信息公开申请情况见下表。",
+        "appeals": "政府信息公开行政复议、行政诉讼情况见下表。",
+        "problems": "存在的问题：公开内容不够全面，政策解读形式较为单一。下一步将加强培训，丰富解读形式。",
+        "other": "本单位未收取信息处理费。",
     }
     return Report(source=Source(url=f"http://example.invalid/{agency}/{year}.html", format="html"),
                   agency=agency, year=year, template=template,
@@ -63,6 +67,9 @@ def previous_year_of(data: dict) -> dict:
     its stock of documents leads to this year's in_force; other numbers are the same magnitude."""
     prev = copy.deepcopy(data)
     prev["year"] = data["year"] - 1
+    if prev.get("published"):
+        y, rest = prev["published"].split("-", 1)
+        prev["published"] = f"{int(y) - 1}-{rest}"
     prev["table3"]["carried_forward"] = list(data["table3"]["carried_over"])
     for row in ("regulations", "normative_documents"):
         t = data["table2"][row]
@@ -71,8 +78,31 @@ def previous_year_of(data: dict) -> dict:
                                    "in_force": t["in_force"] - t["issued"] + t["repealed"]}
     # one more request granted, in every place that counts it, so that the year is not a copy
     # and every within-report relation still holds
-    for row in ("new", "granted", "total_processed"):
+    for row in ("granted", "total_processed"):
         for i in (0, 6):
             if prev["table3"][row][i] is not None:
                 prev["table3"][row][i] += 1
-    return prev
+    prev["table3"]["carried_over"] = [0] * 7
+    return balanced(prev)
+
+
+def balanced(data: dict) -> dict:
+    """Set Table 三 ``new`` so that new + carried_over = total_processed + carried_forward holds."""
+    t3 = data["table3"]
+    t3["new"] = [p + f - o for p, f, o in zip(t3["total_processed"], t3["carried_forward"], t3["carried_over"])]
+    return data
+
+
+def store_report(store, report: Report, *, site: str | None = "demo", url: str | None = None,
+                 seen: datetime | None = None, page_date: str | None = None, content: bytes | None = None) -> int:
+    """Save ``report`` the way the crawl does: its document first, then the parsed report."""
+    from datetime import timezone
+
+    from storage.models import Document
+
+    url = url or f"http://127.0.0.1/{site}/{report.agency}/{report.year}.html"
+    seen = seen or datetime.now(timezone.utc)
+    body = content if content is not None else json.dumps(report.to_json(), ensure_ascii=False).encode()
+    saved = store.save_document(Document(url=url, content=body, content_type="text/html", fetched_at=seen,
+                                         site=site, page_date=page_date))
+    return store.save_report(report, version_id=saved.version_id, report_url=url, site=site, first_seen=seen)

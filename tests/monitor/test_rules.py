@@ -167,7 +167,7 @@ def test_infer_kind():
 
 
 def test_revised_fingerprint_per_version():
-    r1 = revisions.Revision("某局", 2024, "http://x/1.html", datetime(2025, 2, 1), "aa", "00", 3, "s")
+    r1 = revisions.Revision("某局", 2024, "http://x/1.html", datetime(2025, 2, 1), "aa", "00", 3, "s", ["table3.new.total"])
     r2 = revisions.Revision("某局", 2024, "http://x/1.html", datetime(2025, 3, 1), "bb", "aa", 3, "s")
     f1, f2 = revisions.revised([r1, r2])
     assert f1.severity == "warning" and f1.fingerprint != f2.fingerprint

@@ -1,0 +1,289 @@
+"""Run every rule over the database, site by site, and sync the findings.
+
+One pass per site: load its stored reports, run the within-report rules (check_report), the
+cross-year rules per agency, the deadline rules per report, the missing rule per year and the
+revised rule from storage's events; then hand the whole set to ``Store.sync_findings`` for that
+site, which keeps fingerprints stable: a finding already open is not new, an open finding that
+is no longer produced is resolved.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Iterable
+
+from storage.models import Finding, Report
+
+from monitor.checks import cross_year, deadlines, revisions
+from monitor.checks.categories import CROSS_YEAR_RULES, DEADLINE_RULES, REVISION_RULES
+
+log = logging.getLogger(__name__)
+
+#: within-report rule ids (monitor/checks/report.py, the mapping engineer's)
+REPORT_RULES = ("row_total", "results_total", "balance", "appeal_total", "narrative_vs_table",
+                "placeholder", "period")
+ALL_RULES = REPORT_RULES + CROSS_YEAR_RULES + DEADLINE_RULES + REVISION_RULES
+
+_CHECKABLE = ("parsed", "partial")
+
+
+@dataclass
+class MonitorSettings:
+    """The parts of config.monitor and config.sites the checks read (monitor/ does not import
+    the crawler's config model; crawler/run.py builds this from it)."""
+
+    grace_days: int = 7
+    crawl_interval_hours: float = 24
+    swing_factor: float = 5
+    swing_min_base: int = 10
+    copied_similarity: float = 0.95
+    #: site name -> {agency name: kind}
+    rosters: dict[str | None, dict[str, str]] = field(default_factory=dict)
+    sites: list[str | None] | None = None  # None: every site in the database
+
+    @classmethod
+    def from_config(cls, config: Any) -> "MonitorSettings":
+        m = config.monitor
+        return cls(grace_days=m.grace_days, crawl_interval_hours=m.crawl_interval_hours,
+                   swing_factor=m.swing_factor, swing_min_base=m.swing_min_base,
+                   copied_similarity=m.copied_similarity,
+                   rosters={s.name: {r.name: r.kind for r in s.roster} for s in config.sites},
+                   sites=[s.name for s in config.sites] or None)
+
+
+@dataclass
+class CheckSummary:
+    sites: list[str | None] = field(default_factory=list)
+    reports: int = 0
+    findings: int = 0  # produced in this pass (open now)
+    new: list[Finding] = field(default_factory=list)
+    still_open: int = 0
+    resolved: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # a report that could not be checked, ...
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def by_rule(self) -> Counter:
+        return Counter(f.rule for f in self.new)
+
+    def as_stats(self) -> dict[str, Any]:
+        return {"sites": len(self.sites), "reports": self.reports, "findings": self.findings,
+                "new": len(self.new), "still_open": self.still_open, "resolved": len(self.resolved),
+                "new_by_rule": dict(self.by_rule()), "problems": self.problems[:20]}
+
+
+def _check_report():
+    """The within-report rules, once the mapping engineer's module is there."""
+    try:
+        from monitor.checks.report import check_report
+    except ImportError:  # pragma: no cover - only while that module does not exist
+        log.warning("monitor.checks.report is not available; within-report rules skipped")
+        return None
+    return check_report
+
+
+def run_checks(store, settings: MonitorSettings, *, today: date | None = None,
+               run_id: int | None = None, sites: Iterable[str | None] | None = None) -> CheckSummary:
+    """Check every stored report of the sites (default: the configured ones, else all in the DB)."""
+    today = today or datetime.now(timezone.utc).date()
+    wanted = list(sites) if sites is not None else settings.sites
+    if wanted is None:
+        wanted = sorted({r.get("site") for r in store.reports()}, key=lambda s: s or "")
+    summary = CheckSummary(sites=list(wanted))
+    per_site = {site: check_site(store, settings, site, today=today, summary=summary) for site in wanted}
+    # Store.sync_findings scopes by site, and site None means every site: so reports stored
+    # without a site (local ingests) are synced together with all the others in one call
+    if None in per_site:
+        batches = [(None, [f for fs in per_site.values() for f in fs])]
+    else:
+        batches = list(per_site.items())
+    for site, findings in batches:
+        summary.findings += len(findings)
+        delta = store.sync_findings(findings, rules=ALL_RULES, site=site, run_id=run_id)
+        summary.new.extend(delta.new)
+        summary.still_open += len(delta.still_open)
+        summary.resolved.extend(delta.resolved)
+        log.info("checks of site %s: %d findings, %d new, %d resolved", site, len(findings),
+                 len(delta.new), len(delta.resolved))
+    return summary
+
+
+@dataclass
+class _Stored:
+    row: dict[str, Any]
+    report: Report
+
+    @property
+    def id(self) -> int:
+        return self.row["id"]
+
+
+def check_site(store, settings: MonitorSettings, site: str | None, *, today: date,
+               summary: CheckSummary | None = None) -> list[Finding]:
+    """All findings of one site, not yet synced."""
+    summary = summary or CheckSummary()
+    rows = [r for r in store.reports(site=site) if r.get("site") == site]
+    stored: list[_Stored] = []
+    for row in rows:
+        if row.get("status") not in _CHECKABLE:
+            continue  # stored and marked by parsing; nothing to check in it
+        try:
+            stored.append(_Stored(row, store.load_report(row["id"])))
+        except Exception as e:  # noqa: BLE001 - one broken row must not hide the others
+            summary.problems.append(f"report {row['id']} ({row.get('report_url')}): cannot load: {e}")
+            log.exception("cannot load report %s", row["id"])
+    summary.reports += len(stored)
+    out: list[Finding] = []
+
+    def tag(found: list[Finding], s: _Stored | None) -> None:
+        for f in found:
+            f.site = site
+            if s is not None:
+                f.report_id = s.id
+                f.agency = f.agency or s.report.agency
+                f.year = f.year or s.report.year
+        out.extend(found)
+
+    check_report = _check_report()
+    if check_report is not None:
+        for s in stored:
+            try:
+                tag(check_report(s.report), s)
+            except Exception as e:  # noqa: BLE001
+                summary.problems.append(f"report {s.id}: check_report failed: {e}")
+                log.exception("check_report failed on report %s", s.id)
+
+    # one report per agency and year: the one with most readable cells (a page and its
+    # attachment can both parse), then the earliest seen
+    primary: dict[tuple[str, int], _Stored] = {}
+    for s in sorted(stored, key=lambda s: (-(s.row.get("assessable_cells") or 0), str(s.row.get("first_seen")))):
+        a, y = s.report.agency, s.report.year
+        if a and y and (a, y) not in primary:
+            primary[(a, y)] = s
+
+    by_year: dict[int, list[_Stored]] = defaultdict(list)
+    for (a, y), s in primary.items():
+        by_year[y].append(s)
+
+    for (a, y), s in primary.items():
+        prev = primary.get((a, y - 1))
+        if prev is not None:
+            tag(cross_year.carry_continuity(prev.report, s.report), s)
+            tag(cross_year.in_force_continuity(prev.report, s.report), s)
+            tag(cross_year.swing(prev.report, s.report, factor=settings.swing_factor,
+                                 min_base=settings.swing_min_base), s)
+        others = [cross_year.Counterpart(prev.report, "previous_year", prev.id)] if prev else []
+        others += [cross_year.Counterpart(o.report, "other_agency", o.id)
+                   for o in by_year[y] if o is not s]
+        tag(cross_year.copied(s.report, others, threshold=settings.copied_similarity), s)
+
+    roster = settings.rosters.get(site, {})
+    stored_kinds = _stored_kinds(store, site)
+
+    def kind_of(agency: str) -> str:
+        return roster.get(agency) or stored_kinds.get(agency) or deadlines.infer_kind(agency)
+
+    seen_times = [t for t in (_dt(s.row.get("first_seen")) for s in stored) if t]
+    watching_since = min(seen_times) if seen_times else None
+    for (a, y), s in primary.items():
+        sighting = deadlines.Sighting(
+            agency=a, year=y, kind=kind_of(a), first_seen=_dt(s.row.get("first_seen")),
+            page_date=_page_date(s), report_id=s.id, site=site)
+        tag(deadlines.deadline(sighting, grace_days=settings.grace_days,
+                               crawl_interval_hours=settings.crawl_interval_hours,
+                               watching_since=watching_since), s)
+
+    years_seen: dict[str, set[int]] = defaultdict(set)
+    for (a, y) in primary:
+        years_seen[a].add(y)
+    years = deadlines.years_to_check({y for (_, y) in primary}, today, settings.grace_days)
+    for year in years:
+        # the roster is today's list of agencies: it speaks for the latest year only, while an
+        # agency that published before is expected every year after
+        expected = []
+        for a in sorted(set(roster) | set(years_seen)):
+            ys = years_seen.get(a, set())
+            if any(y < year for y in ys):
+                expected.append(deadlines.Expected(a, kind_of(a), "earlier_year", max(y for y in ys if y < year)))
+            elif a in roster and year == years[-1]:
+                expected.append(deadlines.Expected(a, kind_of(a), "roster", max(ys, default=None)))
+        published = {a for (a, y) in primary if y == year}
+        tag(deadlines.missing(expected, published, year=year, today=today,
+                              grace_days=settings.grace_days, site=site), None)
+
+    by_id = {s.id: s for s in stored}
+    revs = []
+    for ev in _revised_events(store):
+        s = by_id.get(ev["report_id"])
+        if s is None:
+            continue  # the report is no longer checkable, or belongs to another site
+        revs.append(revisions.Revision(
+            agency=s.report.agency, year=s.report.year, url=ev.get("url") or s.row.get("report_url"),
+            at=_dt(ev.get("at")), new_sha256=ev.get("new_sha256"), old_sha256=ev.get("old_sha256"),
+            report_id=s.id, site=site, changed_cells=ev.get("changed_cells") or []))
+    tag(revisions.revised(revs), None)
+    return out
+
+
+# -- reading what storage keeps -------------------------------------------------------------------
+
+def _dt(value) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt.astimezone(timezone.utc).replace(tzinfo=None) if dt.tzinfo else dt
+
+
+def _date(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _page_date(s: _Stored) -> date | None:
+    """The date the agency claims: the page's 发布日期, else the listing's, else the signature's."""
+    for key in ("page_date", "listing_date"):
+        d = _date(s.row.get(key))
+        if d:
+            return d
+    return s.report.published or _date(s.row.get("published"))
+
+
+def _stored_kinds(store, site: str | None) -> dict[str, str]:
+    try:
+        rows = store.agencies(site=site)
+    except Exception:  # noqa: BLE001 - kinds are a hint; the name still tells
+        return {}
+    # storage's default kind is 'department' whether or not anyone said so: trust only the others
+    return {r["name"]: r["kind"] for r in rows if r.get("kind") in ("town", "government")}
+
+
+def _revised_events(store) -> list[dict[str, Any]]:
+    """Reports whose numbers changed because the document came back with other bytes.
+
+    storage writes ``revised`` when a URL's bytes change (page chrome, counters and re-uploads
+    included) and ``report_revised`` when a report's cells change (a re-parse with a better
+    parser, or a bigger attachment replacing its page, included).  Only both together mean the
+    agency changed the published content, so a finding needs both, on the same version.
+    """
+    new_bytes = {e["version_id"]: e for e in store.events(kind="revised")}
+    out = []
+    for e in store.events(kind="report_revised"):
+        doc = new_bytes.get(e.get("version_id"))
+        if doc is None or e.get("report_id") is None:
+            continue
+        detail, doc_detail = e.get("detail") or {}, doc.get("detail") or {}
+        out.append({"report_id": e["report_id"], "url": doc.get("url"), "at": doc.get("at"),
+                    "new_sha256": doc_detail.get("sha256"), "old_sha256": doc_detail.get("previous_sha256"),
+                    "changed_cells": list(detail.get("changed_cells", []))})
+    return out
