@@ -1,0 +1,145 @@
+"""Platform adapters: how a listing page of one CMS family yields its entries and its other pages.
+
+Each module (trs, hanweb, gkmlpt, generic) offers the same pure functions, so they can be tested
+on fixture pages without a crawl:
+
+- ``detect(text, url) -> bool``: this page was published by that platform (from the page itself,
+  never from a site name);
+- ``listing(text, url, selectors) -> Listing``: the entries of a listing page and the requests for
+  its other pages (static index_N.html, a POST to dataproxy.jsp, a JSON API page…);
+- optionally ``parse_data(text, url) -> Listing`` for the data responses those requests return.
+
+The spider (spiders/portal.py) turns ``PageRequest`` into Scrapy requests and keeps entries by title.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+from parsel import Selector
+
+from spiders import titles
+
+
+@dataclass(frozen=True)
+class Entry:
+    url: str
+    title: str
+    date: str | None = None  # YYYY-MM-DD shown beside the entry
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Another page of the same listing."""
+
+    url: str
+    kind: str = "html"  # html | data (the adapter's parse_data reads it)
+    platform: str = "generic"
+    method: str = "GET"
+    body: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Listing:
+    entries: list[Entry] = field(default_factory=list)
+    pages: list[PageRequest] = field(default_factory=list)
+
+
+def strip_fragment(url: str) -> str:
+    p = urlsplit(url)
+    return urlunsplit((p.scheme, p.netloc, p.path, p.query, ""))
+
+
+def anchor_title(a: Selector) -> str:
+    """The full title of a listing anchor: @title first (texts are cut with …), else its text."""
+    title = titles.normalize(a.attrib.get("title"))
+    if title:
+        return title
+    # text without the date span that some templates put inside the <a>
+    parts = [titles.normalize(t) for t in a.xpath(".//text()[not(ancestor::span[contains(@class,'date') "
+                                                  "or contains(@class,'time')])]").getall()]
+    text = " ".join(p for p in parts if p)
+    date = titles.find_date(text)
+    if date:
+        text = titles.DATE_RE.sub("", text).strip(" []【】()")
+    return text
+
+
+def entry_date(a: Selector) -> str | None:
+    """The date beside an entry: inside the <a>, or in its row (li / tr / dd / div / p)."""
+    own = titles.find_date(" ".join(a.xpath(".//text()").getall()))
+    if own and not titles.is_report_title(titles.normalize(" ".join(a.xpath(".//text()").getall()))):
+        return own
+    for anc in ("li", "tr", "dd", "dt", "p", "div"):
+        row = a.xpath(f"ancestor::{anc}[1]")
+        if row:
+            texts = row[0].xpath(".//text()").getall()
+            title_text = " ".join(a.xpath(".//text()").getall())
+            rest = " ".join(texts).replace(title_text, " ")
+            d = titles.find_date(rest)
+            if d:
+                return d
+            if anc in ("li", "tr"):
+                break
+    return own
+
+
+def anchors(sel: Selector, base_url: str, css: str | None = None) -> list[tuple[Selector, str]]:
+    """(anchor, absolute URL) for every followable link (or those under a site's list selector)."""
+    nodes = sel.css(css) if css else sel.xpath("//a[@href]")
+    out = []
+    for node in nodes:
+        if node.root.tag != "a":
+            inner = node.xpath(".//a[@href]")
+            if not inner:
+                continue
+            node = inner[0]
+        a = node
+        href = (a.attrib.get("href") or "").strip()
+        if not href or href.startswith(("javascript:", "mailto:", "tel:")) or href == "#":
+            continue
+        out.append((a, urljoin(base_url, href)))
+    return out
+
+
+def html_entries(text: str, url: str, css: str | None = None) -> list[Entry]:
+    """Every titled link of an HTML listing (the spider keeps those whose title is a report's)."""
+    sel = Selector(text=text)
+    base = sel.xpath("//base/@href").get()
+    base_url = urljoin(url, base) if base else url
+    seen: set[str] = set()
+    out: list[Entry] = []
+    for a, link in anchors(sel, base_url, css):
+        if link in seen:
+            continue
+        title = anchor_title(a)
+        if not title:
+            continue
+        seen.add(link)
+        out.append(Entry(url=link, title=title, date=entry_date(a)))
+    return out
+
+
+def fragment_entries(fragment_html: str, base_url: str) -> list[Entry]:
+    """Entries in a snippet of HTML (a Hanweb CDATA record, a JSON API's html field)."""
+    return html_entries(f"<html><body>{fragment_html}</body></html>", base_url)
+
+
+def detect(text: str, url: str, override: str | None = None):
+    """The adapter module for a page: the site's override, else the first that recognises it."""
+    from spiders.platforms import generic, gkmlpt, hanweb, trs
+
+    modules = {"trs": trs, "hanweb": hanweb, "gkmlpt": gkmlpt, "generic": generic}
+    if override and override != "auto":
+        return modules[override]
+    for mod in (gkmlpt, hanweb, trs):
+        if mod.detect(text, url):
+            return mod
+    return generic
+
+
+def module(name: str):
+    from spiders.platforms import generic, gkmlpt, hanweb, trs
+
+    return {"trs": trs, "hanweb": hanweb, "gkmlpt": gkmlpt, "generic": generic}[name]

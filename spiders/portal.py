@@ -1,0 +1,346 @@
+"""The portal spider: from a site's start page to its 年报 column, the column's tree, the report
+pages and their attachments.  It only yields: Scrapy requests, ``Document`` items (bytes fetched)
+and ``FetchRecord`` items (a fetch that brought no content: 304, WAF challenge, soft 404, timeout…).
+
+Roles of a request (``meta["role"]``):
+  start      the configured start URL (a 政务公开 page or the 年报 column itself)
+  column     a listing inside the 年报 tree (year / category / unit sub-columns, pagination)
+  data       a listing's data request (Hanweb dataproxy.jsp XML, gkmlpt JSON API)
+  report     a report page (kept because its listing title is a report title)
+  attachment a file linked from a report page (pdf/doc/docx/wps/xls…), or listed directly
+
+Listings are always fetched fresh; report pages and attachments carry ``meta["conditional"]``
+so that the crawler's middleware adds If-None-Match / If-Modified-Since from the store.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+from typing import Any, Iterator
+from urllib.parse import urljoin, urlsplit
+
+import scrapy
+from parsel import Selector
+from scrapy.http import Request, Response
+
+from spiders import hostile, platforms, titles
+from spiders.hostile import FetchRecord
+from storage.models import Document
+
+logger = logging.getLogger(__name__)
+
+#: Statuses the spider wants to see itself (to record them) instead of Scrapy dropping them.
+HANDLED_STATUSES = [304, *range(400, 600)]
+_ARTICLE_RE = re.compile(
+    r"(/t\d{8}_\d+\.s?html?$)|(/art_\d+_\d+(\.html)?$)|(post_\d+\.html$)|(/info/\d+/\d+\.htm$)"
+    r"|(/[0-9a-f]{32}\.s?html?$)|(/content_\d+\.htm$)", re.I)
+_PUBDATE_RE = re.compile(r"(?:发布日期|发布时间|发文日期|成文日期|时间)\s*[:：]?\s*((?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2})")
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def _listing_like(url: str) -> bool:
+    """A column/listing URL rather than an article or a file."""
+    parts = urlsplit(url)
+    path = parts.path
+    if _ARTICLE_RE.search(path) or titles.is_attachment_url(url):
+        return False
+    last = path.rsplit("/", 1)[-1]
+    return (path.endswith("/") or last.startswith(("index", "list", "default")) or "." not in last
+            or "/col/col" in path or "/gkmlpt/index" in path or bool(re.match(r"^\d+\.s?html?$", last)))
+
+
+def _root_dir(url: str) -> str:
+    path = urlsplit(url).path
+    return path if path.endswith("/") else path.rsplit("/", 1)[0] + "/"
+
+
+class PortalSpider(scrapy.Spider):
+    name = "portal"
+    custom_settings: dict[str, Any] = {}
+
+    def __init__(self, sites: list[dict[str, Any]] | None = None, max_tree_depth: int = 6,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sites: dict[str, dict[str, Any]] = {s["name"]: s for s in (sites or [])}
+        self.max_tree_depth = max_tree_depth
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        kwargs.setdefault("sites", crawler.settings.getlist("NIANBAO_SITES"))
+        kwargs.setdefault("max_tree_depth", crawler.settings.getint("NIANBAO_MAX_TREE_DEPTH", 6))
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.default_obey = crawler.settings.getbool("ROBOTSTXT_OBEY")
+        return spider
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _stat(self, key: str, n: int = 1) -> None:
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None and crawler.stats is not None:
+            crawler.stats.inc_value(f"nianbao/{key}", n)
+
+    def _site_hosts(self, site: dict[str, Any]) -> set[str]:
+        return {_host(site["start_url"]), *(h.lower() for h in site.get("allowed_hosts") or [])}
+
+    def _request(self, url: str, site: dict[str, Any], role: str, callback=None, *,
+                 method: str = "GET", body: str | None = None, headers: dict | None = None,
+                 **meta: Any) -> Request:
+        obey = site.get("obey_robots")
+        m = {"site": site["name"], "role": role, "handle_httpstatus_list": HANDLED_STATUSES, **meta}
+        if obey is False:
+            m["dont_obey_robotstxt"] = True
+        if role in ("report", "attachment"):
+            m["conditional"] = True
+        return Request(url, callback=callback or self.parse_page, errback=self.on_error, method=method,
+                       body=body, headers=headers, meta=m, priority={"start": 0, "column": 10, "data": 10,
+                                                                  "report": 5, "attachment": 6}[role])
+
+    async def start(self):
+        for site in self.sites.values():
+            self._stat("sites")
+            yield self._request(site["start_url"], site, "start", tree_depth=0)
+
+    def start_requests(self) -> Iterator[Request]:  # Scrapy < 2.13
+        for site in self.sites.values():
+            yield self._request(site["start_url"], site, "start", tree_depth=0)
+
+    # -- failures -------------------------------------------------------------------------------
+    def _record(self, request: Request, status: str, reason: str, http_status: int | None = None):
+        meta = request.meta
+        url = (meta.get("redirect_urls") or [request.url])[0]
+        self._stat(f"fetch/{status}")
+        self._stat(f"site/{meta.get('site')}/fetch/{status}")
+        if status not in (hostile.OK, hostile.NOT_MODIFIED):
+            self._stat("errors")
+            self._stat(f"site/{meta.get('site')}/errors")
+            logger.info("%s %s (%s): %s", status, url, meta.get("role"), reason)
+        return FetchRecord(url=url, site=meta.get("site"), role=meta.get("role", ""),
+                           http_status=http_status, fetch_status=status, error=reason,
+                           method=request.method)
+
+    def on_error(self, failure):
+        request = failure.request
+        verdict = hostile.classify_failure(failure.value)
+        response = getattr(failure.value, "response", None)
+        yield self._record(request, verdict.status, verdict.reason,
+                           getattr(response, "status", None))
+
+    def _verdict(self, response: Response, text: str | None = None) -> hostile.Verdict | None:
+        return hostile.classify_response(
+            response.status, response.url, response.body, text=text,
+            set_cookies=[c.decode("latin-1") for c in response.headers.getlist("Set-Cookie")],
+            redirect_urls=response.meta.get("redirect_urls"),
+            content_type=(response.headers.get("Content-Type") or b"").decode("latin-1"),
+        )
+
+    def _text(self, response: Response) -> str:
+        ct = (response.headers.get("Content-Type") or b"").decode("latin-1")
+        return hostile.decode_html(ct, response.body)[0]
+
+    # -- listings --------------------------------------------------------------------------------
+    def parse_page(self, response: Response):
+        meta = response.meta
+        site = self.sites[meta["site"]]
+        role = meta["role"]
+        self._stat("pages")
+        self._stat(f"site/{site['name']}/pages")
+        text = self._text(response)
+        verdict = self._verdict(response, text)
+        if verdict:
+            yield self._record(response.request, verdict.status, verdict.reason, response.status)
+            return
+        url = response.url
+        if meta.get("fragment") and "#" not in url:
+            url = f"{url}#{meta['fragment']}"
+        adapter = platforms.detect(text, url, site.get("platform"))
+        selectors = site.get("selectors") or {}
+        listing = adapter.listing(text, url, selectors)
+        depth = meta.get("tree_depth", 0)
+        root = meta.get("column_root")
+        in_tree = role == "column" or (role == "start" and self._is_column_page(text, url))
+        if role == "start" and in_tree:
+            root = _root_dir(url)
+        kept = yield from self._entries(listing.entries, site, url)
+        for page in listing.pages:
+            yield self._page_request(page, site, depth, root, url)
+        followed = 0
+        sel = Selector(text=text)
+        for a, link in platforms.anchors(sel, url):
+            label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
+            target = self._follow(site, url, link, label, in_tree, root, depth)
+            if target:
+                followed += 1
+                link_url, frag = target
+                yield self._request(link_url, site, "column", tree_depth=depth + 1,
+                                    column_root=root or _root_dir(link_url), fragment=frag,
+                                    from_url=url)
+        if role == "column" and not kept and not listing.pages and not followed and hostile.looks_js_only(text):
+            yield self._record(response.request, hostile.JS_ONLY,
+                               "listing with no entries or links (filled by a script)", response.status)
+
+    def _is_column_page(self, text: str, url: str) -> bool:
+        if titles.is_column_url(url):
+            return True
+        sel = Selector(text=text)
+        head = titles.normalize(" ".join(sel.xpath("//title//text()").getall()))
+        crumbs = titles.normalize(" ".join(sel.css(".breadcrumb *::text, .crumb *::text, "
+                                                   ".position *::text, .location *::text").getall()))
+        return any(titles.is_column_text(part) for part in re.split(r"[-_|>＞»/]", head + ">" + crumbs))
+
+    def _follow(self, site, page_url: str, link: str, label: str, in_tree: bool, root: str | None,
+                depth: int) -> tuple[str, str | None] | None:
+        """(URL, fragment) of a column/sub-column link worth following, else None."""
+        if _host(link) not in self._site_hosts(site) or depth >= self.max_tree_depth:
+            return None
+        parts = urlsplit(link)
+        frag = parts.fragment or None
+        bare = platforms.strip_fragment(link)
+        if bare == platforms.strip_fragment(page_url) and not frag:
+            return None
+        if titles.is_report_title(label) or not _listing_like(link):
+            return None
+        if any(x in label for x in titles.NAV_EXCLUDE):
+            return None
+        if not in_tree:
+            # from a 政务公开 page: only the 年报 column itself
+            if titles.is_column_text(label) or (titles.is_column_url(link) and not label.isdigit()):
+                return bare, frag
+            return None
+        under_root = root is not None and parts.path.startswith(root) and parts.path != root
+        if under_root or titles.is_subcolumn_text(label) or titles.is_column_text(label):
+            return bare, frag
+        return None
+
+    def _entries(self, entries, site, page_url: str):
+        kept = 0
+        hosts = self._site_hosts(site)
+        for e in entries:
+            if not titles.is_report_title(e.title) or _host(e.url) not in hosts:
+                continue
+            kept += 1
+            self._stat("entries")
+            if titles.is_attachment_url(e.url):
+                yield self._request(e.url, site, "attachment", callback=self.parse_document,
+                                    link_title=e.title, listing_date=e.date, report_url=None)
+            else:
+                yield self._request(e.url, site, "report", callback=self.parse_report,
+                                    link_title=e.title, listing_date=e.date)
+        return kept
+
+    def _page_request(self, page: platforms.PageRequest, site, depth: int, root: str | None,
+                      referer: str) -> Request:
+        callback = self.parse_data if page.kind == "data" else self.parse_page
+        role = "data" if page.kind == "data" else "column"
+        return self._request(page.url, site, role, callback=callback, method=page.method,
+                             body=page.body, headers=dict(page.headers) or None, tree_depth=depth,
+                             column_root=root, platform=page.platform, from_url=referer,
+                             form_body=page.body)
+
+    def parse_data(self, response: Response):
+        meta = response.meta
+        site = self.sites[meta["site"]]
+        self._stat("pages")
+        self._stat(f"site/{site['name']}/pages")
+        if response.status >= 400:
+            verdict = self._verdict(response)
+            yield self._record(response.request, verdict.status if verdict else hostile.HTTP_4XX,
+                               verdict.reason if verdict else f"HTTP {response.status}", response.status)
+            return
+        adapter = platforms.module(meta.get("platform") or "generic")
+        try:
+            listing = adapter.parse_data(self._text(response), response.url,
+                                         referer=meta.get("from_url"), body=meta.get("form_body"))
+        except ValueError as e:  # JSON/XML that is not data (a challenge page served as 200)
+            verdict = self._verdict(response)
+            yield self._record(response.request, verdict.status if verdict else hostile.ERROR,
+                               f"unreadable data reply: {e}", response.status)
+            return
+        yield from self._entries(listing.entries, site, response.url)
+        for page in listing.pages:
+            yield self._page_request(page, site, meta.get("tree_depth", 0), meta.get("column_root"),
+                                     meta.get("from_url") or response.url)
+
+    # -- reports and attachments -------------------------------------------------------------------
+    def _document(self, response: Response, *, report_url: str | None, page_date: str | None = None) -> Document:
+        meta = response.meta
+        url = (meta.get("redirect_urls") or [response.url])[0]
+        h = response.headers
+        return Document(
+            url=url, content=response.body,
+            content_type=(h.get("Content-Type") or b"").decode("latin-1") or None,
+            status=response.status, fetched_at=datetime.now(timezone.utc),
+            etag=(h.get("ETag") or b"").decode("latin-1") or None,
+            last_modified=(h.get("Last-Modified") or b"").decode("latin-1") or None,
+            site=meta.get("site"), link_title=meta.get("link_title"),
+            listing_date=meta.get("listing_date"), report_url=report_url, page_date=page_date,
+        )
+
+    def parse_report(self, response: Response):
+        meta = response.meta
+        site = self.sites[meta["site"]]
+        url = (meta.get("redirect_urls") or [response.url])[0]
+        not_modified = response.status == 304
+        if not_modified:
+            yield self._record(response.request, hostile.NOT_MODIFIED, "not modified", 304)
+            text = self._text(response) if response.body else ""
+        else:
+            if titles.is_attachment_url(response.url) or not self._is_html(response):
+                # a listing title that led straight to a file (or a redirect to one)
+                yield from self.parse_document(response)
+                return
+            text = self._text(response)
+            verdict = self._verdict(response, text)
+            if verdict:
+                yield self._record(response.request, verdict.status, verdict.reason, response.status)
+                return
+            self._stat("reports")
+            self._stat(f"site/{site['name']}/reports")
+            yield self._document(response, report_url=url, page_date=self._page_date(text))
+        if not text:
+            return
+        hosts = self._site_hosts(site)
+        seen: set[str] = set()
+        for a, link in platforms.anchors(Selector(text=text), response.url):
+            link = platforms.strip_fragment(link)
+            if link in seen or not titles.is_attachment_url(link) or _host(link) not in hosts:
+                continue
+            seen.add(link)
+            yield self._request(link, site, "attachment", callback=self.parse_document,
+                                link_title=meta.get("link_title"), listing_date=meta.get("listing_date"),
+                                report_url=url)
+
+    @staticmethod
+    def _is_html(response: Response) -> bool:
+        ct = (response.headers.get("Content-Type") or b"").decode("latin-1").lower()
+        return "html" in ct or (not ct and response.body.lstrip()[:1] == b"<")
+
+    @staticmethod
+    def _page_date(text: str) -> str | None:
+        sel = Selector(text=text)
+        for name in ("PubDate", "pubdate", "publishdate", "firstpublishedtime"):
+            v = sel.xpath(f"//meta[@name='{name}']/@content").get()
+            d = titles.find_date(v)
+            if d:
+                return d
+        m = _PUBDATE_RE.search(hostile.visible_text(text[:200000]))
+        return titles.find_date(m.group(1)) if m else None
+
+    def parse_document(self, response: Response):
+        meta = response.meta
+        if response.status == 304:
+            yield self._record(response.request, hostile.NOT_MODIFIED, "not modified", 304)
+            return
+        ct = (response.headers.get("Content-Type") or b"").decode("latin-1")
+        verdict = self._verdict(response, None if "html" not in ct.lower() else self._text(response))
+        if verdict:
+            yield self._record(response.request, verdict.status, verdict.reason, response.status)
+            return
+        if not response.body:
+            yield self._record(response.request, hostile.TRUNCATED, "empty body", response.status)
+            return
+        self._stat("attachments")
+        self._stat(f"site/{meta.get('site')}/attachments")
+        yield self._document(response, report_url=meta.get("report_url"))

@@ -1,0 +1,155 @@
+"""What a 年报 column and a report title look like: the keywords and patterns, as data.
+
+The spiders may import only ``storage.models``, so the Chinese keywords they match on live here
+rather than in ``crawler/parsing/template.py``.  Sources: ../shared/research/portals.md §8 (title
+variants, column names and slugs seen on real portals).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from urllib.parse import urlsplit
+
+# -- the 年报 column ----------------------------------------------------------------------------
+#: Link texts of a 年报 column, longest first (a link text containing one of them qualifies).
+COLUMN_TEXTS = (
+    "政府信息公开工作年度报告",
+    "政府信息公开年度报告",
+    "政府信息公开年报",
+    "信息公开年度报告",
+    "信息公开年报",
+    "公开年报",
+    "年度报告",
+    "年报",
+)
+#: Link texts that contain a column keyword but lead elsewhere.
+COLUMN_TEXT_EXCLUDE = ("说明", "统计年报", "财政", "决算", "预算", "企业年报", "年报公示")
+#: URL path segments of a 年报 column (optionally followed by digits / _digits / a year).
+COLUMN_SLUGS = (
+    "zfxxgknb", "zfxxgkndbg", "zfxxgkgzndbg", "xxgknb", "gknb", "ndbg", "nb", "txxgknb",
+)
+_SLUG_RE = re.compile(
+    r"^(?:(?:19|20)\d{2}n?)?(?:" + "|".join(sorted(COLUMN_SLUGS, key=len, reverse=True))
+    + r")(?:_?\d+)?(?:bm|jd|xz)?$",
+    re.I,
+)
+
+# -- sub-columns inside the 年报 tree ------------------------------------------------------------
+#: Texts of category / unit sub-columns (year sub-columns are matched by YEAR_COLUMN_RE).
+SUBCOLUMN_TEXTS = (
+    "部门", "乡镇", "街道", "镇街", "镇（街道）", "区政府", "县政府", "市政府", "人民政府",
+    "区直", "县直", "市直", "单位", "政府办", "办公室", "局", "委", "镇", "乡", "街道办", "管委会",
+)
+YEAR_COLUMN_RE = re.compile(r"^\s*(?:19|20)\d{2}\s*(?:年|年度)?\s*(?:年报|报告|政府信息公开.*)?\s*$")
+#: Navigation words that are never sub-columns (page chrome shared by every page).
+NAV_EXCLUDE = (
+    "首页", "上一页", "下一页", "上页", "下页", "尾页", "末页", "返回", "关闭", "打印", "登录", "注册",
+    "无障碍", "English", "网站地图", "联系我们", "更多", "指南", "目录", "制度", "申请",
+)
+
+# -- report titles ------------------------------------------------------------------------------
+# (unit)(year)年度?(unit)政府信息公开(工作)?(年度)?(工作)?报告 — research §8, plus 年报 in titles.
+_REPORT_RE = re.compile(
+    r"(?P<year>(?:19|20)\d{2})\s*年\s*度?.{0,40}?"
+    r"(?:政府)?信息公开(?:工作)?(?:年度)?(?:工作)?(?:报告|年报)"
+)
+_REPORT_NO_YEAR_RE = re.compile(r"政府信息公开(?:工作)?年度(?:工作)?报告")
+#: Words that make a matching title something else (notes about a report, news, summaries).
+TITLE_EXCLUDE = (
+    "说明", "工作总结", "总结", "通知", "解读", "图解", "会议", "培训", "召开", "部署", "新闻",
+    "关于开展", "关于做好", "关于印发", "编制", "统计表", "指南", "目录", "考核", "评估", "情况通报",
+)
+#: Suffixes that keep a title a report (stripped before matching the exclusions).
+TITLE_SUFFIXES = ("（图片版）", "（超链版）", "（修订版）", "（更正版）", "(图片版)", "(超链版)", "(修订版)")
+
+# -- attachments ----------------------------------------------------------------------------------
+ATTACHMENT_EXTENSIONS = ("pdf", "doc", "docx", "wps", "xls", "xlsx", "et", "ofd", "rtf")
+ATTACHMENT_URL_MARKERS = ("downfile.jsp", "download.jsp", "/attach/", "filedownload")
+_EXT_RE = re.compile(r"\.(" + "|".join(ATTACHMENT_EXTENSIONS) + r")$", re.I)
+
+
+def normalize(text: str | None) -> str:
+    """NFKC (full-width digits and brackets), collapse whitespace incl. &nbsp; and U+3000."""
+    if not text:
+        return ""
+    t = unicodedata.normalize("NFKC", text)
+    # NFKC turns （图片版） into (图片版); both spellings are handled by the patterns.
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def _strip_suffixes(title: str) -> str:
+    for s in TITLE_SUFFIXES:
+        s = normalize(s)
+        if title.endswith(s):
+            return title[: -len(s)].strip()
+    return title
+
+
+def is_report_title(title: str | None) -> bool:
+    """True for the title of a 政府信息公开工作年度报告 (any unit, year, variant)."""
+    t = normalize(title)
+    if not t:
+        return False
+    t = _strip_suffixes(t)
+    compact = t.replace(" ", "")
+    if not (_REPORT_RE.search(compact) or _REPORT_NO_YEAR_RE.search(compact)):
+        return False
+    return not any(word in compact for word in TITLE_EXCLUDE)
+
+
+def title_year(title: str | None) -> int | None:
+    m = _REPORT_RE.search(normalize(title).replace(" ", ""))
+    return int(m.group("year")) if m else None
+
+
+def is_column_text(text: str | None) -> bool:
+    t = normalize(text).replace(" ", "")
+    if not t or len(t) > 30 or is_report_title(t):
+        return False
+    return any(k in t for k in COLUMN_TEXTS) and not any(x in t for x in COLUMN_TEXT_EXCLUDE)
+
+
+def is_column_url(url: str) -> bool:
+    """A URL with a 年报 column slug among its path segments (…/zfxxgknb/, …/ndbg_1/)."""
+    path = urlsplit(url).path
+    frag = urlsplit(url).fragment
+    segments = [s for s in path.split("/") if s]
+    if segments and "." in segments[-1]:
+        segments = segments[:-1]  # index.html
+    return any(_SLUG_RE.match(s) for s in segments) or bool(frag and _SLUG_RE.match(frag))
+
+
+def is_subcolumn_text(text: str | None) -> bool:
+    """Year / category / unit sub-column link texts inside the 年报 tree (短 texts only)."""
+    t = normalize(text).replace(" ", "")
+    if not t or len(t) > 24 or any(x in t for x in NAV_EXCLUDE):
+        return False
+    if YEAR_COLUMN_RE.match(t):
+        return True
+    return any(k in t for k in SUBCOLUMN_TEXTS) or is_column_text(t)
+
+
+def is_attachment_url(url: str) -> bool:
+    parts = urlsplit(url)
+    path = parts.path.lower()
+    if _EXT_RE.search(path):
+        return True
+    if any(m in path for m in ATTACHMENT_URL_MARKERS):
+        return True
+    # download scripts naming the file in the query: downfile.jsp?filename=<hex>.pdf
+    return bool(_EXT_RE.search(parts.query.lower())) and "download" in (path + parts.query.lower())
+
+
+#: Body strings that say a page is something other than a listing / report (see spiders.hostile).
+DATE_RE = re.compile(r"((?:19|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})")
+
+
+def find_date(text: str | None) -> str | None:
+    """First YYYY-MM-DD-like date in ``text``, normalised to ISO."""
+    m = DATE_RE.search(normalize(text))
+    if not m:
+        return None
+    y, mo, d = (int(g) for g in m.groups())
+    if not (1 <= mo <= 12 and 1 <= d <= 31):
+        return None
+    return f"{y:04d}-{mo:02d}-{d:02d}"
