@@ -306,7 +306,7 @@ def child_main(argv: list[str] | None = None) -> int:
     settings = scrapy_settings(config, db_path=args.db, run_id=args.run_id, sites=chosen,
                                progress=args.progress, polite=not args.impolite)
     settings["LOG_LEVEL"] = os.environ.get("NIANBAO_SCRAPY_LOG_LEVEL", settings["LOG_LEVEL"])
-    process = CrawlerProcess(settings, install_root_handler=True)
+    process = CrawlerProcess(settings)
     crawler = process.create_crawler(PortalSpider)
     process.crawl(crawler)
     process.start()

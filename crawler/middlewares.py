@@ -127,15 +127,13 @@ class ConditionalRequestMiddleware:
 
 
 def _stored_bytes(store, url: str) -> bytes | None:
-    for name in ("latest_content", "document_content", "load_content"):
-        fn = getattr(store, name, None)
-        if fn is not None:
-            try:
-                return fn(url)
-            except Exception as e:  # a missing blob must not stop the crawl
-                logger.warning("cannot read stored bytes of %s: %s", url, e)
-                return None
-    return None
+    """The latest stored bytes of ``url`` (content-addressed blob of its latest version)."""
+    try:
+        cache = store.fetch_cache(url)
+        return store.blob(cache["sha256"]) if cache and cache.get("sha256") else None
+    except Exception as e:  # a missing blob must not stop the crawl
+        logger.warning("cannot read stored bytes of %s: %s", url, e)
+        return None
 
 
 class RedirectLoop(IgnoreRequest):

@@ -67,9 +67,10 @@ class StorePipeline:
         return item
 
     def _count(self, doc: Document, result) -> None:
-        saved = getattr(result, "saved", result)
         self.stats.inc_value("nianbao/documents")
-        for flag in ("is_new", "revised", "unchanged"):
-            if getattr(saved, flag, False):
+        if getattr(result, "error", None):
+            self.stats.inc_value("nianbao/ingest_errors")
+        for flag in ("is_new", "revised", "skipped"):
+            if getattr(result, flag, False):
                 self.stats.inc_value(f"nianbao/documents_{flag}")
                 self.stats.inc_value(f"nianbao/site/{doc.site}/documents_{flag}")

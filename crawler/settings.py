@@ -49,7 +49,7 @@ def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: 
         "USER_AGENT": USER_AGENT_TEMPLATE.format(version=_version(), contact=c.contact),
         "ROBOTSTXT_OBEY": c.obey_robots,
         "DOWNLOAD_DELAY": delay,
-        "RANDOMIZE_DOWNLOAD_DELAY": polite,
+        "DOWNLOAD_DELAY_JITTER": 0.5 if polite else 0.0,
         "DOWNLOAD_SLOTS": slots,
         "CONCURRENT_REQUESTS": 16 if polite else 64,
         "CONCURRENT_REQUESTS_PER_DOMAIN": c.concurrent_per_domain if polite else 64,
@@ -71,6 +71,7 @@ def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: 
         "COOKIES_ENABLED": True,
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "WARNING",
+        "LOG_INSTALL_ROOT_HANDLER": True,
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
         "DOWNLOADER_MIDDLEWARES": {
             # robots.txt (100) runs first, then our Crawl-delay/backoff wait, then conditional headers

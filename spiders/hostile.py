@@ -117,12 +117,20 @@ def classify_response(status: int, url: str, body: bytes, *, text: str | None = 
     return None
 
 
+_XHR_MARKERS = re.compile(r"XMLHttpRequest|\$\.(?:ajax|get|post|getJSON)\b|\bfetch\(|axios|new Vue\b|"
+                          r"createApp\(|ReactDOM|loadList|\bapi/|\.json\b|id=[\"']app[\"']", re.I)
+_ANCHOR_RE = re.compile(r"<a\b[^>]*href[^>]*>(.*?)</a>", re.S | re.I)
+
+
 def looks_js_only(html: str) -> bool:
-    """A listing page whose entries are filled in by a script we do not run (no links, data via XHR)."""
-    visible = visible_text(html)
-    scripts = len(re.findall(r"<script\b", html, re.I))
-    anchors = len(re.findall(r"<a\b[^>]*href", html, re.I))
-    return scripts > 0 and anchors <= 3 and len(visible) < 300
+    """A listing whose entries are filled in by a script we do not run: scripts that fetch data and
+    not one entry-like link (link text of 8+ characters; navigation labels are shorter)."""
+    if not _XHR_MARKERS.search(html):
+        return False
+    for inner in _ANCHOR_RE.findall(html):
+        if len(visible_text(inner)) >= 8:
+            return False
+    return True
 
 
 # -- charset ------------------------------------------------------------------------------------

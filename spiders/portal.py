@@ -50,6 +50,7 @@ def _listing_like(url: str) -> bool:
         return False
     last = path.rsplit("/", 1)[-1]
     return (path.endswith("/") or last.startswith(("index", "list", "default")) or "." not in last
+            or titles.is_column_url(url)
             or "/col/col" in path or "/gkmlpt/index" in path or bool(re.match(r"^\d+\.s?html?$", last)))
 
 

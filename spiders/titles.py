@@ -115,7 +115,7 @@ def is_column_url(url: str) -> bool:
     frag = urlsplit(url).fragment
     segments = [s for s in path.split("/") if s]
     if segments and "." in segments[-1]:
-        segments = segments[:-1]  # index.html
+        segments[-1] = segments[-1].split(".", 1)[0]  # index.html, xxgknb.htm
     return any(_SLUG_RE.match(s) for s in segments) or bool(frag and _SLUG_RE.match(frag))
 
 
