@@ -1,0 +1,132 @@
+"""`nianbao ingest` (store and parse local files) and `nianbao serve` (Datasette, read-only)."""
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from crawler.cli import get_config
+from storage.db import Store, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def _db_path(ctx: click.Context, db: str | None) -> Path:
+    return Path(db) if db else get_config(ctx).database_path()
+
+
+def _fail(message: str) -> None:
+    click.echo(f"nianbao: {message}", err=True)
+    sys.exit(2)
+
+
+@click.command()
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="SQLite database (default: `database` of config.yaml).")
+@click.option("--site", default=None, help="Site name to file the documents under (default: none).")
+@click.option("--force", is_flag=True, help="Parse again even documents already stored with the same bytes.")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.pass_context
+def ingest(ctx: click.Context, db: str | None, site: str | None, force: bool, paths: tuple[str, ...]) -> None:
+    """Store, parse and check local files (directories are recursed).
+
+    Every file is stored, whatever the parser makes of it; exit 1 if a file could not be read or
+    stored, 2 if the database cannot be opened.
+    """
+    from crawler.ingest import ingest_paths
+
+    path = _db_path(ctx, db)
+    try:
+        store = Store(path)
+    except StoreError as e:
+        _fail(str(e))
+    run_id = store.start_run("ingest", config={"paths": list(paths), "site": site, "force": force})
+    try:
+        results, errors = ingest_paths(store, paths, run_id=run_id, site=site, force=force, progress=True)
+    except BaseException as e:
+        store.finish_run(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    statuses = Counter(r.status for r in results)
+    stats = {
+        "files": len(results) + len(errors), "stored": len(results), "errors": len(errors),
+        "skipped_unchanged": sum(r.skipped for r in results), "new_documents": sum(r.is_new for r in results),
+        "revised": sum(r.revised for r in results), "reports": len({r.report_id for r in results if r.report_id}),
+        "new_findings": sum(len(r.new_findings) for r in results), "parse_status": dict(statuses),
+    }
+    store.finish_run(run_id, "ok" if not errors else "partial", stats=stats,
+                     error="; ".join(errors[:20]) or None)
+    store.close()
+    for e in errors:
+        click.echo(f"nianbao: {e}", err=True)
+    by_status = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items(), key=lambda kv: str(kv[0])))
+    click.echo(f"{stats['stored']} files stored in {path} ({stats['skipped_unchanged']} unchanged), "
+               f"{stats['reports']} reports, {stats['new_findings']} new findings"
+               + (f"; parse: {by_status}" if by_status else "") + (f"; {len(errors)} errors" if errors else ""))
+    sys.exit(1 if errors else 0)
+
+
+def _settings() -> dict:
+    return {"sql_time_limit_ms": 5000, "facet_time_limit_ms": 500, "default_page_size": 50,
+            "allow_download": False, "suggest_facets": False}
+
+
+def datasette_app(path: Path):
+    """The Datasette of `nianbao serve`: the file opened mutable (read with mode=ro), our metadata.
+
+    Not immutable: the nightly run writes the same file, and immutable mode would let Datasette
+    cache counts and pages of a file it assumes never changes.
+    """
+    from datasette.app import Datasette
+
+    from storage.metadata import metadata
+
+    return Datasette([str(path)], metadata=metadata(path.stem), settings=_settings())
+
+
+@click.command()
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="SQLite database (default: `database` of config.yaml).")
+@click.option("--host", default=None, help="Address to listen on (default: serve.host of config.yaml).")
+@click.option("--port", type=int, default=None, help="Port (default: serve.port; 0 picks a free one).")
+@click.option("--no-open", is_flag=True, help="Do not open a browser.")
+@click.pass_context
+def serve(ctx: click.Context, db: str | None, host: str | None, port: int | None, no_open: bool) -> None:
+    """Browse the database with Datasette (read-only): reports, findings, report pages, charts."""
+    import uvicorn
+
+    config = get_config(ctx)
+    path = _db_path(ctx, db)
+    host = host or config.serve.host
+    port = config.serve.port if port is None else port
+    if not path.exists():
+        _fail(f"{path}: no database here; run `nianbao ingest` or `nianbao crawl` first, or pass --db")
+    try:
+        # migrate an older database once before serving it read-only; a read-only file is served as is
+        Store(path).close()
+    except StoreError as e:
+        try:
+            Store(path, readonly=True).close()
+        except StoreError:
+            _fail(str(e))
+        log.warning("%s: not writable, served without migrating: %s", path, e)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        _fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
+    url = f"http://{host}:{sock.getsockname()[1]}/"
+    ds = datasette_app(path)
+    click.echo(f"serving {path} read-only at {url} (Ctrl-C to stop)", err=True)
+    if not no_open:
+        import webbrowser
+        webbrowser.open(url + "-/nianbao")
+    server = uvicorn.Server(uvicorn.Config(ds.app(), log_level="warning", lifespan="on"))
+    server.run(sockets=[sock])
+
+
+COMMANDS = [ingest, serve]

@@ -1,0 +1,348 @@
+"""Datasette plugin: the report page, the overview with charts, and links from rows to both.
+
+Routes
+- ``/-/nianbao`` overview: reports and open findings per rule per year (inline SVG charts).
+- ``/-/nianbao/report/<id>`` one report laid out as printed: Table 二 blocks, Table 三 25x7 under
+  its two-level header, Table 四 15 cells under its three-level header; cells named by findings
+  highlighted (the suspect cell stronger), the findings beside them, the source link, and the
+  agency's history as charts.
+
+Charts are SVG drawn here on the server: no JavaScript library, no CDN (the reading room may have
+no internet).  The plugin only reads (Datasette opens the database with mode=ro).
+"""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from datasette import hookimpl
+from datasette.utils.asgi import Response
+from markupsafe import Markup, escape
+
+from storage.metadata import REPORT_PAGE
+from storage.models import (
+    SCALAR, TABLE2_LAYOUT, TABLE3_APPLICANT_COLUMNS, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS,
+)
+
+_STATIC = Path(__file__).parent / "static"
+_SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+#: Table 二's blocks, by the article of the Regulations they report on (display grouping only).
+TABLE2_BLOCKS = (
+    ("20.1", ("regulations", "normative_documents")),
+    ("20.5", ("licensing", "other_external_services")),
+    ("20.6", ("punishment", "coercion")),
+    ("20.8", ("fees_wan_yuan", "fees")),
+    ("20.9", ("procurement",)),
+)
+_PALETTE = ("#c0392b", "#2471a3", "#d68910", "#229954", "#7d3c98", "#17a589", "#a04000", "#566573",
+            "#cb4335", "#1f618d", "#b7950b", "#1e8449", "#6c3483", "#138d75")
+
+
+# -- charts ---------------------------------------------------------------------------------------
+
+def bar_chart(points: list[tuple[str, float | None]], *, title: str, width: int = 420, height: int = 200,
+              color: str = "#2471a3") -> Markup:
+    """A labelled bar chart as inline SVG; None values are drawn as a gap marked '—'."""
+    left, bottom, top = 40, 28, 26
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    top_value = max([v for _, v in points if v is not None] or [0]) or 1
+    n = max(len(points), 1)
+    step = plot_w / n
+    bar_w = min(48, step * 0.7)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+             f'<text x="{left}" y="16" class="chart-title">{escape(title)}</text>',
+             f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#888"/>',
+             f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" class="axis">{_fmt(top_value)}</text>',
+             f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" class="axis">0</text>']
+    for i, (label, value) in enumerate(points):
+        x = left + i * step + (step - bar_w) / 2
+        cx = x + bar_w / 2
+        if value is None:
+            parts.append(f'<text x="{cx:.1f}" y="{top + plot_h - 4}" text-anchor="middle" class="axis">—</text>')
+        else:
+            h = plot_h * float(value) / top_value
+            parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+                         f'fill="{color}"><title>{escape(label)}: {_fmt(value)}</title></rect>')
+            parts.append(f'<text x="{cx:.1f}" y="{top + plot_h - h - 3:.1f}" text-anchor="middle" '
+                         f'class="value">{_fmt(value)}</text>')
+        parts.append(f'<text x="{cx:.1f}" y="{height - 10}" text-anchor="middle" class="axis">{escape(label)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def stacked_chart(counts: dict[str, dict[str, int]], *, title: str, width: int = 520, height: int = 240) -> Markup:
+    """Stacked bars: counts[x][series] (x = year), with a legend of the series."""
+    xs = sorted(counts)
+    series = sorted({s for c in counts.values() for s in c})
+    colors = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(series)}
+    legend_w = 150
+    left, bottom, top = 36, 28, 26
+    plot_w, plot_h = width - left - legend_w - 10, height - bottom - top
+    top_value = max([sum(c.values()) for c in counts.values()] or [0]) or 1
+    step = plot_w / max(len(xs), 1)
+    bar_w = min(48, step * 0.7)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">',
+             f'<text x="{left}" y="16" class="chart-title">{escape(title)}</text>',
+             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#888"/>',
+             f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" class="axis">{top_value}</text>']
+    if not xs:
+        parts.append(f'<text x="{left + 10}" y="{top + plot_h / 2}" class="axis">—</text>')
+    for i, x_label in enumerate(xs):
+        x = left + i * step + (step - bar_w) / 2
+        y = top + plot_h
+        for s in series:
+            v = counts[x_label].get(s, 0)
+            if not v:
+                continue
+            h = plot_h * v / top_value
+            y -= h
+            parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{colors[s]}">'
+                         f'<title>{escape(x_label)} {escape(s)}: {v}</title></rect>')
+        parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{y - 3:.1f}" text-anchor="middle" class="value">'
+                     f'{sum(counts[x_label].values())}</text>')
+        parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - 10}" text-anchor="middle" class="axis">'
+                     f'{escape(x_label)}</text>')
+    for i, s in enumerate(series):
+        ly = top + i * 16
+        parts.append(f'<rect x="{width - legend_w}" y="{ly}" width="10" height="10" fill="{colors[s]}"/>'
+                     f'<text x="{width - legend_w + 14}" y="{ly + 9}" class="axis">{escape(s)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+# -- data -----------------------------------------------------------------------------------------
+
+async def _rows(db, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
+    result = await db.execute(sql, list(params))
+    return [dict(r) for r in result.rows]
+
+
+async def _labels(db, template: str) -> dict[tuple[str, str, str], tuple[str, str]]:
+    t = template if template in ("2021", "2019") else "2021"
+    try:
+        rows = await _rows(db, 'select table_name, row, "column", row_label, column_label from labels '
+                               "where template = ?", [t])
+    except Exception:  # a database from before the labels table: keys are shown instead
+        rows = []
+    return {(r["table_name"], r["row"], r["column"]): (r["row_label"], r["column_label"]) for r in rows}
+
+
+class _CellView:
+    """One cell as shown: value (or raw text for non-numeric kinds), classes and tooltip."""
+
+    def __init__(self, ref: str, cell: dict[str, Any] | None, flags: dict[str, list[dict]], suspects: set[str]):
+        self.ref = ref
+        self.cell = cell
+        self.findings = flags.get(ref, [])
+        classes = ["cell"]
+        if cell is None:
+            classes.append("missing")
+        elif cell["kind"] not in ("NUMERIC", "ZERO"):
+            classes.append("not-assessable")
+        if self.findings:
+            worst = min(self.findings, key=lambda f: _SEVERITY_RANK.get(f["severity"], 3))["severity"]
+            classes.append(f"flag-{worst}")
+        if ref in suspects:
+            classes.append("suspect")
+        self.css = " ".join(classes)
+
+    @property
+    def text(self) -> str:
+        if self.cell is None:
+            return ""
+        if self.cell["kind"] in ("NUMERIC", "ZERO") and self.cell["value"] is not None:
+            return _fmt(self.cell["value"])
+        return self.cell["raw"] or ""
+
+    @property
+    def tooltip(self) -> str:
+        parts = [self.ref]
+        if self.cell is not None:
+            parts.append(f"raw: {self.cell['raw']!r} ({self.cell['kind']})")
+        parts += [f["message"] for f in self.findings]
+        return "\n".join(parts)
+
+
+async def report_context(db, report_id: int) -> dict[str, Any] | None:
+    reports = await _rows(db, "select r.*, a.name as agency_name, a.kind as agency_kind from reports r "
+                              "left join agencies a on a.id = r.agency_id where r.id = ?", [report_id])
+    if not reports:
+        return None
+    report = reports[0]
+    template = report["template"] or "unknown"
+    cells = {(c["table_name"], c["row"], c["column"]): c for c in await _rows(
+        db, 'select table_name, row, "column", value, raw, kind, label from cells where report_id = ?', [report_id])}
+    labels = await _labels(db, template)
+    findings = await _rows(db, "select * from findings where report_id = ? order by resolved_at is not null, "
+                               "case severity when 'error' then 0 when 'warning' then 1 else 2 end, rule, id",
+                           [report_id])
+    flags: dict[str, list[dict]] = defaultdict(list)
+    suspects: set[str] = set()
+    for f in findings:
+        f["cells_list"] = json.loads(f["cells"] or "[]")
+        f["numbers_obj"] = json.loads(f["numbers"] or "{}")
+        if f["resolved_at"] is None:
+            for ref in f["cells_list"]:
+                flags[ref].append(f)
+            if f["suspect"]:
+                suspects.add(f["suspect"])
+
+    def view(table: str, row: str, col: str) -> _CellView:
+        return _CellView(f"{table}.{row}.{col}", cells.get((table, row, col)), flags, suspects)
+
+    def row_label(table: str, row: str, col: str) -> str:
+        lab = labels.get((table, row, col))
+        if lab and lab[0]:
+            return lab[0]
+        c = cells.get((table, row, col))
+        return (c and c["label"]) or row
+
+    def col_label(table: str, row: str, col: str) -> str:
+        lab = labels.get((table, row, col))
+        return lab[1] if lab and lab[1] else col
+
+    layout = TABLE2_LAYOUT.get(template, TABLE2_LAYOUT["2021"])
+    t2_blocks = []
+    for block, rows in TABLE2_BLOCKS:
+        block_rows = [r for r in rows if r in layout]
+        if not block_rows:
+            continue
+        cols = layout[block_rows[0]] or (SCALAR,)
+        t2_blocks.append({
+            "block": block,
+            "headers": [col_label("table2", block_rows[0], c) for c in cols],
+            "rows": [{"label": row_label("table2", r, (layout[r] or (SCALAR,))[0]),
+                      "cells": [view("table2", r, c) for c in (layout[r] or (SCALAR,))]} for r in block_rows],
+        })
+    t3_rows = [{"key": r, "label": row_label("table3", r, "total"),
+                "cells": [view("table3", r, c) for c in TABLE3_COLUMNS]}
+               for r in TABLE3_ROWS.get(template, TABLE3_ROWS["2021"])]
+    t3_headers = [col_label("table3", "new", c) for c in TABLE3_COLUMNS]
+    t4_cells = [view("table4", g, c) for g in TABLE4_GROUPS for c in TABLE4_COLUMNS]
+    t4_col_labels = [col_label("table4", "review", c) for c in TABLE4_COLUMNS]
+    t4_group_labels = {g: row_label("table4", g, "total") for g in TABLE4_GROUPS}
+
+    warnings = await _rows(db, "select code, message, cell from warnings where report_id = ? order by seq",
+                           [report_id])
+    text_rows = await _rows(db, "select sections from report_text where report_id = ?", [report_id])
+    sections = json.loads(text_rows[0]["sections"]) if text_rows and text_rows[0]["sections"] else {}
+    documents = await _rows(db, "select d.id, d.url, v.id as version_id, v.sha256, v.size, v.content_type, "
+                                "v.parse_status, v.first_seen from documents d join document_versions v "
+                                "on v.document_id = d.id where coalesce(d.report_url, d.url) = ? order by v.id",
+                            [report["report_url"]])
+
+    charts = []
+    if report["agency_id"] is not None:
+        history = await _rows(db, "select r.year, (select value from cells c where c.report_id = r.id and "
+                                  "c.table_name = 'table3' and c.row = 'new' and c.\"column\" = 'total') as v "
+                                  "from reports r where r.agency_id = ? and r.year is not null order by r.year",
+                              [report["agency_id"]])
+        if history:
+            charts.append(bar_chart([(str(h["year"]), h["v"]) for h in history], title="历年新收政府信息公开申请数"))
+        per_rule = await _rows(db, "select year, rule, count(*) as n from findings where agency_id = ? and "
+                                   "resolved_at is null and year is not null group by year, rule", [report["agency_id"]])
+        counts: dict[str, dict[str, int]] = defaultdict(dict)
+        for r in per_rule:
+            counts[str(r["year"])][r["rule"]] = r["n"]
+        charts.append(stacked_chart(dict(counts), title="历年各规则问题数（仍存在）"))
+    return {
+        "report": report, "template": template, "t2_blocks": t2_blocks, "t3_rows": t3_rows,
+        "t3_headers": t3_headers, "t3_applicants": len(TABLE3_APPLICANT_COLUMNS), "t4_cells": t4_cells,
+        "t4_col_labels": t4_col_labels, "t4_group_labels": t4_group_labels, "findings": findings,
+        "open_findings": [f for f in findings if f["resolved_at"] is None], "warnings": warnings,
+        "sections": sections, "documents": documents, "charts": charts,
+    }
+
+
+async def overview_context(db) -> dict[str, Any]:
+    per_rule = await _rows(db, "select year, rule, count(*) as n from findings where resolved_at is null "
+                               "and year is not null group by year, rule")
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for r in per_rule:
+        counts[str(r["year"])][r["rule"]] = r["n"]
+    per_year = await _rows(db, "select year, count(*) as n from reports where year is not null group by year "
+                               "order by year")
+    totals = (await _rows(db, "select (select count(*) from reports) as reports, (select count(*) from findings "
+                              "where resolved_at is null) as open_findings, (select count(*) from agencies) as "
+                              "agencies, (select count(*) from documents) as documents"))[0]
+    recent = await _rows(db, "select f.rule, f.severity, f.agency, f.year, f.message, f.report_id, f.first_seen "
+                             "from findings f where f.resolved_at is null order by f.first_seen desc, f.id desc limit 20")
+    return {"charts": [bar_chart([(str(r["year"]), r["n"]) for r in per_year], title="各年度收录报告数"),
+                       stacked_chart(dict(counts), title="各年度各规则问题数（仍存在）", width=620)],
+            "totals": totals, "recent": recent}
+
+
+# -- hooks ------------------------------------------------------------------------------------------
+
+async def report_page(datasette, request):
+    db = datasette.get_database()
+    report_id = int(request.url_vars["report_id"])
+    context = await report_context(db, report_id)
+    if context is None:
+        return Response.html(f"<h1>no report {report_id}</h1>", status=404)
+    context["database"] = db.name
+    return Response.html(await datasette.render_template("nianbao_report.html", context, request=request))
+
+
+async def overview_page(datasette, request):
+    db = datasette.get_database()
+    context = await overview_context(db)
+    context["database"] = db.name
+    return Response.html(await datasette.render_template("nianbao_overview.html", context, request=request))
+
+
+async def stylesheet(datasette, request):
+    return Response.text((_STATIC / "nianbao.css").read_text(encoding="utf-8"),
+                         headers={"content-type": "text/css; charset=utf-8"})
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    """Our templates, found whether Datasette was started by `nianbao serve` or by hand."""
+    from jinja2 import ChoiceLoader, FileSystemLoader
+    env.loader = ChoiceLoader([env.loader, FileSystemLoader(str(Path(__file__).parent / "templates"))])
+
+
+@hookimpl
+def register_routes():
+    return [
+        (r"^/-/nianbao/report/(?P<report_id>\d+)$", report_page),
+        (r"^/-/nianbao/?$", overview_page),
+        (r"^/-/nianbao/nianbao\.css$", stylesheet),
+    ]
+
+
+@hookimpl
+def extra_css_urls():
+    return ["/-/nianbao/nianbao.css"]
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    """Report titles open the report page; source URLs open the original; report ids link too."""
+    if table == "reports" and column == "title":
+        row_id = row["id"] if row is not None and "id" in row.keys() else None
+        if row_id is not None:
+            return Markup(f'<a href="{REPORT_PAGE}{row_id}">{escape(value or "（无标题）")}</a>')
+    if column == "source_url" and isinstance(value, str) and value.startswith(("http://", "https://")):
+        return Markup(f'<a href="{escape(value)}" target="_blank" rel="noopener">{escape(value)}</a>')
+    if column == "report_id" and isinstance(value, int):
+        return Markup(f'<a href="{REPORT_PAGE}{value}">报告 {value}</a>')
+    return None
+
+
+@hookimpl
+def table_actions(datasette, actor, database, table):
+    if table == "reports":
+        return [{"href": "/-/nianbao", "label": "概览与图表"}]
+    return []
