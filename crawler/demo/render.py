@@ -431,6 +431,14 @@ def render_docx(spec: ReportSpec) -> bytes:
     cp = doc.core_properties
     cp.title = spec.title or ""
     cp.author = spec.agency
+    cp.comments = ""
+    # python-docx's template carries 2013 dates; a report's file dates say nothing true, so keep
+    # only the publication date (as "created") when the spec has one.
+    from docx.oxml.ns import qn
+
+    for tag in ("dcterms:created", "dcterms:modified", "cp:lastPrinted"):
+        for el in cp._element.findall(qn(tag)):
+            cp._element.remove(el)
     if spec.published:
         from datetime import datetime
         cp.created = datetime.fromisoformat(spec.published + "T09:00:00")
@@ -455,6 +463,7 @@ def render_docx(spec: ReportSpec) -> bytes:
 
 def _docx_table(doc, ncols: int, rows: list[list[_C]], WD_TABLE_ALIGNMENT) -> None:
     from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
     from docx.shared import Cm
 
     table = doc.add_table(rows=len(rows), cols=ncols)
@@ -485,6 +494,16 @@ def _docx_table(doc, ncols: int, rows: list[list[_C]], WD_TABLE_ALIGNMENT) -> No
     for col, w in zip(table.columns, widths):
         for cell in col.cells:
             cell.width = Cm(w)
+    # Rows never break across a page, and a small table (or a header) stays on one page, as
+    # report authors usually arrange it; the PDF extractor still joins tables split by a page.
+    keep_rows = len(rows) if len(rows) <= 6 else 3
+    for ri, tr in enumerate(table.rows):
+        trpr = tr._tr.get_or_add_trPr()
+        trpr.append(trpr.makeelement(qn("w:cantSplit"), {}))
+        if ri < keep_rows - 1:
+            for cell in tr.cells:
+                for para in cell.paragraphs:
+                    para.paragraph_format.keep_with_next = True
     for ri, ci, c in placements:
         cell = table.cell(ri, ci)
         if c.rowspan > 1 or c.colspan > 1:

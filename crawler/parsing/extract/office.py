@@ -68,6 +68,49 @@ def convert(data: bytes, *, src_ext: str, to: str, name: str = "document",
         return outs[0].read_bytes()
 
 
+def convert_many(items: list[tuple[str, bytes]], *, src_ext: str, to: str,
+                 timeout: float = CONVERT_TIMEOUT, filter_options: str | None = None) -> dict[str, bytes]:
+    """Convert several documents in one LibreOffice run (start-up dominates: ~2 s per run).
+
+    ``items`` are (name, bytes); names must be unique file stems.  Returns name -> converted bytes;
+    raises ConversionError naming the documents that did not convert.
+    """
+    if not items:
+        return {}
+    exe = soffice_path()
+    if exe is None:
+        raise ConversionError(f"LibreOffice (soffice) is not installed; cannot convert {src_ext} to {to}")
+    with tempfile.TemporaryDirectory(prefix="nianbao-soffice-") as tmp:
+        tmpdir = Path(tmp)
+        srcs = []
+        for name, data in items:
+            src = tmpdir / f"{name}.{src_ext.lstrip('.')}"
+            src.write_bytes(data)
+            srcs.append(str(src))
+        outdir = tmpdir / "out"
+        outdir.mkdir()
+        profile = tmpdir / "profile"
+        target = to if filter_options is None else f"{to}:{filter_options}"
+        cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+               "--nolockcheck", "--convert-to", target, "--outdir", str(outdir), *srcs]
+        env = dict(os.environ, HOME=str(tmpdir))
+        try:
+            subprocess.run(cmd, capture_output=True, timeout=timeout * len(items), env=env)
+        except subprocess.TimeoutExpired as e:
+            raise ConversionError(f"LibreOffice batch conversion {src_ext}->{to} timed out") from e
+        out: dict[str, bytes] = {}
+        missing = []
+        for name, _ in items:
+            f = outdir / f"{name}.{to}"
+            if f.exists() and f.stat().st_size:
+                out[name] = f.read_bytes()
+            else:
+                missing.append(name)
+        if missing:
+            raise ConversionError(f"LibreOffice could not convert {', '.join(missing)} from {src_ext} to {to}")
+        return out
+
+
 def extract(data: bytes, *, fmt: str = "doc", name: str = "document") -> Extracted:
     """DOC/WPS bytes -> Extracted, through a LibreOffice DOCX conversion."""
     from . import docx as docx_extract

@@ -1,0 +1,497 @@
+"""PDF (with a text layer) -> Extracted, with pypdfium2.
+
+Why pypdfium2 and our own table assembly rather than pdfplumber's ``extract_tables``: measured on
+the rendered seed corpus (bench/parse_bench.py), pdfplumber needs a few hundred milliseconds per
+page (pdfminer's layout analysis in pure Python) while PDFium hands us every character with its
+box and every path object in a few milliseconds per page; with that, a lattice assembly (the
+reports' tables are ruled: Word/WPS draw every cell border) is simple and exact.  pdfium also
+reads CJK fonts better than pdfminer (no ``(cid:NNN)`` output).  PyMuPDF would be as fast but is
+AGPL.  pdfplumber stays what the benchmark compares against; it is not needed at run time.
+
+How a page is read:
+
+1. characters with their boxes (PDFium's generated spaces/line breaks are dropped: we place text
+   ourselves); ruling lines are the thin path objects (and the edges of rectangles);
+2. rulings that touch each other form a table; the distinct x of its vertical rulings and y of its
+   horizontal rulings give the grid; two neighbouring grid cells are one merged cell where no
+   ruling separates them (this is how rowspan/colspan come back);
+3. characters inside a table go to their cell (lines inside a cell joined without a space between
+   CJK characters, so a wrapped "商业/企业" reads "商业企业"); the others form text lines, joined
+   into paragraphs where a line runs to the right margin;
+4. a table that ends a page and one that starts the next with the same columns are one table.
+
+Without any ruling (a borderless table) the page's lines are written out with tabs at wide gaps
+and handed to the plain-text extractor, which rebuilds tab-separated tables.
+
+Status: encrypted (a user password is needed), failed (truncated/corrupt), needs_ocr (no text
+layer, or text that is mostly unmapped glyphs), empty (no pages).
+"""
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+from dataclasses import dataclass, field
+
+from storage.models import ParseStatus
+
+from .base import Extracted, GridCell, Paragraph, Table
+from .html import _is_cjk, join_lines, norm_ws
+
+log = logging.getLogger(__name__)
+
+#: Pages beyond this are not read (annual reports have 5-40 pages).
+MAX_PAGES = 300
+_TOL = 2.0  # points: rulings closer than this are the same line
+_PAGE_NO = re.compile(r"^[\s\-—–－·•]*(?:第\s*)?\d{1,3}\s*(?:页)?(?:\s*/\s*\d+|\s*共\s*\d+\s*页)?[\s\-—–－·•]*$")
+
+
+@dataclass
+class _Char:
+    ch: str
+    x0: float
+    x1: float
+    top: float  # top-down page coordinates
+    bottom: float
+    size: float
+
+    @property
+    def cx(self) -> float:
+        return (self.x0 + self.x1) / 2
+
+    @property
+    def cy(self) -> float:
+        return (self.top + self.bottom) / 2
+
+
+@dataclass
+class _PTable:
+    xs: list[float]
+    ys: list[float]
+    grid: list[list[GridCell]]
+    page: int
+
+    @property
+    def top(self) -> float:
+        return self.ys[0]
+
+
+@dataclass
+class _Line:
+    text: str
+    x0: float
+    x1: float
+    top: float
+    size: float
+    chars: list[_Char] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# reading a page
+# --------------------------------------------------------------------------------------------
+
+def _page_chars(page, height: float) -> list[_Char]:
+    import pypdfium2.raw as raw
+
+    tp = page.get_textpage()
+    try:
+        n = tp.count_chars()
+        out: list[_Char] = []
+        rect = raw.FS_RECTF()
+        h = tp.raw
+        get_u, get_box, is_gen = raw.FPDFText_GetUnicode, raw.FPDFText_GetLooseCharBox, raw.FPDFText_IsGenerated
+        get_size = raw.FPDFText_GetFontSize
+        for i in range(n):
+            u = get_u(h, i)
+            if u in (0, 2, 10, 13, 0xFFFE) or is_gen(h, i) == 1:
+                continue
+            ch = chr(u)
+            if ch.isspace():
+                continue  # we place spaces from the gaps ourselves
+            # The loose box spans the font's ascent..descent and the glyph's advance: every char of a
+            # line shares its top and bottom (quotes and commas too), and gaps are true gaps.
+            get_box(h, i, rect)
+            top, bot = max(rect.top, rect.bottom), min(rect.top, rect.bottom)
+            size = get_size(h, i) or (top - bot) or 10.0
+            out.append(_Char(ch, rect.left, rect.right, height - top, height - bot, size))
+        return out
+    finally:
+        tp.close()
+
+
+def _page_segments(page, height: float) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
+    """(horizontal [(y, x0, x1)], vertical [(x, y0, y1)]) in top-down coordinates."""
+    import pypdfium2.raw as raw
+
+    hs: list[tuple[float, float, float]] = []
+    vs: list[tuple[float, float, float]] = []
+    for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH], max_depth=4):
+        try:
+            left, bottom, right, top = obj.get_bounds()
+        except Exception:  # pdfium refuses bounds of some degenerate paths
+            continue
+        w, h = right - left, top - bottom
+        t, b = height - top, height - bottom
+        if h <= 3.0 and w > 3.0:
+            hs.append(((t + b) / 2, left, right))
+        elif w <= 3.0 and h > 3.0:
+            vs.append(((left + right) / 2, t, b))
+        elif w > 3.0 and h > 3.0 and raw.FPDFPath_CountSegments(obj.raw) <= 6:
+            # A rectangle (cell border drawn as a box): its four edges.
+            hs.extend(((t, left, right), (b, left, right)))
+            vs.extend(((left, t, b), (right, t, b)))
+    return _merge_segments(hs), _merge_segments(vs)
+
+
+def _merge_segments(segs: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
+    """Join collinear segments that touch or overlap (borders are drawn cell by cell)."""
+    segs.sort()
+    out: list[list[float]] = []
+    for pos, a, b in segs:
+        for s in reversed(out[-8:]):
+            if abs(s[0] - pos) <= _TOL and a <= s[2] + _TOL and b >= s[1] - _TOL:
+                s[1], s[2] = min(s[1], a), max(s[2], b)
+                break
+        else:
+            out.append([pos, a, b])
+    return [tuple(s) for s in out]  # type: ignore[misc]
+
+
+def _cluster(values: list[float], tol: float) -> list[float]:
+    vals = sorted(values)
+    out: list[list[float]] = []
+    for v in vals:
+        if out and v - out[-1][-1] <= tol:
+            out[-1].append(v)
+        else:
+            out.append([v])
+    return [sum(c) / len(c) for c in out]
+
+
+class _UF:
+    def __init__(self) -> None:
+        self.p: dict = {}
+
+    def find(self, a):
+        p = self.p
+        p.setdefault(a, a)
+        while p[a] != a:
+            p[a] = p[p[a]]
+            a = p[a]
+        return a
+
+    def union(self, a, b) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.p[max(ra, rb)] = min(ra, rb)
+
+
+def _table_regions(hs, vs) -> list[tuple[list, list]]:
+    """Groups of rulings that touch each other, each with >= 2 horizontal and 2 vertical lines."""
+    uf = _UF()
+    for i in range(len(hs)):
+        uf.find(("h", i))
+    for j in range(len(vs)):
+        uf.find(("v", j))
+    for i, (y, x0, x1) in enumerate(hs):
+        for j, (x, y0, y1) in enumerate(vs):
+            if x0 - _TOL <= x <= x1 + _TOL and y0 - _TOL <= y <= y1 + _TOL:
+                uf.union(("h", i), ("v", j))
+    groups: dict = {}
+    for i, s in enumerate(hs):
+        groups.setdefault(uf.find(("h", i)), ([], []))[0].append(s)
+    for j, s in enumerate(vs):
+        groups.setdefault(uf.find(("v", j)), ([], []))[1].append(s)
+    return [g for g in groups.values() if len(g[0]) >= 2 and len(g[1]) >= 2]
+
+
+def _line_text(chars: list[_Char]) -> str:
+    chars = sorted(chars, key=lambda c: c.x0)
+    out: list[str] = []
+    prev: _Char | None = None
+    for c in chars:
+        if prev is not None and c.x0 - prev.x1 > 0.35 * max(c.size, prev.size) \
+                and not (_is_cjk(c.ch) or _is_cjk(prev.ch)):
+            out.append(" ")
+        out.append(c.ch)
+        prev = c
+    return "".join(out)
+
+
+def _lines_of(chars: list[_Char]) -> list[list[_Char]]:
+    """Characters grouped into text lines (by vertical overlap), top to bottom."""
+    lines: list[list[_Char]] = []
+    bounds: list[tuple[float, float]] = []
+    for c in sorted(chars, key=lambda c: (c.cy, c.x0)):
+        if lines:
+            t, b = bounds[-1]
+            h = b - t
+            if c.cy <= b and c.cy >= t - 0.2 * h:
+                lines[-1].append(c)
+                bounds[-1] = (min(t, c.top), max(b, c.bottom))
+                continue
+        lines.append([c])
+        bounds.append((c.top, c.bottom))
+    return lines
+
+
+def _build_table(hs, vs, chars: list[_Char], page_no: int) -> tuple[_PTable, set[int]]:
+    xs = _cluster([x for x, _, _ in vs], _TOL * 1.5)
+    ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
+    nr, nc = len(ys) - 1, len(xs) - 1
+
+    def has_v(k: int, i: int) -> bool:
+        x, a, b = xs[k], ys[i], ys[i + 1]
+        return any(abs(vx - x) <= _TOL * 1.5 and y0 <= a + _TOL * 2 and y1 >= b - _TOL * 2
+                   for vx, y0, y1 in vs)
+
+    def has_h(k: int, j: int) -> bool:
+        y, a, b = ys[k], xs[j], xs[j + 1]
+        return any(abs(hy - y) <= _TOL * 1.5 and x0 <= a + _TOL * 2 and x1 >= b - _TOL * 2
+                   for hy, x0, x1 in hs)
+
+    uf = _UF()
+    for i in range(nr):
+        for j in range(nc):
+            uf.find((i, j))
+            if j + 1 < nc and not has_v(j + 1, i):
+                uf.union((i, j), (i, j + 1))
+            if i + 1 < nr and not has_h(i + 1, j):
+                uf.union((i, j), (i + 1, j))
+    members: dict[tuple[int, int], list[_Char]] = {}
+    used: set[int] = set()
+    x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
+    for idx, c in enumerate(chars):
+        cx, cy = c.cx, c.cy
+        if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi):
+            continue
+        i = min(max(bisect.bisect_right(ys, cy) - 1, 0), nr - 1)
+        j = min(max(bisect.bisect_right(xs, cx) - 1, 0), nc - 1)
+        members.setdefault(uf.find((i, j)), []).append(c)
+        used.add(idx)
+    texts: dict[tuple[int, int], str] = {}
+    for root, cs in members.items():
+        texts[root] = join_lines([_line_text(line) for line in _lines_of(cs)])
+    grid: list[list[GridCell]] = []
+    for i in range(nr):
+        row: list[GridCell] = []
+        for j in range(nc):
+            root = uf.find((i, j))
+            text = texts.get(root, "")
+            row.append(GridCell(text) if root == (i, j) else GridCell(text, spanned=True, origin=root))
+        grid.append(row)
+    return _PTable(xs=xs, ys=ys, grid=grid, page=page_no), used
+
+
+def _paragraphs(lines: list[_Line], left: float, right: float) -> list[tuple[float, Paragraph]]:
+    """Join text lines into paragraphs: a line that reaches the right margin continues."""
+    out: list[tuple[float, Paragraph]] = []
+    cur: list[_Line] = []
+
+    def flush():
+        if cur:
+            text = join_lines([ln.text for ln in cur])
+            if text:
+                out.append((cur[0].top, Paragraph(text=text)))
+            cur.clear()
+
+    for ln in lines:
+        if cur:
+            prev = cur[-1]
+            full = prev.x1 >= right - 3.0 * prev.size
+            indented = ln.x0 > left + 1.0 * ln.size
+            gap = ln.top - (prev.top + prev.size)
+            if not full or indented or abs(ln.size - prev.size) > 0.8 or gap > 1.2 * ln.size:
+                flush()
+        cur.append(ln)
+    flush()
+    return out
+
+
+def _read_page(page, page_no: int):
+    width, height = page.get_size()
+    chars = _page_chars(page, height)
+    hs, vs = _page_segments(page, height)
+    tables: list[_PTable] = []
+    used: set[int] = set()
+    for ghs, gvs in _table_regions(hs, vs):
+        t, u = _build_table(ghs, gvs, chars, page_no)
+        if t.grid and t.grid[0]:
+            tables.append(t)
+            used |= u
+    rest = [c for i, c in enumerate(chars) if i not in used]
+    lines: list[_Line] = []
+    for lc in _lines_of(rest):
+        text = norm_ws(_line_text(lc))
+        if not text:
+            continue
+        top = min(c.top for c in lc)
+        bottom = max(c.bottom for c in lc)
+        if _PAGE_NO.match(text) and (bottom > height * 0.9 or top < height * 0.08):
+            continue  # page number
+        lines.append(_Line(text, min(c.x0 for c in lc), max(c.x1 for c in lc), top,
+                           max(c.size for c in lc), lc))
+    return chars, tables, lines, width
+
+
+def _tab_text(lines: list[_Line]) -> str:
+    """Lines with a tab at every wide gap: the layout the plain-text extractor reads as tables."""
+    out: list[str] = []
+    for ln in lines:
+        cs = sorted(ln.chars, key=lambda c: c.x0)
+        parts: list[str] = []
+        prev = None
+        for c in cs:
+            if prev is not None:
+                gap = c.x0 - prev.x1
+                if gap > 1.5 * max(c.size, prev.size):
+                    parts.append("\t")
+                elif gap > 0.35 * max(c.size, prev.size) and not (_is_cjk(c.ch) or _is_cjk(prev.ch)):
+                    parts.append(" ")
+            parts.append(c.ch)
+            prev = c
+        out.append("".join(parts))
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# the document
+# --------------------------------------------------------------------------------------------
+
+def _continues(prev_xs: list[float], t: _PTable) -> bool:
+    """A table at the top of a page continues the one ending the page before: same outer edges."""
+    return abs(prev_xs[0] - t.xs[0]) <= 3 * _TOL and abs(prev_xs[-1] - t.xs[-1]) <= 3 * _TOL
+
+
+def _regrid(rows: list[list[GridCell]], xs: list[float], union: list[float], row_off: int = 0):
+    """Rows re-expressed on finer column boundaries ``union`` (a wide cell becomes a span)."""
+    cols_for: list[list[int]] = []
+    for j in range(len(xs) - 1):
+        ks = [k for k in range(len(union) - 1)
+              if union[k] >= xs[j] - 3 * _TOL and union[k + 1] <= xs[j + 1] + 3 * _TOL]
+        cols_for.append(ks or [min(range(len(union) - 1), key=lambda k: abs(union[k] - xs[j]))])
+    out: list[list[GridCell]] = []
+    width = len(union) - 1
+    for r, row in enumerate(rows):
+        new: list[GridCell | None] = [None] * width
+        for j, c in enumerate(row):
+            first = cols_for[j][0]
+            origin = (c.origin[0] + row_off, cols_for[c.origin[1]][0]) if c.origin else None
+            for n, k in enumerate(cols_for[j]):
+                if new[k] is not None:
+                    continue
+                if n == 0:
+                    new[k] = GridCell(c.text, c.spanned, origin)
+                else:
+                    new[k] = GridCell(c.text, True, origin or (r + row_off, first))
+        out.append([c if c is not None else GridCell("") for c in new])
+    return out
+
+
+def _join(prev: Table, prev_xs: list[float], t: _PTable) -> list[float]:
+    """Append ``t``'s rows to ``prev``; returns the column boundaries of the joined table."""
+    union = _cluster(prev_xs + t.xs, 3 * _TOL)
+    if len(union) != len(prev_xs):
+        prev.rows[:] = _regrid(prev.rows, prev_xs, union)
+    prev.rows.extend(_regrid(t.grid, t.xs, union, row_off=len(prev.rows)))
+    return union
+
+
+def _open(data: bytes, name: str):
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    try:
+        return pdfium.PdfDocument(data), None
+    except pdfium.PdfiumError as e:
+        code = getattr(e, "err_code", None)
+        msg = str(e)
+        if code == raw.FPDF_ERR_PASSWORD or "password" in msg.lower():
+            return None, Extracted(format="pdf", status=ParseStatus.ENCRYPTED,
+                                   error=f"{name}: encrypted PDF (a password is required to open it)")
+        if code == raw.FPDF_ERR_SECURITY:
+            return None, Extracted(format="pdf", status=ParseStatus.ENCRYPTED,
+                                   error=f"{name}: PDF with an unsupported security handler")
+        return None, Extracted(format="pdf", status=ParseStatus.FAILED,
+                               error=f"{name}: corrupt or truncated PDF ({msg})")
+
+
+def _unusable(chars: list[_Char]) -> bool:
+    """Mostly unmapped glyphs (a CJK font without ToUnicode): the text layer is garbage."""
+    bad = sum(1 for c in chars if c.ch == "\ufffd" or 0xE000 <= ord(c.ch) <= 0xF8FF)
+    return bad > 0.3 * len(chars)
+
+
+def extract(data: bytes, *, name: str = "document") -> Extracted:
+    pdf, failure = _open(data, name)
+    if failure is not None:
+        return failure
+    try:
+        n_pages = len(pdf)
+        if n_pages == 0:
+            return Extracted(format="pdf", status=ParseStatus.EMPTY, error=f"{name}: PDF without pages")
+        meta = {}
+        try:
+            for k, v in (pdf.get_metadata_dict() or {}).items():
+                if v and str(v).strip():
+                    meta[k] = str(v).strip()
+        except Exception:  # metadata is a nicety; a broken Info dict must not lose the report
+            pass
+        pages = []
+        all_chars = 0
+        bad_chars: list[_Char] = []
+        for pno in range(min(n_pages, MAX_PAGES)):
+            page = pdf[pno]
+            try:
+                chars, tables, lines, width = _read_page(page, pno + 1)
+            finally:
+                page.close()
+            all_chars += len(chars)
+            bad_chars.extend(chars[:2000])
+            pages.append((tables, lines))
+    except Exception as e:
+        import pypdfium2 as pdfium
+
+        if isinstance(e, pdfium.PdfiumError):
+            return Extracted(format="pdf", status=ParseStatus.FAILED, error=f"{name}: damaged PDF: {e}")
+        raise
+    finally:
+        pdf.close()
+    if all_chars < 10:
+        return Extracted(format="pdf", status=ParseStatus.NEEDS_OCR, metadata=meta,
+                         error=f"{name}: PDF without a text layer ({n_pages} pages, scanned?); needs OCR")
+    if _unusable(bad_chars):
+        return Extracted(format="pdf", status=ParseStatus.NEEDS_OCR, metadata=meta,
+                         error=f"{name}: PDF text layer is unmapped glyphs (font without ToUnicode); needs OCR")
+    if not any(tables for tables, _ in pages):
+        return _stream_fallback(pages, meta, name)
+    blocks: list = []
+    left = min((ln.x0 for _, lines in pages for ln in lines), default=0.0)
+    right = max((ln.x1 for _, lines in pages for ln in lines), default=0.0)
+    last_xs: list[float] | None = None  # columns of blocks[-1] when it is a table ending its page
+    for tables, lines in pages:
+        items: list[tuple[float, object]] = [(t.top, t) for t in tables]
+        items.extend(_paragraphs(lines, left, right))
+        items.sort(key=lambda x: x[0])
+        for idx, (_, item) in enumerate(items):
+            if isinstance(item, _PTable):
+                if idx == 0 and last_xs is not None and _continues(last_xs, item):
+                    last_xs = _join(blocks[-1], last_xs, item)
+                else:
+                    blocks.append(Table(rows=[list(r) for r in item.grid], page=item.page))
+                    last_xs = item.xs
+            else:
+                blocks.append(item)
+                last_xs = None
+    return Extracted(format="pdf", blocks=blocks, metadata=meta)
+
+
+def _stream_fallback(pages, meta: dict, name: str) -> Extracted:
+    from . import text as text_extract
+
+    body = "\n".join(_tab_text(lines) for _, lines in pages)
+    ex = text_extract.extract(body.encode("utf-8"))
+    ex.format = "pdf"
+    ex.text_layout = True
+    ex.metadata.update(meta)
+    return ex

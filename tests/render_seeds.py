@@ -1,0 +1,138 @@
+"""Render the five seed reports to HTML (one GBK-encoded), DOCX, PDF and one DOC.
+
+    .venv/bin/python tests/render_seeds.py OUTDIR
+
+writes OUTDIR/<seed>.<fmt>[...] and OUTDIR/manifest.json.  Used by tests/parsing (through
+conftest.py) and bench/parse_bench.py.  LibreOffice conversions (PDF, DOC) are slow (~2 s per
+run), so they are batched into one run per target format and cached by content hash when a
+cache directory is given.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from crawler.demo import render  # noqa: E402
+from crawler.demo.spec import ReportSpec  # noqa: E402
+from crawler.parsing.extract.office import convert_many  # noqa: E402
+
+SEEDS = ROOT / "tests" / "fixtures" / "seeds"
+EXPECTED = ROOT / "tests" / "fixtures" / "expected"
+
+#: Body container per seed (the CMSs vary); seed 002 is the GBK page.
+CONTAINERS = ("TRS_Editor", "#zoom", "UCAP-CONTENT", "trs_editor_view", "#vsb_content")
+GBK_SEED_INDEX = 2
+#: The seed also rendered as a Word 97 .doc (LibreOffice round trip both ways: one is enough).
+DOC_SEED_INDEX = 1
+
+
+@dataclass
+class Rendered:
+    seed: str  # file stem, e.g. 001_d039ec262de9d514
+    fmt: str  # html | docx | pdf | doc
+    path: str
+    expected: str  # path of the expected JSON
+    content_type: str | None = None  # as a server would send it
+    variant: str = ""  # e.g. "gbk"
+
+
+def seed_stems() -> list[str]:
+    return sorted(p.stem for p in SEEDS.glob("*.txt"))
+
+
+def seed_spec(stem: str) -> ReportSpec:
+    return render.spec_from_seed(SEEDS / f"{stem}.txt", EXPECTED / f"{stem}.json")
+
+
+def _render_py_hash() -> str:
+    return hashlib.sha256(Path(render.__file__).read_bytes()).hexdigest()[:16]
+
+
+def spec_key(spec: ReportSpec, fmt: str) -> str:
+    """Content hash of what a rendering depends on: the spec, the format, the renderer's code."""
+    blob = json.dumps(asdict(spec), ensure_ascii=False, sort_keys=True, default=str) + fmt + _render_py_hash()
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
+
+
+def render_office(specs: list[ReportSpec], fmt: str, cache_dir: Path | None = None) -> list[bytes]:
+    """PDF or DOC renderings of ``specs``, one LibreOffice run for all that are not cached."""
+    keys = [spec_key(s, fmt) for s in specs]
+    out: dict[str, bytes] = {}
+    todo: list[tuple[str, bytes]] = []
+    for k, s in zip(keys, specs):
+        cached = cache_dir / f"{k}.{fmt}" if cache_dir else None
+        if cached is not None and cached.exists():
+            out[k] = cached.read_bytes()
+        elif k not in dict(todo):
+            todo.append((k, render.render_docx(s)))
+    if todo:
+        opts = "MS Word 97" if fmt == "doc" else None
+        done = convert_many(todo, src_ext="docx", to=fmt, filter_options=opts)
+        for k, data in done.items():
+            out[k] = data
+            if cache_dir is not None:
+                cache_dir.mkdir(parents=True, exist_ok=True)
+                (cache_dir / f"{k}.{fmt}").write_bytes(data)
+    return [out[k] for k in keys]
+
+
+def render_corpus(outdir: str | Path, *, cache_dir: str | Path | None = None,
+                  formats: tuple[str, ...] = ("html", "docx", "pdf", "doc")) -> list[Rendered]:
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    cache = Path(cache_dir) if cache_dir else None
+    stems = seed_stems()
+    specs = [seed_spec(s) for s in stems]
+    items: list[Rendered] = []
+    for i, (stem, spec) in enumerate(zip(stems, specs)):
+        exp = str(EXPECTED / f"{stem}.json")
+        if "html" in formats:
+            container = CONTAINERS[i % len(CONTAINERS)]
+            if i == GBK_SEED_INDEX:
+                data = render.render_html_page(spec, encoding="gbk", container=container)
+                ctype, variant = "text/html", "gbk"  # no charset in the header: the meta tells
+            else:
+                data = render.render_html_page(spec, container=container)
+                ctype, variant = "text/html; charset=utf-8", ""
+            p = outdir / f"{stem}.html"
+            p.write_bytes(data)
+            items.append(Rendered(stem, "html", str(p), exp, ctype, variant))
+        if "docx" in formats:
+            p = outdir / f"{stem}.docx"
+            p.write_bytes(render.render_docx(spec))
+            items.append(Rendered(stem, "docx", str(p), exp))
+    if "pdf" in formats:
+        for stem, data in zip(stems, render_office(specs, "pdf", cache)):
+            p = outdir / f"{stem}.pdf"
+            p.write_bytes(data)
+            items.append(Rendered(stem, "pdf", str(p), str(EXPECTED / f"{stem}.json")))
+    if "doc" in formats:
+        stem = stems[DOC_SEED_INDEX]
+        (data,) = render_office([specs[DOC_SEED_INDEX]], "doc", cache)
+        p = outdir / f"{stem}.doc"
+        p.write_bytes(data)
+        items.append(Rendered(stem, "doc", str(p), str(EXPECTED / f"{stem}.json")))
+    (outdir / "manifest.json").write_text(json.dumps([asdict(r) for r in items], ensure_ascii=False, indent=1),
+                                          "utf-8")
+    return items
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    items = render_corpus(argv[0])
+    for r in items:
+        print(f"{r.fmt:5} {r.variant:4} {r.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
