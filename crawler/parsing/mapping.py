@@ -116,30 +116,40 @@ def is_value_like(text: str) -> bool:
 # -- rows -----------------------------------------------------------------------------------------
 
 
+def _is_label(text: str) -> bool:
+    return bool(text.strip()) and not is_value_like(text)
+
+
 @dataclass
 class Row:
     cells: list[str]  # texts of the row's own cells (span copies dropped)
     from_text: bool = False  # read from the text stream, not a grid
+    positional: bool = False  # a true grid (HTML/DOCX): the values sit in its last columns
 
     @property
     def text(self) -> str:
         return "".join(self.cells)
 
-    def labels(self) -> list[str]:
-        """Non-empty text cells up to the last text cell."""
-        last = self.last_label_index()
-        return [c for c in self.cells[: last + 1] if c.strip()]
+    def label_end(self, n: int | None = None) -> int:
+        """Index where the values start.  In a true grid, the last n columns are values even when one
+        of them holds text ('见附件'); elsewhere the values start after the last text cell."""
+        if self.positional and n and len(self.cells) > n and any(_is_label(c) for c in self.cells[:-n]):
+            return len(self.cells) - n
+        return self.last_label_index() + 1
+
+    def labels(self, n: int | None = None) -> list[str]:
+        """Non-empty cells of the label part."""
+        return [c for c in self.cells[: self.label_end(n)] if c.strip()]
 
     def last_label_index(self) -> int:
         for i in range(len(self.cells) - 1, -1, -1):
-            c = self.cells[i]
-            if c.strip() and not is_value_like(c):
+            if _is_label(self.cells[i]):
                 return i
         return -1
 
     def values(self, n: int) -> tuple[list[str], bool]:
         """The n cells at the right end after the label; (cells, ambiguous)."""
-        vals = list(self.cells[self.last_label_index() + 1:])
+        vals = list(self.cells[self.label_end(n):])
         while len(vals) > n and not vals[-1].strip():
             vals.pop()
         while len(vals) > n and not vals[0].strip():
@@ -149,9 +159,9 @@ class Row:
             vals = vals[-n:]
         return vals, ambiguous
 
-    def has_number(self) -> bool:
+    def has_number(self, n: int | None = None) -> bool:
         return any(parse_value(c, decimal=True)[0] in (CellKind.NUMERIC, CellKind.ZERO)
-                   for c in self.cells[self.last_label_index() + 1:])
+                   for c in self.cells[self.label_end(n):])
 
 
 _GLUED_NUMBER = re.compile(r"^(?P<label>.*[^\d\s.+\-])(?P<num>\d+(?:\.\d+)?)$")
@@ -176,12 +186,18 @@ def text_row(line: str) -> Row:
     return Row(cells=merged, from_text=True)
 
 
-def grid_rows(table: Table) -> list[Row]:
+def grid_rows(table: Table, positional: bool = False) -> list[Row]:
+    texts = [[c.text for c in r] for r in table.rows]
+    width = max((len(r) for r in texts), default=0)
+    if positional:
+        # Word leaves empty trailing columns; they are not value columns
+        while width and all(len(r) < width or not r[width - 1].strip() for r in texts):
+            width -= 1
     rows = []
     for r in table.rows:
-        cells = [c.text for c in r if not c.spanned]
+        cells = [c.text for c in r[:width] if not c.spanned]
         if any(c.strip() for c in cells):
-            rows.append(Row(cells=cells))
+            rows.append(Row(cells=cells, positional=positional))
     return rows
 
 
@@ -253,7 +269,7 @@ def marker_table(row: Row) -> str | None:
     return None
 
 
-def assign_rows(blocks: list, sections: list[str | None]) -> dict[str, list[Row]]:
+def assign_rows(blocks: list, sections: list[str | None], positional: bool = False) -> dict[str, list[Row]]:
     """Rows of every grid, given to the table they belong to."""
     out: dict[str, list[Row]] = {t: [] for t in _TABLES}
     current: str | None = None
@@ -263,7 +279,7 @@ def assign_rows(blocks: list, sections: list[str | None]) -> dict[str, list[Row]
         default = T.SECTION_TABLES.get(sections[i] or "")
         if default:
             current = default
-        for row in grid_rows(b):
+        for row in grid_rows(b, positional):
             current = marker_table(row) or current
             if current:
                 out[current].append(row)
@@ -349,6 +365,8 @@ def map_table2(m: _Mapper, rows: list[Row], template: str) -> int:
     layout = TABLE2_LAYOUT[template]
     found = 0
     for row in rows:
+        # scalar rows are often padded with blank cells: values are read after the label, not by position
+        row = Row(cells=row.cells, from_text=row.from_text)
         labels = row.labels()
         if not labels or not row.has_number() and row.from_text:
             continue
@@ -371,6 +389,7 @@ def map_table2(m: _Mapper, rows: list[Row], template: str) -> int:
 
 # Table 三 ------------------------------------------------------------------------------------------
 
+_N3 = len(TABLE3_COLUMNS)
 _T3_HEADERS = tuple(norm(h) for h in T.TABLE3_HEADER_MARKERS)
 _GROUP_LABELS = {g: norm(label) for g, label in T.TABLE3_GROUPS.items()}
 
@@ -381,6 +400,20 @@ def _group_of(part: str) -> str | None:
         if p == label or (len(p) <= len(label) + 2 and fuzz.ratio(p, label) >= 85):
             return g
     return None
+
+
+def _split_group_prefixes(parts: list[str]) -> list[str]:
+    """'（三）不予公开1.属于国家秘密' (cells merged in a text stream) -> the group heading and the item."""
+    out = []
+    for part in parts:
+        p = norm(part)
+        for label in _GROUP_LABELS.values():
+            if p.startswith(label) and len(p) > len(label):
+                out += [label, p[len(label):]]
+                break
+        else:
+            out.append(part)
+    return out
 
 
 def _item_number(label: str) -> str | None:
@@ -423,13 +456,21 @@ def map_table3(m: _Mapper, rows: list[Row]) -> tuple[int, str | None]:
     """Map Table 三's rows; returns (rows found, "2019" when （六）其他处理 is a single row)."""
     matched: list[tuple[str, Row]] = []
     group: str | None = None
-    pending: list[str] = []  # label parts of a row without values (a label wrapped over rows)
+    pending: list[str] = []  # label parts of a row without value cells (a label wrapped over rows)
+    blank_row: tuple[str | None, float, Row, list[str]] | None = None  # a row whose values are all blank
+
+    def keep(key, score, row, labels) -> None:
+        if key is None or score < ROW_THRESHOLD:
+            m.warn("row_not_matched", f"table3: row {' '.join(labels)!r} matches no template row")
+        else:
+            matched.append((key, row))
+
     for row in rows:
-        labels = row.labels()
-        if any(h in norm(row.text) for h in _T3_HEADERS) and not row.has_number():
+        labels = row.labels(_N3)
+        if any(h in norm(row.text) for h in _T3_HEADERS) and not row.has_number(_N3):
             continue
         item_parts = []
-        for part in labels:
+        for part in _split_group_prefixes(labels):
             g = _group_of(part)
             if g:
                 group = g
@@ -437,7 +478,7 @@ def map_table3(m: _Mapper, rows: list[Row]) -> tuple[int, str | None]:
                     item_parts = [part]  # template 2019 prints （六）其他处理 as a row
                 continue
             item_parts.append(part)
-        has_values = row.has_number() or (len(row.cells) - row.last_label_index() - 1 >= 7 and not row.from_text)
+        has_values = row.has_number(_N3) or (len(row.cells) - row.label_end(_N3) >= _N3 and not row.from_text)
         if not has_values:
             if item_parts and not marker_table(row):
                 pending = item_parts
@@ -447,15 +488,24 @@ def map_table3(m: _Mapper, rows: list[Row]) -> tuple[int, str | None]:
             continue
         item = item_parts[-1]
         key, score = match_table3_label(item, group)
-        if score < ROW_THRESHOLD and pending:
-            key2, score2 = match_table3_label(pending[-1] + item, group)
+        prefix = pending[-1] if pending else (blank_row[3][-1] if blank_row and blank_row[3] else None)
+        joined = False
+        if score < ROW_THRESHOLD and prefix:
+            key2, score2 = match_table3_label(prefix + item, group)
             if score2 > score:
-                key, score = key2, score2
+                key, score, joined = key2, score2, True
+        if blank_row is not None:
+            # a blank row followed by the rest of its label and the values: one row, not two
+            if not (joined or blank_row[0] == key):
+                keep(*blank_row)
+            blank_row = None
         pending = []
-        if key is None or score < ROW_THRESHOLD:
-            m.warn("row_not_matched", f"table3: row {' '.join(labels)!r} matches no template row")
+        if not row.has_number(_N3):
+            blank_row = (key, score, row, labels)
             continue
-        matched.append((key, row))
+        keep(key, score, row, labels)
+    if blank_row is not None:
+        keep(*blank_row)
     keys = {k for k, _ in matched}
     split_other = keys & {"other_no_correction", "other_no_fee", "other_other"}
     t3_template = "2019" if "other_handling" in keys and not split_other else None
@@ -527,7 +577,7 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
         paras = [b.text for b in blocks[i + 1:end] if isinstance(b, Paragraph)]
         report.sections[key] = "\n".join(paras)
 
-    rows = assign_rows(blocks, sections)
+    rows = assign_rows(blocks, sections, positional=not extracted.text_layout)
     for table in _TABLES:
         if not rows[table]:
             rows[table] = text_stream_rows(blocks, sections, table)
