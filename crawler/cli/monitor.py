@@ -1,0 +1,177 @@
+"""`nianbao check`, `alert`, `run` and `schedule`: the monitor's commands.
+
+Exit codes (cron and systemd rely on them; docs/systemd.md): 0 ok, 1 partial failure (a site
+failed, a report could not be checked, an alert could not be sent and stays queued), 2 config or
+usage error.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date, datetime, timezone
+
+import click
+
+from crawler.cli import get_config
+
+log = logging.getLogger(__name__)
+
+
+def _today(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint="--today") from None
+
+
+_today_option = click.option(
+    "--today", "today", default=None, metavar="YYYY-MM-DD",
+    help="Judge deadlines and missing reports as of this date (default: today).")
+_site_option = click.option("--site", "sites", multiple=True, help="Only this site (config name); repeatable.")
+
+
+def _store(config, *, readonly: bool = False):
+    from storage.db import Store
+
+    return Store(config.database_path(), readonly=readonly)
+
+
+@click.command("check")
+@_site_option
+@_today_option
+@click.pass_context
+def check(ctx: click.Context, sites: tuple[str, ...], today: str | None) -> None:
+    """Run every check on the stored reports (no crawl, no email) and print a summary."""
+    from crawler.run import run_checks_for
+    from monitor.checks.categories import SEVERITY_LABELS, category
+
+    config = get_config(ctx)
+    for name in sites:
+        config.site(name)
+    store = _store(config)
+    run_id = store.start_run("check", config={"sites": list(sites)})
+    try:
+        summary = run_checks_for(config, store, today=_today(today), run_id=run_id, sites=list(sites) or None)
+        store.finish_run(run_id, "ok" if summary.ok else "partial", summary.as_stats())
+        open_findings = store.findings(open_only=True)
+    except BaseException as e:
+        store.finish_run(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        store.close()
+    click.echo(f"checked {summary.reports} reports of {len(summary.sites)} sites: {summary.findings} findings, "
+               f"{len(summary.new)} new, {len(summary.resolved)} resolved")
+    by_key: dict[tuple[str, str], int] = {}
+    for f in open_findings:
+        by_key[(f.severity, f.rule)] = by_key.get((f.severity, f.rule), 0) + 1
+    for (sev, rule), n in sorted(by_key.items(), key=lambda kv: ({"error": 0, "warning": 1}.get(kv[0][0], 2),
+                                                                  kv[0][1])):
+        click.echo(f"  {SEVERITY_LABELS.get(sev, sev)} {rule} ({category(rule)}): {n} open")
+    for f in summary.new[:50]:
+        click.echo(f"  new: [{f.severity}] {f.rule} {f.site or ''} {f.agency or ''} {f.year or ''}: {f.message}")
+    for p in summary.problems:
+        click.echo(f"  problem: {p}", err=True)
+    sys.exit(0 if summary.ok else 1)
+
+
+@click.command("alert")
+@click.option("--dry-run", is_flag=True, help="Print the emails that would be sent; queue and send nothing.")
+@click.pass_context
+def alert(ctx: click.Context, dry_run: bool) -> None:
+    """Email digests of the findings not yet alerted, and retry queued alerts that are due."""
+    from crawler.run import check_alert_config, run_alerts_for
+
+    config = get_config(ctx)
+    if not dry_run:
+        check_alert_config(config)
+    store = _store(config)
+    run_id = None if dry_run else store.start_run("alert")
+    try:
+        outcome = run_alerts_for(config, store, dry_run=dry_run)
+        if run_id is not None:
+            store.finish_run(run_id, "ok" if outcome.ok else "partial", outcome.as_stats())
+    except BaseException as e:
+        if run_id is not None:
+            store.finish_run(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    finally:
+        store.close()
+    if dry_run:
+        if not outcome.digests:
+            click.echo("nothing to send: no open finding waits for an alert")
+        for d in outcome.digests:
+            click.echo(f"To: {', '.join(d.recipients)}\nSubject: {d.subject}\n"
+                       f"Findings: {len(d.fingerprints)}  Key: {d.key}\n\n{d.text}\n{'=' * 72}")
+        sys.exit(0)
+    click.echo(f"{len(outcome.digests)} digests composed, {outcome.delivery.queued} queued, "
+               f"{len(outcome.delivery.sent)} sent, {len(outcome.delivery.failed)} failed (kept in the outbox)")
+    for _, err in outcome.delivery.failed:
+        click.echo(f"  failed: {err}", err=True)
+    sys.exit(0 if outcome.ok else 1)
+
+
+@click.command("run")
+@_site_option
+@_today_option
+@click.option("--no-crawl", is_flag=True, help="Skip the crawl: check and alert only.")
+@click.option("--progress/--no-progress", default=False, help="Show crawl progress.")
+@click.pass_context
+def run(ctx: click.Context, sites: tuple[str, ...], today: str | None, no_crawl: bool, progress: bool) -> None:
+    """Crawl, parse, check and alert once.  Exit 0 ok, 1 partial failure, 2 config error."""
+    from crawler.run import run_once
+
+    config = get_config(ctx)
+    result = run_once(config, sites=list(sites) or None, crawl=not no_crawl, today=_today(today),
+                      progress=progress)
+    click.echo(result.render())
+    sys.exit(result.exit_code)
+
+
+@click.command("schedule")
+@click.option("--no-catch-up", is_flag=True, help="Do not run at start even if the last run is old.")
+@click.option("--interval-seconds", type=float, default=None,
+              help="Run every N seconds instead of the cron (testing and debugging).")
+@click.option("--max-runs", type=int, default=None, help="Exit after this many runs (testing).")
+@click.pass_context
+def schedule(ctx: click.Context, no_catch_up: bool, interval_seconds: float | None, max_runs: int | None) -> None:
+    """Run `nianbao run` on the cron of config (schedule.cron, schedule.timezone) until SIGTERM."""
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    from crawler.run import check_alert_config, run_once
+    from monitor.schedule import ScheduleSettings, build, needs_catch_up, serve
+
+    config = get_config(ctx)
+    check_alert_config(config)  # exit 2 now rather than at 02:30
+    settings = ScheduleSettings.from_config(config)
+    try:
+        trigger = IntervalTrigger(seconds=interval_seconds, timezone=settings.timezone) if interval_seconds \
+            else settings.trigger()
+    except ValueError as e:
+        from crawler.config import ConfigError
+
+        raise ConfigError("schedule.cron", str(e)) from None
+    store = _store(config)
+    try:
+        catch_up = not no_catch_up and needs_catch_up(store.last_runs(limit=20, kind="run"),
+                                                      interval_hours=settings.interval_hours)
+    finally:
+        store.close()
+
+    def job(should_stop) -> int:
+        result = run_once(config, should_stop=should_stop)
+        log.warning("run %s finished: %s (exit %s)", result.run_id, result.status, result.exit_code)
+        return result.exit_code
+
+    state = build(job, settings, catch_up=catch_up, trigger=trigger, max_runs=max_runs)
+    click.echo(f"nianbao schedule: cron '{settings.cron}' ({settings.timezone})"
+               + (f", every {interval_seconds:g}s" if interval_seconds else "")
+               + (", catching up now" if catch_up else "") + f", started {datetime.now(timezone.utc):%H:%M:%S}Z",
+               err=True)
+    serve(state)
+    click.echo(f"nianbao schedule: stopped after {state.runs} runs", err=True)
+    sys.exit(0)  # a clean stop; each run recorded its own status in the runs table
+
+
+COMMANDS = [check, alert, run, schedule]

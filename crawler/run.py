@@ -1,0 +1,175 @@
+"""One monitoring run: crawl -> parse (ingest, inside the crawl) -> check -> alert.
+
+``run_once`` is what ``nianbao run``, ``nianbao schedule`` and a systemd timer execute.  Its exit
+code is the contract with cron/systemd (docs/systemd.md):
+
+* 0 — everything ran: every site crawled, every check ran, every due alert sent (or none due);
+* 1 — partial failure: a site failed or was partial, a report could not be checked, an alert
+  could not be sent (it stays queued in the outbox and is retried on the next run), or the run was
+  stopped by SIGTERM before the end; nothing stored is lost;
+* 2 — config or usage error (raised as ConfigError, turned into exit 2 by the CLI): nothing ran.
+
+Each run is one row of the ``runs`` table (kind ``run``; the crawl keeps its own ``crawl`` row),
+with the figures of every stage in ``stats``, so Datasette shows the history.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Callable
+
+from crawler.config import Config, ConfigError
+from monitor.alerts import AlertOutcome, AlertSettings, run_alerts
+from monitor.checks.runner import CheckSummary, MonitorSettings, run_checks
+from monitor.mailer import Mailer, SmtpSettings
+from storage.db import Store
+
+log = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_PARTIAL, EXIT_CONFIG = 0, 1, 2
+
+
+def mailer_from_config(config: Config) -> Mailer:
+    """The SMTP client of alerts.smtp; the password comes from the env var it names."""
+    smtp = config.alerts.smtp
+    if smtp.user and not smtp.password_env:
+        raise ConfigError("alerts.smtp.password_env",
+                          "required when alerts.smtp.user is set (name of the env var holding the password)")
+    password = smtp.password() if smtp.user else None  # ConfigError names the key when unset
+    return Mailer(SmtpSettings(host=smtp.host, port=smtp.port, security=smtp.security, user=smtp.user,
+                               password=password, sender=smtp.sender, timeout=smtp.timeout))
+
+
+def check_alert_config(config: Config) -> None:
+    """Fail early (exit 2) on what would only fail at send time."""
+    if not config.alerts.enabled:
+        return
+    if not config.alerts.recipients and not any(s.recipients for s in config.sites):
+        raise ConfigError("alerts.recipients",
+                          "no recipients: set alerts.recipients or sites[].recipients, or alerts.enabled: false")
+    mailer_from_config(config)
+
+
+@dataclass
+class RunResult:
+    run_id: int | None = None
+    status: str = "ok"  # ok | partial | aborted
+    exit_code: int = EXIT_OK
+    crawl: Any = None  # crawler.crawl.CrawlSummary
+    checks: CheckSummary | None = None
+    alerts: AlertOutcome | None = None
+    problems: list[str] = field(default_factory=list)
+    started: datetime | None = None
+    finished: datetime | None = None
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"problems": self.problems[:20]}
+        if self.crawl is not None:
+            out["crawl"] = {"run_id": self.crawl.run_id, "status": self.crawl.status, "pages": self.crawl.pages,
+                            "reports": self.crawl.reports, "documents_new": self.crawl.documents_new,
+                            "documents_revised": self.crawl.documents_revised, "errors": self.crawl.errors,
+                            "failing_sites": self.crawl.failing_sites}
+        if self.checks is not None:
+            out["checks"] = self.checks.as_stats()
+        if self.alerts is not None:
+            out["alerts"] = self.alerts.as_stats()
+        return out
+
+    def render(self) -> str:
+        lines = [f"run {self.run_id}: {self.status} (exit {self.exit_code})"]
+        if self.crawl is not None:
+            c = self.crawl
+            lines.append(f"  crawl: {c.status}, {c.pages} pages, {c.reports} reports, "
+                         f"{c.documents_new} new and {c.documents_revised} revised documents, {c.errors} errors")
+        if self.checks is not None:
+            k = self.checks
+            rules = ", ".join(f"{r} {n}" for r, n in sorted(k.by_rule().items())) or "none"
+            lines.append(f"  checks: {k.reports} reports, {k.findings} open findings, {len(k.new)} new ({rules}), "
+                         f"{len(k.resolved)} resolved")
+        if self.alerts is not None:
+            a = self.alerts
+            lines.append(f"  alerts: {len(a.digests)} composed, {a.delivery.queued} queued, "
+                         f"{len(a.delivery.sent)} sent, {len(a.delivery.failed)} failed (kept in the outbox)")
+        lines += [f"  problem: {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+def run_checks_for(config: Config, store: Store, *, today: date | None = None, run_id: int | None = None,
+                   sites: list[str] | None = None) -> CheckSummary:
+    settings = MonitorSettings.from_config(config)
+    return run_checks(store, settings, today=today, run_id=run_id, sites=sites)
+
+
+def run_alerts_for(config: Config, store: Store, *, now: datetime | None = None,
+                   dry_run: bool = False) -> AlertOutcome:
+    settings = AlertSettings.from_config(config)
+    mailer = None if dry_run or not config.alerts.enabled else mailer_from_config(config)
+    return run_alerts(store, settings, mailer, sender=config.alerts.smtp.sender, now=now, dry_run=dry_run)
+
+
+def run_once(config: Config, *, store: Store | None = None, sites: list[str] | None = None,
+             crawl: bool = True, today: date | None = None, now: datetime | None = None,
+             progress: bool = False, should_stop: Callable[[], bool] | None = None) -> RunResult:
+    """Crawl, check and alert once; record the run.  Raises ConfigError before doing anything
+    when the config cannot work (exit 2)."""
+    check_alert_config(config)
+    if sites:
+        for name in sites:
+            config.site(name)  # ConfigError on an unknown name
+    should_stop = should_stop or (lambda: False)
+    own_store = store is None
+    store = store or Store(config.database_path())
+    result = RunResult(started=datetime.now(timezone.utc))
+    result.run_id = store.start_run("run", config={"sites": sites or [s.name for s in config.sites],
+                                                   "crawl": crawl})
+    error = None
+    try:
+        if crawl and config.sites and not should_stop():
+            from crawler.crawl import run_crawl  # Scrapy only when crawling
+
+            result.crawl = run_crawl(config, store, sites=sites, progress=progress)
+            if result.crawl.status != "ok":
+                bad = [n for n, s in result.crawl.sites.items() if s.status != "ok"]
+                result.problems.append(f"crawl {result.crawl.status}: sites {', '.join(bad) or '?'}"
+                                       + (f" ({result.crawl.error})" if result.crawl.error else ""))
+        if not should_stop():
+            result.checks = run_checks_for(config, store, today=today, run_id=result.run_id, sites=sites)
+            result.problems += result.checks.problems
+        if not should_stop():
+            result.alerts = run_alerts_for(config, store, now=now)
+            result.problems += [f"alert {i} not sent: {e}" for i, e in result.alerts.delivery.failed]
+            if result.alerts.unaddressed:
+                result.problems.append(f"{result.alerts.unaddressed} findings have no recipients")
+        if should_stop():
+            result.status = "aborted"
+            result.problems.append("stopped by a signal before the end of the run")
+        elif result.problems:
+            result.status = "partial"
+    except Exception as e:  # recorded, then re-raised: cron must see the failure
+        error = f"{type(e).__name__}: {e}"
+        result.status = "failed"
+        raise
+    finally:
+        result.finished = datetime.now(timezone.utc)
+        result.exit_code = EXIT_OK if result.status == "ok" else EXIT_PARTIAL
+        try:
+            store.finish_run(result.run_id, result.status, result.stats(), error=error)
+        finally:
+            if own_store:
+                store.close()
+    return result
+
+
+class StopFlag:
+    """Set by a signal handler; read by a run between its stages."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def __call__(self) -> bool:
+        return self._event.is_set()
