@@ -1,0 +1,175 @@
+"""Every rendering of every seed (HTML, GBK HTML, DOCX, PDF, DOC) parses to the hand-checked values."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pytest
+
+import render_seeds
+from crawler.demo import render
+from crawler.parsing import parse_bytes
+from crawler.parsing.extract import docx as docx_extract
+from crawler.parsing.extract import html as html_extract
+from crawler.parsing.extract import pdf as pdf_extract
+from crawler.parsing.extract.base import Table
+from crawler.parsing.sniff import sniff
+from storage.models import ParseStatus
+
+STEMS = render_seeds.seed_stems()
+CASES = [(s, f) for s in STEMS for f in ("html", "docx", "pdf")]
+CASES.append((STEMS[render_seeds.DOC_SEED_INDEX], "doc"))
+COMPARED = ("agency", "year", "template", "title", "published", "table2", "table3", "table4")
+
+
+def _expected(stem: str) -> dict:
+    return json.loads((render_seeds.EXPECTED / f"{stem}.json").read_text("utf-8"))
+
+
+def _diff(got: dict, exp: dict) -> list[str]:
+    out = []
+    for k in COMPARED:
+        if k == "table3":
+            for row, vals in exp["table3"].items():
+                if got["table3"].get(row) != vals:
+                    out.append(f"table3.{row}: got {got['table3'].get(row)} expected {vals}")
+        elif got[k] != exp[k]:
+            out.append(f"{k}: got {got[k]!r} expected {exp[k]!r}")
+    return out
+
+
+@pytest.mark.parametrize("stem,fmt", CASES, ids=[f"{s[:3]}-{f}" for s, f in CASES])
+def test_rendering_parses_to_expected(seed_corpus, stem, fmt):
+    r = seed_corpus[(stem, fmt)]
+    data = Path(r.path).read_bytes()
+    report = parse_bytes(data, path=r.path, content_type=r.content_type)
+    got = report.to_json()
+    assert report.status == ParseStatus.PARSED, report.error
+    assert _diff(got, _expected(stem)) == []
+    assert got["source"]["format"] == fmt
+    assert got["source"]["sha256"] == hashlib.sha256(data).hexdigest()
+    assert got["source"]["path"] == r.path
+
+
+def test_gbk_page_is_gbk(seed_corpus):
+    stem = STEMS[render_seeds.GBK_SEED_INDEX]
+    data = Path(seed_corpus[(stem, "html")].path).read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        data.decode("utf-8")
+    text, enc = html_extract.decode(data, "text/html")
+    assert enc == "gb18030" and _expected(stem)["agency"] in text
+
+
+@pytest.mark.parametrize("how", ["meta", "header", "sniffed", "wrong-header"])
+def test_gbk_charset_from_header_meta_or_sniffed(how):
+    spec = render_seeds.seed_spec(STEMS[0])
+    data = render.render_html_page(spec, encoding="gbk", charset_in_meta=(how == "meta"))
+    ctype = {"meta": "text/html", "header": "text/html; charset=GBK", "sniffed": None,
+             "wrong-header": "text/html; charset=utf-8"}[how]
+    report = parse_bytes(data, url="http://127.0.0.1/a.html", content_type=ctype)
+    assert report.status == ParseStatus.PARSED, report.error
+    assert report.agency == _expected(STEMS[0])["agency"]
+    assert report.table3 == _expected(STEMS[0])["table3"]
+
+
+@pytest.mark.parametrize("container", ["TRS_Editor", "trs_editor_view", "TRS_UEDITOR", "Custom_UnionStyle",
+                                       "#zoom", "#UCAP-CONTENT", "article-content", "#vsb_content",
+                                       "news_cont_d_wrap", "#ivs_content", "#webeditorview", "unknown_box"])
+def test_body_found_in_each_container(container):
+    spec = render_seeds.seed_spec(STEMS[1])
+    ex = html_extract.extract(render.render_html_page(spec, container=container))
+    texts = [b.text for b in ex.blocks if not isinstance(b, Table)]
+    # The body, and none of the site chrome around it.
+    assert texts[0] == spec.title
+    assert not any("首页" in t or "备案号" in t or "浏览次数" in t for t in texts)
+    assert sum(isinstance(b, Table) for b in ex.blocks) == 3
+    assert ex.metadata["ArticleTitle"] == spec.title
+    assert ex.metadata["PubDate"].startswith(spec.published)
+
+
+def _table3(blocks) -> Table:
+    tables = [b for b in blocks if isinstance(b, Table)]
+    assert len(tables) == 3
+    return tables[1]
+
+
+@pytest.mark.parametrize("fmt", ["html", "docx", "pdf"])
+def test_table3_spans_resolved(seed_corpus, fmt):
+    """Table 三 comes back as 28 rows x 10 columns with its merged cells marked, labels unwrapped."""
+    stem = STEMS[1]
+    data = Path(seed_corpus[(stem, fmt)].path).read_bytes()
+    ex = {"html": html_extract.extract, "docx": docx_extract.extract, "pdf": pdf_extract.extract}[fmt](data)
+    t = _table3(ex.blocks)
+    assert len(t.rows) == 28 and all(len(r) == 10 for r in t.rows)
+    # 申请人情况 spans the seven value columns of row 0; the balance note covers 3x3.
+    assert t.rows[0][3].text == "申请人情况" and not t.rows[0][3].spanned
+    assert all(c.spanned and c.origin == (0, 3) for c in t.rows[0][4:10])
+    assert all(t.rows[r][c].spanned and t.rows[r][c].origin == (0, 0)
+               for r in range(3) for c in range(3) if (r, c) != (0, 0))
+    # 三、本年度办理结果 spans the 23 result rows in column 0.
+    assert t.rows[5][0].text == "三、本年度办理结果"
+    assert all(t.rows[r][0].spanned and t.rows[r][0].origin == (5, 0) for r in range(6, 26))
+    # Wrapped header labels read whole.
+    assert [c.text for c in t.rows[2][4:6]] == ["商业企业", "科研机构"]
+    assert t.texts()[3][3:] == ["1", "0", "0", "0", "0", "0", "1"]
+
+
+def _page_texts(pdf_bytes: bytes) -> list[str]:
+    doc = pdfium.PdfDocument(pdf_bytes)
+    try:
+        return [doc[i].get_textpage().get_text_range() for i in range(len(doc))]
+    finally:
+        doc.close()
+
+
+def test_pdf_table_continued_across_pages_is_joined(render_cache):
+    """Table 三 broken by a page comes back as one table with every value."""
+    stem = STEMS[4]
+    base = render_seeds.seed_spec(stem)
+    # Push Table 三 down until it straddles a page break (the renderer keeps rows whole).
+    specs = []
+    for n in (6, 10, 14):
+        spec = render_seeds.seed_spec(stem)
+        spec.sections["proactive"] = spec.sections.get("proactive", []) + [base.sections["overview"][0]] * n
+        specs.append(spec)
+    pdfs = render_seeds.render_office(specs, "pdf", render_cache)
+    straddling = []
+    for spec, data in zip(specs, pdfs):
+        pages = _page_texts(data)
+        first = next(i for i, p in enumerate(pages) if "本年新收" in p)
+        last = max(i for i, p in enumerate(pages) if "结转下年度继续办理" in p.replace("\r\n", ""))
+        if last > first:
+            straddling.append(data)
+    assert straddling, "no rendering put Table 三 across a page break"
+    exp = _expected(stem)
+    for data in straddling:
+        ex = pdf_extract.extract(data)
+        t = _table3(ex.blocks)
+        assert len(t.rows) == 28
+        report = parse_bytes(data)
+        assert report.status == ParseStatus.PARSED, report.error
+        assert report.table3 == exp["table3"]
+
+
+def test_sniff_ignores_lying_hints(seed_corpus):
+    stem = STEMS[0]
+    pdf = Path(seed_corpus[(stem, "pdf")].path).read_bytes()
+    docx = Path(seed_corpus[(stem, "docx")].path).read_bytes()
+    html = Path(seed_corpus[(stem, "html")].path).read_bytes()
+    assert sniff(pdf, content_type="text/html", path="a.html") == "pdf"
+    assert sniff(docx, content_type="application/pdf", path="a.pdf") == "docx"
+    assert sniff(html, content_type="application/msword", path="a.doc") == "html"
+    report = parse_bytes(pdf, url="http://127.0.0.1/report.html", content_type="text/html")
+    assert report.source.format == "pdf" and report.status == ParseStatus.PARSED
+
+
+def test_wps_named_ole_goes_through_libreoffice(seed_corpus):
+    """An OLE file named .wps is sent to LibreOffice like a .doc (Kingsoft saves Word-compatible OLE)."""
+    stem = STEMS[render_seeds.DOC_SEED_INDEX]
+    data = Path(seed_corpus[(stem, "doc")].path).read_bytes()
+    report = parse_bytes(data, path="report.wps")
+    assert report.source.format == "wps"
+    assert report.status == ParseStatus.PARSED, report.error
+    assert report.table3 == _expected(stem)["table3"]
