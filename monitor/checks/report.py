@@ -104,7 +104,8 @@ PLACEHOLDER_PATTERNS = (
     r"[（(]\s*填写[^)）]{0,12}[)）]",
     r"此处填写",
     r"【[^】]{0,10}(?:单位|填写|名称)[^】]{0,10}】",
-    r"(?<![A-Za-z])(?:XX|xx|Xx)+(?![A-Za-z])",
+    # XX as a blank to fill in ('XX局'), not inside a URL, address or word (www.xx.gov.cn, zfxxgk)
+    r"(?<![A-Za-z0-9./@_:\-])(?:XX|xx|Xx)+(?![A-Za-z0-9./@_\-])",
     r"××+",
     r"ＸＸ+",
 )
