@@ -71,3 +71,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+_DISTRICTS = "东西南北中上下前后左右新老"
+
+
+def make_corpus(directory: Path, n: int) -> list[Path]:
+    """n distinct report files made from the seeds: each seed's agency renamed (a real-looking
+    district name per file), so every file is its own report of its own agency."""
+    directory.mkdir(parents=True, exist_ok=True)
+    seeds = sorted(SEEDS.glob("*.txt"))
+    agencies = [json.loads(next(EXPECTED.glob(f"{p.name[:3]}_*.json")).read_text(encoding="utf-8"))["agency"]
+                for p in seeds]
+    out = []
+    for i in range(n):
+        k = i % len(seeds)
+        text = seeds[k].read_text(encoding="utf-8")
+        region = _DISTRICTS[i % len(_DISTRICTS)] + _DISTRICTS[(i // len(_DISTRICTS)) % len(_DISTRICTS)] + \
+            _DISTRICTS[(i // len(_DISTRICTS) ** 2) % len(_DISTRICTS)] + "区"
+        body = agencies[k].split("区", 1)[-1].split("县", 1)[-1]
+        text = text.replace(agencies[k], region + body)
+        p = directory / f"r{i:05d}.txt"
+        p.write_text(text, encoding="utf-8")
+        out.append(p)
+    return out
