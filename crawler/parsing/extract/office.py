@@ -111,10 +111,28 @@ def convert_many(items: list[tuple[str, bytes]], *, src_ext: str, to: str,
         return out
 
 
+def _ole_header_problem(data: bytes) -> str | None:
+    """What is wrong with an OLE2 (Compound File) header, or None when it is plausible."""
+    if len(data) < 512:
+        return "shorter than its 512-byte header"
+    if data[0x1C:0x1E] != b"\xfe\xff":
+        return "bad byte-order mark"
+    sector_shift = int.from_bytes(data[0x1E:0x20], "little")
+    mini_shift = int.from_bytes(data[0x20:0x22], "little")
+    if sector_shift not in (9, 12) or mini_shift != 6:
+        return f"bad sector sizes ({sector_shift}, {mini_shift})"
+    return None
+
+
 def extract(data: bytes, *, fmt: str = "doc", name: str = "document") -> Extracted:
     """DOC/WPS bytes -> Extracted, through a LibreOffice DOCX conversion."""
     from . import docx as docx_extract
 
+    bad = _ole_header_problem(data) if fmt in ("doc", "wps") else None
+    if bad:
+        # LibreOffice would import the bytes as plain text and "succeed": refuse them here.
+        return Extracted(format=fmt, status=ParseStatus.FAILED,
+                         error=f"{name}: corrupt {fmt.upper()} (not a valid OLE2 compound file: {bad})")
     try:
         converted = convert(data, src_ext=fmt, to="docx", name=name)
     except ConversionError as e:
