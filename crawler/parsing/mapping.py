@@ -20,6 +20,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz
 
@@ -45,6 +46,7 @@ _QUOTES = str.maketrans("", "", "“”\"'‘’「」『』*#")
 _LEADING_NUMBERING = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|[(][一二三四五六七八九十\d]+[)]|\d+[.、)])")
 
 
+@lru_cache(maxsize=16384)
 def norm(text: str) -> str:
     """Text for comparison: NFKC (full-width brackets/digits -> ASCII), no spaces, no quotes/artefacts."""
     text = _BOOKMARK.sub("", text or "")
@@ -83,6 +85,7 @@ def _value_text(raw: str) -> str:
     return s
 
 
+@lru_cache(maxsize=16384)
 def parse_value(raw: str, *, decimal: bool = False, keep_text: bool = False):
     """(kind, value) of a printed cell.  Blank, NA and text are never turned into 0.
 
@@ -107,6 +110,7 @@ def parse_value(raw: str, *, decimal: bool = False, keep_text: bool = False):
     return CellKind.TEXT, None
 
 
+@lru_cache(maxsize=16384)
 def is_value_like(text: str) -> bool:
     """A cell that can stand in a value position: blank, NA mark or a number."""
     kind, _ = parse_value(text, decimal=True)
@@ -125,8 +129,9 @@ class Row:
     cells: list[str]  # texts of the row's own cells (span copies dropped)
     from_text: bool = False  # read from the text stream, not a grid
     positional: bool = False  # a true grid (HTML/DOCX): the values sit in its last columns
+    _last_label: int | None = field(default=None, repr=False, compare=False)
 
-    @property
+    @cached_property
     def text(self) -> str:
         return "".join(self.cells)
 
@@ -142,10 +147,9 @@ class Row:
         return [c for c in self.cells[: self.label_end(n)] if c.strip()]
 
     def last_label_index(self) -> int:
-        for i in range(len(self.cells) - 1, -1, -1):
-            if _is_label(self.cells[i]):
-                return i
-        return -1
+        if self._last_label is None:
+            self._last_label = next((i for i in range(len(self.cells) - 1, -1, -1) if _is_label(self.cells[i])), -1)
+        return self._last_label
 
     def values(self, n: int) -> tuple[list[str], bool]:
         """The n cells at the right end after the label; (cells, ambiguous)."""
@@ -402,9 +406,10 @@ def _group_of(part: str) -> str | None:
     return None
 
 
-def _split_group_prefixes(parts: list[str]) -> list[str]:
+@lru_cache(maxsize=4096)
+def _split_group_prefixes(parts: tuple[str, ...]) -> tuple[str, ...]:
     """'（三）不予公开1.属于国家秘密' (cells merged in a text stream) -> the group heading and the item."""
-    out = []
+    out: list[str] = []
     for part in parts:
         p = norm(part)
         for label in _GROUP_LABELS.values():
@@ -413,7 +418,7 @@ def _split_group_prefixes(parts: list[str]) -> list[str]:
                 break
         else:
             out.append(part)
-    return out
+    return tuple(out)
 
 
 def _item_number(label: str) -> str | None:
@@ -432,6 +437,7 @@ def _row_candidates():
 _T3_CANDIDATES = _row_candidates()
 
 
+@lru_cache(maxsize=4096)
 def match_table3_label(label: str, group: str | None) -> tuple[str | None, float]:
     """Best row key for an item label read under group heading `group`."""
     text = norm(label)
@@ -470,7 +476,7 @@ def map_table3(m: _Mapper, rows: list[Row]) -> tuple[int, str | None]:
         if any(h in norm(row.text) for h in _T3_HEADERS) and not row.has_number(_N3):
             continue
         item_parts = []
-        for part in _split_group_prefixes(labels):
+        for part in _split_group_prefixes(tuple(labels)):
             g = _group_of(part)
             if g:
                 group = g
