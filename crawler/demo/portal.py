@@ -569,9 +569,9 @@ def _waf_412() -> Resource:
 
 def _waf_521() -> Resource:
     # 加速乐: 521 with a script that computes __jsl_clearance and reloads.
-    body = ("<script>document.cookie=('_')+('_')+('j')+('s')+('l')+('_')+('c')+('l')+('e')+('a')+('r')+('a')"
-            "+('n')+('c')+('e')+('=')+'" + _JSL_CLEARANCE + "'+';max-age=3600;path=/';"
-            "location.href=location.pathname+location.search</script>")
+    body = ("<html><body><script>var _0x5e2a=['cookie','location'];setTimeout(function(){document[_0x5e2a[0]]="
+            "'__jsl_clearance=" + _JSL_CLEARANCE + ";max-age=3600;path=/';"
+            "window[_0x5e2a[1]].href=location.pathname+location.search},1500);</script></body></html>")
     return Resource(body.encode(), status=521,
                     headers={"Set-Cookie": "__jsluid_h=0a1b2c3d4e5f60718293a4b5c6d7e8f9; max-age=31536000; path=/; HttpOnly"},
                     conditional=False)

@@ -42,8 +42,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a bug in the portal must show as a 500, not a dropped connection
             log.exception("demo portal failed on %s %s", method, self.path)
             res = Resource(b"internal error", "text/plain", status=500, conditional=False)
-        status = self._send(method, res)
-        srv.portal.record(_record(method, self.path, self.headers, status))
+        self._log = lambda status: srv.portal.record(_record(method, self.path, self.headers, status))
+        self._send(method, res)
 
     def do_GET(self) -> None:
         self._serve("GET")
@@ -66,6 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             for k, v in res.headers.items():
                 self.send_header(k, v)
+            self._log(res.status)
             self.end_headers()
             return res.status
         etag, lm = res.etag, http_date(res.last_modified)
@@ -73,6 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(304)
             self.send_header("ETag", etag)
             self.send_header("Last-Modified", lm)
+            self._log(304)
             self.end_headers()
             return 304
         size = res.pad_to if res.pad_to else len(res.body)
@@ -86,6 +88,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         if res.truncate:
             self.send_header("Connection", "close")
+        self._log(res.status)  # before the client can see the answer, so tests never race the log
         self.end_headers()
         if method == "HEAD":
             return res.status

@@ -75,6 +75,14 @@ _MANAGEMENT = (
     "建立信息发布台账，明确专人负责信息的采集、审核和发布，定期开展栏目检查，及时整改空白栏目和过期信息。",
     "完善政府信息公开工作制度，修订信息公开保密审查办法，进一步规范依申请公开的受理、登记、办理和答复流程。",
 )
+_EXTRA = (
+    "围绕{f0}，本年度集中梳理公开了办事指南和常见问题解答，方便群众查阅。",
+    "结合{field}领域重点工作，做好{f1}相关政策的发布和解读，回应社会关切。",
+    "对照基层政务公开标准目录，补充完善{f2}等事项的公开内容。",
+    "及时公开{f3}相关的行政执法结果，接受社会监督。",
+    "针对群众反映较多的{f1}问题，通过网站专栏集中发布权威信息。",
+    "按季度更新{f0}统计数据，做到数据可查询、可下载。",
+)
 _PLATFORM = (
     "持续优化政府网站信息公开专栏，调整{f0}等栏目设置，提升栏目内容的准确性和时效性。",
     "加强政务新媒体管理，推动网站与政务新媒体信息同步发布，拓宽群众获取信息渠道。",
@@ -131,14 +139,17 @@ def make_sections(agency: str, year: int, table3: dict, table4: dict, salt: str 
                w=c["withheld"], u=c["unavailable"], r=c["rejected"], o=c["other"], cf=c["carried_forward"],
                rv=table4["review"]["total"], lt=lt)
     problems = rng.sample(range(len(_PROBLEMS)), 2)
+    extra = rng.sample(_EXTRA, 2)
+    mgmt = rng.sample(_MANAGEMENT, 2)
     overview = [
         _pick(_INTRO, rng, year, 0).format(**fmt),
         "（一）主动公开",
         _pick(_PROACTIVE, rng, year, 1).format(**fmt),
+        *(x.format(**fmt) for x in extra),
         "（二）依申请公开",
         _pick(_REQUESTS, rng, year, 0).format(**fmt),
         "（三）政府信息管理",
-        _pick(_MANAGEMENT, rng, year, 2).format(**fmt),
+        *(x.format(**fmt) for x in mgmt),
         "（四）政府信息公开平台建设",
         _pick(_PLATFORM, rng, year, 3).format(**fmt),
         "（五）监督保障",
@@ -156,9 +167,15 @@ def make_sections(agency: str, year: int, table3: dict, table4: dict, salt: str 
 
 
 def preamble(agency: str, year: int, site_name: str, phone: str) -> list[str]:
-    return [
+    rng = random.Random(f"{agency}|{year}|preamble")
+    first = rng.choice((
         "本报告根据《中华人民共和国政府信息公开条例》和《国务院办公厅政府信息与政务公开办公室关于印发〈中华人民共和国"
         "政府信息公开工作年度报告格式〉的通知》（国办公开办函〔2021〕30号）要求编制。",
-        f"本报告所列数据的统计期限自{year}年1月1日起至{year}年12月31日止。本报告电子版可在{site_name}"
-        f"“政府信息公开年报”栏目查阅或下载。如对本报告有疑问，请与{agency}办公室联系（电话：{phone}）。",
-    ]
+        f"根据《中华人民共和国政府信息公开条例》第四十九条、第五十条规定，现公布{agency}{year}年度政府信息公开工作年度报告。",
+        f"按照《中华人民共和国政府信息公开条例》和上级政务公开主管部门的要求，{agency}编制了本年度报告。",
+    ))
+    period = f"本报告所列数据的统计期限自{year}年1月1日起至{year}年12月31日止。"
+    where = rng.choice((f"本报告电子版可在{site_name}“政府信息公开年报”栏目查阅或下载。",
+                        f"报告全文可在{site_name}政府信息公开专栏下载。"))
+    ask = f"如对本报告有疑问，请与{agency}办公室联系（电话：{phone}）。"
+    return [first, period + where + ask] if rng.random() < 0.5 else [first + period, where + ask]
