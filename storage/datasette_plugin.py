@@ -302,8 +302,7 @@ async def overview_page(datasette, request):
 
 
 async def stylesheet(datasette, request):
-    return Response.text((_STATIC / "nianbao.css").read_text(encoding="utf-8"),
-                         headers={"content-type": "text/css; charset=utf-8"})
+    return Response((_STATIC / "nianbao.css").read_text(encoding="utf-8"), content_type="text/css; charset=utf-8")
 
 
 @hookimpl

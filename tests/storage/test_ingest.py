@@ -148,3 +148,9 @@ def test_cli_ingest_and_exit_codes(tmp_path):
     with Store(db) as s:
         runs = s.last_runs(kind="ingest")
         assert runs[-1]["status"] == "ok" and runs[-1]["stats"]["reports"] == 5
+
+
+def test_cli_serve_without_database_is_one_line_exit_2(tmp_path):
+    r = subprocess.run([*NIANBAO, "serve", "--db", str(tmp_path / "none.db"), "--no-open", "--port", "0"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "none.db" in r.stderr

@@ -1,0 +1,143 @@
+"""`nianbao serve` on a free port, driven by the system Chromium (headless, Playwright)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from crawler.ingest import ingest_paths
+from storage.db import Store
+
+from storage_helpers import SEEDS, expected, free_port
+
+NIANBAO = os.path.join(os.path.dirname(sys.executable), "nianbao")
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--no-first-run", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("serve")
+    db = tmp / "nianbao.db"
+    with Store(db) as store:
+        results, errors = ingest_paths(store, [SEEDS])
+        assert not errors
+        seed_001 = next(r.report_id for r in results if "/001_" in r.url)
+    port = free_port()
+    log = open(tmp / "serve.log", "w")
+    proc = subprocess.Popen([NIANBAO, "serve", "--db", str(db), "--port", str(port), "--no-open"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/-/versions.json", timeout=2).read()
+            break
+        except OSError:
+            assert proc.poll() is None, (tmp / "serve.log").read_text()
+            assert time.monotonic() < deadline, "nianbao serve did not start"
+            time.sleep(0.2)
+    yield base, db, seed_001
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def page_factory():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield lambda: browser.new_page(viewport={"width": 1400, "height": 1000})
+        browser.close()
+
+
+def test_report_page_of_seed_001(served, page_factory):
+    base, db, rid = served
+    exp = expected("001")
+    page = page_factory()
+    page.goto(f"{base}/-/nianbao/report/{rid}")
+    assert exp["agency"] in page.locator("h1").inner_text()
+    # its values, in the table laid out as printed
+    assert page.locator('[data-ref="table2.punishment.value"]').inner_text() == str(exp["table2"]["punishment"])
+    assert page.locator('[data-ref="table3.new.total"]').inner_text() == str(exp["table3"]["new"][6])
+    assert page.locator('[data-ref="table3.unavailable_not_held.total"]').inner_text() == "1"
+    assert page.locator("#table3 tr[data-row]").count() == 25
+    assert page.locator("#table4 td.cell").count() == 15
+    # the cells named by findings are highlighted; the finding's rows are listed beside them
+    flagged = page.locator("#table3 td.flag-error")
+    assert flagged.count() >= 7
+    assert "flag-error" in page.locator('[data-ref="table3.unavailable_not_held.natural_person"]').get_attribute("class")
+    assert "flag-" not in page.locator('[data-ref="table4.review.total"]').get_attribute("class")
+    rules = page.locator("#findings .nb-finding").evaluate_all("els => els.map(e => e.dataset.rule)")
+    assert {"row_total", "results_total"} <= set(rules)
+    # highlighted cells look different from the others (real CSS, real rendering)
+    color = flagged.first.evaluate("e => getComputedStyle(e).backgroundColor")
+    plain = page.locator('[data-ref="table4.review.total"]').evaluate("e => getComputedStyle(e).backgroundColor")
+    assert color != plain
+    assert page.locator("a.source-link").get_attribute("href").endswith(".txt")
+    assert page.locator("svg.chart").count() >= 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "report_001.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+    page.close()
+
+
+def test_canned_query_returns_seed_001(served, page_factory):
+    base, db, rid = served
+    page = page_factory()
+    page.goto(f"{base}/{db.stem}/balance_failures")
+    assert "勾稽关系不符的报告" in page.locator("h1").inner_text()
+    body = page.locator("table.rows-and-columns").inner_text()
+    assert "市中区卫生健康局" in body
+    for other in ("东风区卫生健康局", "伊美区卫生健康局", "互助县卫生健康局"):
+        assert other not in body
+    # the report link leads to the report page
+    page.locator(f'a[href="/-/nianbao/report/{rid}"]').first.click()
+    page.wait_for_url(f"**/-/nianbao/report/{rid}")
+    page.screenshot(path=str(ARTIFACTS / "balance_failures_click.png"))
+    page.close()
+
+
+def test_reports_table_facets_and_overview(served, page_factory):
+    base, db, rid = served
+    page = page_factory()
+    page.goto(f"{base}/{db.stem}/reports")
+    assert page.locator(".facet-info").count() >= 3  # year, region, agency ...
+    assert page.locator(f'a[href="/-/nianbao/report/{rid}"]').count() == 1
+    page.goto(f"{base}/{db.stem}/agency_history?agency=大兴区卫生健康委")
+    assert "北京市大兴区卫生健康委员会" in page.locator("table.rows-and-columns").inner_text()
+    page.goto(f"{base}/-/nianbao")
+    assert page.locator("svg.chart").count() == 2
+    page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+    page.close()
+
+
+def test_served_read_only(served):
+    base, db, _ = served
+    req = urllib.request.Request(f"{base}/{db.stem}.json?sql=" + urllib.parse.quote("delete from reports"))
+    try:
+        body = urllib.request.urlopen(req, timeout=5).read().decode()
+    except urllib.error.HTTPError as e:
+        body = e.read().decode()
+    with Store(db, readonly=True) as s:
+        assert s.counts()["reports"] == 5
+    assert "error" in body.lower() or "readonly" in body.lower() or "not allowed" in body.lower()
