@@ -25,7 +25,8 @@ class Revision:
     old_sha256: str | None = None
     report_id: int | None = None
     site: str | None = None
-    changed_cells: list[str] = field(default_factory=list)  # Cell.ref of every changed cell, if known
+    #: Cell.ref of every changed cell -> [before, after] (storage's form), or just the refs
+    changed_cells: dict[str, list] | list[str] = field(default_factory=dict)
 
 
 def revised(revisions: list[Revision]) -> list[Finding]:
@@ -33,19 +34,25 @@ def revised(revisions: list[Revision]) -> list[Finding]:
     for r in revisions:
         when = f"于{r.at:%Y年%m月%d日}" if r.at else ""
         detail = ""
-        if r.changed_cells:
-            shown = sorted(r.changed_cells)[:5]
-            detail = "，变动单元格：" + "、".join(shown)
-            if len(r.changed_cells) > len(shown):
-                detail += f" 等{len(r.changed_cells)}处"
+        changes = r.changed_cells if isinstance(r.changed_cells, dict) else dict.fromkeys(r.changed_cells)
+        if changes:
+            shown = sorted(changes)[:5]
+            detail = "，变动数据：" + "；".join(
+                f"{ref} {_v(changes[ref][0])}→{_v(changes[ref][1])}" if changes[ref] else ref for ref in shown)
+            if len(changes) > len(shown):
+                detail += f" 等{len(changes)}处"
         out.append(Finding(
             rule="revised", severity="warning", agency=r.agency, year=r.year, site=r.site,
             report_id=r.report_id, subject=f"sha256:{r.new_sha256 or ''}",
-            cells=sorted(r.changed_cells),
+            cells=sorted(changes),
             message=(f"{r.year or ''}年度报告发布后内容被修改（本系统{when}发现与首次收录版本不一致{detail}），"
                      f"请核实修改原因并在报告中说明。"),
             numbers={"url": r.url, "detected_at": r.at.isoformat(timespec="seconds") if r.at else None,
                      "old_sha256": r.old_sha256, "new_sha256": r.new_sha256,
-                     "changed_cells": len(r.changed_cells)},
+                     "changed_cells": {k: v for k, v in sorted(changes.items())[:20]}},
         ))
     return out
+
+
+def _v(value) -> str:
+    return "空" if value is None else str(value)

@@ -217,7 +217,7 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
 
     by_id = {s.id: s for s in stored}
     revs = []
-    for ev in _revised_events(store):
+    for ev in _revised_events(store, site):
         s = by_id.get(ev["report_id"])
         if s is None:
             continue  # the report is no longer checkable, or belongs to another site
@@ -268,22 +268,12 @@ def _stored_kinds(store, site: str | None) -> dict[str, str]:
     return {r["name"]: r["kind"] for r in rows if r.get("kind") in ("town", "government")}
 
 
-def _revised_events(store) -> list[dict[str, Any]]:
-    """Reports whose numbers changed because the document came back with other bytes.
+def _revised_events(store, site: str | None) -> list[dict[str, Any]]:
+    """Stored reports whose numbers changed because their document came back with other bytes.
 
-    storage writes ``revised`` when a URL's bytes change (page chrome, counters and re-uploads
-    included) and ``report_revised`` when a report's cells change (a re-parse with a better
-    parser, or a bigger attachment replacing its page, included).  Only both together mean the
-    agency changed the published content, so a finding needs both, on the same version.
+    Storage lists every URL seen again with other bytes (``Store.revised_events``), with the cells
+    that changed in the report.  Pages change for reasons that are not the report (chrome, view
+    counters, a re-encoded attachment): only a change of the report's cells is a finding.  A text-only
+    edit with the same numbers is therefore not reported.
     """
-    new_bytes = {e["version_id"]: e for e in store.events(kind="revised")}
-    out = []
-    for e in store.events(kind="report_revised"):
-        doc = new_bytes.get(e.get("version_id"))
-        if doc is None or e.get("report_id") is None:
-            continue
-        detail, doc_detail = e.get("detail") or {}, doc.get("detail") or {}
-        out.append({"report_id": e["report_id"], "url": doc.get("url"), "at": doc.get("at"),
-                    "new_sha256": doc_detail.get("sha256"), "old_sha256": doc_detail.get("previous_sha256"),
-                    "changed_cells": list(detail.get("changed_cells", []))})
-    return out
+    return [e for e in store.revised_events(site=site) if e.get("changed_cells")]
