@@ -235,6 +235,8 @@ AGENCY_SUFFIXES = ("委员会", "管理委员会", "管委会", "办公室", "�
                    "总队", "支队", "大队", "分局")
 #: Words that make a short line something other than an agency name.
 NOT_AGENCY_WORDS = ("报告", "情况", "事项", "附件", "联系", "电话", "地址", "邮编", "本机关", "我局", "我委")
+#: A line holding one of these mentions a report (a link, an attachment, a commentary), it is not its title.
+NOT_TITLE_WORDS = ("附件", ".pdf", ".doc", ".wps", ".xls", "下载", "点击", "解读", "图解", "链接")
 #: Page metadata keys that carry the publication date (HTML meta, docx core properties).
 PUBDATE_KEYS = ("PubDate", "pubdate", "publishdate", "发布日期", "发布时间", "发文日期", "成文日期", "date",
                 "created")
