@@ -210,9 +210,20 @@ def grid_rows(table: Table, positional: bool = False) -> list[Row]:
 _HEADING = re.compile(r"^(?P<num>[一二三四五六]|[1-6])\s*[、.．]\s*(?P<label>\S.{0,40})$")
 
 
+_HEADING_END = re.compile(r"[。：:]")
+
+
+def split_heading(text: str) -> tuple[str, str]:
+    """A paragraph as (heading, rest): '一、总体情况。2024年，…' (PDF text) -> ('一、总体情况', '2024年，…')."""
+    if len(text) <= 60:
+        return text, ""
+    m = _HEADING_END.search(text, 0, 42)
+    return (text[:m.start()], text[m.end():].strip()) if m else (text, "")
+
+
 def _section_of(par: Paragraph, after: int) -> tuple[int, str] | None:
     """(ordinal, key) when the paragraph is a section heading with ordinal > after."""
-    text = norm(par.text).rstrip("。:：")
+    text = norm(split_heading(par.text)[0]).rstrip("。:：")
     m = _HEADING.match(text)
     keys = list(T.SECTIONS)
     if m:
@@ -240,7 +251,7 @@ def find_sections(blocks: list) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     after = -1
     for i, b in enumerate(blocks):
-        if isinstance(b, Paragraph) and len(b.text) <= 60:
+        if isinstance(b, Paragraph) and len(split_heading(b.text)[0]) <= 60:
             hit = _section_of(b, after)
             if hit:
                 after = hit[0]
@@ -365,20 +376,41 @@ def _match_table2_row(label: str, keys) -> tuple[str | None, float]:
     return best, best_score
 
 
+_T2_COLUMN_FORMS = [(key, norm(v)) for key, (canonical, variants) in T.TABLE2_COLUMNS.items() if key != SCALAR
+                    for v in (canonical, *variants)]
+
+
+def _header_columns(labels: list[str]) -> list[str]:
+    """Column keys named by a Table 二 header row, in printed order."""
+    out = []
+    for label in labels:
+        text = norm(label)
+        best = max(_T2_COLUMN_FORMS, key=lambda kv: fuzz.ratio(text, kv[1]))
+        if fuzz.ratio(text, best[1]) >= 85:
+            out.append(best[0])
+    return out
+
+
 def map_table2(m: _Mapper, rows: list[Row], template: str) -> int:
     layout = TABLE2_LAYOUT[template]
     found = 0
+    header: list[str] = []
     for row in rows:
         # scalar rows are often padded with blank cells: values are read after the label, not by position
         row = Row(cells=row.cells, from_text=row.from_text)
         labels = row.labels()
         if not labels or not row.has_number() and row.from_text:
             continue
+        if not row.has_number():
+            header = _header_columns(labels) or header
+            continue
         label = strip_numbering(norm(labels[-1]))
         key, score = _match_table2_row(label, layout)
         if key is None or score < 85:
             continue
         cols = layout[key] or (SCALAR,)
+        if layout[key] and sorted(header) == sorted(cols) and header != list(cols):
+            cols = tuple(header)  # printed in another order than the template's
         vals = m.take_values("table2", key, row, len(cols))
         if not any(v.strip() for v in vals) and row.from_text:
             continue
@@ -543,12 +575,15 @@ def map_table4(m: _Mapper, rows: list[Row]) -> int:
         return len(labelled)
     # the national layout: the 15 numbers in one row (or several value-only rows)
     values: list[str] = []
-    for row in rows:
-        if row.last_label_index() == -1 and row.has_number():
-            cells = list(row.cells)
-            while cells and not cells[-1].strip():
-                cells.pop()
-            values.extend(cells)
+    value_rows = [r for r in rows if r.last_label_index() == -1 and r.has_number()]
+    if not value_rows:
+        # a leading label cell ('件数') before the 15 numbers
+        value_rows = [Row(cells=r.cells[r.last_label_index() + 1:]) for r in rows if r.has_number()]
+    for row in value_rows:
+        cells = list(row.cells)
+        while cells and not cells[-1].strip():
+            cells.pop()
+        values.extend(cells)
     need = per_group * len(TABLE4_GROUPS)
     while len(values) > need and not values[0].strip():
         values.pop(0)
@@ -580,7 +615,8 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
     # sections text (paragraphs only; tables are kept apart from the narrative)
     for j, (i, key) in enumerate(headings):
         end = headings[j + 1][0] if j + 1 < len(headings) else len(blocks)
-        paras = [b.text for b in blocks[i + 1:end] if isinstance(b, Paragraph)]
+        rest = split_heading(blocks[i].text)[1]
+        paras = ([rest] if rest else []) + [b.text for b in blocks[i + 1:end] if isinstance(b, Paragraph)]
         report.sections[key] = "\n".join(paras)
 
     rows = assign_rows(blocks, sections, positional=not extracted.text_layout)
@@ -619,14 +655,14 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
         if not found[table]:
             m.warn("table_not_found", f"Table {names[table]} ({table}) not found")
 
-    extract_metadata(report, extracted, headings=headings, hints=hints)
+    title_in_body = extract_metadata(report, extracted, headings=headings, hints=hints)
 
     complete = all(found.values()) and not any(
         w.code in ("blank_cell", "na_cell", "text_cell", "missing_cell", "row_not_found", "table_not_found",
                    "ambiguous_value") for w in report.warnings)
     if complete:
         report.status = ParseStatus.PARSED
-    elif any(found.values()) or report.title or len(headings) >= 3:
+    elif any(found.values()) or title_in_body or len(headings) >= 3:
         report.status = ParseStatus.PARTIAL
     else:
         report.status = ParseStatus.NOT_A_REPORT

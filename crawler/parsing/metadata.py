@@ -105,6 +105,8 @@ def parse_title(title: str) -> tuple[str | None, int | None]:
 
 def is_title(text: str) -> bool:
     s = _squash(text)
+    if any(w in s.lower() for w in T.NOT_TITLE_WORDS):
+        return False
     return len(s) <= 60 and "。" not in s and bool(_TITLE.search(unicodedata.normalize("NFKC", s)))
 
 
@@ -181,8 +183,11 @@ def _meta_get(metadata: dict[str, str], keys: tuple[str, ...]) -> str | None:
 
 
 def extract_metadata(report: Report, extracted: Extracted, *, headings: list[tuple[int, str]],
-                     hints: dict | None = None) -> None:
-    """Fill report.title, agency, year, published and period (and trim the signature from sections)."""
+                     hints: dict | None = None) -> bool:
+    """Fill report.title, agency, year, published and period (and trim the signature from sections).
+
+    Returns True when the document itself prints a report title (not only the page or the listing).
+    """
     hints = hints or {}
     blocks = extracted.blocks
     first_heading = headings[0][0] if headings else min(len(blocks), 8)
@@ -190,6 +195,7 @@ def extract_metadata(report: Report, extracted: Extracted, *, headings: list[tup
     paragraphs = [b.text for b in blocks if isinstance(b, Paragraph)]
 
     title = find_title(preamble)
+    title_in_body = title is not None
     if title is None:
         meta_title = _meta_get(extracted.metadata, T.TITLE_KEYS)
         for candidate in (meta_title, hints.get("link_title")):
@@ -238,3 +244,4 @@ def extract_metadata(report: Report, extracted: Extracted, *, headings: list[tup
     if year is None and published is not None:
         year = published.year - 1
     report.year = year
+    return title_in_body

@@ -91,8 +91,11 @@ NARRATIVE_FIGURES = (
     NarrativeFigure("不予公开", rf"不予公开(?:申请)?{_N}", tuple(f"table3.{r}.total" for r in _WITHHELD)),
     NarrativeFigure("无法提供", rf"无法提供(?:申请)?{_N}", tuple(f"table3.{r}.total" for r in _UNAVAILABLE)),
     NarrativeFigure("不予处理", rf"不予处理(?:申请)?{_N}", tuple(f"table3.{r}.total" for r in _REJECTED)),
-    NarrativeFigure("结转下年度", rf"(?P<n>\d+)\s*件(?:申请)?结转下(?:一)?年度", ("table3.carried_forward.total",)),
-    NarrativeFigure("办结", rf"(?P<n>\d+)\s*件(?:已)?办结", ("table3.total_processed.total",)),
+    NarrativeFigure("结转下年度", rf"(?:(?P<n>\d+)\s*件(?:申请)?结转(?:至)?下(?:一)?年度"
+                                 rf"|结转(?:至)?下(?:一)?年度(?:继续办理)?(?P<n2>\d+)\s*件)",
+                    ("table3.carried_forward.total",)),
+    NarrativeFigure("办结", rf"(?:(?P<n>\d+)\s*件(?:已)?办结|(?:办结|答复)(?:申请)?(?P<n2>\d+)\s*件)",
+                    ("table3.total_processed.total",)),
     NarrativeFigure("行政复议", rf"行政复议{_N}", ("table4.review.total",)),
     NarrativeFigure("行政诉讼", rf"(?:提起)?行政诉讼{_N}",
                     ("table4.litigation_direct.total", "table4.litigation_after_review.total")),
@@ -215,7 +218,7 @@ class _Checker:
             m = re.search(fig.pattern, narrative)
             if not m:
                 continue
-            stated = int(m.group("n"))
+            stated = int(m.group("n") or m.group("n2"))
             vals = [self.val(ref) for ref in fig.cells]
             if any(v is None for v in vals):
                 continue

@@ -160,3 +160,17 @@ def test_every_rule_has_a_severity_and_findings_carry_the_report():
         assert (f.agency, f.year) == ("测试局", 2024)
     assert set(SEVERITY) == {"row_total", "results_total", "balance", "appeal_total", "narrative_vs_table",
                              "placeholder", "period"}
+
+
+@pytest.mark.parametrize("sentence,subject,stated", [
+    ("本年度共办结申请5件。", "办结", 5),
+    ("全年答复申请7件。", "办结", 7),
+    ("另有2件结转下年度继续办理。", "结转下年度", 2),
+    ("结转下一年度继续办理3件。", "结转下年度", 3),
+    ("上年结转政府信息公开申请2件。", "上年结转", 2),
+])
+def test_narrative_patterns(sentence, subject, stated):
+    secs = dict(SECTIONS)
+    secs["requests"] = sentence
+    fs = [f for f in check_report(make_report(sections=secs)) if f.rule == "narrative_vs_table"]
+    assert [(f.subject, f.numbers["text"]) for f in fs] == [(subject, stated)]

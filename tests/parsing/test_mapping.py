@@ -254,3 +254,46 @@ def test_fees_keep_decimals():
     v = sample_values(8)
     v["table2"]["fees_wan_yuan"] = 12.75
     assert mapped(build(v)).value("table2", "fees_wan_yuan") == 12.75
+
+
+def test_heading_followed_by_text_in_one_paragraph():
+    blocks = [Paragraph("一、总体情况。2024年，本局认真贯彻落实《条例》，做好政府信息公开工作，主动公开政府信息120条，"
+                        "收到政府信息公开申请3件。"),
+              Paragraph("二、主动公开政府信息情况"), Paragraph("三、收到和处理政府信息公开申请情况"),
+              Paragraph("四、政府信息公开行政复议、行政诉讼情况"), Paragraph("五、存在的主要问题及改进情况：一是…"),
+              Paragraph("六、其他需要报告的事项")]
+    assert [k for _, k in find_sections(blocks)] == ["overview", "proactive", "requests", "appeals", "problems",
+                                                    "other"]
+    r = mapped(Extracted(format="pdf", blocks=blocks))
+    assert r.sections["overview"].startswith("2024年，本局")
+
+
+def test_table2_columns_follow_the_printed_header_order():
+    v = sample_values(12)
+    v["table2"]["regulations"] = {"issued": 1, "repealed": 2, "in_force": 3}
+    ex = build(v)
+    t2 = next(b for b in ex.blocks if hasattr(b, "rows") and b.rows[0][0].text.startswith("第二十条"))
+    # header and values printed as 现行有效 / 本年制发 / 本年废止
+    for r in t2.rows:
+        if r[0].text in ("信息内容", "规章", "行政规范性文件"):
+            r[1], r[2], r[3] = r[3], r[1], r[2]
+    res = mapped(ex)
+    assert res.table2["regulations"] == {"issued": 1, "repealed": 2, "in_force": 3}
+    assert res.table2["normative_documents"] == v["table2"]["normative_documents"]
+
+
+def test_table4_values_after_a_label_cell():
+    v = sample_values(13)
+    ex = build(v)
+    t4 = [b for b in ex.blocks if hasattr(b, "rows")][-1]
+    for r in t4.rows:
+        r.insert(0, type(r[0])(text="件数" if r is t4.rows[-1] else ""))
+    assert mapped(ex).table4 == expected_json(v)["table4"]
+
+
+def test_a_page_title_alone_does_not_make_a_report():
+    ex = Extracted(format="html", blocks=[Paragraph("附件：2024年政府信息公开工作年度报告.pdf")],
+                   metadata={"ArticleTitle": "某局2024年政府信息公开工作年度报告"})
+    r = mapped(ex)
+    assert r.status is ParseStatus.NOT_A_REPORT
+    assert r.title == "某局2024年政府信息公开工作年度报告"  # still recorded for the attachment's sake
