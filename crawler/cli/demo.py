@@ -1,0 +1,108 @@
+"""`nianbao demo`, `nianbao status` and `nianbao config-doc`: the project as a newcomer meets it."""
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import click
+
+from crawler.cli import get_config
+from crawler.config import configuration_reference
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="data/demo", show_default=True,
+              help="Where the demo database, the received email and the render cache go.")
+@click.option("--no-serve", is_flag=True, help="Stop after the summary instead of serving Datasette.")
+@click.option("--quiet", is_flag=True, help="No progress output, only the summary.")
+@click.pass_context
+def demo(ctx: click.Context, out_dir: str, no_serve: bool, quiet: bool) -> None:
+    """Run the whole pipeline on the bundled demo portal (no internet).
+
+    Starts the demo portal and a local SMTP server, crawls, parses, checks and alerts, crawls again
+    after the portal publishes a revision, prints a summary, then serves the result with Datasette
+    until Ctrl-C (unless --no-serve). Exit code: that of the pipeline runs (0 ok, 1 partial).
+    """
+    from crawler.demo.showcase import run_demo
+
+    summary = run_demo(out_dir, progress=not quiet, echo=(lambda s: None) if quiet else click.echo)
+    click.echo(summary.render())
+    if summary.exit_code or no_serve:
+        sys.exit(summary.exit_code)
+    from crawler.cli.store import serve
+
+    click.echo(f"\nDatasette: http://127.0.0.1:{summary.datasette_port}/-/nianbao  (Ctrl-C to stop)")
+    ctx.invoke(serve, db=str(summary.database), host="127.0.0.1", port=summary.datasette_port, no_open=True)
+
+
+def _table(rows: list[tuple], headers: tuple) -> str:
+    widths = [max(_width(str(x)) for x in col) for col in zip(headers, *rows)]
+    line = lambda r: "  ".join(str(x) + " " * (w - _width(str(x))) for x, w in zip(r, widths))  # noqa: E731
+    return "\n".join([line(headers), line(tuple("-" * w for w in widths)), *map(line, rows)])
+
+
+def _width(s: str) -> int:
+    """Display width: CJK characters take two columns on a terminal."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in s)
+
+
+@click.command()
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="SQLite database (default: `database` of config.yaml).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object instead of tables.")
+@click.pass_context
+def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
+    """Last runs, counts, outbox state and failing sites, in a readable table."""
+    from storage.db import Store, StoreError
+
+    path = Path(db) if db else get_config(ctx).database_path()
+    if not path.exists():
+        click.echo(f"nianbao: {path}: no database here; run `nianbao run` or `nianbao ingest` first, "
+                   "or pass --db", err=True)
+        sys.exit(2)
+    try:
+        store = Store(path, readonly=True)
+    except StoreError as e:
+        click.echo(f"nianbao: {e}", err=True)
+        sys.exit(2)
+    try:
+        runs = store.last_runs(limit=8)
+        counts = store.counts()
+        outbox = Counter(a["status"] for a in store.alerts())
+        findings = Counter((f.rule, f.severity) for f in store.findings(open_only=True))
+        crawl = store.last_runs(limit=1, kind="crawl")
+    finally:
+        store.close()
+    failing = (crawl[0]["stats"] or {}).get("failing_sites", {}) if crawl else {}
+    data = {
+        "database": str(path),
+        "runs": [{k: r[k] for k in ("id", "kind", "started", "finished", "status", "error")} for r in runs],
+        "counts": {k: counts.get(k, 0) for k in ("sites", "agencies", "documents", "document_versions",
+                                                 "reports", "cells", "findings", "outbox")},
+        "open_findings": {f"{rule}/{sev}": n for (rule, sev), n in sorted(findings.items())},
+        "outbox": dict(outbox),
+        "failing_sites": failing,
+    }
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=1))
+        return
+    click.echo(f"database {path}\n")
+    click.echo(_table([(r["id"], r["kind"], (r["started"] or "")[:19], (r["finished"] or "")[:19], r["status"],
+                        (r["error"] or "")[:60]) for r in runs],
+                      ("run", "kind", "started", "finished", "status", "error")) if runs else "no runs yet")
+    click.echo("\n" + _table(list(data["counts"].items()), ("table", "rows")))
+    click.echo("\n" + (_table([(k, n) for k, n in data["open_findings"].items()], ("open finding", "count"))
+                       if findings else "no open findings"))
+    click.echo("\noutbox: " + (", ".join(f"{k} {v}" for k, v in sorted(outbox.items())) or "empty"))
+    click.echo("failing sites: " + ("; ".join(f"{s} ({', '.join(v)})" for s, v in failing.items()) or "none"))
+
+
+@click.command("config-doc")
+def config_doc() -> None:
+    """Print the configuration reference (docs/configuration.md), generated from the config model."""
+    click.echo(configuration_reference())
+
+
+COMMANDS = [demo, status, config_doc]
