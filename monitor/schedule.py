@@ -86,9 +86,9 @@ class Scheduled:
 def build(job: Callable[[Callable[[], bool]], int], settings: ScheduleSettings, *,
           catch_up: bool, trigger: BaseTrigger | None = None, max_runs: int | None = None) -> Scheduled:
     """A scheduler running ``job(should_stop) -> exit code`` on the cron (or ``trigger``)."""
-    scheduler = BlockingScheduler(timezone=settings.timezone, job_defaults={
-        "coalesce": True, "max_instances": 1,
-        "misfire_grace_time": int(settings.misfire_grace_hours * 3600)})
+    job_options = {"coalesce": True, "max_instances": 1,
+                   "misfire_grace_time": int(settings.misfire_grace_hours * 3600)}
+    scheduler = BlockingScheduler(timezone=settings.timezone, job_defaults=job_options)
     state = Scheduled(scheduler)
     state.idle.set()
     lock = threading.Lock()  # belt and braces: max_instances already forbids overlap
@@ -119,7 +119,7 @@ def build(job: Callable[[Callable[[], bool]], int], settings: ScheduleSettings, 
     scheduler.add_listener(on_event, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
     kwargs = {"next_run_time": datetime.now(timezone.utc)} if catch_up else {}
     scheduler.add_job(wrapped, trigger or settings.trigger(), id=JOB_ID, name="crawl, check, alert",
-                      replace_existing=True, **kwargs)
+                      replace_existing=True, **job_options, **kwargs)
     return state
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from crawler.config import config_from_dict
-from crawler.demo.portal import DemoPortal
 from crawler.run import EXIT_OK, EXIT_PARTIAL, run_once
 from storage.db import Store
 from smtp_server import free_port, smtp_server
@@ -27,13 +26,6 @@ from smtp_server import free_port, smtp_server
 pytestmark = pytest.mark.slow
 TODAY = date(2025, 6, 1)  # every 2024 deadline and its grace have passed; 2025 reports are not due
 NIANBAO = str(Path(sys.executable).with_name("nianbao"))
-
-
-@pytest.fixture(scope="module")
-def portal(tmp_path_factory):
-    p = DemoPortal(cache_dir=tmp_path_factory.mktemp("demo-cache"))
-    with p.serve() as base_url:
-        yield p, base_url
 
 
 def _config(portal_and_url, tmp_path: Path, smtp_port: int, datasette_url: str = "http://127.0.0.1:8001"):
