@@ -120,11 +120,22 @@ def alert(ctx: click.Context, dry_run: bool) -> None:
 @click.pass_context
 def run(ctx: click.Context, sites: tuple[str, ...], today: str | None, no_crawl: bool, progress: bool) -> None:
     """Crawl, parse, check and alert once.  Exit 0 ok, 1 partial failure, 2 config error."""
-    from crawler.run import run_once
+    import signal
+
+    from crawler.run import StopFlag, run_once
 
     config = get_config(ctx)
+    stop = StopFlag()
+
+    def on_signal(signum, _frame) -> None:
+        if stop():
+            raise SystemExit(1)  # a second signal: leave now
+        log.warning("signal %s: stopping at the next stage; the run is recorded as aborted", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
     result = run_once(config, sites=list(sites) or None, crawl=not no_crawl, today=_today(today),
-                      progress=progress)
+                      progress=progress, should_stop=stop)
     click.echo(result.render())
     sys.exit(result.exit_code)
 
