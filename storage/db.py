@@ -430,7 +430,7 @@ class Store:
             raise KeyError(f"no report {report_id} in {self.path}")
         cells = [Cell(table=c["table_name"], row=c["row"], column=c["column"], value=c["value"], raw=c["raw"] or "",
                       kind=CellKind(c["kind"]), label=c["label"] or "")
-                 for c in self._all('SELECT * FROM cells WHERE report_id = ? ORDER BY rowid', (report_id,))]
+                 for c in self._all('SELECT * FROM cells WHERE report_id = ?', (report_id,))]
         warnings = [ParseWarning(code=w["code"], message=w["message"], cell=w["cell"])
                     for w in self._all("SELECT * FROM warnings WHERE report_id = ? ORDER BY seq", (report_id,))]
         period = None
@@ -505,7 +505,7 @@ class Store:
             match = " AND ".join('"' + t.replace('"', '""') + '"' for t in terms)
             return self._all(
                 "SELECT t.report_id, t.agency, t.year, t.title, "
-                "snippet(report_text_fts, 2, '[', ']', '…', 12) AS snippet FROM report_text_fts "
+                "snippet(report_text_fts, -1, '[', ']', '…', 12) AS snippet FROM report_text_fts "
                 "JOIN report_text t ON t.report_id = report_text_fts.rowid "
                 "WHERE report_text_fts MATCH ? ORDER BY rank LIMIT ?", (match, limit))
         # trigram cannot match 1-2 characters: scan with LIKE (instr is exact, no wildcard escaping)

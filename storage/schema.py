@@ -297,10 +297,55 @@ ALTER TABLE reports DROP COLUMN sections;
 """
 
 
+# -- version 4: smaller cells and index (bench/storage_bench.py: cells and FTS were 3/4 of the file) --
+# cells become WITHOUT ROWID (the primary key is the table: no second copy of every key), the
+# (table,row,column) index goes (no pipeline lookup uses it: reports are read by id), and the FTS
+# index drops `sections`, a second copy of `text`.
+_V4 = """
+DROP VIEW table2_wide;
+DROP VIEW table3_wide;
+DROP VIEW table4_wide;
+CREATE TABLE cells_v4 (
+    report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
+    table_name TEXT NOT NULL,
+    row TEXT NOT NULL,
+    "column" TEXT NOT NULL,
+    value,
+    raw TEXT,
+    kind TEXT NOT NULL,
+    label TEXT,
+    PRIMARY KEY (report_id, table_name, row, "column")
+) WITHOUT ROWID;
+INSERT INTO cells_v4 SELECT report_id, table_name, row, "column", value, raw, kind, label FROM cells;
+DROP TABLE cells;
+ALTER TABLE cells_v4 RENAME TO cells;
+DROP TRIGGER report_text_ai;
+DROP TRIGGER report_text_ad;
+DROP TRIGGER report_text_au;
+DROP TABLE report_text_fts;
+CREATE VIRTUAL TABLE report_text_fts USING fts5(
+    agency, title, text, content='report_text', content_rowid='report_id', tokenize='trigram'
+);
+CREATE TRIGGER report_text_ai AFTER INSERT ON report_text BEGIN
+    INSERT INTO report_text_fts(rowid, agency, title, text) VALUES (new.report_id, new.agency, new.title, new.text);
+END;
+CREATE TRIGGER report_text_ad AFTER DELETE ON report_text BEGIN
+    INSERT INTO report_text_fts(report_text_fts, rowid, agency, title, text)
+    VALUES ('delete', old.report_id, old.agency, old.title, old.text);
+END;
+CREATE TRIGGER report_text_au AFTER UPDATE ON report_text BEGIN
+    INSERT INTO report_text_fts(report_text_fts, rowid, agency, title, text)
+    VALUES ('delete', old.report_id, old.agency, old.title, old.text);
+    INSERT INTO report_text_fts(rowid, agency, title, text) VALUES (new.report_id, new.agency, new.title, new.text);
+END;
+INSERT INTO report_text_fts(report_text_fts) VALUES ('rebuild');
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "documents, reports, cells, findings, runs, outbox", _V1),
     (2, "labels, wide views, full-text search (trigram)", _V2 + _wide_views()),
     (3, "report text lives in report_text only", _V3),
+    (4, "cells WITHOUT ROWID, FTS without the sections copy", _V4 + _wide_views()),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -27,9 +27,9 @@ def test_version_1_database_is_migrated(tmp_path):
     assert "report_text" not in {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
 
     new = Store(path)
-    assert new.schema_version == schema.LATEST == 3
+    assert new.schema_version == schema.LATEST == 4
     applied = [r[0] for r in new.conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
-    assert applied == [1, 2, 3]
+    assert applied == [1, 2, 3, 4]
     report = new.load_report(1)
     assert report.text == "本年度共收到政府信息公开申请12件" and report.sections == {"overview": "总体情况良好"}
     assert report.value("table3", "new", "total") == 12
@@ -38,10 +38,14 @@ def test_version_1_database_is_migrated(tmp_path):
     assert [r["report_id"] for r in new.search("政府信息公开申请")] == [1]
     assert new.conn.execute("SELECT total FROM table3_wide WHERE report_id = 1 AND row = 'new'").fetchone()[0] == 12
     assert new.integrity_check() == "ok"
+    # version 4: cells keyed by their primary key alone (no rowid copy)
+    import pytest
+    with pytest.raises(sqlite3.OperationalError):
+        new.conn.execute("SELECT rowid FROM cells")
     new.close()
     # opening again applies nothing
     again = Store(path)
-    assert schema.migrate(again.conn) == [] and again.schema_version == 3
+    assert schema.migrate(again.conn) == [] and again.schema_version == 4
     again.close()
 
 
