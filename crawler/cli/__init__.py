@@ -13,6 +13,7 @@ import sys
 import click
 
 from crawler.config import ConfigError, load_config
+from storage.db import StoreError
 
 _COMMAND_MODULES = ("parse", "store", "crawl", "monitor", "demo")
 
@@ -25,6 +26,9 @@ class NianbaoGroup(click.Group):
             return super().invoke(ctx)
         except ConfigError as e:
             click.echo(f"nianbao: config error: {e}", err=True)
+            sys.exit(2)
+        except StoreError as e:  # the database cannot be opened: a setup problem, not a crash
+            click.echo(f"nianbao: {e} (check `database` in config.yaml, or pass --db)", err=True)
             sys.exit(2)
 
 

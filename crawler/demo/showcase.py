@@ -12,6 +12,7 @@ Nothing here touches the internet.
 """
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -50,7 +51,22 @@ class DemoSummary:
     mails: list[ReceivedMail] = field(default_factory=list)
     runs: list[RunResult] = field(default_factory=list)
     second_crawl: dict[str, int] = field(default_factory=dict)
+    expected_reports: int = 0  # what the portal published (its manifest)
     elapsed_s: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        """The figures of the summary for scripts (written to summary.json beside the database)."""
+        return {
+            "sites": self.sites, "reports_found": self.reports_total, "reports_expected": self.expected_reports,
+            "reports_by_format": self.reports_by_format, "reports_parsed": self.reports_parsed,
+            "reports_by_status": self.reports_by_status,
+            "findings": [{"rule": r, "severity": s, "count": n} for (r, s), n in sorted(self.findings_by_rule.items())],
+            "planted_found": self.planted_found, "planted_missed": self.planted_missed,
+            "unexpected_findings": self.unexpected, "second_crawl": self.second_crawl,
+            "emails": [{"subject": m.subject, "recipients": m.recipients, "eml": str(m.eml),
+                        "html": str(m.html) if m.html else None} for m in self.mails],
+            "database": str(self.database), "exit_code": self.exit_code, "elapsed_s": round(self.elapsed_s, 1),
+        }
 
     @property
     def exit_code(self) -> int:
@@ -64,7 +80,7 @@ class DemoSummary:
             "nianbao demo — summary (示例数据: every report here is demo data)",
             "=" * 64,
             f"sites crawled        {len(self.sites)}: {', '.join(self.sites)}",
-            f"reports found        {self.reports_total} ({fmt})",
+            f"reports found        {self.reports_total} of {self.expected_reports} published ({fmt})",
             f"parsed fully         {self.reports_parsed} of {self.reports_total} ({status})",
             f"second crawl         {self.second_crawl.get('conditional_requests', 0)} conditional requests, "
             f"{self.second_crawl.get('not_modified', 0)} not modified, "
@@ -72,7 +88,8 @@ class DemoSummary:
             "findings (open)      " + (", ".join(f"{rule}/{sev} {n}" for (rule, sev), n in
                                                 sorted(self.findings_by_rule.items())) or "none"),
             f"planted anomalies    {len(self.planted_found)} found, {len(self.planted_missed)} missed"
-            + (f" ({'; '.join(self.planted_missed)})" if self.planted_missed else ""),
+            + (f" ({'; '.join(self.planted_missed)})" if self.planted_missed else "")
+            + f", {len(self.unexpected)} unexpected" + (f" ({'; '.join(self.unexpected)})" if self.unexpected else ""),
             f"emails sent          {len(self.mails)} to {RECIPIENT}",
         ]
         for m in self.mails:
@@ -133,13 +150,17 @@ def run_demo(out_dir: str | Path = "data/demo", *, progress: bool = True,
             time.sleep(0.05)
         summary.mails = mailbox.received
         expected = portal.expected_findings()
+        expected_reports = portal.expected_reports(base_url)
     crawl2 = summary.runs[-1].crawl
     if crawl2 is not None:
         summary.second_crawl = {"conditional_requests": crawl2.conditional_requests,
                                 "not_modified": crawl2.not_modified,
                                 "documents_revised": crawl2.documents_revised}
     _tally(summary, expected)
+    summary.expected_reports = len(expected_reports)
     summary.elapsed_s = time.monotonic() - started
+    (out_dir / "summary.json").write_text(json.dumps(summary.as_json(), ensure_ascii=False, indent=1),
+                                          encoding="utf-8")
     return summary
 
 
