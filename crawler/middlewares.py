@@ -1,8 +1,10 @@
 """Downloader middlewares: Crawl-delay and retry backoff, conditional requests, redirect loops.
 
 - ``PoliteDelayMiddleware``: Scrapy parses robots.txt but ignores its Crawl-delay (scrapy#892).
-  We read it from the parsed robots.txt (the ``robots_parsed`` signal) and space the requests to
-  that host by at least that delay; retried requests also wait ``base * 2**(n-1)`` seconds first.
+  We read it from the parsed robots.txt (the ``robots_parsed`` signal), set it as the host's
+  downloader-slot delay (which spaces actual sends; no jitter below it, AutoThrottle told not to
+  lower it) and also reserve start times per host before a request reaches the slot; retried
+  requests also wait ``base * 2**(n-1)`` seconds first.
 - ``ConditionalRequestMiddleware``: report pages and attachments (``meta["conditional"]``) are
   sent with If-None-Match / If-Modified-Since from the store's fetch cache; on 304 the stored
   bytes are put back on the response (when the store can give them) so that the spider can still
@@ -58,6 +60,21 @@ class PoliteDelayMiddleware:
             self.crawl_delays[netloc] = float(delay)
             self.crawler.stats.set_value(f"nianbao/crawl_delay/{netloc}", float(delay))
             logger.info("robots.txt of %s asks for Crawl-delay %s s", netloc, delay)
+            self._apply_to_slot(request, float(delay))
+
+    def _apply_to_slot(self, request: Request, delay: float) -> None:
+        """The downloader slot spaces real sends: at least ``delay``, no jitter below it."""
+        downloader = self.crawler.engine.downloader
+        try:
+            key = downloader.get_slot_key(request)
+        except Exception:  # older Scrapy
+            key = request.meta.get("download_slot") or urlsplit(request.url).hostname
+        slot = downloader.slots.get(key)
+        if slot is not None:
+            if slot.delay < delay:
+                slot.delay = delay
+            if hasattr(slot, "jitter"):
+                slot.jitter = 0.0
 
     def _reserve(self, netloc: str, delay: float) -> float:
         """Seconds to wait so that requests to ``netloc`` start at least ``delay`` apart."""
@@ -77,9 +94,7 @@ class PoliteDelayMiddleware:
         if delay and not request.meta.get("dont_obey_robotstxt") and not request.url.endswith("/robots.txt"):
             request.meta["autothrottle_dont_adjust_delay"] = True
             wait = max(wait, self._reserve(netloc, delay))
-            slot = self.crawler.engine.downloader.slots.get(request.meta.get("download_slot") or netloc)
-            if slot is not None and slot.delay < delay:
-                slot.delay = delay
+            self._apply_to_slot(request, delay)  # slots are recreated after being idle
         await _sleep(wait)
 
 

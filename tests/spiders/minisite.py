@@ -135,6 +135,7 @@ class MiniPortal:
             self.planted = set()
         self.resources = resources
         self.log: list[tuple[str, str, dict[str, str], int]] = []
+        self.times: list[tuple[float, str]] = []  # (monotonic time a request arrived, path)
         self.lock = threading.Lock()
         portal = self
 
@@ -178,6 +179,8 @@ class MiniPortal:
                 return st
 
             def _handle(self) -> None:
+                with portal.lock:
+                    portal.times.append((time.monotonic(), self.path))
                 parts = urlsplit(self.path)
                 path = parts.path
                 length = int(self.headers.get("Content-Length") or 0)
