@@ -1,7 +1,7 @@
 """config.yaml: one pydantic model, loaded and validated in one place.
 
 Errors name the key (``sites[0].start_url: ...``) so that a person can fix the file.
-``docs/configuration.md`` is generated from this model (``nianbao config-doc``), so it cannot drift.
+``docs/configuration.md`` is generated from this model (``nianbao docs``), so it cannot drift.
 """
 from __future__ import annotations
 
@@ -259,7 +259,7 @@ def configuration_reference() -> str:
     lines = [
         "# Configuration reference",
         "",
-        "Generated from `crawler/config.py` by `nianbao config-doc`; do not edit by hand",
+        "Generated from `crawler/config.py` by `nianbao docs`; do not edit by hand",
         "(a test fails when this file and the model disagree).",
         "",
         "Every key is optional unless marked (required). Unknown keys are errors, reported with",

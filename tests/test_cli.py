@@ -10,7 +10,7 @@ import pytest
 
 NIANBAO = str(Path(sys.executable).with_name("nianbao"))
 SUBCOMMANDS = ("parse", "ingest", "serve", "crawl", "check", "alert", "run", "schedule", "demo", "status",
-               "config-doc")
+               "docs")
 
 
 def nianbao(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -87,6 +87,16 @@ def test_unreachable_database_path(tmp_path, command):
     assert str(blocker / "sub" / "n.db") in line
 
 
-def test_config_doc_prints_the_reference():
-    out = nianbao("config-doc")
-    assert out.returncode == 0 and "`sites[].start_url`" in out.stdout
+def test_generated_docs_are_current():
+    """docs/configuration.md and docs/data-model.md are generated: they must match the code."""
+    out = nianbao("docs", "--check", cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr + " (run `nianbao docs`)"
+
+
+def test_docs_check_detects_a_stale_file(tmp_path):
+    (tmp_path / "configuration.md").write_text("old", encoding="utf-8")
+    out = nianbao("docs", "--check", "--out", str(tmp_path))
+    assert out.returncode == 1 and "configuration.md" in out.stderr
+    assert nianbao("docs", "--out", str(tmp_path)).returncode == 0
+    assert "`sites[].start_url`" in (tmp_path / "configuration.md").read_text(encoding="utf-8")
+    assert "## `reports` (table)" in (tmp_path / "data-model.md").read_text(encoding="utf-8")

@@ -67,4 +67,4 @@ def test_relative_database_path_resolves_against_the_config_file(tmp_path):
 def test_configuration_reference_is_current():
     doc = ROOT / "docs" / "configuration.md"
     assert doc.read_text(encoding="utf-8") == configuration_reference() + "\n", (
-        "docs/configuration.md is stale: run `nianbao config-doc > docs/configuration.md`")
+        "docs/configuration.md is stale: run `nianbao docs`")

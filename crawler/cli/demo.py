@@ -99,10 +99,34 @@ def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
     click.echo("failing sites: " + ("; ".join(f"{s} ({', '.join(v)})" for s, v in failing.items()) or "none"))
 
 
-@click.command("config-doc")
-def config_doc() -> None:
-    """Print the configuration reference (docs/configuration.md), generated from the config model."""
-    click.echo(configuration_reference())
+def generated_docs() -> dict[str, str]:
+    """The docs that are generated from the code (so they cannot drift from it)."""
+    from storage.reference import data_model_reference
+
+    return {"configuration.md": configuration_reference() + "\n", "data-model.md": data_model_reference() + "\n"}
 
 
-COMMANDS = [demo, status, config_doc]
+@click.command("docs")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="docs", show_default=True,
+              help="Directory to write the generated references to.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a generated file is stale.")
+def docs(out_dir: str, check: bool) -> None:
+    """Write docs/configuration.md and docs/data-model.md from the config model and the schema."""
+    stale = []
+    for name, text in generated_docs().items():
+        path = Path(out_dir) / name
+        current = path.read_text(encoding="utf-8") if path.exists() else None
+        if current == text:
+            continue
+        if check:
+            stale.append(str(path))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            click.echo(f"wrote {path}")
+    if stale:
+        click.echo(f"nianbao: stale: {', '.join(stale)}; run `nianbao docs`", err=True)
+        sys.exit(1)
+
+
+COMMANDS = [demo, status, docs]
