@@ -491,9 +491,11 @@ def _docx_table(doc, ncols: int, rows: list[list[_C]], WD_TABLE_ALIGNMENT) -> No
     # LibreOffice reads the widths from tblGrid, Word from each cell: set both.
     for gc, w in zip(table._tbl.tblGrid.gridCol_lst, widths):
         gc.w = Cm(w)
-    for col, w in zip(table.columns, widths):
-        for cell in col.cells:
-            cell.width = Cm(w)
+    # python-docx recomputes the whole grid on every table.cell() call: fetch the cells once,
+    # before any merge (merging leaves the other cells' elements in place).
+    cells = table._cells
+    for k, cell in enumerate(cells):
+        cell.width = Cm(widths[k % ncols])
     # Rows never break across a page, and a small table (or a header) stays on one page, as
     # report authors usually arrange it; the PDF extractor still joins tables split by a page.
     keep_rows = len(rows) if len(rows) <= 6 else 3
@@ -504,10 +506,11 @@ def _docx_table(doc, ncols: int, rows: list[list[_C]], WD_TABLE_ALIGNMENT) -> No
             for cell in tr.cells:
                 for para in cell.paragraphs:
                     para.paragraph_format.keep_with_next = True
+    merges = []
     for ri, ci, c in placements:
-        cell = table.cell(ri, ci)
+        cell = cells[ri * ncols + ci]
         if c.rowspan > 1 or c.colspan > 1:
-            cell = cell.merge(table.cell(ri + c.rowspan - 1, ci + c.colspan - 1))
+            merges.append((cell, cells[(ri + c.rowspan - 1) * ncols + ci + c.colspan - 1]))
         lines = c.text.split("\n")
         para = cell.paragraphs[0]
         para.alignment = WD_ALIGN_PARAGRAPH.CENTER
@@ -516,6 +519,8 @@ def _docx_table(doc, ncols: int, rows: list[list[_C]], WD_TABLE_ALIGNMENT) -> No
             _set_font(run, 8 if ncols >= 10 else 9, bold=c.header)
             if i < len(lines) - 1:
                 run.add_break()
+    for a, b in merges:
+        a.merge(b)
 
 
 def render_pdf(spec: ReportSpec) -> bytes:
