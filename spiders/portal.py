@@ -99,19 +99,26 @@ class PortalSpider(scrapy.Spider):
                        body=body, headers=headers, meta=m, priority={"start": 0, "column": 10, "data": 10,
                                                                   "report": 5, "attachment": 6}[role])
 
-    async def start(self):
+    def _start_requests(self) -> Iterator[Request]:
         for site in self.sites.values():
             self._stat("sites")
-            yield self._request(site["start_url"], site, "start", tree_depth=0)
+            # the fragment (gkmlpt's #<catid>) is never sent to the server: carry it in meta
+            frag = urlsplit(site["start_url"]).fragment or None
+            yield self._request(platforms.strip_fragment(site["start_url"]), site, "start", tree_depth=0,
+                                fragment=frag)
+
+    async def start(self):
+        for request in self._start_requests():
+            yield request
 
     def start_requests(self) -> Iterator[Request]:  # Scrapy < 2.13
-        for site in self.sites.values():
-            yield self._request(site["start_url"], site, "start", tree_depth=0)
+        yield from self._start_requests()
 
     # -- failures -------------------------------------------------------------------------------
     def _record(self, request: Request, status: str, reason: str, http_status: int | None = None):
         meta = request.meta
-        url = (meta.get("redirect_urls") or [request.url])[0]
+        # a failure names the URL we asked for; a 304 the URL whose stored copy it confirms
+        url = request.url if status == hostile.NOT_MODIFIED else (meta.get("redirect_urls") or [request.url])[0]
         self._stat(f"fetch/{status}")
         self._stat(f"site/{meta.get('site')}/fetch/{status}")
         if status not in (hostile.OK, hostile.NOT_MODIFIED):
@@ -267,7 +274,7 @@ class PortalSpider(scrapy.Spider):
     # -- reports and attachments -------------------------------------------------------------------
     def _document(self, response: Response, *, report_url: str | None, page_date: str | None = None) -> Document:
         meta = response.meta
-        url = (meta.get("redirect_urls") or [response.url])[0]
+        url = response.url  # the file itself (downfile.jsp 302 -> /attach/0/...)
         h = response.headers
         return Document(
             url=url, content=response.body,
@@ -282,7 +289,7 @@ class PortalSpider(scrapy.Spider):
     def parse_report(self, response: Response):
         meta = response.meta
         site = self.sites[meta["site"]]
-        url = (meta.get("redirect_urls") or [response.url])[0]
+        url = response.url
         not_modified = response.status == 304
         if not_modified:
             yield self._record(response.request, hostile.NOT_MODIFIED, "not modified", 304)
@@ -304,14 +311,33 @@ class PortalSpider(scrapy.Spider):
             return
         hosts = self._site_hosts(site)
         seen: set[str] = set()
-        for a, link in platforms.anchors(Selector(text=text), response.url):
+        sel = Selector(text=text)
+        links = [link for _a, link in platforms.anchors(sel, response.url) if titles.is_attachment_url(link)]
+        links += self._table_images(sel, response.url)
+        for link in links:
             link = platforms.strip_fragment(link)
-            if link in seen or not titles.is_attachment_url(link) or _host(link) not in hosts:
+            if link in seen or _host(link) not in hosts:
                 continue
             seen.add(link)
             yield self._request(link, site, "attachment", callback=self.parse_document,
                                 link_title=meta.get("link_title"), listing_date=meta.get("listing_date"),
                                 report_url=url)
+
+    @staticmethod
+    def _table_images(sel: Selector, base_url: str) -> list[str]:
+        """A report page with no <table> but images in its body: the tables are images (图片版)."""
+        if sel.xpath("//table"):
+            return []
+        out = []
+        for body in titles.BODY_SELECTORS:
+            for src in sel.css(f"{body} img::attr(src)").getall():
+                out.append(urljoin(base_url, src.strip()))
+        if not out:  # no known body container: large images only (not logos and icons)
+            for img in sel.xpath("//img[@src]"):
+                width = re.sub(r"\D", "", img.attrib.get("width", "") or "0") or "0"
+                if int(width) >= 400:
+                    out.append(urljoin(base_url, img.attrib["src"].strip()))
+        return [u for u in out if titles.is_image_url(u)]
 
     @staticmethod
     def _is_html(response: Response) -> bool:

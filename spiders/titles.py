@@ -65,6 +65,13 @@ TITLE_SUFFIXES = ("（图片版）", "（超链版）", "（修订版）", "（�
 # -- attachments ----------------------------------------------------------------------------------
 ATTACHMENT_EXTENSIONS = ("pdf", "doc", "docx", "wps", "xls", "xlsx", "et", "ofd", "rtf")
 ATTACHMENT_URL_MARKERS = ("downfile.jsp", "download.jsp", "/attach/", "filedownload")
+IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "gif", "bmp", "tif", "tiff", "webp")
+_IMG_RE = re.compile(r"\.(" + "|".join(IMAGE_EXTENSIONS) + r")$", re.I)
+#: Report body containers of the platforms (portals.md §2.4, §3.4, §4, §5).
+BODY_SELECTORS = (".TRS_Editor", ".trs_editor_view", ".TRS_UEDITOR", ".Custom_UnionStyle", "#zoom",
+                  "#UCAP-CONTENT", ".article-content", "#vsb_content", ".v_news_content", "#ivs_content",
+                  "#webeditorview", ".news_cont_d_wrap", ".wzzw-article", ".xxgk_content", ".zw-content",
+                  ".detail-content", "#articleContent", "#content", ".content")
 _EXT_RE = re.compile(r"\.(" + "|".join(ATTACHMENT_EXTENSIONS) + r")$", re.I)
 
 
@@ -127,6 +134,10 @@ def is_subcolumn_text(text: str | None) -> bool:
     if YEAR_COLUMN_RE.match(t):
         return True
     return any(k in t for k in SUBCOLUMN_TEXTS) or is_column_text(t)
+
+
+def is_image_url(url: str) -> bool:
+    return bool(_IMG_RE.search(urlsplit(url).path))
 
 
 def is_attachment_url(url: str) -> bool:

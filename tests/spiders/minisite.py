@@ -89,7 +89,7 @@ def build_site() -> tuple[dict[str, Resource], set[str]]:
                                                     "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
             r[f"/module/download/downfile.jsp"] = Resource(b"", status=302,
                                                            headers={"Location": f"/attach/0/abc{i}.docx"})
-            planted.add(att[0])
+            planted.add(f"/attach/0/abc{i}.docx")  # stored under the file's own URL
         r[path] = Resource(report_page(title, f"2025-01-{20 + i}", att))
         if i != 2:
             planted.add(path)
