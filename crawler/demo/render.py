@@ -190,6 +190,13 @@ def _table2_layout(spec: ReportSpec) -> tuple[int, list[list[_C]]]:
 _T3_WRAPPED = {"commercial_enterprise": "商业\n企业", "research_institution": "科研\n机构"}
 
 
+def _two_paragraphs(label: str) -> str:
+    """A long label with a bracketed note is typed as two paragraphs in many reports:
+    "（二）部分公开" / "（区分处理的，…）".  Marked with a form feed, printed as two <p>/w:p."""
+    i = label.find("（", 1)
+    return label if i <= 0 else label[:i] + "\f" + label[i:]
+
+
 def _table3_layout(spec: ReportSpec) -> tuple[int, list[list[_C]]]:
     tpl = spec.template if spec.template in ("2021", "2019") else "2021"
     t3 = spec.table3
@@ -232,7 +239,7 @@ def _table3_layout(spec: ReportSpec) -> tuple[int, list[list[_C]]]:
                 r.append(_C(T.TABLE3_GROUPS[g], rowspan=group_sizes[g]))
             r.append(_C(lab.label))
         else:
-            r.append(_C(lab.label, colspan=2))
+            r.append(_C(_two_paragraphs(lab.label), colspan=2))
         rows.append(r + values(k))
     return ncols, rows
 
@@ -293,11 +300,15 @@ _SPAN = "<span style='font-size:12.0pt;font-family:仿宋_GB2312'>{}</span>"
 
 
 def _html_cell_text(text: str) -> str:
+    """Word-paste cell content: a <p> per paragraph ("\f"), <br> for a line break ("\n")."""
     if not text:
         return "<p class=MsoNormal align=center>&nbsp;</p>"
-    parts = [html.escape(p) for p in text.split("\n")]
-    return "<p class=MsoNormal align=center><span style='font-size:10.5pt;font-family:宋体'>" + \
-        "<br>".join(parts) + "</span></p>"
+    out = []
+    for para in text.split("\f"):
+        lines = [html.escape(p) for p in para.split("\n")]
+        out.append("<p class=MsoNormal align=center><span style='font-size:10.5pt;font-family:宋体'>"
+                   + "<br>".join(lines) + "</span></p>")
+    return "".join(out)
 
 
 def _html_table(ncols: int, rows: list[list[_C]]) -> str:
@@ -511,14 +522,17 @@ def _docx_table(doc, ncols: int, rows: list[list[_C]], WD_TABLE_ALIGNMENT) -> No
         cell = cells[ri * ncols + ci]
         if c.rowspan > 1 or c.colspan > 1:
             merges.append((cell, cells[(ri + c.rowspan - 1) * ncols + ci + c.colspan - 1]))
-        lines = c.text.split("\n")
-        para = cell.paragraphs[0]
-        para.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        for i, line in enumerate(lines):
-            run = para.add_run(line)
-            _set_font(run, 8 if ncols >= 10 else 9, bold=c.header)
-            if i < len(lines) - 1:
-                run.add_break()
+        for pi, ptext in enumerate(c.text.split("\f")):
+            para = cell.paragraphs[0] if pi == 0 else cell.add_paragraph()
+            para.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            if ri < keep_rows - 1:
+                para.paragraph_format.keep_with_next = True
+            lines = ptext.split("\n")
+            for i, line in enumerate(lines):
+                run = para.add_run(line)
+                _set_font(run, 8 if ncols >= 10 else 9, bold=c.header)
+                if i < len(lines) - 1:
+                    run.add_break()
     for a, b in merges:
         a.merge(b)
 

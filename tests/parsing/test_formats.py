@@ -173,3 +173,54 @@ def test_wps_named_ole_goes_through_libreoffice(seed_corpus):
     assert report.source.format == "wps"
     assert report.status == ParseStatus.PARSED, report.error
     assert report.table3 == _expected(stem)["table3"]
+
+
+def test_pdf_without_rulings_falls_back_to_text_layout(render_cache):
+    """Borderless tables (no ruling lines): lines with tabs at wide gaps, read as a text layout."""
+    import io
+
+    import docx as python_docx
+
+    stem = STEMS[1]
+    doc = python_docx.Document(io.BytesIO(render.render_docx(render_seeds.seed_spec(stem))))
+    for t in doc.tables:
+        t.style = doc.styles["Normal Table"]  # no borders
+    buf = io.BytesIO()
+    doc.save(buf)
+    from crawler.parsing.extract.office import convert
+
+    data = convert(buf.getvalue(), src_ext="docx", to="pdf")
+    ex = pdf_extract.extract(data)
+    assert ex.text_layout and ex.status is None
+    report = parse_bytes(data)
+    assert report.status in (ParseStatus.PARSED, ParseStatus.PARTIAL), report.error
+    exp = _expected(stem)
+    assert (report.table2, report.table3, report.table4) == (exp["table2"], exp["table3"], exp["table4"])
+
+
+def test_html_report_inside_layout_tables():
+    """Old CMS pages put the article in a layout table (and the data table in yet another)."""
+    spec = render_seeds.seed_spec(STEMS[3])
+    fragment = render.render_html_fragment(spec)
+    fragment = fragment.replace("<table class=MsoNormalTable", "<table><tr><td><table class=MsoNormalTable", 1)
+    first_end = fragment.index("</tbody></table>") + len("</tbody></table>")
+    fragment = fragment[:first_end] + "</td></tr></table>" + fragment[first_end:]
+    page = ("<html><head><meta http-equiv='Content-Type' content='text/html; charset=utf-8'><title>x</title>"
+            "</head><body><table width=100%><tr><td class=nav>首页 | 政务公开</td></tr><tr><td>"
+            f"<table><tr><td>{fragment}</td></tr></table></td></tr>"
+            "<tr><td>版权所有 备案号</td></tr></table></body></html>").encode()
+    ex = html_extract.extract(page)
+    assert sum(isinstance(b, Table) for b in ex.blocks) == 3
+    report = parse_bytes(page)
+    exp = _expected(STEMS[3])
+    assert report.status == ParseStatus.PARSED, report.error
+    assert (report.agency, report.table2, report.table3, report.table4) == (
+        exp["agency"], exp["table2"], exp["table3"], exp["table4"])
+
+
+def test_cell_paragraphs_and_breaks_join_without_space():
+    page = ("<div class=TRS_Editor><table><tr><td><p>（二）部分公开</p><p>（区分处理的，只计这一情形）</p></td>"
+            "<td>商业<br>企业</td><td nowrap>&nbsp;</td><td><p>Total</p><p>count</p></td></tr></table></div>")
+    ex = html_extract.extract(page.encode())
+    (t,) = [b for b in ex.blocks if isinstance(b, Table)]
+    assert t.texts() == [["（二）部分公开（区分处理的，只计这一情形）", "商业企业", "", "Total count"]]
