@@ -268,10 +268,11 @@ class Report:
     @property
     def table3(self) -> dict[str, list]:
         cells = self.cell_map()
-        return {
-            row: [_json_value(cells.get(("table3", row, col))) for col in TABLE3_COLUMNS]
-            for row in TABLE3_ROWS.get(self.template, TABLE3_ROWS["2021"])
-        }
+        rows = list(TABLE3_ROWS.get(self.template, TABLE3_ROWS["2021"]))
+        # a mixed report (template-2021 Table 二, template-2019 （六）其他处理 row) keeps its extra row
+        printed = {c.row for c in self.cells if c.table == "table3"}
+        rows += [r for r in TABLE3_ROWS["2019"] if r in printed and r not in rows]
+        return {row: [_json_value(cells.get(("table3", row, col))) for col in TABLE3_COLUMNS] for row in rows}
 
     @property
     def table4(self) -> dict[str, dict]:
