@@ -207,6 +207,7 @@ def test_mixed_template_keeps_the_single_other_row():
     assert "mixed_template" in {w.code for w in r.warnings}
     assert r.value("table3", "other_handling", "total") == v19["table3"]["other_handling"][6]
     assert r.cell("table3", "other_no_fee", "total") is None
+    assert r.table3["other_handling"] == v19["table3"]["other_handling"]  # kept in the JSON view too
     # results_total uses the rows the table printed (19 leaves here), so no false finding
     assert [f for f in check_report(r) if f.rule == "results_total"] == []
 
