@@ -221,22 +221,30 @@ def split_heading(text: str) -> tuple[str, str]:
     return (text[:m.start()], text[m.end():].strip()) if m else (text, "")
 
 
-def _section_of(par: Paragraph, after: int) -> tuple[int, str] | None:
-    """(ordinal, key) when the paragraph is a section heading with ordinal > after."""
+def _section_of(par: Paragraph, after: int, arabic: bool) -> tuple[int, str] | None:
+    """(ordinal, key) when the paragraph is a section heading with ordinal > after.
+
+    arabic: numbered 1、/1. instead of 一、 (seed 000 writes '1、 总体情况').
+    """
     text = norm(split_heading(par.text)[0]).rstrip("。:：")
     m = _HEADING.match(text)
     keys = list(T.SECTIONS)
     if m:
         num = m.group("num")
-        ordinal = (T.SECTION_NUMERALS.index(num) if num in T.SECTION_NUMERALS
-                   else T.ARABIC_SECTION_NUMERALS.index(num))
+        numerals = T.ARABIC_SECTION_NUMERALS if arabic else T.SECTION_NUMERALS
+        if num not in numerals:
+            return None
+        ordinal = numerals.index(num)
         if ordinal <= after:
             return None
         key = keys[ordinal]
         canonical, variants = T.SECTIONS[key]
         label = m.group("label")
-        best = max(fuzz.ratio(label, norm(v)) for v in (canonical, *variants))
-        if best >= SECTION_THRESHOLD or norm(canonical) in label:
+        forms = [norm(v) for v in (canonical, *variants)]
+        best = max(fuzz.ratio(label, f) for f in forms)
+        # the numeral already says which section it is: extra words around the wording are fine
+        partial = max(fuzz.partial_ratio(label, f) for f in forms) if len(label) <= 30 else 0
+        if best >= SECTION_THRESHOLD or partial >= 95:
             return ordinal, key
         return None
     # an unnumbered heading must say the canonical wording exactly
@@ -246,17 +254,37 @@ def _section_of(par: Paragraph, after: int) -> tuple[int, str] | None:
     return None
 
 
-def find_sections(blocks: list) -> list[tuple[int, str]]:
-    """(block index, section key) of each section heading, in document order."""
-    found: list[tuple[int, str]] = []
+def _scan_sections(blocks: list, arabic: bool) -> list[tuple[int, int, str]]:
+    found: list[tuple[int, int, str]] = []
     after = -1
     for i, b in enumerate(blocks):
         if isinstance(b, Paragraph) and len(split_heading(b.text)[0]) <= 60:
-            hit = _section_of(b, after)
+            hit = _section_of(b, after, arabic)
             if hit:
                 after = hit[0]
-                found.append((i, hit[1]))
+                found.append((i, *hit))
     return found
+
+
+def find_sections(blocks: list) -> list[tuple[int, str]]:
+    """(block index, section key) of each section heading, in document order.
+
+    Headings numbered 一、二、… are trusted first; a heading numbered 1、 fills a gap only where it
+    fits between them (so '2. 主动公开情况' inside section 一 is not taken for section 二).
+    """
+    found = _scan_sections(blocks, arabic=False)
+    if len(found) < len(T.SECTIONS):
+        have = {o for _, o, _ in found}
+        for i, o, key in _scan_sections(blocks, arabic=True):
+            if o in have:
+                continue
+            before = [j for j, oo, _ in found if oo < o]
+            after = [j for j, oo, _ in found if oo > o]
+            if all(j < i for j in before) and all(j > i for j in after):
+                found.append((i, o, key))
+                have.add(o)
+        found.sort()
+    return [(i, key) for i, _, key in found]
 
 
 def _section_at(headings: list[tuple[int, str]], n_blocks: int) -> list[str | None]:

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from crawler.parsing import template as T
 from crawler.parsing.extract.base import Extracted, Paragraph
 from crawler.parsing.extract.text import extract as extract_text
 from crawler.parsing.mapping import find_sections, map_report, parse_value
@@ -298,3 +299,23 @@ def test_a_page_title_alone_does_not_make_a_report():
     r = mapped(ex)
     assert r.status is ParseStatus.NOT_A_REPORT
     assert r.title == "某局2024年政府信息公开工作年度报告"  # still recorded for the attachment's sake
+
+
+@pytest.mark.parametrize("wording", [
+    ("基本情况", "主动公开政府信息的情况", "收到和处理政府信息公开申请的情况",
+     "因政府信息公开工作被申请行政复议、提起行政诉讼情况", "存在的主要问题和改进情况", "需要说明的其他事项"),
+    ("政府信息公开工作总体情况", "政府信息主动公开情况", "政府信息公开申请情况", "政府信息公开行政复议、诉讼情况",
+     "存在问题及改进措施", "其他需要报告事项"),
+])
+def test_section_wording_variants(wording):
+    blocks = [Paragraph(f"{n}、{w}") for n, w in zip("一二三四五六", wording)]
+    assert [k for _, k in find_sections(blocks)] == list(T.SECTIONS)
+
+
+def test_arabic_numbered_subitems_inside_a_section_are_not_sections():
+    blocks = [Paragraph("一、总体情况"), Paragraph("1. 政府信息管理情况。"), Paragraph("2. 主动公开情况"),
+              Paragraph("3. 依申请公开情况"), Paragraph("二、主动公开政府信息情况"),
+              Paragraph("三、收到和处理政府信息公开申请情况"), Paragraph("四、政府信息公开行政复议、行政诉讼情况"),
+              Paragraph("五、存在的主要问题及改进情况"), Paragraph("六、其他需要报告的事项")]
+    assert find_sections(blocks) == [(0, "overview"), (4, "proactive"), (5, "requests"), (6, "appeals"),
+                                     (7, "problems"), (8, "other")]
