@@ -29,6 +29,7 @@ _DATE = re.compile(T.DATE_PATTERN)
 _DATE_CN = re.compile(T.DATE_PATTERN_CN)
 _ISO_DATE = re.compile(r"(?P<y>(?:19|20)\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})")
 _PERIOD = re.compile(T.PERIOD_PATTERN)
+_PUBDATE_LINE = re.compile(T.PUBDATE_LINE_PATTERN)
 _URL_YEAR = re.compile(T.URL_YEAR_PATTERN)
 _YEAR_IN_TEXT = re.compile(r"((?:19|20)\d{2})年")
 _CJK = r"\u4e00-\u9fff"
@@ -132,14 +133,24 @@ def find_period(text: str) -> tuple[date, date] | None:
     if not m:
         return None
     try:
-        return (date(int(m["y1"]), int(m["m1"]), int(m["d1"])), date(int(m["y2"]), int(m["m2"]), int(m["d2"])))
+        y2 = int(m["y2"] or m["y1"])  # '2024年1月1日至12月31日'
+        return (date(int(m["y1"]), int(m["m1"]), int(m["d1"])), date(y2, int(m["m2"]), int(m["d2"])))
     except ValueError:
         return None
+
+
+_TRAILING_DATE = re.compile(rf"(?:{T.DATE_PATTERN}|{T.DATE_PATTERN_CN.replace('?P<y>', '?P<cy>').replace('?P<m>', '?P<cm>').replace('?P<d>', '?P<cd>')})$")
 
 
 def find_signature(paragraphs: list[str]) -> tuple[str | None, date | None, int]:
     """(agency, date, number of lines) of the signature block closing the document."""
     tail = [p for p in paragraphs if p.strip()][-4:]
+    if tail:
+        # agency and date on one line: '市中区卫生健康局 2025年1月16日'
+        last = _nfkc(tail[-1])
+        m = _TRAILING_DATE.search(last)
+        if m and m.start() > 0 and is_agency_name(last[:m.start()]):
+            return last[:m.start()], parse_date(m.group(0)), 1
     for k in range(len(tail) - 1, -1, -1):
         if _is_date_line(tail[k]):
             signed = parse_date(tail[k])
@@ -238,6 +249,14 @@ def extract_metadata(report: Report, extracted: Extracted, *, headings: list[tup
     if published is None:
         raw = _meta_get(extracted.metadata, T.PUBDATE_KEYS)
         published = parse_date(raw) if raw else None
+    if published is None:
+        # 发布时间：2025-01-20 printed above the body (page furniture kept by the extractor)
+        for line in preamble:
+            m = _PUBDATE_LINE.search(_nfkc(line))
+            if m:
+                published = parse_date(_nfkc(line)[m.end():])
+                if published:
+                    break
     if published is None and hints.get("page_date"):
         published = parse_date(str(hints["page_date"]))
     report.published = published

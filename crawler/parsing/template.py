@@ -225,7 +225,9 @@ DATE_PATTERN = r"(?P<y>(?:19|20)\d{2})年(?P<m>\d{1,2})月(?P<d>\d{1,2})日"
 DATE_PATTERN_CN = r"(?P<y>[〇○零一二三四五六七八九Ｏ]{4})年(?P<m>[一二三四五六七八九十]{1,2})月(?P<d>[一二三四五六七八九十]{1,3})日"
 #: The statistical period: 统计期限为2024年1月1日至2024年12月31日 / 自…起至…止.
 PERIOD_PATTERN = (r"(?P<y1>(?:19|20)\d{2})年(?P<m1>\d{1,2})月(?P<d1>\d{1,2})日(?:起)?(?:至|到|—|-|~)"
-                  r"(?P<y2>(?:19|20)\d{2})年(?P<m2>\d{1,2})月(?P<d2>\d{1,2})日")
+                  r"(?:(?P<y2>(?:19|20)\d{2})年)?(?P<m2>\d{1,2})月(?P<d2>\d{1,2})日")
+#: A publication date printed in the page text: 发布时间：2025-01-20 / 发布日期：2025年1月20日.
+PUBDATE_LINE_PATTERN = r"(?:发布|发文|成文)(?:日期|时间)[:：]"
 #: Title of a report: optional agency, year, optional agency, 政府信息公开(工作)(年度)报告 / 年报.
 TITLE_PATTERN = (r"^(?P<unit>.*?)(?P<year>(?:19|20)\d{2})年度?(?P<unit2>.*?)"
                  r"(?:政府)?信息公开(?:工作)?(?:年度)?(?:工作)?(?:报告|年报)")

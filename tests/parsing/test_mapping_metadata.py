@@ -96,3 +96,18 @@ def test_year_falls_back_to_text_then_url():
               Paragraph("二、主动公开政府信息情况"), Paragraph("三、收到和处理政府信息公开申请情况")]
     assert _report(blocks, hints={"url": "http://x.gov.cn/zfxxgknb/2022n/a.html"}).year == 2022
     assert _report(blocks).year is None
+
+
+def test_period_with_the_second_year_omitted():
+    assert find_period("统计期限为2024年1月1日至12月31日。") == (date(2024, 1, 1), date(2024, 12, 31))
+
+
+def test_signature_on_one_line_and_publication_line_in_the_page():
+    ex = build(sample_values(1), signature=None)
+    ex.blocks.append(Paragraph("测试区卫生健康局　2025年1月21日"))
+    r = map_report(ex, source=Source(format="html"))
+    assert r.published == date(2025, 1, 21)
+    ex = build(sample_values(1), signature=None, title=False)
+    ex.blocks.insert(0, Paragraph("发布时间：2025-01-23 09:30  来源：测试区卫生健康局"))
+    r = map_report(ex, source=Source(format="html"))
+    assert r.published == date(2025, 1, 23)
