@@ -27,8 +27,8 @@ from rapidfuzz import fuzz
 from crawler.parsing import template as T
 from crawler.parsing.extract.base import Extracted, Paragraph, Table
 from crawler.parsing.metadata import extract_metadata
-from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE4_COLUMNS, TABLE4_GROUPS, Cell,
-                            CellKind, ParseStatus, ParseWarning, Report, Source)
+from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS,
+                            Cell, CellKind, ParseStatus, ParseWarning, Report, Source)
 
 log = logging.getLogger(__name__)
 
@@ -319,9 +319,9 @@ def assign_rows(blocks: list, sections: list[str | None], positional: bool = Fal
     for i, b in enumerate(blocks):
         if not isinstance(b, Table):
             continue
-        default = T.SECTION_TABLES.get(sections[i] or "")
-        if default:
-            current = default
+        if sections[i] is not None:
+            # a grid in section 五 is not the continuation of Table 四; without headings, carry on
+            current = T.SECTION_TABLES.get(sections[i])
         for row in grid_rows(b, positional):
             current = marker_table(row) or current
             if current:
@@ -673,7 +673,6 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
     report.template = template
 
     if found["table3"]:
-        from storage.models import TABLE3_ROWS
         expected_rows = TABLE3_ROWS["2019" if t3_template == "2019" else "2021"]
         for key in expected_rows:
             if ("table3", key) not in m.seen:

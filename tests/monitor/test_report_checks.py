@@ -174,3 +174,9 @@ def test_narrative_patterns(sentence, subject, stated):
     secs["requests"] = sentence
     fs = [f for f in check_report(make_report(sections=secs)) if f.rule == "narrative_vs_table"]
     assert [(f.subject, f.numbers["text"]) for f in fs] == [(subject, stated)]
+
+
+def test_a_section_whose_table_was_read_is_not_missing():
+    secs = dict(SECTIONS)
+    del secs["requests"]  # its heading sat inside the table, but Table 三 was read
+    assert rules(make_report(sections=secs)) == []

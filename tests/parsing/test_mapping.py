@@ -319,3 +319,13 @@ def test_arabic_numbered_subitems_inside_a_section_are_not_sections():
               Paragraph("五、存在的主要问题及改进情况"), Paragraph("六、其他需要报告的事项")]
     assert find_sections(blocks) == [(0, "overview"), (4, "proactive"), (5, "requests"), (6, "appeals"),
                                      (7, "problems"), (8, "other")]
+
+
+def test_a_grid_after_table4_is_not_read_as_table4():
+    v = sample_values(14)
+    ex = build(v)
+    at = next(k for k, b in enumerate(ex.blocks) if isinstance(b, Paragraph) and b.text.startswith("五、"))
+    ex.blocks.insert(at + 1, grid([["培训次数", "参训人数"], ["3", "120"]]))  # a table of section 五
+    r = mapped(ex)
+    assert r.table4 == expected_json(v)["table4"]
+    assert r.status is ParseStatus.PARSED
