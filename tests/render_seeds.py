@@ -83,6 +83,41 @@ def render_office(specs: list[ReportSpec], fmt: str, cache_dir: Path | None = No
     return [out[k] for k in keys]
 
 
+def chromium_path() -> str | None:
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def render_chromium_pdf(html: bytes, cache_dir: Path | None = None) -> bytes:
+    """The page printed to PDF by headless Chromium: a second PDF producer, which draws borders
+    and breaks tables across pages its own way (a row split in two, a spanning column's border
+    missing on the next page)."""
+    import subprocess
+    import tempfile
+
+    key = hashlib.sha256(html + b"chromium").hexdigest()[:24]
+    cached = cache_dir / f"{key}.chromium.pdf" if cache_dir else None
+    if cached is not None and cached.exists():
+        return cached.read_bytes()
+    exe = chromium_path()
+    if exe is None:
+        raise RuntimeError("chromium is not installed")
+    with tempfile.TemporaryDirectory(prefix="nianbao-chromium-") as tmp:
+        src, out = Path(tmp) / "page.html", Path(tmp) / "page.pdf"
+        src.write_bytes(html)
+        subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp}/profile",
+                        "--no-pdf-header-footer", f"--print-to-pdf={out}", src.as_uri()],
+                       capture_output=True, timeout=120, check=False)
+        if not out.exists():
+            raise RuntimeError("chromium printed no PDF")
+        data = out.read_bytes()
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(data)
+    return data
+
+
 def render_corpus(outdir: str | Path, *, cache_dir: str | Path | None = None,
                   formats: tuple[str, ...] = ("html", "docx", "pdf", "doc")) -> list[Rendered]:
     outdir = Path(outdir)

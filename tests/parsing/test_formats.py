@@ -224,3 +224,13 @@ def test_cell_paragraphs_and_breaks_join_without_space():
     ex = html_extract.extract(page.encode())
     (t,) = [b for b in ex.blocks if isinstance(b, Table)]
     assert t.texts() == [["（二）部分公开（区分处理的，只计这一情形）", "商业企业", "", "Total count"]]
+
+
+@pytest.mark.parametrize("stem", STEMS, ids=[s[:3] for s in STEMS])
+def test_chromium_printed_pdf_parses_to_expected(seed_corpus, render_cache, stem):
+    """The HTML rendering printed by Chromium: other border drawing, tables split mid-row by pages."""
+    html = Path(seed_corpus[(stem, "html")].path).read_bytes()
+    data = render_seeds.render_chromium_pdf(html, render_cache)
+    report = parse_bytes(data, path=f"{stem}.pdf")
+    assert report.status == ParseStatus.PARSED, (report.error, report.warnings)
+    assert _diff(report.to_json(), _expected(stem)) == []

@@ -70,6 +70,8 @@ class _PTable:
     ys: list[float]
     grid: list[list[GridCell]]
     page: int
+    open_top: bool = False  # first row has no top ruling: the rest of a row split by the page break
+    open_bottom: bool = False  # last row has no bottom ruling: it continues on the next page
 
     @property
     def top(self) -> float:
@@ -238,6 +240,15 @@ def _lines_of(chars: list[_Char]) -> list[list[_Char]]:
 def _build_table(hs, vs, chars: list[_Char], page_no: int) -> tuple[_PTable, set[int]]:
     xs = _cluster([x for x, _, _ in vs], _TOL * 1.5)
     ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
+    # A row split by a page break has no ruling on its open side; the column rulings still run
+    # to the page edge, so they give its boundary.
+    v_top, v_bottom = min(y0 for _, y0, _ in vs), max(y1 for _, _, y1 in vs)
+    open_top = v_top < ys[0] - 3 * _TOL
+    open_bottom = v_bottom > ys[-1] + 3 * _TOL
+    if open_top:
+        ys.insert(0, v_top)
+    if open_bottom:
+        ys.append(v_bottom)
     nr, nc = len(ys) - 1, len(xs) - 1
 
     def has_v(k: int, i: int) -> bool:
@@ -280,7 +291,20 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int) -> tuple[_PTable, set
             text = texts.get(root, "")
             row.append(GridCell(text) if root == (i, j) else GridCell(text, spanned=True, origin=root))
         grid.append(row)
-    return _PTable(xs=xs, ys=ys, grid=grid, page=page_no), used
+    # An empty fragment (the row's text all fell on the other page) is no row at all.
+    if open_bottom and len(grid) > 1 and not any(c.text for c in grid[-1]):
+        grid.pop()
+        ys.pop()
+        open_bottom = False
+    if open_top and len(grid) > 1 and not any(c.text for c in grid[0]):
+        grid.pop(0)
+        ys.pop(0)
+        open_top = False
+        for row in grid:
+            for c in row:
+                if c.origin:
+                    c.origin = (c.origin[0] - 1, c.origin[1])
+    return _PTable(xs=xs, ys=ys, grid=grid, page=page_no, open_top=open_top, open_bottom=open_bottom), used
 
 
 def _paragraphs(lines: list[_Line], left: float, right: float) -> list[tuple[float, Paragraph]]:
@@ -359,8 +383,14 @@ def _tab_text(lines: list[_Line]) -> str:
 # --------------------------------------------------------------------------------------------
 
 def _continues(prev_xs: list[float], t: _PTable) -> bool:
-    """A table at the top of a page continues the one ending the page before: same outer edges."""
-    return abs(prev_xs[0] - t.xs[0]) <= 3 * _TOL and abs(prev_xs[-1] - t.xs[-1]) <= 3 * _TOL
+    """A table at the top of a page continues the one ending the page before: the same right edge
+    and no column boundary the previous part lacked (a spanning first column may lose its left
+    border on the continuation page)."""
+    if abs(prev_xs[-1] - t.xs[-1]) > 3 * _TOL:
+        return False
+    if abs(prev_xs[0] - t.xs[0]) <= 3 * _TOL:
+        return True
+    return all(any(abs(x - p) <= 3 * _TOL for p in prev_xs) for x in t.xs)
 
 
 def _regrid(rows: list[list[GridCell]], xs: list[float], union: list[float], row_off: int = 0):
@@ -388,13 +418,35 @@ def _regrid(rows: list[list[GridCell]], xs: list[float], union: list[float], row
     return out
 
 
-def _join(prev: Table, prev_xs: list[float], t: _PTable) -> list[float]:
-    """Append ``t``'s rows to ``prev``; returns the column boundaries of the joined table."""
+def _join(prev: Table, prev_xs: list[float], t: _PTable, split_row: bool) -> list[float]:
+    """Append ``t``'s rows to ``prev``; ``split_row``: t's first row is the rest of prev's last row.
+    Returns the column boundaries of the joined table."""
     union = _cluster(prev_xs + t.xs, 3 * _TOL)
     if len(union) != len(prev_xs):
         prev.rows[:] = _regrid(prev.rows, prev_xs, union)
-    prev.rows.extend(_regrid(t.grid, t.xs, union, row_off=len(prev.rows)))
+    off = len(prev.rows) - 1 if split_row else len(prev.rows)
+    rows = _regrid(t.grid, t.xs, union, row_off=off)
+    if split_row and rows:
+        last = prev.rows[-1]
+        for k, b in enumerate(rows[0]):
+            if b.spanned or not b.text:
+                continue
+            a = last[k]
+            target = prev.rows[a.origin[0]][a.origin[1]] if a.spanned and a.origin else a
+            target.text = join_lines([target.text, b.text])
+        rows = rows[1:]
+    prev.rows.extend(rows)
     return union
+
+
+def _refresh_spans(t: Table) -> None:
+    """Span copies carry their origin's text (joined rows may have grown it)."""
+    for row in t.rows:
+        for c in row:
+            if c.spanned and c.origin:
+                r, k = c.origin
+                if r < len(t.rows) and k < len(t.rows[r]):
+                    c.text = t.rows[r][k].text
 
 
 def _open(data: bytes, name: str):
@@ -469,6 +521,7 @@ def extract(data: bytes, *, name: str = "document") -> Extracted:
     left = min((ln.x0 for _, lines in pages for ln in lines), default=0.0)
     right = max((ln.x1 for _, lines in pages for ln in lines), default=0.0)
     last_xs: list[float] | None = None  # columns of blocks[-1] when it is a table ending its page
+    last_open = False  # and its last row continues on the next page
     for tables, lines in pages:
         items: list[tuple[float, object]] = [(t.top, t) for t in tables]
         items.extend(_paragraphs(lines, left, right))
@@ -476,13 +529,19 @@ def extract(data: bytes, *, name: str = "document") -> Extracted:
         for idx, (_, item) in enumerate(items):
             if isinstance(item, _PTable):
                 if idx == 0 and last_xs is not None and _continues(last_xs, item):
-                    last_xs = _join(blocks[-1], last_xs, item)
+                    last_xs = _join(blocks[-1], last_xs, item, split_row=last_open and item.open_top)
                 else:
                     blocks.append(Table(rows=[list(r) for r in item.grid], page=item.page))
                     last_xs = item.xs
+                last_open = item.open_bottom
             else:
                 blocks.append(item)
-                last_xs = None
+                last_xs, last_open = None, False
+        if items and not isinstance(items[-1][1], _PTable):
+            last_xs, last_open = None, False
+    for b in blocks:
+        if isinstance(b, Table):
+            _refresh_spans(b)
     return Extracted(format="pdf", blocks=blocks, metadata=meta)
 
 
