@@ -162,3 +162,23 @@ def expected_json(values: dict, template: str = "2021") -> dict:
 
 
 __all__ = ["build", "sample_values", "expected_json", "grid", "SCALAR"]
+
+
+def to_text(ex: Extracted, layout: str) -> str:
+    """Print an Extracted as a text file in one of the seeds' layouts: 'cells' (one cell per line, a tab
+    before each, blank lines between rows), 'tabs' (a row per line) or 'markdown' (tabs, '#' headings)."""
+    out: list[str] = []
+    for b in ex.blocks:
+        if isinstance(b, Paragraph):
+            heading = layout == "markdown" and b.text[:2] in {f"{n}、" for n in T.SECTION_NUMERALS}
+            out.append(("## " if heading else "") + b.text)
+            continue
+        rows = [[c.text for c in r if not c.spanned] for r in b.rows]
+        if layout == "cells":
+            for r in rows:
+                out.extend("\t" + c for c in r)
+                out.append("")
+        else:
+            out.extend("\t".join(r) for r in rows)
+            out.append("")
+    return "\n".join(out) + "\n"

@@ -5,9 +5,14 @@ import codecs
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crawler.parsing.extract.base import Paragraph, Table
 from crawler.parsing.extract.text import decode, extract
+from crawler.parsing.mapping import map_report
+from map_helpers import build, expected_json, sample_values, to_text
+from storage.models import TABLE3_COLUMNS, Source
 
 SEEDS = sorted((Path(__file__).resolve().parents[1] / "fixtures" / "seeds").glob("*.txt"))
 
@@ -75,3 +80,22 @@ def test_seeds_give_three_tables_and_the_section_headings(seed):
     assert any(h.endswith("主动公开政府信息情况") for h in heads)
     assert any(h.endswith("其他需要报告的事项") for h in heads)
     assert "[bookmark" not in ex.text
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), layout=st.sampled_from(["cells", "tabs", "markdown"]),
+       na=st.lists(st.tuples(st.integers(0, 24), st.integers(0, 6), st.sampled_from(["/", "—", "无"])),
+                   max_size=4),
+       encoding=st.sampled_from(["utf-8", "gb18030", "utf-16"]))
+def test_random_tables_printed_as_text_read_back_exactly(seed, layout, na, encoding):
+    v = sample_values(seed)
+    rows = list(v["table3"])
+    cells = {(rows[r], c): mark for r, c, mark in na}
+    text = to_text(build(v, t3_cells=cells), layout)
+    r = map_report(extract(text.encode(encoding)), source=Source(format="text"))
+    want = expected_json(v)
+    for (row, c) in cells:
+        want["table3"][row][c] = None  # NA marks are read as not assessable, never 0
+    assert {"table2": r.table2, "table3": r.table3, "table4": r.table4} == want
+    assert {w.cell for w in r.warnings} == {f"table3.{row}.{TABLE3_COLUMNS[c]}" for row, c in cells}
+    assert r.year == 2024 and r.agency == "测试区卫生健康局"
