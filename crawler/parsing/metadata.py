@@ -114,12 +114,18 @@ def is_title(text: str) -> bool:
 def find_title(preamble: list[str]) -> str | None:
     """The title line of the document, with the agency line above it when the title lacks one."""
     for i, line in enumerate(preamble):
-        if not is_title(line):
-            continue
-        title = _squash(line)
+        start = i
+        if is_title(line):
+            title = _squash(line)
+        else:
+            # a title broken over two lines: '市中区卫生健康局2024年' / '政府信息公开工作年度报告'
+            prev = _squash(preamble[i - 1]) if i else ""
+            if not (prev and len(prev) <= 30 and not is_title(prev) and is_title(prev + line)):
+                continue
+            title, start = _squash(prev + line), i - 1
         agency, _ = parse_title(title)
         if not agency:
-            for prev in reversed(preamble[:i]):
+            for prev in reversed(preamble[:start]):
                 if prev.strip():
                     if is_agency_name(prev):
                         title = _squash(prev) + title

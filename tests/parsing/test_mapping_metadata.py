@@ -111,3 +111,9 @@ def test_signature_on_one_line_and_publication_line_in_the_page():
     ex.blocks.insert(0, Paragraph("发布时间：2025-01-23 09:30  来源：测试区卫生健康局"))
     r = map_report(ex, source=Source(format="html"))
     assert r.published == date(2025, 1, 23)
+
+
+def test_title_broken_over_two_lines():
+    assert find_title(["市中区卫生健康局2024年", "政府信息公开工作年度报告"]) == "市中区卫生健康局2024年政府信息公开工作年度报告"
+    assert find_title(["测试县人民政府办公室", "2024年度政府信息公开", "工作年度报告"]) == \
+        "测试县人民政府办公室2024年度政府信息公开工作年度报告"
