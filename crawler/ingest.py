@@ -88,6 +88,8 @@ def ingest_document(store: Store, doc: Document, *, run_id: int | None = None, s
     site = site or doc.site
     report_url = doc.report_url or doc.url
     result = IngestResult(url=doc.url)
+    if not store.has_labels():  # the crawler's first document fills them; later ones pay one lookup
+        fill_labels(store)
     cache = store.fetch_cache(doc.url)
     if cache and not force and cache["sha256"] == doc.sha256 and cache["parse_status"]:
         saved = store.save_document(doc, run_id=run_id)  # only last_seen (and the crawl journal) change

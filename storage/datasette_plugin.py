@@ -335,8 +335,14 @@ def render_cell(row, value, column, table, database, datasette):
             return Markup(f'<a href="{REPORT_PAGE}{row_id}">{escape(value or "（无标题）")}</a>')
     if column == "source_url" and isinstance(value, str) and value.startswith(("http://", "https://")):
         return Markup(f'<a href="{escape(value)}" target="_blank" rel="noopener">{escape(value)}</a>')
-    if column == "report_id" and isinstance(value, int):
-        return Markup(f'<a href="{REPORT_PAGE}{value}">报告 {value}</a>')
+    if column == "report_id":
+        # a foreign key Datasette expanded arrives as {"value": id, "label": title}
+        label = None
+        if isinstance(value, dict):
+            value, label = value.get("value"), value.get("label")
+        if isinstance(value, int):
+            text = f"{label} ({value})" if label and label != str(value) else f"报告 {value}"
+            return Markup(f'<a href="{REPORT_PAGE}{value}">{escape(text)}</a>')
     return None
 
 

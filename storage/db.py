@@ -676,6 +676,9 @@ class Store:
                 "WHERE row_label IS NOT excluded.row_label OR column_label IS NOT excluded.column_label",
                 list(rows))
 
+    def has_labels(self) -> bool:
+        return self._one("SELECT 1 FROM labels LIMIT 1") is not None
+
     # -- integrity -----------------------------------------------------------------------------
     def integrity_check(self) -> str:
         return self._one("PRAGMA integrity_check")[0]

@@ -113,6 +113,16 @@ where r.agency like '%' || :agency || '%'
    or a.id in (select agency_id from agency_aliases where alias like '%' || :agency || '%')
 order by r.agency_id, r.year""",
     },
+    "search_text": {
+        "title": "全文查找（任意长度）",
+        "description": "在报告全文中查找一段文字，一两个字也可以（逐篇比对；三字及以上也可用“报告全文”表的检索框）。",
+        "sql": """select t.report_id, t.agency, t.year, t.title,
+  substr(t.text, max(1, instr(t.text, :q) - 20), 60) as context
+from report_text t
+where :q != '' and instr(t.text, :q) > 0
+order by t.year desc, t.agency
+limit 500""",
+    },
     "findings_per_rule_per_year": {
         "title": "各规则各年度问题数",
         "description": "仍存在的问题，按规则与年度计数。",
