@@ -246,3 +246,17 @@ PUBDATE_KEYS = ("PubDate", "pubdate", "publishdate", "发布日期", "发布时�
 TITLE_KEYS = ("ArticleTitle", "title", "Title", "标题")
 #: Year written in a URL path: /2024n/, /nb2024bm/, /2024nb/, t20250110_ (the latter is a date: ignored).
 URL_YEAR_PATTERN = r"(?:^|[/_\-])(?:nb|gknb|zfxxgknb)?(?P<y>20\d{2})(?:n|nb|nd|ndbg)?(?=[/_\-]|bm|$)"
+#: Item numbering at the start of a label, after NFKC: 一、 / (三) / 1. / 2、
+NUMBERING_PATTERN = r"^(?:[一二三四五六七八九十]+[、.]|[(][一二三四五六七八九十\d]+[)]|\d+[.、)])"
+#: A numbered section heading, after NFKC and without spaces: 一、总体情况 / 1、总体情况 / 1.总体情况.
+SECTION_HEADING_PATTERN = r"^(?P<num>[一二三四五六]|[1-6])\s*[、.．]\s*(?P<label>\S.{0,40})$"
+#: A line that starts with numbering (as printed): never the continuation of a wrapped table cell.
+LINE_NUMBERING_PATTERN = r"^\s*(?:[一二三四五六七八九十]+、|\d+、|[（(][一二三四五六七八九十\d]+[)）])"
+#: A year in running text: 2024年.
+YEAR_IN_TEXT_PATTERN = r"((?:19|20)\d{2})年"
+#: What precedes an agency named in the narrative: '2024年，' / '2024年度'.
+YEAR_PREFIX_PATTERN = r"(?:19|20)\d{2}年度?[，,]?"
+#: First characters that show a phrase after '2024年，' is not an agency name ('在区委…', '我局…').
+NOT_NAME_START = "在我由对经按据为是各全本"
+#: The Chinese numeral ten, for dates written in words (十二月三十一日).
+CN_TEN = "十"
