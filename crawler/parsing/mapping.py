@@ -43,7 +43,7 @@ _TABLES = ("table2", "table3", "table4")
 _BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
 _SPACES = re.compile(r"\s+")
 _QUOTES = str.maketrans("", "", "“”\"'‘’「」『』*#")
-_LEADING_NUMBERING = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|[(][一二三四五六七八九十\d]+[)]|\d+[.、)])")
+_LEADING_NUMBERING = re.compile(T.NUMBERING_PATTERN)
 
 
 @lru_cache(maxsize=16384)
@@ -207,7 +207,7 @@ def grid_rows(table: Table, positional: bool = False) -> list[Row]:
 
 # -- sections -------------------------------------------------------------------------------------
 
-_HEADING = re.compile(r"^(?P<num>[一二三四五六]|[1-6])\s*[、.．]\s*(?P<label>\S.{0,40})$")
+_HEADING = re.compile(T.SECTION_HEADING_PATTERN)
 
 
 _HEADING_END = re.compile(r"[。：:]")
@@ -663,10 +663,10 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
         if t2_template is None:
             template = "2019"
         else:
-            m.warn("mixed_template", "Table 二 follows template 2021 but Table 三 prints （六）其他处理 as one "
-                                     "row (template 2019); its value is kept under table3.other_handling")
+            m.warn("mixed_template", f"table2 follows template 2021 but table3 prints {T.TABLE3_GROUPS['other']} "
+                                     "as one row (template 2019); its value is kept under table3.other_handling")
     elif t2_template == "2019" and t3_template != "2019" and found["table3"]:
-        m.warn("mixed_template", "Table 二 follows template 2019 but Table 三 splits （六）其他处理 "
+        m.warn("mixed_template", f"table2 follows template 2019 but table3 splits {T.TABLE3_GROUPS['other']} "
                                  "into three rows (template 2021)")
     if t2_template is None and t3_template is None and not any(found.values()):
         template = "unknown"
@@ -677,10 +677,9 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
         for key in expected_rows:
             if ("table3", key) not in m.seen:
                 m.warn("row_not_found", f"table3.{key} ({T.row_label('table3', key)}) not found")
-    names = {"table2": "二", "table3": "三", "table4": "四"}
-    for table in _TABLES:
+    for table, section in zip(_TABLES, ("proactive", "requests", "appeals")):
         if not found[table]:
-            m.warn("table_not_found", f"Table {names[table]} ({table}) not found")
+            m.warn("table_not_found", f"{table} (the table of {T.SECTIONS[section][0]}) not found")
 
     title_in_body = extract_metadata(report, extracted, headings=headings, hints=hints)
 
@@ -693,5 +692,5 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
         report.status = ParseStatus.PARTIAL
     else:
         report.status = ParseStatus.NOT_A_REPORT
-        report.error = "no report tables, title or sections found"
+        report.error = f"{source.path or source.url or 'document'}: no report tables, title or sections found"
     return report

@@ -31,13 +31,13 @@ _ISO_DATE = re.compile(r"(?P<y>(?:19|20)\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1
 _PERIOD = re.compile(T.PERIOD_PATTERN)
 _PUBDATE_LINE = re.compile(T.PUBDATE_LINE_PATTERN)
 _URL_YEAR = re.compile(T.URL_YEAR_PATTERN)
-_YEAR_IN_TEXT = re.compile(r"((?:19|20)\d{2})年")
+_YEAR_IN_TEXT = re.compile(T.YEAR_IN_TEXT_PATTERN)
 _CJK = r"\u4e00-\u9fff"
 _SUFFIXES = "|".join(sorted(map(re.escape, T.AGENCY_SUFFIXES), key=len, reverse=True))
 _AGENCY = re.compile(rf"^[{_CJK}（）()·]{{2,30}}?(?:{_SUFFIXES})$")
 #: An agency named in the narrative right after a year: '2024年，东风区卫生健康局…'.
-_AGENCY_IN_TEXT = re.compile(rf"(?:19|20)\d{{2}}年度?[，,]?(?P<name>[{_CJK}]{{3,25}}?(?:{_SUFFIXES}))")
-_NOT_NAME_START = set("在我由对经按据为是各全本")
+_AGENCY_IN_TEXT = re.compile(rf"{T.YEAR_PREFIX_PATTERN}(?P<name>[{_CJK}]{{3,25}}?(?:{_SUFFIXES}))")
+_NOT_NAME_START = set(T.NOT_NAME_START)
 _BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
 
 
@@ -56,13 +56,13 @@ def _cn_number(s: str) -> int | None:
         return None
     if len(s) == 4 and 10 not in digits:  # a year: 二〇二五
         return int("".join(map(str, digits)))
-    if s == "十":
+    if s == T.CN_TEN:
         return 10
-    if s.startswith("十"):
+    if s.startswith(T.CN_TEN):
         return 10 + digits[1]
-    if len(s) == 2 and s.endswith("十"):
+    if len(s) == 2 and s.endswith(T.CN_TEN):
         return digits[0] * 10
-    if len(s) == 3 and s[1] == "十":
+    if len(s) == 3 and s[1] == T.CN_TEN:
         return digits[0] * 10 + digits[2]
     if len(s) == 1:
         return digits[0]

@@ -18,6 +18,7 @@ import codecs
 import logging
 import re
 
+from crawler.parsing import template as T
 from crawler.parsing.extract.base import Extracted, GridCell, Paragraph, Table
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ _BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
 _MD_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
 _MD_BOLD = re.compile(r"\*\*(.*?)\*\*|__(.*?)__")
 #: A line that is a section heading must never be glued to the table cell above it.
-_HEADING_START = re.compile(r"^\s*(?:[一二三四五六七八九十]+、|\d+、|[（(][一二三四五六七八九十\d]+[)）])")
+_HEADING_START = re.compile(T.LINE_NUMBERING_PATTERN)
 #: A continuation of a wrapped cell is short; a longer line is narrative text.
 _MAX_CONTINUATION = 40
 
