@@ -11,7 +11,7 @@ import io
 import re
 import zipfile
 
-#: Formats returned: html | text | docx | pdf | doc | wps | odt | rtf | image | zip | binary | empty
+#: Formats returned: html | text | docx | pdf | doc | wps | odt | rtf | image | xls | ppt | zip | binary | empty
 _IMAGE_MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "png"),
     (b"\xff\xd8\xff", "jpeg"),
@@ -70,6 +70,9 @@ def sniff(data: bytes, *, content_type: str | None = None, path: str | None = No
     if head.startswith(b"PK\x03\x04"):
         return _sniff_zip(data)
     if head.startswith(_OLE_MAGIC):
+        kind = _ole_kind(data)
+        if kind != "doc":
+            return kind
         ext = _ext(path)
         return "wps" if ext in ("wps", "wpt") else "doc"
     if head.startswith(b"{\\rtf"):
@@ -94,6 +97,18 @@ def sniff(data: bytes, *, content_type: str | None = None, path: str | None = No
         if _HTML_MARKERS.search(data[:65536]):
             return "html"
     return "text"
+
+
+def _ole_kind(data: bytes) -> str:
+    """doc (Word or Kingsoft WPS: both hold a WordDocument stream), xls, ppt; the stream names sit
+    in the compound file's directory in UTF-16LE."""
+    if "WordDocument".encode("utf-16-le") in data:
+        return "doc"
+    if "Workbook".encode("utf-16-le") in data or "Book".encode("utf-16-le") in data:
+        return "xls"
+    if "PowerPoint Document".encode("utf-16-le") in data:
+        return "ppt"
+    return "doc"  # unknown streams: let LibreOffice try
 
 
 def _sniff_zip(data: bytes) -> str:

@@ -247,3 +247,32 @@ def test_unreadable_file(tmp_path):
     missing = tmp_path / "nope.pdf"
     report = parse_file(missing)
     assert report.status == ParseStatus.FAILED and str(missing) in report.error
+
+
+def _cfb(stream_name: str) -> bytes:
+    """A compound-file header and one directory sector naming ``stream_name`` (LibreOffice here has
+    no Calc to write a real workbook; the sniffer reads only the header and the directory names)."""
+    header = bytearray(512)
+    header[0:8] = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+    header[0x18:0x1A] = (0x3E).to_bytes(2, "little")
+    header[0x1A:0x1C] = (3).to_bytes(2, "little")
+    header[0x1C:0x1E] = b"\xfe\xff"
+    header[0x1E:0x20] = (9).to_bytes(2, "little")
+    header[0x20:0x22] = (6).to_bytes(2, "little")
+
+    def entry(name: str, kind: int) -> bytes:
+        e = bytearray(128)
+        raw = name.encode("utf-16-le") + b"\x00\x00"
+        e[0:len(raw)] = raw
+        e[0x40:0x42] = len(raw).to_bytes(2, "little")
+        e[0x42] = kind
+        return bytes(e)
+
+    directory = entry("Root Entry", 5) + entry(stream_name, 2) + bytes(256)
+    return bytes(header) + directory + bytes(512)
+
+
+@pytest.mark.parametrize("stream,word", [("Workbook", "excel"), ("PowerPoint Document", "powerpoint")])
+def test_office_files_that_are_not_documents(stream, word):
+    """An OLE file holding a workbook or slides is not sent through the Word path."""
+    _check(parse_bytes(_cfb(stream), url=NAME), ParseStatus.UNSUPPORTED, word)

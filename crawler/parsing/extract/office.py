@@ -35,7 +35,8 @@ def soffice_path() -> str | None:
 
 
 def convert(data: bytes, *, src_ext: str, to: str, name: str = "document",
-            timeout: float = CONVERT_TIMEOUT, filter_options: str | None = None) -> bytes:
+            timeout: float = CONVERT_TIMEOUT, filter_options: str | None = None,
+            infilter: str | None = None) -> bytes:
     """Convert ``data`` (a file with extension ``src_ext``) to format ``to`` ("docx", "pdf", "doc").
 
     Raises ConversionError with a message naming the document and the reason.
@@ -53,7 +54,8 @@ def convert(data: bytes, *, src_ext: str, to: str, name: str = "document",
         profile = tmpdir / "profile"
         target = to if filter_options is None else f"{to}:{filter_options}"
         cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-               "--nolockcheck", "--convert-to", target, "--outdir", str(outdir), str(src)]
+               "--nolockcheck", *([f"--infilter={infilter}"] if infilter else []),
+               "--convert-to", target, "--outdir", str(outdir), str(src)]
         env = dict(os.environ, HOME=str(tmpdir))  # keep LibreOffice from touching the real home
         try:
             proc = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env)

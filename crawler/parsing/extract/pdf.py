@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 
 #: Pages beyond this are not read (annual reports have 5-40 pages).
 MAX_PAGES = 300
+#: Horizontal x vertical ruling pairs a page may have before we stop looking for tables in it
+#: (Table 三 on one page has ~30 x ~12; intersecting them all is quadratic).
+MAX_RULING_PAIRS = 250_000
 _TOL = 2.0  # points: rulings closer than this are the same line
 _PAGE_NO = re.compile(r"^[\s\-—–－·•]*(?:第\s*)?\d{1,3}\s*(?:页)?(?:\s*/\s*\d+|\s*共\s*\d+\s*页)?[\s\-—–－·•]*$")
 
@@ -336,6 +339,10 @@ def _read_page(page, page_no: int):
     width, height = page.get_size()
     chars = _page_chars(page, height)
     hs, vs = _page_segments(page, height)
+    if len(hs) * len(vs) > MAX_RULING_PAIRS:
+        # A drawing (map, chart, scanned vector art), not a table grid: read the text only.
+        log.info("page %d: %d x %d line segments, too many for a table; text only", page_no, len(hs), len(vs))
+        hs, vs = [], []
     tables: list[_PTable] = []
     used: set[int] = set()
     for ghs, gvs in _table_regions(hs, vs):
