@@ -147,6 +147,12 @@ TABLE4_COLUMN_LABELS: dict[str, str] = {
     "total": "总计",
 }
 TABLE4_HEADERS = ("行政复议", "行政诉讼", "未经复议直接起诉", "复议后起诉")
+#: Row labels of a transposed Table 四 (one row per group), as printed.
+TABLE4_GROUP_VARIANTS: dict[str, tuple[str, ...]] = {
+    "review": ("行政复议",),
+    "litigation_direct": ("未经复议直接起诉", "行政诉讼未经复议直接起诉", "直接起诉"),
+    "litigation_after_review": ("复议后起诉", "行政诉讼复议后起诉"),
+}
 
 # -- placeholders left from the template (rule 6) ------------------------------------------------
 PLACEHOLDERS = ("（单位名称）", "(单位名称)", "XX", "××", "xx", "此处填写", "（填写", "【单位】", "XXXX")
