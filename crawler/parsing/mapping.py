@@ -393,6 +393,9 @@ def detect_table2_template(rows: list[Row]) -> str | None:
     return None
 
 
+_PARENTHESES = re.compile(r"\([^)]*\)")
+
+
 def _match_table2_row(label: str, keys) -> tuple[str | None, float]:
     best, best_score = None, 0.0
     for key in keys:
@@ -432,7 +435,8 @@ def map_table2(m: _Mapper, rows: list[Row], template: str) -> int:
         if not row.has_number():
             header = _header_columns(labels) or header
             continue
-        label = strip_numbering(norm(labels[-1]))
+        # '行政许可（件）', '1.规章': units and numbering are not part of the label
+        label = _PARENTHESES.sub("", strip_numbering(norm(labels[-1]))) or norm(labels[-1])
         key, score = _match_table2_row(label, layout)
         if key is None or score < 85:
             continue
@@ -595,8 +599,10 @@ def map_table4(m: _Mapper, rows: list[Row]) -> int:
         if labels and row.has_number():
             label = norm("".join(labels))
             for g in TABLE4_GROUPS:
-                if fuzz.ratio(label, norm(T.TABLE4_GROUP_LABELS[g])) >= 85:
+                forms = (T.TABLE4_GROUP_LABELS[g], *T.TABLE4_GROUP_VARIANTS.get(g, ()))
+                if max(fuzz.ratio(label, norm(f)) for f in forms) >= 85:
                     labelled.setdefault(g, row)
+                    break
     if len(labelled) == len(TABLE4_GROUPS):
         for g, row in labelled.items():
             m.add_cells("table4", g, TABLE4_COLUMNS, m.take_values("table4", g, row, per_group))

@@ -329,3 +329,22 @@ def test_a_grid_after_table4_is_not_read_as_table4():
     r = mapped(ex)
     assert r.table4 == expected_json(v)["table4"]
     assert r.status is ParseStatus.PARSED
+
+
+def test_table2_labels_with_units_and_numbering():
+    v = distinct_values()
+    labels = {"regulations": "1.规章（件）", "licensing": "行政许可（件）", "fees_wan_yuan": "行政事业性收费（万元）",
+              "coercion": "行政 强制"}
+    assert mapped(build(v, t2_labels=labels)).table2 == expected_json(v)["table2"]
+
+
+def test_transposed_table4_one_row_per_group():
+    v = sample_values(15)
+    ex = build(v, omit=("table4",))
+    rows = [["", "结果维持", "结果纠正", "其他结果", "尚未审结", "总计"]]
+    for g, label in (("review", "行政复议"), ("litigation_direct", "未经复议直接起诉"),
+                     ("litigation_after_review", "复议后起诉")):
+        rows.append([label, *(str(x) for x in v["table4"][g].values())])
+    at = next(k for k, b in enumerate(ex.blocks) if isinstance(b, Paragraph) and b.text.startswith("四、"))
+    ex.blocks.insert(at + 1, grid(rows))
+    assert mapped(ex).table4 == expected_json(v)["table4"]
