@@ -379,6 +379,8 @@ def migrate(conn: sqlite3.Connection, *, upto: int | None = None) -> list[int]:
     ``conn`` must be in autocommit mode (isolation_level=None) so that BEGIN/COMMIT are ours.
     """
     target = LATEST if upto is None else upto
+    if current_version(conn) >= target:
+        return []
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
