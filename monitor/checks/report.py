@@ -39,6 +39,9 @@ SEVERITY = {
     "period": WARNING,
 }
 
+#: The rule ids this module checks (relations 1-7 of the spec), in the spec's order.
+RULES = tuple(SEVERITY)
+
 # -- labels used in messages ----------------------------------------------------------------------
 COLUMN_NAMES = {
     "natural_person": "自然人", "commercial_enterprise": "商业企业", "research_institution": "科研机构",
