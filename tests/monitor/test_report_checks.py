@@ -181,3 +181,11 @@ def test_a_section_whose_table_was_read_is_not_missing():
     secs = dict(SECTIONS)
     del secs["requests"]  # its heading sat inside the table, but Table 三 was read
     assert rules(make_report(sections=secs)) == []
+
+
+def test_row_total_and_balance_meet_in_the_suspect_cell():
+    t3 = consistent_table3()
+    t3["new"][6] = 9  # the 总计 of 本年新收 mistyped
+    fs = {f.rule: f for f in check_report(make_report(t3, sections={**SECTIONS, "overview": "2024年工作情况良好。"}))}
+    assert set(fs) == {"row_total", "balance"}
+    assert fs["row_total"].suspect == fs["balance"].suspect == "table3.new.total"
