@@ -350,7 +350,9 @@ class Store:
         is kept as the report's content (the other document stays stored).  A new version of the
         same document always replaces the content; a change of cells writes a ``report_revised`` event.
         """
-        assessable = sum(1 for c in report.cells if c.kind.assessable)
+        # one row per cell key: a parser that emits a key twice keeps its last reading
+        cells = list({(c.table, c.row, c.column): c for c in report.cells}.values())
+        assessable = sum(1 for c in cells if c.kind.assessable)
         with self.transaction():
             ver = self._one("SELECT v.id, v.document_id, v.sha256, v.first_seen, d.url FROM document_versions v "
                             "JOIN documents d ON d.id = v.document_id WHERE v.id = ?", (version_id,))
@@ -376,7 +378,7 @@ class Store:
                 "report_url": report_url, "agency_id": agency_id, "agency": report.agency, "site": site,
                 "region": region, "year": report.year, "template": report.template, "title": report.title,
                 "published": ts(report.published), "first_seen": seen, "status": report.status.value,
-                "error": report.error, "warnings_count": len(report.warnings), "cells_count": len(report.cells),
+                "error": report.error, "warnings_count": len(report.warnings), "cells_count": len(cells),
                 "assessable_cells": assessable, "version_id": version_id, "document_id": ver["document_id"],
                 "source_url": ver["url"], "source_sha256": ver["sha256"], "format": report.source.format,
                 "period_start": ts(report.period[0]) if report.period else None,
@@ -396,9 +398,9 @@ class Store:
                     f"INSERT INTO reports({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
                     tuple(values.values())).lastrowid
             self.conn.executemany(
-                'INSERT OR REPLACE INTO cells(report_id, table_name, row, "column", value, raw, kind, label) '
+                'INSERT INTO cells(report_id, table_name, row, "column", value, raw, kind, label) '
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(report_id, c.table, c.row, c.column, c.value, c.raw, c.kind.value, c.label) for c in report.cells])
+                [(report_id, c.table, c.row, c.column, c.value, c.raw, c.kind.value, c.label) for c in cells])
             self.conn.executemany(
                 "INSERT INTO warnings(report_id, seq, code, message, cell) VALUES (?, ?, ?, ?, ?)",
                 [(report_id, i, w.code, w.message, w.cell) for i, w in enumerate(report.warnings)])
@@ -412,7 +414,7 @@ class Store:
                 self.conn.execute("INSERT INTO report_text(report_id, agency, year, title, text, sections) "
                                   "VALUES (?, ?, ?, ?, ?, ?)", text)
             if old is not None:
-                new = {(c.table, c.row, c.column): (c.value, c.kind.value) for c in report.cells}
+                new = {(c.table, c.row, c.column): (c.value, c.kind.value) for c in cells}
                 keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 changed = {".".join(k): [old.get(k, (None,))[0], new.get(k, (None,))[0]] for k in keys[:200]}
                 if keys:

@@ -176,3 +176,14 @@ def test_parse_status_kept_for_unparseable_documents(store):
     store.set_parse_status(v.version_id, ParseStatus.NEEDS_OCR, error="no text layer", format="pdf")
     row = store.document_versions("http://x.gov.cn/scan.pdf")[0]
     assert (row["parse_status"], row["parse_error"], row["format"]) == ("needs_ocr", "no text layer", "pdf")
+
+
+def test_a_cell_key_twice_is_one_row(store):
+    report = report_from_expected(expected("002"))
+    dup = report.cell("table3", "new", "total")
+    report.cells.append(Cell(dup.table, dup.row, dup.column, 7, raw="7", kind=CellKind.NUMERIC))
+    v = store.save_document(doc("http://x.gov.cn/002.html", b"002"))
+    rid = store.save_report(report, version_id=v.version_id, report_url="http://x.gov.cn/002.html")
+    row = store.reports()[0]
+    n = store.conn.execute("SELECT COUNT(*) FROM cells WHERE report_id = ?", (rid,)).fetchone()[0]
+    assert row["cells_count"] == n == 200 and store.load_report(rid).value("table3", "new", "total") == 7
