@@ -166,12 +166,20 @@ def _text_lines(el) -> list[str]:
     return [ln for ln in lines if ln.strip()]
 
 
-_LINE_BREAKS = etree.XPath("count(.//br|.//p|.//div|.//li|.//h1|.//h2|.//h3|.//h4|.//h5|.//h6|.//table)")
+#: Cells whose text has line breaks (several paragraphs, <br>): found for a whole table at once.
+_MULTILINE_CELLS = etree.XPath(
+    "(.//td|.//th)[count(.//br|.//p|.//div|.//li|.//h1|.//h2|.//h3|.//h4|.//h5|.//h6|.//table) > 1]")
 
 
-def _cell_text(td) -> str:
-    if _LINE_BREAKS(td) <= 1:  # a Word-paste cell: one <p>, no <br>
-        return norm_ws(_all_text(td))
+def _fast_ws(s: str) -> str:
+    if "\u200b" in s or "\ufeff" in s:
+        return norm_ws(s)
+    return " ".join(s.split())  # str.split() knows \xa0 and \u3000
+
+
+def _cell_text(td, multiline: set | None = None) -> str:
+    if multiline is not None and td not in multiline:  # a Word-paste cell: one <p>, no <br>
+        return _fast_ws(_all_text(td))
     return join_lines(_text_lines(td))
 
 
@@ -197,22 +205,24 @@ def _span(v: str | None, limit: int) -> int:
 def table_grid(table) -> Table:
     """A <table> as a rectangular grid, spans resolved."""
     trs = _rows_of(table)
+    multiline = set(_MULTILINE_CELLS(table))
     grid: list[list[GridCell | None]] = [[] for _ in trs]
     nrows = len(trs)
     for ri, tr in enumerate(trs):
         ci = 0
-        for td in tr:
-            if _tag(td) not in ("td", "th"):
-                continue
-            row = grid[ri]
+        row = grid[ri]
+        for td in tr.iterchildren("td", "th", "TD", "TH"):
             while ci < len(row) and row[ci] is not None:
                 ci += 1
             rs_attr, cs_attr = td.get("rowspan"), td.get("colspan")
-            text = _cell_text(td)
+            text = _cell_text(td, multiline)
             if rs_attr is None and cs_attr is None:  # the common case: a plain cell
-                if len(row) <= ci:
-                    row.extend([None] * (ci + 1 - len(row)))
-                row[ci] = GridCell(text)
+                if len(row) == ci:
+                    row.append(GridCell(text))
+                else:
+                    if len(row) < ci:
+                        row.extend([None] * (ci - len(row)))
+                    row[ci] = GridCell(text)
                 ci += 1
                 continue
             rs = _span(rs_attr, nrows - ri)
@@ -230,7 +240,7 @@ def table_grid(table) -> Table:
                         r[ci + dc] = GridCell(text, spanned=True, origin=(ri, ci))
             ci += cs
     width = max((len(r) for r in grid), default=0)
-    rows = [[c if c is not None else GridCell("") for c in r] + [GridCell("")] * (width - len(r))
+    rows = [[c if c is not None else GridCell("") for c in r] + [GridCell("") for _ in range(width - len(r))]
             for r in grid]
     return Table(rows=[r for r in rows if r])
 
