@@ -26,10 +26,11 @@ _NOT_REGIONS = ("城市", "园区", "景区", "社区", "小区", "城区管理"
 # A bare suffix at the start: 区卫生健康委 is "the district's" health commission.
 _BARE = re.compile(r"^(?:省|市(?![场政])|区|县|州|旗)(?=[\u4e00-\u9fff]{2})")
 
-#: Abbreviations expanded before comparing (applied in order; longest first where they overlap).
+#: Abbreviations expanded at the end of a name before comparing (in order; longest first where they overlap).
 ABBREVIATIONS: tuple[tuple[str, str], ...] = (
     ("卫健委", "卫生健康委员会"),
     ("卫健局", "卫生健康局"),
+    ("教委", "教育委员会"),
     ("发改委", "发展和改革委员会"),
     ("发改局", "发展和改革局"),
     ("住建委", "住房和城乡建设委员会"),
@@ -70,9 +71,11 @@ def _clean(name: str) -> str:
 
 
 def _expand(body: str) -> str:
+    # only at the end of the name, where the kind of body is written (民宗委 inside a longer name is
+    # left alone rather than guessed)
     for short, full in ABBREVIATIONS:
-        if short in body and full not in body:
-            body = body.replace(short, full)
+        if body.endswith(short) and not body.endswith(full):
+            body = body[: -len(short)] + full
     # 卫生健康委 / 教育委 ...: a trailing 委 is the short form of 委员会
     if body.endswith("委") and not body.endswith("委员会"):
         body += "员会"

@@ -306,6 +306,14 @@ async def stylesheet(datasette, request):
 
 
 @hookimpl
+def prepare_connection(conn):
+    """SQL function agency_norm(name): the normalised body of an agency name (卫健委 -> 卫生健康委员会),
+    so that queries find an agency under any spelling."""
+    from storage.agencies import normalise
+    conn.create_function("agency_norm", 1, lambda name: normalise(name).norm if name else None, deterministic=True)
+
+
+@hookimpl
 def prepare_jinja2_environment(env):
     """Our templates, found whether Datasette was started by `nianbao serve` or by hand."""
     from jinja2 import ChoiceLoader, FileSystemLoader

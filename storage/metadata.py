@@ -111,7 +111,17 @@ order by f.agency, f.year""",
 from reports r left join agencies a on a.id = r.agency_id
 where r.agency like '%' || :agency || '%'
    or a.id in (select agency_id from agency_aliases where alias like '%' || :agency || '%')
+   or a.norm = agency_norm(:agency)
 order by r.agency_id, r.year""",
+    },
+    "unreadable_documents": {
+        "title": "无法解析的文档",
+        "description": "已保存但未能解析出报告的文档版本：需要OCR的扫描件、加密、损坏、格式不支持等。原文件仍保存在数据库中。",
+        "sql": """select d.url, v.parse_status, v.parse_error, v.format, v.content_type, v.size, v.first_seen, d.site,
+  d.link_title, v.id as version_id
+from document_versions v join documents d on d.id = v.document_id
+where v.parse_status not in ('parsed', 'partial', 'not_a_report')
+order by v.first_seen desc""",
     },
     "search_text": {
         "title": "全文查找（任意长度）",

@@ -19,6 +19,8 @@ from storage.agencies import normalise
     ("北京市大兴区人民政府", "人民政府", "大兴区", "government"),
     ("大兴区人民政府办公室", "人民政府办公室", "大兴区", "department"),
     ("区政府办", "人民政府办公室", "", "department"),
+    ("区教委", "教育委员会", "", "department"),
+    ("北京市民族宗教事务委员会", "民族宗教事务委员会", "北京市", "department"),
     ("大兴区 卫生健康委", "卫生健康委员会", "大兴区", "department"),
 ])
 def test_normalise(name, norm, region, kind):

@@ -88,6 +88,8 @@ def test_overview_canned_queries_and_links(db):
     assert {r["report_id"] for r in rows} == {ids["001"], ids["2019"]}
     rows = _get(path, f"/{name}/agency_history.json?_shape=array&agency=教育委").json()
     assert [r["report_id"] for r in rows] == [ids["2019"]]
+    rows = _get(path, f"/{name}/agency_history.json?_shape=array&agency=区教委").json()  # any spelling
+    assert [r["report_id"] for r in rows] == [ids["2019"]]
     findings = _get(path, f"/{name}/findings").text
     assert f'href="/-/nianbao/report/{ids["001"]}"' in findings
     reports = _get(path, f"/{name}/reports").text
