@@ -73,12 +73,14 @@ def similarity(a: str, b: str) -> float:
 
 _INT = re.compile(r"^[+\-]?\d+$")
 _DEC = re.compile(r"^[+\-]?\d+\.\d+$")
-_NA = {norm(m) for m in T.NA_MARKS} | set(T.NA_MARKS)
+_NA = {_SPACES.sub("", unicodedata.normalize("NFKC", m)) for m in T.NA_MARKS} | set(T.NA_MARKS)
 _UNITS = tuple(sorted(T.VALUE_UNITS, key=len, reverse=True))
 
 
 def _value_text(raw: str) -> str:
-    s = norm(raw).replace(",", "").replace("−", "-").replace("－", "-")
+    # not norm(): a cell reading '—#—' (a Word artefact) is text, not the NA mark '——'
+    s = _SPACES.sub("", unicodedata.normalize("NFKC", _BOOKMARK.sub("", raw or "")))
+    s = s.replace(",", "").replace("−", "-").replace("－", "-")
     for unit in _UNITS:
         if s.endswith(unit) and len(s) > len(unit) and s[-len(unit) - 1].isdigit():
             return s[: -len(unit)]
@@ -94,7 +96,7 @@ def parse_value(raw: str, *, decimal: bool = False, keep_text: bool = False):
     s = _value_text(raw)
     if not s:
         return CellKind.EMPTY, None
-    if s in _NA or norm(raw) in _NA:
+    if s in _NA:
         return CellKind.NA, None
     if keep_text:
         return (CellKind.NUMERIC, norm(raw)) if re.search(r"\d", s) else (CellKind.TEXT, None)
@@ -171,23 +173,27 @@ class Row:
 _GLUED_NUMBER = re.compile(r"^(?P<label>.*[^\d\s.+\-])(?P<num>\d+(?:\.\d+)?)$")
 
 
-def text_row(line: str) -> Row:
-    """A line of the text stream as a row: whitespace separates cells, a number glued to a label is split."""
+def line_cells(line: str) -> list[str]:
+    """A line of the text stream as cells: whitespace separates them, a number glued to a label is split
+    off ('行政许可75'), and label words in a row form one label ('结果 维持')."""
     cells: list[str] = []
     for tok in line.split():
         m = _GLUED_NUMBER.match(tok)
-        if m and not cells or (m and cells and not is_value_like(cells[-1])):
+        if m:
             cells.extend([m.group("label"), m.group("num")])
         else:
             cells.append(tok)
-    # consecutive label tokens form one label ('结果 维持')
     merged: list[str] = []
     for c in cells:
         if merged and not is_value_like(c) and not is_value_like(merged[-1]):
             merged[-1] += c
         else:
             merged.append(c)
-    return Row(cells=merged, from_text=True)
+    return merged
+
+
+def text_row(line: str) -> Row:
+    return Row(cells=line_cells(line), from_text=True)
 
 
 def grid_rows(table: Table, positional: bool = False) -> list[Row]:
@@ -330,13 +336,26 @@ def assign_rows(blocks: list, sections: list[str | None], positional: bool = Fal
 
 
 def text_stream_rows(blocks: list, sections: list[str | None], table: str) -> list[Row]:
-    """Fallback when no grid holds the table: the paragraphs of its section, read as rows."""
+    """Fallback when no grid holds the table: the paragraphs of its section read as one stream of
+    cells, a row being the labels up to the numbers that follow them.  This reads both a row per line
+    ('规章 0 0 0') and a cell per line (pdftotext, a Word table pasted as text)."""
     keys = [k for k, t in T.SECTION_TABLES.items() if t == table]
     have_sections = any(s is not None for s in sections)
-    rows = []
+    rows: list[Row] = []
+    cells: list[str] = []
+    has_values = False
     for i, b in enumerate(blocks):
-        if isinstance(b, Paragraph) and (sections[i] in keys or not have_sections):
-            rows.append(text_row(b.text))
+        if not (isinstance(b, Paragraph) and (sections[i] in keys or not have_sections)):
+            continue
+        for c in line_cells(b.text):
+            if is_value_like(c):
+                has_values = True
+            elif has_values:  # a label after numbers starts the next row
+                rows.append(Row(cells=cells, from_text=True))
+                cells, has_values = [], False
+            cells.append(c)
+    if cells:
+        rows.append(Row(cells=cells, from_text=True))
     return rows
 
 
@@ -435,6 +454,8 @@ def map_table2(m: _Mapper, rows: list[Row], template: str) -> int:
         if not row.has_number():
             header = _header_columns(labels) or header
             continue
+        if len(labels) > 1:  # a text stream: the header cells come in the same row as the values
+            header = _header_columns(labels[:-1]) or header
         # '行政许可（件）', '1.规章': units and numbering are not part of the label
         label = _PARENTHESES.sub("", strip_numbering(norm(labels[-1]))) or norm(labels[-1])
         key, score = _match_table2_row(label, layout)

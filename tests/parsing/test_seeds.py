@@ -91,3 +91,21 @@ def test_seed_000_stray_number_before_header_is_not_a_value(parsed):
     report = parsed["000_16ec821b69b48cef"]
     assert "0申请人情况" in report.text
     assert report.title is None and report.agency == "东风区卫生健康局"
+
+
+def _without_tabs(text: str) -> str:
+    """The seed with its table structure lost, as pdftotext or a copy from a browser gives it: tabs
+    become spaces (a row per line) or vanish (a cell per line)."""
+    return "\n".join(line.lstrip("\t").replace("\t", "    ") for line in text.split("\n"))
+
+
+@pytest.mark.parametrize("seed", SEEDS, ids=lambda p: p.stem[:3])
+def test_seed_without_table_structure_reads_from_the_text_stream(seed, tmp_path):
+    path = tmp_path / seed.name
+    path.write_text(_without_tabs(seed.read_text(encoding="utf-8")), encoding="utf-8")
+    report = parse_file(path)
+    assert "\t" not in report.text
+    got, want = report.to_json(), expected(seed)
+    for field in FIELDS:
+        assert got[field] == want[field], f"{seed.name}: {field}"
+    assert sorted(f.rule for f in check_report(report)) == sorted(i["rule"] for i in want["inconsistencies"])
