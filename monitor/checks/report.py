@@ -241,8 +241,8 @@ class _Checker:
             self.add("placeholder", f"模板占位符未删除：{where}中仍有“{m.group(0)}”。",
                      numbers={"placeholder": m.group(0)}, subject=f"placeholder:{m.group(0)}")
             break
-        if not self.r.sections:
-            return  # no section structure read: nothing to say about single sections
+        if not self.r.sections or self.r.template == "unknown":
+            return  # no section structure read, or an older free-form outline: the six sections are not due
         tables = {c.table for c in self.r.cells}
         for key, name in SECTION_NAMES.items():
             # a section whose table was read is there, even if its heading sat inside the table

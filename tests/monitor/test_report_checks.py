@@ -189,3 +189,12 @@ def test_row_total_and_balance_meet_in_the_suspect_cell():
     fs = {f.rule: f for f in check_report(make_report(t3, sections={**SECTIONS, "overview": "2024年工作情况良好。"}))}
     assert set(fs) == {"row_total", "balance"}
     assert fs["row_total"].suspect == fs["balance"].suspect == "table3.new.total"
+
+
+def test_older_free_form_reports_are_not_held_to_the_six_sections():
+    secs = {"overview": "2015年，本局政府信息公开工作情况如下。"}
+    r = make_report(sections=secs)
+    assert sorted(f.subject for f in check_report(r) if f.rule == "placeholder") == \
+        ["missing:other", "missing:problems"]
+    r.template = "unknown"
+    assert [f for f in check_report(r) if f.rule == "placeholder"] == []
