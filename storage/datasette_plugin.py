@@ -45,7 +45,7 @@ _PALETTE = ("#c0392b", "#2471a3", "#d68910", "#229954", "#7d3c98", "#17a589", "#
 def bar_chart(points: list[tuple[str, float | None]], *, title: str, width: int = 420, height: int = 200,
               color: str = "#2471a3") -> Markup:
     """A labelled bar chart as inline SVG; None values are drawn as a gap marked '—'."""
-    left, bottom, top = 40, 28, 26
+    left, bottom, top = 40, 28, 36
     plot_w, plot_h = width - left - 10, height - bottom - top
     top_value = max([v for _, v in points if v is not None] or [0]) or 1
     n = max(len(points), 1)
@@ -79,7 +79,7 @@ def stacked_chart(counts: dict[str, dict[str, int]], *, title: str, width: int =
     series = sorted({s for c in counts.values() for s in c})
     colors = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(series)}
     legend_w = 150
-    left, bottom, top = 36, 28, 26
+    left, bottom, top = 36, 28, 36
     plot_w, plot_h = width - left - legend_w - 10, height - bottom - top
     top_value = max([sum(c.values()) for c in counts.values()] or [0]) or 1
     step = plot_w / max(len(xs), 1)
