@@ -234,3 +234,34 @@ def test_chromium_printed_pdf_parses_to_expected(seed_corpus, render_cache, stem
     report = parse_bytes(data, path=f"{stem}.pdf")
     assert report.status == ParseStatus.PARSED, (report.error, report.warnings)
     assert _diff(report.to_json(), _expected(stem)) == []
+
+
+def test_docx_report_inside_a_layout_table():
+    """A Word file whose whole body sits in a one-cell frame table (pasted from a web page)."""
+    import io
+    import zipfile
+
+    from lxml import etree
+
+    stem = STEMS[0]
+    src = render.render_docx(render_seeds.seed_spec(stem))
+    zin = zipfile.ZipFile(io.BytesIO(src))
+    root = etree.fromstring(zin.read("word/document.xml"))
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    body = root.find(w + "body")
+    content = [el for el in body if el.tag != w + "sectPr"]
+    frame = etree.Element(w + "tbl")
+    tc = etree.SubElement(etree.SubElement(frame, w + "tr"), w + "tc")
+    for el in content:
+        tc.append(el)  # moves it
+    body.insert(0, frame)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = etree.tostring(root) if info.filename == "word/document.xml" else zin.read(info.filename)
+            zout.writestr(info.filename, data)
+    ex = docx_extract.extract(out.getvalue())
+    assert sum(isinstance(b, Table) for b in ex.blocks) == 3
+    report = parse_bytes(out.getvalue())
+    assert report.status == ParseStatus.PARSED, report.error
+    assert _diff(report.to_json(), _expected(stem)) == []

@@ -257,6 +257,13 @@ def _walk_body(el, blocks: list, heading_styles: dict[str, int]) -> None:
                 if line:
                     blocks.append(Paragraph(text=line, heading=heading))
         elif tag == _W + "tbl":
+            if ch.find(f".//{_W}tbl") is not None:
+                # A table holding tables is layout (a report pasted from a web page into a frame):
+                # its cells are read as body content.
+                for tr in _rows_of(ch):
+                    for tc in _cells_of(tr):
+                        _walk_body(tc, blocks, heading_styles)
+                continue
             t = table_grid(ch)
             if t.rows:
                 blocks.append(t)
