@@ -187,3 +187,25 @@ def test_a_cell_key_twice_is_one_row(store):
     row = store.reports()[0]
     n = store.conn.execute("SELECT COUNT(*) FROM cells WHERE report_id = ?", (rid,)).fetchone()[0]
     assert row["cells_count"] == n == 200 and store.load_report(rid).value("table3", "new", "total") == 7
+
+
+def test_threads_sharing_a_store_do_not_interleave(store):
+    import threading
+
+    errors = []
+
+    def work(k):
+        try:
+            for i in range(30):
+                with store.transaction():
+                    store.save_document(doc(f"http://x.gov.cn/{k}/{i}", f"{k}-{i}".encode()))
+                    store.agency_id(f"第{k}区卫生健康局")
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and store.counts()["documents"] == 120 and store.integrity_check() == "ok"
