@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+from urllib.parse import unquote
 
 from storage import schema
 from storage.agencies import normalise
@@ -447,7 +448,7 @@ class Store:
             period = (date.fromisoformat(r["period_start"]), date.fromisoformat(r["period_end"]))
         url = r["source_url"] or ""
         return Report(
-            source=Source(path=url[7:] if url.startswith("file://") else None,
+            source=Source(path=unquote(url[7:]) if url.startswith("file://") else None,
                           url=None if url.startswith("file://") else url, sha256=r["source_sha256"], format=r["format"]),
             status=ParseStatus(r["status"]), error=r["error"], agency=r["agency"], year=r["year"], title=r["title"],
             published=date.fromisoformat(r["published"]) if r["published"] else None, template=r["template"] or "unknown",
