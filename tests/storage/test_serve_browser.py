@@ -92,6 +92,10 @@ def test_report_page_of_seed_001(served, page_factory):
     color = flagged.first.evaluate("e => getComputedStyle(e).backgroundColor")
     plain = page.locator('[data-ref="table4.review.total"]').evaluate("e => getComputedStyle(e).backgroundColor")
     assert color != plain
+    # the cell where the failing rules intersect is marked strongest
+    suspect = page.locator('[data-ref="table3.unavailable_not_held.total"]')
+    assert "suspect" in suspect.get_attribute("class")
+    assert suspect.evaluate("e => getComputedStyle(e).backgroundColor") not in (color, plain)
     assert page.locator("a.source-link").get_attribute("href").endswith(".txt")
     assert page.locator("svg.chart").count() >= 1
     ARTIFACTS.mkdir(exist_ok=True)
