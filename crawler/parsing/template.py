@@ -266,3 +266,6 @@ YEAR_PREFIX_PATTERN = r"(?:19|20)\d{2}年度?[，,]?"
 NOT_NAME_START = "在我由对经按据为是各全本"
 #: The Chinese numeral ten, for dates written in words (十二月三十一日).
 CN_TEN = "十"
+#: Further labels of the date line in a page's info bar (时间：2025-01-16 10:00); the HTML extractor
+#: stores such a date under the first non-ASCII key of PUBDATE_KEYS.
+PAGE_DATE_LABELS = ("时间", "日期", "发布于")
