@@ -265,3 +265,15 @@ def test_docx_report_inside_a_layout_table():
     report = parse_bytes(out.getvalue())
     assert report.status == ParseStatus.PARSED, report.error
     assert _diff(report.to_json(), _expected(stem)) == []
+
+
+@pytest.mark.parametrize("label", ["发布日期", "发布时间", "时间", "日期"])
+def test_visible_date_line_above_body(label):
+    """No PubDate meta: the date printed in the info bar above the body is the publication date."""
+    spec = render_seeds.seed_spec(STEMS[2])  # no signature date, no published date in the spec
+    page = render.render_html_page(spec).decode("utf-8").replace(
+        '<span>来源：', f'<span>{label}：2025-01-20 10:30</span> <span>来源：', 1)
+    ex = html_extract.extract(page.encode("utf-8"))
+    assert "2025-01-20 10:30" in ex.metadata.values()
+    report = parse_bytes(page.encode("utf-8"))
+    assert report.published is not None and report.published.isoformat() == "2025-01-20"

@@ -306,7 +306,7 @@ class _Walker:
 # metadata and body location
 # --------------------------------------------------------------------------------------------
 
-_DATE_VALUE = r"((?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?)"
+_DATE_VALUE = r"((?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?)"
 
 
 def _date_labels() -> tuple[str, ...]:
@@ -334,7 +334,11 @@ def _metadata(root, container) -> dict[str, str]:
                          r")\s*[:：]\s*" + _DATE_VALUE)
         m = pat.search(head_text)
         if m:
-            meta[m.group(1)] = norm_ws(m.group(2))
+            label = m.group(1)
+            keys = getattr(T, "PUBDATE_KEYS", ())
+            if label not in keys:  # a label mapping does not look up: file it under the usual one
+                label = next((k for k in keys if not k.isascii()), label)
+            meta.setdefault(label, norm_ws(m.group(2)))
     return meta
 
 
