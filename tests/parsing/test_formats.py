@@ -277,3 +277,14 @@ def test_visible_date_line_above_body(label):
     assert "2025-01-20 10:30" in ex.metadata.values()
     report = parse_bytes(page.encode("utf-8"))
     assert report.published is not None and report.published.isoformat() == "2025-01-20"
+
+
+@pytest.mark.parametrize("fmt", ["html", "docx"])
+def test_demo_mark_is_visible_and_harmless(fmt):
+    spec = render_seeds.seed_spec(STEMS[4])
+    spec.demo = True
+    data = render.render_html_page(spec) if fmt == "html" else render.render_docx(spec)
+    report = parse_bytes(data)
+    assert render.DEMO_MARK in report.text
+    assert report.status == ParseStatus.PARSED, report.error
+    assert _diff(report.to_json(), _expected(STEMS[4])) == []
