@@ -288,3 +288,28 @@ def test_demo_mark_is_visible_and_harmless(fmt):
     assert render.DEMO_MARK in report.text
     assert report.status == ParseStatus.PARSED, report.error
     assert _diff(report.to_json(), _expected(STEMS[4])) == []
+
+
+def test_pdf_page_border_is_not_a_table():
+    """A page border (a frame around all the text) is not a one-cell table swallowing the page."""
+    import io
+
+    import docx as python_docx
+    from docx.oxml import parse_xml
+
+    from crawler.parsing.extract.office import convert
+
+    stem = STEMS[0]
+    doc = python_docx.Document(io.BytesIO(render.render_docx(render_seeds.seed_spec(stem))))
+    ns = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    sides = "".join(f'<w:{s} w:val="single" w:sz="12" w:space="10" w:color="000000"/>'
+                    for s in ("top", "left", "bottom", "right"))
+    doc.sections[0]._sectPr.append(parse_xml(f'<w:pgBorders {ns} w:offsetFrom="page">{sides}</w:pgBorders>'))
+    buf = io.BytesIO()
+    doc.save(buf)
+    data = convert(buf.getvalue(), src_ext="docx", to="pdf")
+    ex = pdf_extract.extract(data)
+    assert [(len(t.rows), len(t.rows[0])) for t in ex.blocks if isinstance(t, Table)] == [(14, 4), (28, 10), (4, 15)]
+    report = parse_bytes(data)
+    assert report.status == ParseStatus.PARSED, report.error
+    assert _diff(report.to_json(), _expected(stem)) == []

@@ -130,6 +130,7 @@ def _page_segments(page, height: float) -> tuple[list[tuple[float, float, float]
 
     hs: list[tuple[float, float, float]] = []
     vs: list[tuple[float, float, float]] = []
+    page_w = page.get_width()
     for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH], max_depth=4):
         try:
             left, bottom, right, top = obj.get_bounds()
@@ -141,7 +142,8 @@ def _page_segments(page, height: float) -> tuple[list[tuple[float, float, float]
             hs.append(((t + b) / 2, left, right))
         elif w <= 3.0 and h > 3.0:
             vs.append(((left + right) / 2, t, b))
-        elif w > 3.0 and h > 3.0 and raw.FPDFPath_CountSegments(obj.raw) <= 6:
+        elif w > 3.0 and h > 3.0 and raw.FPDFPath_CountSegments(obj.raw) <= 6 \
+                and not (w > 0.9 * page_w and h > 0.9 * height):  # a page background is no border
             # A rectangle (cell border drawn as a box): its four edges.
             hs.extend(((t, left, right), (b, left, right)))
             vs.extend(((left, t, b), (right, t, b)))
@@ -240,7 +242,8 @@ def _lines_of(chars: list[_Char]) -> list[list[_Char]]:
     return lines
 
 
-def _build_table(hs, vs, chars: list[_Char], page_no: int) -> tuple[_PTable, set[int]]:
+def _build_table(hs, vs, chars: list[_Char], page_no: int,
+                 taken: set[int] = frozenset()) -> tuple[_PTable, set[int]]:  # type: ignore[assignment]
     xs = _cluster([x for x, _, _ in vs], _TOL * 1.5)
     ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
     # A row split by a page break has no ruling on its open side; the column rulings still run
@@ -277,7 +280,7 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int) -> tuple[_PTable, set
     x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
     for idx, c in enumerate(chars):
         cx, cy = c.cx, c.cy
-        if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi):
+        if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi) or idx in taken:
             continue
         i = min(max(bisect.bisect_right(ys, cy) - 1, 0), nr - 1)
         j = min(max(bisect.bisect_right(xs, cx) - 1, 0), nc - 1)
@@ -346,10 +349,11 @@ def _read_page(page, page_no: int):
     tables: list[_PTable] = []
     used: set[int] = set()
     for ghs, gvs in _table_regions(hs, vs):
-        t, u = _build_table(ghs, gvs, chars, page_no)
-        if t.grid and t.grid[0]:
-            tables.append(t)
-            used |= u
+        t, u = _build_table(ghs, gvs, chars, page_no, used)
+        if len(t.grid) * (len(t.grid[0]) if t.grid else 0) <= 1:
+            continue  # a frame around text (a boxed title or note) is not a table
+        tables.append(t)
+        used |= u
     rest = [c for i, c in enumerate(chars) if i not in used]
     lines: list[_Line] = []
     for lc in _lines_of(rest):
