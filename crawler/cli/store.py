@@ -87,6 +87,13 @@ def datasette_app(path: Path):
     return Datasette([str(path)], metadata=metadata(path.stem), settings=_settings())
 
 
+def _has_display() -> bool:
+    """A graphical session to open a browser in: on a headless server webbrowser would start a text
+    browser (lynx, w3m) in the terminal that runs the server."""
+    import os
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 @click.command()
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="SQLite database (default: `database` of config.yaml).")
@@ -122,7 +129,7 @@ def serve(ctx: click.Context, db: str | None, host: str | None, port: int | None
     url = f"http://{host}:{sock.getsockname()[1]}/"
     ds = datasette_app(path)
     click.echo(f"serving {path} read-only at {url} (Ctrl-C to stop)", err=True)
-    if not no_open:
+    if not no_open and _has_display():
         import webbrowser
         webbrowser.open(url + "-/nianbao")
     server = uvicorn.Server(uvicorn.Config(ds.app(), log_level="warning", lifespan="on"))
