@@ -142,8 +142,33 @@ where resolved_at is null group by year, rule, severity order by year desc, find
 }
 
 
-def metadata(database: str) -> dict[str, Any]:
-    """Datasette metadata for the database named ``database`` (the file's stem)."""
+def wide_column_descriptions(labels: list[dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Column descriptions of the wide views from label rows (as in the `labels` table)."""
+    out: dict[str, dict[str, str]] = {"table2_wide": {}, "table3_wide": {}, "table4_wide": {}}
+    for lab in labels:
+        t, row, col = lab["table_name"], lab["row"], lab["column"]
+        if t == "table2":
+            name = row if col == "value" else f"{row}_{col}"
+            out["table2_wide"].setdefault(name, f"{lab['row_label']} {lab['column_label']}".strip())
+        elif t in ("table3", "table4"):
+            out[f"{t}_wide"].setdefault(col, lab["column_label"])
+    return out
+
+
+def metadata(database: str, labels: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    """Datasette metadata for the database named ``database`` (the file's stem).
+
+    ``labels`` (rows of crawler.parsing.template.all_labels(), which storage cannot import) describe
+    the wide views' columns in Chinese.
+    """
+    meta = _metadata(database)
+    tables = meta["databases"][database]["tables"]
+    for view, cols in wide_column_descriptions(labels or []).items():
+        tables[view].setdefault("columns", {}).update(cols)
+    return meta
+
+
+def _metadata(database: str) -> dict[str, Any]:
     return {
         "title": "政府信息公开工作年度报告 监测",
         "description_html": (

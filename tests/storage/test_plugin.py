@@ -96,6 +96,10 @@ def test_overview_canned_queries_and_links(db):
     assert f'href="/-/nianbao/report/{ids["2019"]}"' in reports and "facet-info" in reports
     meta = _get(path, "/-/metadata.json").json()
     assert meta["databases"][name]["tables"]["reports"]["title"] == "报告"
+    columns = meta["databases"][name]["tables"]
+    assert columns["table3_wide"]["columns"]["natural_person"] == "自然人"
+    assert columns["table2_wide"]["columns"]["regulations_in_force"] == "规章 现行有效件数"
+    assert columns["table4_wide"]["columns"]["upheld"] == "结果维持"
 
 
 def test_charts_scale_and_gaps():
