@@ -44,6 +44,10 @@ def ingest(ctx: click.Context, db: str | None, site: str | None, force: bool, pa
         store = Store(path)
     except StoreError as e:
         _fail(str(e))
+    if site:  # file the documents under a configured site: its region feeds the facets
+        configured = next((s for s in get_config(ctx).sites if s.name == site), None)
+        if configured is not None:
+            store.upsert_site(site, region=configured.region, start_url=configured.start_url)
     run_id = store.start_run("ingest", config={"paths": list(paths), "site": site, "force": force})
     try:
         results, errors = ingest_paths(store, paths, run_id=run_id, site=site, force=force, progress=True)

@@ -154,3 +154,16 @@ def test_cli_serve_without_database_is_one_line_exit_2(tmp_path):
     r = subprocess.run([*NIANBAO, "serve", "--db", str(tmp_path / "none.db"), "--no-open", "--port", "0"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "none.db" in r.stderr
+
+
+def test_cli_ingest_under_a_configured_site(tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("database: my.db\nsites:\n  - name: daxing\n    region: 北京市大兴区\n"
+                   "    start_url: http://www.bjdx.gov.cn/\n", encoding="utf-8")
+    r = subprocess.run([*NIANBAO, "--config", str(cfg), "ingest", "--site", "daxing", str(seed_path("004"))],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    with Store(tmp_path / "my.db") as s:  # the default path comes from the config
+        (row,) = s.reports(site="daxing")
+        assert row["region"] == "北京市大兴区" and row["agency"] == "北京市大兴区卫生健康委员会"
+        assert s.agencies(site="daxing")[0]["region"] == "大兴区"
