@@ -63,6 +63,9 @@ def test_report_page_2021_marks_findings(db):
     assert re.search(r'class="cell" data-ref="table4.review.total"', html)
     assert 'href="http://x.gov.cn/001.html"' in html and "<svg" in html
     assert "本年新收政府信息公开申请数量" in html  # labels from the labels table
+    # the stored bytes can be downloaded from the page even when the source URL is gone
+    blob = re.search(r'class="blob-link" href="([^"]+)"', html).group(1)
+    assert _get(path, blob).content == b"http://x.gov.cn/001.html"
 
 
 def test_report_page_2019_and_unreadable(db):
