@@ -10,7 +10,7 @@ from crawler.cli.store import datasette_app
 from crawler.ingest import fill_labels
 from storage.datasette_plugin import bar_chart, stacked_chart
 from storage.models import (
-    SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS, Cell, CellKind, ParseStatus,
+    TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS, Cell, CellKind, ParseStatus,
     Report, Source,
 )
 
