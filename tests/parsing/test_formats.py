@@ -76,7 +76,8 @@ def test_gbk_charset_from_header_meta_or_sniffed(how):
 
 @pytest.mark.parametrize("container", ["TRS_Editor", "trs_editor_view", "TRS_UEDITOR", "Custom_UnionStyle",
                                        "#zoom", "#UCAP-CONTENT", "article-content", "#vsb_content",
-                                       "news_cont_d_wrap", "#ivs_content", "#webeditorview", "unknown_box"])
+                                       "news_cont_d_wrap", "#ivs_content", "#webeditorview", "#articleContent",
+                                       "xxgk_content", "zw-content", "unknown_box"])
 def test_body_found_in_each_container(container):
     spec = render_seeds.seed_spec(STEMS[1])
     ex = html_extract.extract(render.render_html_page(spec, container=container))
@@ -196,6 +197,21 @@ def test_pdf_without_rulings_falls_back_to_text_layout(render_cache):
     assert report.status in (ParseStatus.PARSED, ParseStatus.PARTIAL), report.error
     exp = _expected(stem)
     assert (report.table2, report.table3, report.table4) == (exp["table2"], exp["table3"], exp["table4"])
+
+
+def test_ucapcontent_element_is_a_container():
+    """Suzhou's UCAP pages hold the body in a <ucapcontent> element, not a class."""
+    spec = render_seeds.seed_spec(STEMS[1])
+    page = render.render_html_page(spec, container="unknown_box").decode("utf-8")
+    page = page.replace('<div class="unknown_box">', "<ucapcontent>", 1)
+    page = page.replace("</div>\n</div>\n<div class=\"footer\">", "</ucapcontent>\n</div>\n<div class=\"footer\">", 1)
+    assert "</ucapcontent>" in page
+    from lxml import etree
+
+    assert html_extract.locate_body(etree.fromstring(page, etree.HTMLParser())).tag == "ucapcontent"
+    ex = html_extract.extract(page.encode("utf-8"))
+    texts = [b.text for b in ex.blocks if not isinstance(b, Table)]
+    assert texts[0] == spec.title and not any("备案号" in t for t in texts)
 
 
 def test_html_report_inside_layout_tables():

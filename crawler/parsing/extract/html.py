@@ -35,11 +35,14 @@ CONTAINERS: tuple[tuple[str, str], ...] = (
     ("class", "TRS_Editor"), ("class", "trs_editor_view"), ("class", "TRS_UEDITOR"),
     ("class", "Custom_UnionStyle"), ("id", "zoom"), ("id", "UCAP-CONTENT"), ("class", "article-content"),
     ("id", "vsb_content"), ("class", "v_news_content"), ("class", "news_cont_d_wrap"), ("id", "ivs_content"),
-    ("id", "webeditorview"), ("class", "wp_articlecontent"), ("id", "content"), ("class", "content"),
-    ("class", "article_con"), ("class", "zwxl-article"), ("id", "js_content"), ("class", "pages_content"),
+    ("id", "webeditorview"), ("tag", "ucapcontent"), ("class", "wp_articlecontent"), ("id", "articleContent"),
+    ("class", "detail-content"), ("class", "xxgk_content"), ("class", "zw-content"), ("id", "article"),
+    ("id", "content"), ("class", "content"), ("class", "article_con"), ("class", "zwxl-article"),
+    ("id", "js_content"), ("class", "pages_content"),
 )
 _CONTAINER_CLASSES = {v: i for i, (a, v) in enumerate(CONTAINERS) if a == "class"}
 _CONTAINER_IDS = {v: i for i, (a, v) in enumerate(CONTAINERS) if a == "id"}
+_CONTAINER_TAGS = {v: i for i, (a, v) in enumerate(CONTAINERS) if a == "tag"}
 _DROP_TAGS = ("script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas",
               "select", "button", "input", "textarea", "form")
 _BLOCK_TAGS = frozenset(("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "section",
@@ -383,6 +386,9 @@ def locate_body(root):
                 prio = _CONTAINER_CLASSES.get(tok)
                 if prio is not None:
                     found.setdefault(prio, []).append(el)
+        tag_prio = _CONTAINER_TAGS.get(el.tag) if isinstance(el.tag, str) else None
+        if tag_prio is not None:
+            found.setdefault(tag_prio, []).append(el)
         ident = el.get("id")
         if ident:
             prio = _CONTAINER_IDS.get(ident.strip())
