@@ -238,8 +238,8 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
     sections = json.loads(text_rows[0]["sections"]) if text_rows and text_rows[0]["sections"] else {}
     documents = await _rows(db, "select d.id, d.url, v.id as version_id, v.sha256, v.size, v.content_type, "
                                 "v.parse_status, v.first_seen from documents d join document_versions v "
-                                "on v.document_id = d.id where coalesce(d.report_url, d.url) = ? order by v.id",
-                            [report["report_url"]])
+                                "on v.document_id = d.id where d.report_url = ? or d.url = ? order by v.id",
+                            [report["report_url"], report["report_url"]])
 
     charts = []
     if report["agency_id"] is not None:

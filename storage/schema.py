@@ -341,11 +341,17 @@ END;
 INSERT INTO report_text_fts(report_text_fts) VALUES ('rebuild');
 """
 
+# -- version 5: revised_events looks up a version's report_revised event ------------------------------
+_V5 = """
+CREATE INDEX idx_events_version ON events(version_id, kind);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "documents, reports, cells, findings, runs, outbox", _V1),
     (2, "labels, wide views, full-text search (trigram)", _V2 + _wide_views()),
     (3, "report text lives in report_text only", _V3),
     (4, "cells WITHOUT ROWID, FTS without the sections copy", _V4 + _wide_views()),
+    (5, "index of events by version", _V5),
 ]
 LATEST = MIGRATIONS[-1][0]
 
