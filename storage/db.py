@@ -193,7 +193,8 @@ class Store:
             return self._one("SELECT id FROM sites WHERE name = ?", (name,))["id"]
 
     def agency_id(self, name: str, *, site: str | None = None, kind: str | None = None) -> int:
-        """Find or create the agency; names are normalised and aliases kept.
+        """Find or create the agency; names are normalised and aliases kept.  ``kind`` (from the
+        config roster) overrides the kind guessed from the name.
 
         Within a site, names with the same normalised body tie when their regions agree or one of
         them states none (区卫生健康委 on the 大兴区 portal is 北京市大兴区卫生健康委员会).
@@ -203,6 +204,9 @@ class Store:
         with self.transaction():
             row = self._one("SELECT agency_id FROM agency_aliases WHERE site = ? AND alias = ?", (site_key, n.name))
             if row:
+                if kind:  # a kind stated (config roster) overrides the guess from the name
+                    self.conn.execute("UPDATE agencies SET kind = ? WHERE id = ? AND kind != ?",
+                                      (kind, row["agency_id"], kind))
                 return row["agency_id"]
             candidates = self._all("SELECT id, region FROM agencies WHERE site = ? AND norm = ? ORDER BY id",
                                    (site_key, n.norm))
@@ -217,6 +221,8 @@ class Store:
                 chosen = self.conn.execute(
                     "INSERT INTO agencies(site, name, norm, region, kind) VALUES (?, ?, ?, ?, ?)",
                     (site_key, n.name, n.norm, n.region, kind or n.kind)).lastrowid
+            elif kind:
+                self.conn.execute("UPDATE agencies SET kind = ? WHERE id = ? AND kind != ?", (kind, chosen, kind))
             self.conn.execute("INSERT OR IGNORE INTO agency_aliases(agency_id, site, alias) VALUES (?, ?, ?)",
                               (chosen, site_key, n.name))
             return chosen

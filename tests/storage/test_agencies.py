@@ -50,3 +50,8 @@ def test_short_name_first_then_full_name(store):
 def test_kind_given_overrides_guess(store):
     a = store.agency_id("大兴区人民政府", site="daxing", kind="department")
     assert store.agencies(site="daxing")[0]["kind"] == "department" and a
+    b = store.agency_id("大兴区财政局", site="daxing")
+    assert store.agency_id("北京市大兴区财政局", site="daxing", kind="government") == b
+    assert {r["id"]: r["kind"] for r in store.agencies(site="daxing")}[b] == "government"
+    store.agency_id("大兴区财政局", site="daxing")  # no kind stated: the stated one stays
+    assert {r["id"]: r["kind"] for r in store.agencies(site="daxing")}[b] == "government"
