@@ -309,7 +309,12 @@ _T4_PAIR = tuple(norm(m) for m in T.TABLE4_HEADER_PAIR)
 
 
 def marker_table(row: Row) -> str | None:
-    text = norm(row.text)
+    return _marker_of(row.text)
+
+
+@lru_cache(maxsize=8192)
+def _marker_of(text: str) -> str | None:
+    text = norm(text)
     if all(m in text for m in _T4_PAIR) or any(m in text for m in _MARKERS["table4"]):
         return "table4"
     for t in ("table2", "table3"):
