@@ -39,6 +39,7 @@ _AGENCY = re.compile(rf"^[{_CJK}（）()·]{{2,30}}?(?:{_SUFFIXES})$")
 _AGENCY_IN_TEXT = re.compile(rf"{T.YEAR_PREFIX_PATTERN}(?P<name>[{_CJK}]{{3,25}}?(?:{_SUFFIXES}))")
 _NOT_NAME_START = set(T.NOT_NAME_START)
 _BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
+_TITLE_SEPARATORS = re.compile(r"\s*[_|｜]\s*|\s+[-—–]+\s+")
 
 
 def _squash(text: str) -> str:
@@ -216,8 +217,10 @@ def extract_metadata(report: Report, extracted: Extracted, *, headings: list[tup
     if title is None:
         meta_title = _meta_get(extracted.metadata, T.TITLE_KEYS)
         for candidate in (meta_title, hints.get("link_title")):
-            if candidate and is_title(candidate):
-                title = _squash(candidate)
+            # a page <title> carries the site after a separator: '…年度报告_某区人民政府'
+            parts = _TITLE_SEPARATORS.split(candidate) if candidate else []
+            title = next((_squash(p) for p in parts if is_title(p)), None)
+            if title:
                 break
     report.title = title
 

@@ -117,3 +117,14 @@ def test_title_broken_over_two_lines():
     assert find_title(["市中区卫生健康局2024年", "政府信息公开工作年度报告"]) == "市中区卫生健康局2024年政府信息公开工作年度报告"
     assert find_title(["测试县人民政府办公室", "2024年度政府信息公开", "工作年度报告"]) == \
         "测试县人民政府办公室2024年度政府信息公开工作年度报告"
+
+
+def test_page_title_with_the_site_name_after_a_separator():
+    ex = build(sample_values(1), title=False)
+    for page_title in ("测试区卫生健康局2024年政府信息公开工作年度报告_测试区人民政府",
+                       "测试区人民政府 - 测试区卫生健康局2024年政府信息公开工作年度报告",
+                       "测试区卫生健康局2024年政府信息公开工作年度报告|政务公开"):
+        ex.metadata = {"title": page_title}
+        r = map_report(ex, source=Source(format="html"))
+        assert r.title == "测试区卫生健康局2024年政府信息公开工作年度报告"
+        assert r.agency == "测试区卫生健康局"
