@@ -84,6 +84,13 @@ def normalize(text: str | None) -> str:
     return re.sub(r"\s+", " ", t).strip()
 
 
+def clean(text: str | None) -> str:
+    """Whitespace collapsed (incl. &nbsp; and U+3000), characters kept as published."""
+    if not text:
+        return ""
+    return re.sub(r"[\s\u00a0\u3000]+", " ", text).strip()
+
+
 def _strip_suffixes(title: str) -> str:
     for s in TITLE_SUFFIXES:
         s = normalize(s)

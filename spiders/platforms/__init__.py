@@ -53,11 +53,11 @@ def strip_fragment(url: str) -> str:
 
 def anchor_title(a: Selector) -> str:
     """The full title of a listing anchor: @title first (texts are cut with …), else its text."""
-    title = titles.normalize(a.attrib.get("title"))
+    title = titles.clean(a.attrib.get("title"))
     if title:
         return title
     # text without the date span that some templates put inside the <a>
-    parts = [titles.normalize(t) for t in a.xpath(".//text()[not(ancestor::span[contains(@class,'date') "
+    parts = [titles.clean(t) for t in a.xpath(".//text()[not(ancestor::span[contains(@class,'date') "
                                                   "or contains(@class,'time')])]").getall()]
     text = " ".join(p for p in parts if p)
     date = titles.find_date(text)

@@ -56,7 +56,7 @@ def parse_data(text: str, url: str, referer: str | None = None, body: str | None
     entries = []
     for a in articles:
         link = a.get("url") or a.get("post_url") or a.get("link")
-        title = titles.normalize(a.get("title") or a.get("name"))
+        title = titles.clean(a.get("title") or a.get("name"))
         if link and title:
             entries.append(Entry(url=urljoin(url, link), title=title, date=_date(a)))
     pages: list[PageRequest] = []
