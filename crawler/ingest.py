@@ -8,7 +8,8 @@ Both ``nianbao ingest`` (local files) and the crawler's Scrapy pipeline call ``i
   then the document, its report and the report's findings are written in one transaction, so a
   killed ingest leaves either all of them or none.
 - A document already stored with the same bytes and already parsed is not parsed again (unless
-  ``force``): ingesting the same files twice changes nothing.
+  ``force``, or unless its parse failed, which may have been transient): ingesting the same files
+  twice changes nothing.
 """
 from __future__ import annotations
 
@@ -91,7 +92,9 @@ def ingest_document(store: Store, doc: Document, *, run_id: int | None = None, s
     if not store.has_labels():  # the crawler's first document fills them; later ones pay one lookup
         fill_labels(store)
     cache = store.fetch_cache(doc.url)
-    if cache and not force and cache["sha256"] == doc.sha256 and cache["parse_status"]:
+    # "failed" (a converter crash, a timeout) may be transient: such bytes are parsed again when seen again
+    if cache and not force and cache["sha256"] == doc.sha256 and cache["parse_status"] \
+            and cache["parse_status"] != ParseStatus.FAILED.value:
         saved = store.save_document(doc, run_id=run_id)  # only last_seen (and the crawl journal) change
         result.document_id, result.version_id = saved.document_id, saved.version_id
         result.status, result.skipped = cache["parse_status"], True

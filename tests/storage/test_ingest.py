@@ -167,3 +167,19 @@ def test_cli_ingest_under_a_configured_site(tmp_path):
         (row,) = s.reports(site="daxing")
         assert row["region"] == "北京市大兴区" and row["agency"] == "北京市大兴区卫生健康委员会"
         assert s.agencies(site="daxing")[0]["region"] == "大兴区"
+
+
+def test_failed_parse_is_retried_when_seen_again(store, monkeypatch):
+    import crawler.parsing as parsing
+
+    real = parsing.parse_bytes
+    monkeypatch.setattr(parsing, "parse_bytes", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("converter died")))
+    d = doc("http://x.gov.cn/r.txt", seed_path("002").read_bytes(), content_type="text/plain")
+    first = ingest_document(store, d)
+    assert first.status == "failed" and first.report_id is not None  # stored, marked, visible
+    assert "converter died" in store.reports()[0]["error"]
+    monkeypatch.setattr(parsing, "parse_bytes", real)
+    again = ingest_document(store, d)
+    assert not again.skipped and again.status == "parsed" and again.report_id == first.report_id
+    assert store.load_report(again.report_id).table3 == expected("002")["table3"]
+    assert ingest_document(store, d).skipped
