@@ -35,10 +35,17 @@ API::
         portal.site_configs(base_url)                     # config.yaml `sites` entries (one per platform)
         portal.expected_reports(base_url)                 # [ExpectedReport(url, agency, year, formats, planted, ...)]
         portal.expected_findings()                        # [ExpectedFinding(rule, site, agency, year, detail)]
-        portal.set_fault("http_500", True)                # see FAULTS; portal.fault_info(name) says what breaks
+        portal.set_fault("http_500", True)                # see FAULTS; portal.clear_faults()
+        portal.fault_info("http_500", base_url)           # FaultInfo(paths, status to record, reports it breaks)
         portal.publish_revision()                         # same URL, new bytes and Last-Modified
         portal.requests                                   # log: RequestRecord(method, path, headers, status)
     server = portal.start(host="127.0.0.1", port=0); server.base_url; server.stop()
+
+Fault knobs: ``DemoPortal(oversize_bytes=3 MiB, slow_seconds=8)`` (set the crawl's max_size_mb and
+timeout below them).  Each fault touches only its paths, so the rest of the site still crawls.
+Rendered PDF/DOCX/DOC bytes are cached under ``cache_dir`` (default $NIANBAO_DEMO_CACHE or
+<tmp>/nianbao-demo-cache), keyed by the spec and render.py's source: the first start takes ~20 s
+(LibreOffice), later ones well under a second.
 
 Control URLs (for a portal run by hand, ``python -m crawler.demo.server``):
 ``/__demo__/fault?name=http_500&on=1``, ``/__demo__/revision``, ``/__demo__/manifest.json``.
