@@ -2,17 +2,26 @@
 
 Mapping knows the template (crawler/parsing/template.py) and nothing of formats.  The steps:
 
-1. sections: headings found by numbering (一、/1、) plus a fuzzy match of the wording;
-2. tables: every grid row is given to Table 二, 三 or 四 by its headers (markers), falling back to
-   the section it sits in, so a table split over several grids (page breaks) stays one table;
-   where no grid holds a table, the paragraphs of its section are read as a text stream;
-3. rows: the label part of a row (text cells) is matched fuzzily against the template labels, in
-   the context of the group heading above it (1. under （三） is not 1. under （四）); the values are
-   the cells at the right end of the row, as many as the template has columns;
-4. template 2021 / 2019 from the headers of Table 二 and the shape of Table 三's （六）其他处理;
+1. sections: headings numbered 一、二、… matched fuzzily against the template's wordings; a heading
+   numbered 1、 only fills a gap between them (seed 000), so numbered sub-items stay inside;
+2. tables: every grid row is given to Table 二, 三 or 四 by its headers (markers), else by the section
+   the grid sits in, so a table split over several grids (page breaks) stays one table and a grid
+   in section 五 is no table at all; where no grid holds a table, the paragraphs of its section are
+   read as one stream of cells (a row = labels, then the numbers after them);
+3. rows: the label cells of a row are matched fuzzily (rapidfuzz) against the template labels, in the
+   context of the group heading above them (1. under （三） is not 1. under （四）); a label wrapped
+   over two rows is joined; values are the cells at the right end: in a true grid (HTML, DOCX) the
+   last columns by position, in a text reconstruction (PDF text, .txt) the cells after the last
+   label, as many as the template has columns;
+4. template 2021 / 2019 from the headers of Table 二 and the shape of Table 三's （六）其他处理
+   (never from the year); a mixed report keeps both and says so in a warning;
 5. metadata (crawler/parsing/metadata.py).
 
-The parser records what the report says.  Problems of reading are warnings, never findings.
+The parser records what the report says: a blank, NA or text cell is None with a warning, never 0.
+Problems of reading are warnings (blank_cell, na_cell, text_cell, missing_cell, row_not_found,
+row_not_matched, table_not_found, ambiguous_value, mixed_template), never findings.
+Status: parsed when all three tables are complete and numeric, partial when something is missing,
+not_a_report when there is no table, no printed report title and fewer than three sections.
 """
 from __future__ import annotations
 
