@@ -242,7 +242,10 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
                             [report["report_url"], report["report_url"]])
 
     charts = []
+    siblings = []
     if report["agency_id"] is not None:
+        siblings = await _rows(db, "select id, year from reports where agency_id = ? order by year, id",
+                               [report["agency_id"]])
         history = await _rows(db, "select r.year, (select value from cells c where c.report_id = r.id and "
                                   "c.table_name = 'table3' and c.row = 'new' and c.\"column\" = 'total') as v "
                                   "from reports r where r.agency_id = ? and r.year is not null order by r.year",
@@ -260,7 +263,7 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
         "t3_headers": t3_headers, "t3_applicants": len(TABLE3_APPLICANT_COLUMNS), "t4_cells": t4_cells,
         "t4_col_labels": t4_col_labels, "t4_group_labels": t4_group_labels, "findings": findings,
         "open_findings": [f for f in findings if f["resolved_at"] is None], "warnings": warnings,
-        "sections": sections, "documents": documents, "charts": charts,
+        "sections": sections, "documents": documents, "charts": charts, "siblings": siblings,
     }
 
 

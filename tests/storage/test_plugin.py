@@ -68,6 +68,18 @@ def test_report_page_2021_marks_findings(db):
     assert _get(path, blob).content == b"http://x.gov.cn/001.html"
 
 
+def test_report_page_links_the_agencys_other_years(store):
+    exp = expected("003")
+    ids = []
+    for year in (2023, 2024):
+        r = report_from_expected(exp)
+        r.year = year
+        v = store.save_document(doc(f"http://x.gov.cn/{year}.html", str(year).encode()))
+        ids.append(store.save_report(r, version_id=v.version_id, report_url=f"http://x.gov.cn/{year}.html"))
+    html = _get(store.path, f"/-/nianbao/report/{ids[1]}").text
+    assert f'<a class="sibling" href="/-/nianbao/report/{ids[0]}">2023</a>' in html and "<strong>2024</strong>" in html
+
+
 def test_report_page_2019_and_unreadable(db):
     path, ids = db
     html = _get(path, f"/-/nianbao/report/{ids['2019']}").text
