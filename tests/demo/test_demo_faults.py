@@ -170,3 +170,25 @@ def test_control_url_switches_faults(portal, base_url, get):
     assert get(base_url + "/__demo__/fault?name=nope").status == 400
     manifest = get(base_url + "/__demo__/manifest.json")
     assert manifest.status == 200 and b'"findings"' in manifest.body
+
+
+def test_run_by_hand_with_a_fault(get):
+    """`python -m crawler.demo.server --fault ...` serves the portal and prints its start URLs."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "crawler.demo.server", "--port", "0", "--fault", "soft_404"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline()
+        base = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        starts = [proc.stdout.readline().split()[1] for _ in range(4)]
+        assert all(get(u.split("#")[0]).status == 200 for u in starts)
+        manifest = get(base + "/__demo__/manifest.json")
+        import json
+
+        faults = json.loads(manifest.body)["faults"]
+        assert faults["soft_404"]["on"] and not faults["http_500"]["on"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
