@@ -5,7 +5,7 @@ Sources, most trusted first:
   '2024年政府信息公开工作年度报告' is one title), the statistical period sentence, and the signature
   block at the end (agency line + date line);
 * page metadata found by the extractor (ArticleTitle, PubDate, 发布日期/发布时间, docx core properties);
-* hints from the crawl: link_title (listing entry), page_date, url (a year in the path).
+* hints from the crawl: link_title (listing entry), page_date, listing_date, url (a year in the path).
 
 The reporting year comes from the title, then the period, then the text, and only then from the URL
 or the publication date (reports are published the following year).
@@ -266,8 +266,9 @@ def extract_metadata(report: Report, extracted: Extracted, *, headings: list[tup
                 published = parse_date(_nfkc(line)[m.end():])
                 if published:
                     break
-    if published is None and hints.get("page_date"):
-        published = parse_date(str(hints["page_date"]))
+    for key in ("page_date", "listing_date"):  # the report page's date, then the listing's
+        if published is None and hints.get(key):
+            published = parse_date(str(hints[key]))
     report.published = published
     if year is None and published is not None:
         year = published.year - 1

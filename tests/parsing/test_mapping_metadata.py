@@ -83,9 +83,11 @@ def test_page_metadata_then_hints_for_published_and_title():
     assert r.title == "测试区卫生健康局2024年政府信息公开工作年度报告"
     assert r.agency == "测试区卫生健康局"
     ex.metadata = {}
-    r = map_report(ex, source=Source(format="html"), hints={"page_date": "2025-01-30"})
+    r = map_report(ex, source=Source(format="html"), hints={"page_date": "2025-01-30", "listing_date": "2025-01-31"})
     assert r.published == date(2025, 1, 30)
     assert r.title is None
+    r = map_report(ex, source=Source(format="html"), hints={"listing_date": "2025-01-31"})
+    assert r.published == date(2025, 1, 31)
 
 
 def test_year_falls_back_to_text_then_url():
