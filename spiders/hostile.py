@@ -119,14 +119,19 @@ def classify_response(status: int, url: str, body: bytes, *, text: str | None = 
 
 _XHR_MARKERS = re.compile(r"XMLHttpRequest|\$\.(?:ajax|get|post|getJSON)\b|\bfetch\(|axios|new Vue\b|"
                           r"createApp\(|ReactDOM|loadList|\bapi/|\.json\b|id=[\"']app[\"']", re.I)
+_NOSCRIPT_RE = re.compile(r"<noscript>[^<]*(?:JavaScript|javascript|脚本)", re.I)
 _ANCHOR_RE = re.compile(r"<a\b[^>]*href[^>]*>(.*?)</a>", re.S | re.I)
 
 
-def looks_js_only(html: str) -> bool:
-    """A listing whose entries are filled in by a script we do not run: scripts that fetch data and
-    not one entry-like link (link text of 8+ characters; navigation labels are shorter)."""
-    if not _XHR_MARKERS.search(html):
+def looks_js_only(html: str, entry_links: int | None = None) -> bool:
+    """A listing whose entries are filled in by a script we do not run: a script that fetches data
+    (or a <noscript> asking for JavaScript) and no entry links.  ``entry_links`` is the number of
+    links to articles/files the caller found; without it, links with 8+ characters of text count
+    (navigation labels are shorter)."""
+    if not (_XHR_MARKERS.search(html) or _NOSCRIPT_RE.search(html)):
         return False
+    if entry_links is not None:
+        return entry_links == 0
     for inner in _ANCHOR_RE.findall(html):
         if len(visible_text(inner)) >= 8:
             return False

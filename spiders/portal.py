@@ -185,7 +185,8 @@ class PortalSpider(scrapy.Spider):
                 yield self._request(link_url, site, "column", tree_depth=depth + 1,
                                     column_root=root or _root_dir(link_url), fragment=frag,
                                     from_url=url)
-        if role == "column" and not kept and not listing.pages and not followed and hostile.looks_js_only(text):
+        entry_links = sum(1 for _a, link in platforms.anchors(sel, url) if not _listing_like(link))
+        if role == "column" and not kept and not listing.pages and hostile.looks_js_only(text, entry_links):
             yield self._record(response.request, hostile.JS_ONLY,
                                "listing with no entries or links (filled by a script)", response.status)
 
