@@ -228,12 +228,29 @@ _HEADING = re.compile(T.SECTION_HEADING_PATTERN)
 _HEADING_END = re.compile(r"[。：:]")
 
 
+_SECTION_FORMS = sorted({norm(v) for canonical, variants in T.SECTIONS.values() for v in (canonical, *variants)
+                         if len(norm(v)) >= 4}, key=len, reverse=True)
+_NUMBERED_START = re.compile(T.SECTION_HEADING_PATTERN.split("(?P<label>")[0])
+
+
+@lru_cache(maxsize=4096)
 def split_heading(text: str) -> tuple[str, str]:
-    """A paragraph as (heading, rest): '一、总体情况。2024年，…' (PDF text) -> ('一、总体情况', '2024年，…')."""
+    """A paragraph as (heading, rest): '一、总体情况。2024年，…' (PDF text) -> ('一、总体情况', '2024年，…'),
+    and a run-in heading without punctuation ('一、总体情况2024年，…', a bold run in Word) likewise."""
+    m = _HEADING_END.search(text, 0, 42)
+    if m:
+        return text[:m.start()], text[m.end():].strip()
     if len(text) <= 60:
         return text, ""
-    m = _HEADING_END.search(text, 0, 42)
-    return (text[:m.start()], text[m.end():].strip()) if m else (text, "")
+    start = _NUMBERED_START.match(unicodedata.normalize("NFKC", text.lstrip()))
+    if start:
+        body = text.lstrip()[start.end():]
+        for form in _SECTION_FORMS:
+            for k in range(len(form), len(form) + 6):  # a few spaces may sit inside the wording
+                if norm(body[:k]) == form:
+                    cut = len(text) - len(body) + k
+                    return text[:cut], text[cut:].strip()
+    return text, ""
 
 
 def _section_of(par: Paragraph, after: int, arabic: bool) -> tuple[int, str] | None:

@@ -348,3 +348,17 @@ def test_transposed_table4_one_row_per_group():
     at = next(k for k, b in enumerate(ex.blocks) if isinstance(b, Paragraph) and b.text.startswith("四、"))
     ex.blocks.insert(at + 1, grid(rows))
     assert mapped(ex).table4 == expected_json(v)["table4"]
+
+
+@pytest.mark.parametrize("first", [
+    "一、总体情况2024年，本局认真贯彻落实《条例》，做好政府信息公开工作，主动公开政府信息120条，收到政府信息公开申请3件，均已按时答复。",
+    "一、总体情况。2024年，本局做好政府信息公开工作，收到申请3件。",
+    "一、 总体情况：2024年，本局做好政府信息公开工作。",
+])
+def test_run_in_section_headings(first):
+    blocks = [Paragraph(first), Paragraph("二、主动公开政府信息情况"), Paragraph("三、收到和处理政府信息公开申请情况"),
+              Paragraph("四、政府信息公开行政复议、行政诉讼情况"), Paragraph("五、存在的主要问题及改进情况"),
+              Paragraph("六、其他需要报告的事项")]
+    r = mapped(Extracted(format="html", blocks=blocks))
+    assert list(r.sections) == list(T.SECTIONS)
+    assert r.sections["overview"].startswith("2024年，本局")
