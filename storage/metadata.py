@@ -173,13 +173,20 @@ def _metadata(database: str) -> dict[str, Any]:
         "title": "政府信息公开工作年度报告 监测",
         "description_html": (
             "各机关《政府信息公开工作年度报告》的原文、解析后的三张表与自动核查发现的问题。"
-            f"<a href=\"/-/nianbao\">概览与图表</a>"),
+            f"<a href=\"/-/nianbao\">概览与图表</a> · <a href=\"/{database}/report_list\">报告一览</a>"),
         "source": "nianbao",
         "databases": {
             database: {
                 "title": "年报数据库",
                 "queries": CANNED_QUERIES,
                 "tables": {
+                    "report_list": {
+                        "title": "报告一览",
+                        "description": "每份报告一行：机关、年度、地区、收到申请数、仍存在的问题数。点击“报告”打开报告页。",
+                        "columns": {"report_id": "报告（点击打开报告页）", "new_requests": "本年新收政府信息公开申请数（总计）",
+                                    "open_findings": "仍存在的问题数", "source_url": "原文地址"},
+                        "facets": ["year", "region", "agency", "status"], "sort_desc": "year",
+                    },
                     "reports": {
                         "title": "报告", "description": "每份年度报告一行（以报告页面地址为准），点击标题打开报告页。",
                         "columns": _REPORT_COLUMNS, "label_column": "title",

@@ -346,12 +346,25 @@ _V5 = """
 CREATE INDEX idx_events_version ON events(version_id, kind);
 """
 
+# -- version 6: a narrow list of reports to browse (the reports table has 25 columns) ---------------
+_V6 = """
+CREATE VIEW report_list AS
+SELECT r.id AS report_id, r.agency, r.year, r.region, r.site, r.title, r.status, r.template, r.published,
+       r.first_seen,
+       (SELECT c.value FROM cells c WHERE c.report_id = r.id AND c.table_name = 'table3' AND c.row = 'new'
+          AND c."column" = 'total') AS new_requests,
+       (SELECT COUNT(*) FROM findings f WHERE f.report_id = r.id AND f.resolved_at IS NULL) AS open_findings,
+       r.source_url
+FROM reports r;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "documents, reports, cells, findings, runs, outbox", _V1),
     (2, "labels, wide views, full-text search (trigram)", _V2 + _wide_views()),
     (3, "report text lives in report_text only", _V3),
     (4, "cells WITHOUT ROWID, FTS without the sections copy", _V4 + _wide_views()),
     (5, "index of events by version", _V5),
+    (6, "report_list view", _V6),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -107,6 +107,10 @@ def test_overview_canned_queries_and_links(db):
     assert [r["report_id"] for r in rows] == [ids["2019"]]
     findings = _get(path, f"/{name}/findings").text
     assert f'href="/-/nianbao/report/{ids["001"]}"' in findings
+    listed = _get(path, f"/{name}/report_list.json?_shape=array&_sort=report_id").json()
+    assert [(r["report_id"], r["new_requests"], r["open_findings"]) for r in listed] == [
+        (ids["001"], 1, len(expected("001")["inconsistencies"])), (ids["2019"], 0, 0), (ids["ocr"], None, 0)]
+    assert f'href="/-/nianbao/report/{ids["001"]}"' in _get(path, f"/{name}/report_list").text
     reports = _get(path, f"/{name}/reports").text
     assert f'href="/-/nianbao/report/{ids["2019"]}"' in reports and "facet-info" in reports
     meta = _get(path, "/-/metadata.json").json()
