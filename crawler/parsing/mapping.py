@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 
 #: Minimum similarity (0-100) for a row label to count as a template row.
 ROW_THRESHOLD = 70
+#: A row whose cells are all blank must match better to count as a template row.
+BLANK_ROW_THRESHOLD = 85
 #: Minimum similarity for a section heading's wording.
 SECTION_THRESHOLD = 72
 _TABLES = ("table2", "table3", "table4")
@@ -286,10 +288,21 @@ def _section_of(par: Paragraph, after: int, arabic: bool) -> tuple[int, str] | N
     return None
 
 
+def _caption(table: Table) -> Paragraph | None:
+    """The heading some reports type into a table's first row (one merged cell)."""
+    for row in table.rows:
+        texts = {c.text.strip() for c in row if c.text.strip()}
+        if texts:
+            return Paragraph(texts.pop()) if len(texts) == 1 else None
+    return None
+
+
 def _scan_sections(blocks: list, arabic: bool) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
     after = -1
     for i, b in enumerate(blocks):
+        if isinstance(b, Table):
+            b = _caption(b)
         if isinstance(b, Paragraph) and len(split_heading(b.text)[0]) <= 60:
             hit = _section_of(b, after, arabic)
             if hit:
@@ -587,10 +600,18 @@ def map_table3(m: _Mapper, rows: list[Row]) -> tuple[int, str | None]:
         else:
             matched.append((key, row))
 
+    def keep_blank(key, score, row, labels) -> None:
+        # a row without a single number is weak evidence: its label must match well
+        if key is not None and score >= BLANK_ROW_THRESHOLD:
+            matched.append((key, row))
+        else:
+            m.warn("row_not_matched", f"table3: blank row {' '.join(labels)!r} matches no template row")
+
     for row in rows:
         labels = row.labels(_N3)
-        if any(h in norm(row.text) for h in _T3_HEADERS) and not row.has_number(_N3):
-            continue
+        if not row.has_number(_N3) and (any(h in norm(row.text) for h in _T3_HEADERS)
+                                         or (len(labels) == 1 and _section_of(Paragraph(labels[0]), -1, False))):
+            continue  # header rows, and a section heading typed into the table
         item_parts = []
         for part in _split_group_prefixes(tuple(labels)):
             g = _group_of(part)
@@ -619,7 +640,7 @@ def map_table3(m: _Mapper, rows: list[Row]) -> tuple[int, str | None]:
         if blank_row is not None:
             # a blank row followed by the rest of its label and the values: one row, not two
             if not (joined or blank_row[0] == key):
-                keep(*blank_row)
+                keep_blank(*blank_row)
             blank_row = None
         pending = []
         if not row.has_number(_N3):
@@ -627,7 +648,7 @@ def map_table3(m: _Mapper, rows: list[Row]) -> tuple[int, str | None]:
             continue
         keep(key, score, row, labels)
     if blank_row is not None:
-        keep(*blank_row)
+        keep_blank(*blank_row)
     keys = {k for k, _ in matched}
     split_other = keys & {"other_no_correction", "other_no_fee", "other_other"}
     t3_template = "2019" if "other_handling" in keys and not split_other else None
@@ -701,7 +722,7 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
     # sections text (paragraphs only; tables are kept apart from the narrative)
     for j, (i, key) in enumerate(headings):
         end = headings[j + 1][0] if j + 1 < len(headings) else len(blocks)
-        rest = split_heading(blocks[i].text)[1]
+        rest = split_heading(blocks[i].text)[1] if isinstance(blocks[i], Paragraph) else ""
         paras = ([rest] if rest else []) + [b.text for b in blocks[i + 1:end] if isinstance(b, Paragraph)]
         report.sections[key] = "\n".join(paras)
 

@@ -362,3 +362,29 @@ def test_run_in_section_headings(first):
     r = mapped(Extracted(format="html", blocks=blocks))
     assert list(r.sections) == list(T.SECTIONS)
     assert r.sections["overview"].startswith("2024年，本局")
+
+
+def test_section_heading_typed_into_the_table():
+    v = sample_values(16)
+    ex = build(v)
+    for heading in ("三、收到和处理政府信息公开申请情况", "二、主动公开政府信息情况"):
+        at = next(k for k, b in enumerate(ex.blocks) if isinstance(b, Paragraph) and b.text == heading)
+        table = ex.blocks[at + 1]
+        del ex.blocks[at]
+        width = len(table.rows[0])
+        table.rows.insert(0, grid([[heading] + [""] * (width - 1)]).rows[0])
+    r = mapped(ex)
+    assert list(r.sections) == list(T.SECTIONS)
+    assert tables(r) == expected_json(v) and r.status is ParseStatus.PARSED
+
+
+def test_a_row_left_entirely_blank_is_kept_as_blank_cells():
+    v = sample_values(17)
+    cells = {("withheld_query_matter", c): "" for c in range(7)}
+    r = mapped(build(v, t3_cells=cells))
+    assert r.table3["withheld_query_matter"] == [None] * 7
+    assert all(r.cell("table3", "withheld_query_matter", c).kind is CellKind.EMPTY for c in
+               ("natural_person", "total"))
+    others = {k: x for k, x in r.table3.items() if k != "withheld_query_matter"}
+    assert others == {k: x for k, x in expected_json(v)["table3"].items() if k != "withheld_query_matter"}
+    assert sum(w.code == "blank_cell" for w in r.warnings) == 7
