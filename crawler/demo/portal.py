@@ -175,7 +175,7 @@ class RequestRecord:
     path: str  # with the query string
     headers: dict[str, str]
     status: int
-    at: float
+    at: float  # when the request arrived (time.time())
 
 
 #: fault name -> (description, status a crawler should record)
@@ -213,14 +213,18 @@ class _Served:
     def __init__(self) -> None:
         self.requests: list[RequestRecord] = []
         self._log_lock = threading.Lock()
+        self._log_since = 0.0
 
     def record(self, rec: RequestRecord) -> None:
         with self._log_lock:
-            self.requests.append(rec)
+            # a request that arrived before clear_log() (e.g. a slow reply of an earlier crawl) is not logged
+            if rec.at >= self._log_since:
+                self.requests.append(rec)
 
     def clear_log(self) -> None:
         with self._log_lock:
             self.requests.clear()
+            self._log_since = time.time()
 
     def start(self, host: str = "127.0.0.1", port: int = 0):
         from crawler.demo.server import DemoServer

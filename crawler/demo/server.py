@@ -34,6 +34,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         srv: DemoServer = self.server.demo  # type: ignore[attr-defined]
+        arrived = time.time()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         host = self.headers.get("Host") or f"{srv.host}:{srv.port}"
@@ -42,7 +43,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a bug in the portal must show as a 500, not a dropped connection
             log.exception("demo portal failed on %s %s", method, self.path)
             res = Resource(b"internal error", "text/plain", status=500, conditional=False)
-        self._log = lambda status: srv.portal.record(_record(method, self.path, self.headers, status))
+        self._log = lambda status: srv.portal.record(_record(method, self.path, self.headers, status, arrived))
         self._send(method, res)
 
     def do_GET(self) -> None:
@@ -124,10 +125,10 @@ class _Handler(BaseHTTPRequestHandler):
         return False
 
 
-def _record(method: str, path: str, headers, status: int):
+def _record(method: str, path: str, headers, status: int, arrived: float):
     from crawler.demo.portal import RequestRecord
 
-    return RequestRecord(method, path, dict(headers.items()), status, time.time())
+    return RequestRecord(method, path, dict(headers.items()), status, arrived)
 
 
 class _HTTPServer(ThreadingHTTPServer):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import http.client
 import re
 import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 import urllib.robotparser
@@ -192,3 +194,20 @@ def test_run_by_hand_with_a_fault(get):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_reply_still_running_at_clear_log_is_not_logged_after_it(portal, base_url, get):
+    slow = portal.slow_seconds
+    portal.slow_seconds = 1.0
+    portal.set_fault("slow", True)
+    try:
+        (r,) = portal.fault_info("slow", base_url).reports
+        t = threading.Thread(target=get, args=(r.url,), kwargs={"timeout": 5})
+        t.start()
+        time.sleep(0.3)
+        portal.clear_log()
+        t.join()
+    finally:
+        portal.slow_seconds = slow
+    get(base_url + "/zwgk/index.html")
+    assert [x.path for x in portal.requests] == ["/zwgk/index.html"]
