@@ -1,6 +1,7 @@
 """Mapping (Extracted -> Report): label variants, layouts, templates, blanks, missing tables."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -388,3 +389,23 @@ def test_a_row_left_entirely_blank_is_kept_as_blank_cells():
     others = {k: x for k, x in r.table3.items() if k != "withheld_query_matter"}
     assert others == {k: x for k, x in expected_json(v)["table3"].items() if k != "withheld_query_matter"}
     assert sum(w.code == "blank_cell" for w in r.warnings) == 7
+
+
+_WORDS = st.sampled_from(["一、", "二、", "三、", "（三）", "1.", "2、", "总体情况", "主动公开政府信息情况", "行政许可", "规章",
+                          "本年新收政府信息公开申请数量", "（七）总计", "行政复议", "行政诉讼", "申请人情况", "第二十条",
+                          "信息内容", "0", "12", "/", "—", "无", "", " ", "\t", "。", "2024年", "1月1日", "至", "件",
+                          "政府信息公开工作年度报告", "[bookmark: x]", "—#—", "XX", "１２", "-3", "0.5"])
+_TEXT = st.lists(_WORDS, max_size=8).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(blocks=st.lists(st.one_of(
+    _TEXT.map(Paragraph),
+    st.lists(st.lists(_TEXT, min_size=0, max_size=12), min_size=0, max_size=8).map(
+        lambda rows: grid(rows) if rows and any(rows) else Paragraph("")),
+), max_size=25), text_layout=st.booleans())
+def test_any_jumble_of_blocks_maps_without_raising(blocks, text_layout):
+    r = mapped(Extracted(format="html", blocks=blocks, text_layout=text_layout))
+    assert r.status in (ParseStatus.PARSED, ParseStatus.PARTIAL, ParseStatus.NOT_A_REPORT)
+    assert all(c.value is None or c.kind.assessable for c in r.cells)
+    json.dumps(r.to_json(), ensure_ascii=False, default=str)
