@@ -86,10 +86,19 @@ TRS_CATEGORIES = {
 }
 TRS_UNITS = {"caz": "长安镇", "jsjd": "建设街道"}  # 乡镇街道 unit columns (countPage pagination)
 
-PAGE_JS = """function createPageHTML(){var a=arguments,n,c,name,ext;
-if(a.length>=6){n=a[1];c=a[2];name=a[3];ext=a[4];}else{n=a[0];c=a[1];name=a[2];ext=a[3];}
-/* 4 args: 0-based, page k>0 is name_k; 6 args: 1-based, page k>1 is name_k */
-}"""
+PAGE_JS = r"""function createPageHTML(){
+  /* 4 args (total, current 0-based, name, ext): page k>0 is name_k.ext;
+     6 args (div id, total, current 1-based, name, ext, records): page k>1 is name_k.ext */
+  var a = arguments, six = a.length >= 6;
+  var n = six ? a[1] : a[0], cur = six ? a[2] - 1 : a[1], name = six ? a[3] : a[2], ext = six ? a[4] : a[3];
+  function url(i){ return i == 0 ? name + "." + ext : name + "_" + (six ? i + 1 : i) + "." + ext; }
+  var h = "<span>共" + n + "页</span> ";
+  if (cur > 0) h += "<a href='" + url(0) + "'>首页</a> <a href='" + url(cur - 1) + "'>上一页</a> ";
+  for (var i = 0; i < n; i++) h += i == cur ? "<span class='current'>" + (i + 1) + "</span> " : "<a href='" + url(i) + "'>" + (i + 1) + "</a> ";
+  if (cur < n - 1) h += "<a href='" + url(cur + 1) + "'>下一页</a> <a href='" + url(n - 1) + "'>尾页</a>";
+  if (six) document.getElementById(a[0]).innerHTML = h; else document.write(h);
+}
+"""
 
 
 def _pager(style: str, total: int, cur: int, records: int) -> str:
