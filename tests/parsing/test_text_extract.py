@@ -101,3 +101,15 @@ def test_random_tables_printed_as_text_read_back_exactly(seed, layout, na, encod
     assert {"table2": r.table2, "table3": r.table3, "table4": r.table4} == want
     assert {w.cell for w in r.warnings} == {f"table3.{row}.{TABLE3_COLUMNS[c]}" for row, c in cells}
     assert r.year == 2024 and r.agency == "测试区卫生健康局"
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.one_of(st.binary(max_size=2000),
+                      st.text(alphabet="\t\n\r 一二三、（）规章行政许可0123456789#*[]bookmark:", max_size=500).map(
+                          lambda t: t.encode("utf-8"))))
+def test_any_bytes_extract_without_raising(data):
+    ex = extract(data)
+    assert ex.format == "text"
+    for b in ex.blocks:
+        if isinstance(b, Table):
+            assert len({len(r) for r in b.rows}) == 1  # rectangular
