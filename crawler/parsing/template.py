@@ -237,6 +237,8 @@ PUBDATE_LINE_PATTERN = r"(?:发布|发文|成文)(?:日期|时间)[:：]"
 #: Title of a report: optional agency, year, optional agency, 政府信息公开(工作)(年度)报告 / 年报.
 TITLE_PATTERN = (r"^(?P<unit>.*?)(?P<year>(?:19|20)\d{2})年度?(?P<unit2>.*?)"
                  r"(?:政府)?信息公开(?:工作)?(?:年度)?(?:工作)?(?:报告|年报)")
+#: Words around the agency in a title that are not part of its name ('某局关于2024年…报告').
+TITLE_NOISE = ("关于", "发布", "公布", "印发")
 #: What an agency's name ends with (signature line, title, narrative).
 AGENCY_SUFFIXES = ("委员会", "管理委员会", "管委会", "办公室", "办公厅", "人民政府", "街道办事处", "办事处",
                    "政府", "局", "委", "厅", "署", "院", "中心", "所", "站", "馆", "镇", "乡", "街道", "公司",
