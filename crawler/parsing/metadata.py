@@ -102,6 +102,8 @@ def parse_title(title: str) -> tuple[str | None, int | None]:
     if not m:
         return None, None
     unit = (m.group("unit") or m.group("unit2") or "").strip("：:，, ")
+    for noise in T.TITLE_NOISE:
+        unit = unit.removesuffix(noise).removeprefix(noise)
     return (unit or None), int(m.group("year"))
 
 

@@ -20,6 +20,7 @@ from storage.models import Source
     ("城厢区人民政府2024年度政府信息公开工作报告", "城厢区人民政府", 2024),
     ("武进区教育局２０２３年政府信息公开年度报告", "武进区教育局", 2023),
     ("2024年政府信息公开工作年度报告", None, 2024),
+    ("甘谷县人民政府办公室关于2024年政府信息公开工作年度报告", "甘谷县人民政府办公室", 2024),
 ])
 def test_title_patterns(title, agency, year):
     assert parse_title(title) == (agency, year)
