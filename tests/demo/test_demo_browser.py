@@ -33,3 +33,35 @@ def test_create_page_html_writes_next_and_last_links(browser, base_url, col, nex
         assert page.locator("ul.list li").count() >= 1
     finally:
         page.close()
+
+
+def test_hanweb_column_renders_inline_records_then_dataproxy(browser, portal, base_url):
+    page = browser.new_page()
+    try:
+        page.goto(f"{base_url}/col/col1229001/index.html")
+        total = len(portal.state["shizhong"]["records"])
+        page.wait_for_function(f"document.querySelectorAll('ul.jpage-list li').length == {total}", timeout=10000)
+        titles = page.locator("ul.jpage-list a").evaluate_all("els => els.map(e => e.title)")
+        assert {r.title for r in portal.expected_reports() if r.site == "shizhong"} <= set(titles)
+    finally:
+        page.close()
+
+
+def test_gkmlpt_app_lists_the_category_from_the_api(browser, portal, base_url):
+    page = browser.new_page()
+    try:
+        page.goto(f"{base_url}/gkmlpt/index#2811")
+        page.wait_for_selector("#app li")
+        assert page.locator("#app li").count() == 10
+        seen = set(page.locator("#app li a").evaluate_all("els => els.map(e => e.textContent)"))
+        pages = page.locator(".pager [data-p]").count()
+        assert pages >= 3
+        for p in range(2, pages + 1):
+            first = page.locator("#app li a").first.get_attribute("href")
+            page.locator(f".pager [data-p='{p}']").click()
+            page.wait_for_function("h => document.querySelector('#app li a').getAttribute('href') != h", arg=first)
+            seen |= set(page.locator("#app li a").evaluate_all("els => els.map(e => e.textContent)"))
+        assert len(seen) == len(portal.state["yimei"]["articles"])
+        assert {r.title for r in portal.expected_reports() if r.site == "yimei"} <= seen
+    finally:
+        page.close()

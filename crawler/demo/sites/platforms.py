@@ -298,8 +298,30 @@ def build_hanweb(ctx: Ctx, site: SiteInfo, reports: list[Planned]) -> dict[str, 
             f'<script>var jpage_{HANWEB["unitid"]} = new Jpage({{id:"{HANWEB["unitid"]}", totalRecord:{len(records)}, '
             f'perPage:{HANWEB["perpage"]}, groupSize:3, url:"/module/web/jpage/dataproxy.jsp"}});</script>')
     res[colpath] = Resource(page(site.title, "政府信息公开年报", main, crumbs=crumbs[:-1] + [("政府信息公开年报", None)]))
-    res["/module/web/jpage/jpage.js"] = Resource(b"/* jpage (demo) */", "application/javascript")
+    res["/module/web/jpage/jpage.js"] = Resource(JPAGE_JS.encode(), "application/javascript")
     return res
+
+
+# What a browser runs: the inline records first, later groups from dataproxy.jsp (crawlers read the XML).
+JPAGE_JS = r"""function Jpage(o){
+  var box = document.getElementById(o.id), xml = box.querySelector('script[type="text/xml"]').textContent;
+  var recs = [], re = /<record><!\[CDATA\[([\s\S]*?)\]\]><\/record>/g, m;
+  while ((m = re.exec(xml))) recs.push(m[1]);
+  var ul = document.createElement("ul"); ul.className = "jpage-list"; box.appendChild(ul);
+  function show(list){ ul.innerHTML += list.join(""); }
+  show(recs);
+  if (recs.length < o.totalRecord) {
+    var form = new URLSearchParams(window["param_" + o.id]);
+    fetch(o.url + "?startrecord=" + (recs.length + 1) + "&endrecord=" + o.totalRecord + "&perpage=" + o.perPage,
+          {method: "POST", body: form, headers: {"X-Requested-With": "XMLHttpRequest"}})
+      .then(function(r){ return r.text(); }).then(function(t){
+        var more = [], r2 = /<record><!\[CDATA\[([\s\S]*?)\]\]><\/record>/g, k;
+        while ((k = r2.exec(t))) more.push(k[1]);
+        show(more);
+      });
+  }
+}
+"""
 
 
 def hanweb_dataproxy(state: dict, query: dict[str, str], form: dict[str, str]) -> Resource:
@@ -374,9 +396,28 @@ def build_gkmlpt(ctx: Ctx, site: SiteInfo, reports: list[Planned]) -> dict[str, 
              '<div id="app"><noscript>请开启浏览器的JavaScript功能</noscript>加载中……</div>'
              '<script src="/gkmlpt/static/js/app.js"></script>')
     res["/gkmlpt/index"] = Resource(page(site.title, "政府信息公开", shell, crumbs=crumbs[:2]))
-    res["/gkmlpt/static/js/app.js"] = Resource(
-        b"/* gkmlpt app (demo): fetches /gkmlpt/api/all/<cat>?page=N&sid=SID */", "application/javascript")
+    res["/gkmlpt/static/js/app.js"] = Resource(GKMLPT_JS.encode(), "application/javascript")
     return res
+
+
+GKMLPT_JS = r"""(function(){
+  var cat = location.hash.slice(1), app = document.getElementById("app"), cfg = window._CONFIG;
+  if (!cat) { app.textContent = "请选择栏目"; return; }
+  function load(page){
+    fetch(cfg.API + "/all/" + cat + "?page=" + page + "&sid=" + cfg.SID).then(function(r){ return r.json(); })
+      .then(function(d){
+        var h = "<ul>" + d.articles.map(function(a){
+          return "<li><a href='" + a.url + "'>" + a.title + "</a> <span>" + a.created_at.slice(0, 10) + "</span></li>";
+        }).join("") + "</ul>";
+        var pages = Math.ceil(d.total / d.per_page), nav = "";
+        for (var i = 1; i <= pages; i++) nav += "<a href='javascript:void(0)' data-p='" + i + "'>" + i + "</a> ";
+        app.innerHTML = h + "<div class='pager'>" + nav + "</div>";
+        app.querySelectorAll("[data-p]").forEach(function(x){ x.onclick = function(){ load(+x.dataset.p); }; });
+      });
+  }
+  load(1);
+})();
+"""
 
 
 def gkmlpt_api(state: dict, cat: str, query: dict[str, str], base_url: str) -> Resource:
