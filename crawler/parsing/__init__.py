@@ -94,7 +94,8 @@ def extract_bytes(data: bytes, *, url: str | None = None, path: str | None = Non
                               error=f"{name}: an image; the report needs OCR")
     what = {"zip": "a zip archive that is not a Word document", "binary": "binary data of no known format",
             "xls": "an Excel workbook (XLS), not a report document",
-            "ppt": "a PowerPoint file (PPT), not a report document"}
+            "ppt": "a PowerPoint file (PPT), not a report document",
+            "ofd": "an OFD document (GB/T 33190), which nianbao cannot read yet"}
     return fmt, Extracted(format="unknown", status=ParseStatus.UNSUPPORTED,
                           error=f"{name}: {what.get(fmt, fmt)}")
 

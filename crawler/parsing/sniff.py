@@ -11,7 +11,7 @@ import io
 import re
 import zipfile
 
-#: Formats returned: html | text | docx | pdf | doc | wps | odt | rtf | image | xls | ppt | zip | binary | empty
+#: Formats returned: html | text | docx | pdf | doc | wps | odt | rtf | image | xls | ppt | ofd | zip | binary | empty
 _IMAGE_MAGIC = (
     (b"\x89PNG\r\n\x1a\n", "png"),
     (b"\xff\xd8\xff", "jpeg"),
@@ -117,6 +117,8 @@ def _sniff_zip(data: bytes) -> str:
             names = set(zf.namelist())
             if "word/document.xml" in names:
                 return "docx"
+            if "OFD.xml" in names:
+                return "ofd"  # China's fixed-layout e-document standard (GB/T 33190)
             if "mimetype" in names:
                 mt = zf.read("mimetype")[:100]
                 if b"opendocument.text" in mt:

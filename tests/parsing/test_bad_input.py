@@ -162,6 +162,16 @@ def test_broken_docx(docx_bytes):
     _check(parse_bytes(bad_xml, url=NAME), ParseStatus.FAILED, "xml")
 
 
+def test_ofd_is_unsupported_and_named():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("OFD.xml", '<?xml version="1.0"?><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016"/>')
+        z.writestr("Doc_0/Document.xml", "<ofd:Document xmlns:ofd='http://www.ofdspec.org/2016'/>")
+    report = parse_bytes(buf.getvalue(), url=NAME)
+    _check(report, ParseStatus.UNSUPPORTED, "ofd")
+    assert report.source.format == "ofd"
+
+
 def test_zip_that_is_not_a_report():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
