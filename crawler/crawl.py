@@ -292,6 +292,8 @@ def child_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--result", default=None)
     ap.add_argument("--progress", action="store_true")
     ap.add_argument("--impolite", action="store_true")
+    ap.add_argument("--dry-run", action="store_true",
+                    help="no store: items are counted and dropped (spider throughput, bench/crawl_bench.py)")
     args = ap.parse_args(argv)
 
     from scrapy.crawler import CrawlerProcess
@@ -305,6 +307,9 @@ def child_main(argv: list[str] | None = None) -> int:
     chosen = [config.site(n) for n in args.site] if args.site else list(config.sites)
     settings = scrapy_settings(config, db_path=args.db, run_id=args.run_id, sites=chosen,
                                progress=args.progress, polite=not args.impolite)
+    if args.dry_run:
+        settings["ITEM_PIPELINES"] = {}
+        settings["NIANBAO_DB"] = None
     settings["LOG_LEVEL"] = os.environ.get("NIANBAO_SCRAPY_LOG_LEVEL", settings["LOG_LEVEL"])
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(PortalSpider)

@@ -2,10 +2,18 @@
 stores the bytes as a new version when they changed and runs the parsing stage), FetchRecords
 through ``Store.record_fetch``.  Counts per site and status go into Scrapy's stats, which end up in
 the crawl run's row.
+
+Ingest runs on one worker thread with its own Store connection: parsing a PDF can take seconds, and
+on the reactor thread that would stall every download in flight (and time some of them out).  One
+thread keeps the writes in order; the middleware's fetch-cache reads use the reactor's connection.
 """
 from __future__ import annotations
 
 import logging
+
+from twisted.internet import reactor
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
 
 from spiders.hostile import FetchRecord
 from storage.models import Document
@@ -14,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 
 def store_for(crawler):
-    """The one Store of this crawl process (opened lazily from NIANBAO_DB, closed at the end)."""
+    """The reactor thread's Store of this crawl (opened lazily from NIANBAO_DB, closed at the end)."""
     store = getattr(crawler, "_nianbao_store", None)
     if store is None:
         path = crawler.settings.get("NIANBAO_DB")
@@ -30,47 +38,76 @@ def store_for(crawler):
 class StorePipeline:
     def __init__(self, crawler) -> None:
         self.crawler = crawler
+        self.path = crawler.settings.get("NIANBAO_DB")
         self.run_id = crawler.settings.get("NIANBAO_RUN_ID")
         self.stats = crawler.stats
+        self.pool = ThreadPool(minthreads=1, maxthreads=1, name="nianbao-ingest")
+        self._store = None  # owned by the worker thread
 
     @classmethod
     def from_crawler(cls, crawler):
         return cls(crawler)
 
-    def close_spider(self, spider=None) -> None:
-        store = getattr(self.crawler, "_nianbao_store", None)
-        if store is not None:
-            store.close()
-            self.crawler._nianbao_store = None
+    def open_spider(self, spider=None) -> None:
+        self.pool.start()
+
+    def close_spider(self, spider=None):
+        d = deferToThreadPool(reactor, self.pool, self._close_worker_store)
+
+        def _done(_):
+            self.pool.stop()
+            store = getattr(self.crawler, "_nianbao_store", None)
+            if store is not None:
+                store.close()
+                self.crawler._nianbao_store = None
+
+        d.addBoth(_done)
+        return d
+
+    def _close_worker_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def _worker_store(self):
+        if self._store is None and self.path:
+            from storage.db import Store
+
+            self._store = Store(self.path)
+        return self._store
 
     def process_item(self, item, spider=None):
-        store = store_for(self.crawler)
-        if store is None:
+        if not self.path or not isinstance(item, (FetchRecord, Document)):
             return item
+        d = deferToThreadPool(reactor, self.pool, self._store_item, item)
+        d.addCallback(lambda counts: self._count(item, counts))
+        return d
+
+    def _store_item(self, item):
+        """On the worker thread: write the item; return what to count (stats are not thread-safe)."""
+        store = self._worker_store()
         if isinstance(item, FetchRecord):
             store.record_fetch(item.url, run_id=self.run_id, http_status=item.http_status,
                                fetch_status=item.fetch_status, error=item.error, site=item.site)
-            return item
-        if isinstance(item, Document):
-            from crawler.ingest import ingest_document
+            return []
+        from crawler.ingest import ingest_document
 
-            try:
-                result = ingest_document(store, item, run_id=self.run_id, site=item.site)
-            except Exception as e:  # storage/parsing must never lose the rest of the crawl
-                logger.exception("ingest failed for %s", item.url)
-                self.stats.inc_value("nianbao/ingest_errors")
-                store.record_fetch(item.url, run_id=self.run_id, http_status=item.status,
-                                   fetch_status="ingest_error", error=f"{type(e).__name__}: {e}",
-                                   site=item.site)
-                return item
-            self._count(item, result)
-        return item
-
-    def _count(self, doc: Document, result) -> None:
-        self.stats.inc_value("nianbao/documents")
+        try:
+            result = ingest_document(store, item, run_id=self.run_id, site=item.site)
+        except Exception as e:  # storage/parsing must never lose the rest of the crawl
+            logger.exception("ingest failed for %s", item.url)
+            store.record_fetch(item.url, run_id=self.run_id, http_status=item.status,
+                               fetch_status="ingest_error", error=f"{type(e).__name__}: {e}", site=item.site)
+            return ["ingest_errors"]
+        keys = ["documents"]
         if getattr(result, "error", None):
-            self.stats.inc_value("nianbao/ingest_errors")
+            keys.append("ingest_errors")
         for flag in ("is_new", "revised", "skipped"):
             if getattr(result, flag, False):
-                self.stats.inc_value(f"nianbao/documents_{flag}")
-                self.stats.inc_value(f"nianbao/site/{doc.site}/documents_{flag}")
+                keys += [f"documents_{flag}", f"site/{item.site}/documents_{flag}"]
+        return keys
+
+    def _count(self, item, keys):
+        for k in keys:
+            self.stats.inc_value(f"nianbao/{k}")
+        return item

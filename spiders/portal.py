@@ -175,8 +175,11 @@ class PortalSpider(scrapy.Spider):
         for page in listing.pages:
             yield self._page_request(page, site, depth, root, url)
         followed = 0
-        sel = Selector(text=text)
+        sel = platforms.selector(text)
+        hosts = self._site_hosts(site)
         for a, link in platforms.anchors(sel, url):
+            if _host(link) not in hosts or not _listing_like(link):
+                continue  # cheap tests first: most links of a big listing are articles
             label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
             target = self._follow(site, url, link, label, in_tree, root, depth)
             if target:
@@ -193,7 +196,7 @@ class PortalSpider(scrapy.Spider):
     def _is_column_page(self, text: str, url: str) -> bool:
         if titles.is_column_url(url):
             return True
-        sel = Selector(text=text)
+        sel = platforms.selector(text)
         head = titles.normalize(" ".join(sel.xpath("//title//text()").getall()))
         crumbs = titles.normalize(" ".join(sel.css(".breadcrumb *::text, .crumb *::text, "
                                                    ".position *::text, .location *::text").getall()))
@@ -312,7 +315,7 @@ class PortalSpider(scrapy.Spider):
             return
         hosts = self._site_hosts(site)
         seen: set[str] = set()
-        sel = Selector(text=text)
+        sel = platforms.selector(text)
         links = [link for _a, link in platforms.anchors(sel, response.url) if titles.is_attachment_url(link)]
         links += self._table_images(sel, response.url)
         for link in links:
@@ -347,7 +350,7 @@ class PortalSpider(scrapy.Spider):
 
     @staticmethod
     def _page_date(text: str) -> str | None:
-        sel = Selector(text=text)
+        sel = platforms.selector(text)
         for name in ("PubDate", "pubdate", "publishdate", "firstpublishedtime"):
             v = sel.xpath(f"//meta[@name='{name}']/@content").get()
             d = titles.find_date(v)

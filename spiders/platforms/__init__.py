@@ -14,6 +14,7 @@ The spider (spiders/portal.py) turns ``PageRequest`` into Scrapy requests and ke
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from parsel import Selector
@@ -103,9 +104,18 @@ def anchors(sel: Selector, base_url: str, css: str | None = None) -> list[tuple[
     return out
 
 
+@lru_cache(maxsize=8)
+def selector(text: str) -> Selector:
+    """One parsed tree per page: the adapter and the spider read the same response several ways."""
+    return Selector(text=text)
+
+
 def html_entries(text: str, url: str, css: str | None = None) -> list[Entry]:
-    """Every titled link of an HTML listing (the spider keeps those whose title is a report's)."""
-    sel = Selector(text=text)
+    """Every titled link of an HTML listing (the spider keeps those whose title is a report's).
+
+    The date beside an entry is looked up only for report titles (the costly part on big lists).
+    """
+    sel = selector(text)
     base = sel.xpath("//base/@href").get()
     base_url = urljoin(url, base) if base else url
     seen: set[str] = set()
@@ -117,7 +127,7 @@ def html_entries(text: str, url: str, css: str | None = None) -> list[Entry]:
         if not title:
             continue
         seen.add(link)
-        out.append(Entry(url=link, title=title, date=entry_date(a)))
+        out.append(Entry(url=link, title=title, date=entry_date(a) if titles.is_report_title(title) else None))
     return out
 
 

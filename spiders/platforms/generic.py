@@ -8,10 +8,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin
 
-from parsel import Selector
-
 from spiders import titles
-from spiders.platforms import Listing, PageRequest, html_entries
+from spiders.platforms import Listing, PageRequest, html_entries, selector
 
 NAME = "generic"
 NEXT_TEXTS = ("下一页", "下页", "后一页", "下一頁", ">>", "›", "»")
@@ -22,7 +20,7 @@ def detect(text: str, url: str) -> bool:
 
 
 def next_urls(text: str, url: str, css: str | None = None) -> list[str]:
-    sel = Selector(text=text)
+    sel = selector(text)
     out: list[str] = []
     nodes = sel.css(css) if css else sel.xpath("//a[@href]")
     for a in nodes:
