@@ -109,3 +109,38 @@ def test_values_printed_as_given(value, printed):
     cells = re.findall(r"<td[^>]*>(.*?)</td>", fees_row, re.S)
     shown = re.sub(r"<[^>]+>", "", cells[-1]).replace("&nbsp;", "").strip()
     assert shown == printed
+
+
+# -- never raises: arbitrary and damaged input always yields a Report with a status ------------
+
+_NEVER_RAISES = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@_NEVER_RAISES
+@given(data=st.binary(max_size=4096), ctype=st.sampled_from([None, "text/html", "application/pdf",
+                                                              "application/msword", "text/plain; charset=gbk"]))
+def test_arbitrary_bytes_never_raise(data, ctype):
+    report = parse_bytes(data, url="http://127.0.0.1/x", content_type=ctype)
+    assert isinstance(report.status, ParseStatus)
+    assert report.source.sha256 and report.source.format
+
+
+@pytest.fixture(scope="module")
+def clean_docs(render_cache):
+    spec = render_seeds.seed_spec(render_seeds.seed_stems()[0])
+    (pdf,) = render_seeds.render_office([spec], "pdf", render_cache)
+    return {"html": render.render_html_page(spec), "docx": render.render_docx(spec), "pdf": pdf}
+
+
+@_NEVER_RAISES
+@given(fmt=st.sampled_from(["html", "docx", "pdf"]), cut=st.floats(min_value=0.0, max_value=1.0),
+       flips=st.lists(st.tuples(st.floats(min_value=0.0, max_value=0.999), st.integers(0, 255)), max_size=8))
+def test_damaged_documents_never_raise(clean_docs, fmt, cut, flips):
+    """Truncated and bit-flipped renderings: a status and an error naming the file, never an exception."""
+    data = bytearray(clean_docs[fmt][: max(1, int(len(clean_docs[fmt]) * cut))])
+    for pos, byte in flips:
+        data[int(pos * len(data))] = byte
+    report = parse_bytes(bytes(data), path=f"damaged.{fmt}")
+    assert isinstance(report.status, ParseStatus)
+    if report.status not in (ParseStatus.PARSED, ParseStatus.PARTIAL, ParseStatus.NOT_A_REPORT):
+        assert report.error and "damaged." in report.error
