@@ -140,6 +140,11 @@ def run_once(config: Config, *, store: Store | None = None, sites: list[str] | N
         if not should_stop():
             result.alerts = run_alerts_for(config, store, now=now)
             result.problems += [f"alert {i} not sent: {e}" for i, e in result.alerts.delivery.failed]
+            waiting = [a for a in store.alerts(status="failed") if a["id"] not in
+                       {i for i, _ in result.alerts.delivery.failed}]
+            if waiting:  # failed before, not yet due again: alerts are still not getting through
+                result.problems.append(f"{len(waiting)} alerts wait in the outbox for a retry "
+                                       f"(next at {min(a['next_attempt_at'] for a in waiting)})")
             if result.alerts.unaddressed:
                 result.problems.append(f"{result.alerts.unaddressed} findings have no recipients")
         if should_stop():
