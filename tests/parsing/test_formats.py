@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pypdfium2 as pdfium
@@ -326,6 +327,43 @@ def test_pdf_page_border_is_not_a_table():
     data = convert(buf.getvalue(), src_ext="docx", to="pdf")
     ex = pdf_extract.extract(data)
     assert [(len(t.rows), len(t.rows[0])) for t in ex.blocks if isinstance(t, Table)] == [(14, 4), (28, 10), (4, 15)]
+    report = parse_bytes(data)
+    assert report.status == ParseStatus.PARSED, report.error
+    assert _diff(report.to_json(), _expected(stem)) == []
+
+
+def test_pdf_running_header_and_page_numbers_do_not_split_tables():
+    """Word headers/footers print on every page; a table broken by a page still joins across them."""
+    import io
+
+    import docx as python_docx
+    from docx.oxml import parse_xml
+
+    from crawler.parsing.extract.office import convert
+
+    stem = STEMS[4]
+    spec = render_seeds.seed_spec(stem)
+    base = render_seeds.seed_spec(stem)
+    spec.sections["proactive"] = spec.sections.get("proactive", []) + [base.sections["overview"][0]] * 6
+    doc = python_docx.Document(io.BytesIO(render.render_docx(spec)))
+    sec = doc.sections[0]
+    sec.header.paragraphs[0].text = spec.title
+    ns = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+    footer = sec.footer.paragraphs[0]
+    footer.add_run("第 ")
+    footer._p.append(parse_xml(f'<w:fldSimple {ns} w:instr="PAGE"><w:r><w:t>1</w:t></w:r></w:fldSimple>'))
+    footer.add_run(" 页")
+    buf = io.BytesIO()
+    doc.save(buf)
+    data = convert(buf.getvalue(), src_ext="docx", to="pdf")
+    pages = _page_texts(data)
+    assert len(pages) >= 3 and all(spec.title in re.sub(r"\s", "", p) for p in pages)
+    first = next(i for i, p in enumerate(pages) if "本年新收" in p)
+    assert "结转下年度继续办理" in pages[first + 1].replace("\r\n", ""), "Table 三 did not straddle pages"
+    ex = pdf_extract.extract(data)
+    texts = [b.text for b in ex.blocks if not isinstance(b, Table)]
+    assert not any(t.startswith("第") and t.endswith("页") for t in texts)
+    assert len(_table3(ex.blocks).rows) == 28
     report = parse_bytes(data)
     assert report.status == ParseStatus.PARSED, report.error
     assert _diff(report.to_json(), _expected(stem)) == []

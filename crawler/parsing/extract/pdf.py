@@ -369,7 +369,31 @@ def _read_page(page, page_no: int):
             continue  # page number
         lines.append(_Line(text, min(c.x0 for c in lc), max(c.x1 for c in lc), top,
                            max(c.size for c in lc), lc))
-    return chars, tables, lines, width
+    return chars, tables, lines, height
+
+
+def _drop_running_lines(pages: list[tuple[list, list[_Line]]], heights: list[float]) -> None:
+    """Remove running headers and footers: a line in the top or bottom band of the page that
+    recurs (digits aside) on at least half the pages.  Left in, a header line would sit between a
+    table and its continuation on the next page."""
+    if len(pages) < 2:
+        return
+
+    def key(text: str) -> str:
+        return re.sub(r"\d+", "#", text)
+
+    def in_band(ln: _Line, h: float) -> bool:
+        return ln.top < 0.1 * h or ln.top > 0.9 * h
+
+    counts: dict[str, int] = {}
+    for (_, lines), h in zip(pages, heights):
+        for k in {key(ln.text) for ln in lines if in_band(ln, h)}:
+            counts[k] = counts.get(k, 0) + 1
+    running = {k for k, n in counts.items() if n >= 2 and n >= 0.5 * len(pages)}
+    if not running:
+        return
+    for (_, lines), h in zip(pages, heights):
+        lines[:] = [ln for ln in lines if not (in_band(ln, h) and key(ln.text) in running)]
 
 
 def _tab_text(lines: list[_Line]) -> str:
@@ -504,17 +528,19 @@ def extract(data: bytes, *, name: str = "document") -> Extracted:
         except Exception:  # metadata is a nicety; a broken Info dict must not lose the report
             pass
         pages = []
+        heights: list[float] = []
         all_chars = 0
         bad_chars: list[_Char] = []
         for pno in range(min(n_pages, MAX_PAGES)):
             page = pdf[pno]
             try:
-                chars, tables, lines, width = _read_page(page, pno + 1)
+                chars, tables, lines, height = _read_page(page, pno + 1)
             finally:
                 page.close()
             all_chars += len(chars)
             bad_chars.extend(chars[:2000])
             pages.append((tables, lines))
+            heights.append(height)
     except Exception as e:
         import pypdfium2 as pdfium
 
@@ -529,6 +555,7 @@ def extract(data: bytes, *, name: str = "document") -> Extracted:
     if _unusable(bad_chars):
         return Extracted(format="pdf", status=ParseStatus.NEEDS_OCR, metadata=meta,
                          error=f"{name}: PDF text layer is unmapped glyphs (font without ToUnicode); needs OCR")
+    _drop_running_lines(pages, heights)
     if not any(tables for tables, _ in pages):
         return _stream_fallback(pages, meta, name)
     blocks: list = []
