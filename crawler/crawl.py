@@ -235,7 +235,7 @@ class CrawlProgress:
 
         self.crawler = crawler
         self.tty = sys.stderr.isatty()
-        self.interval = 0.5 if self.tty else 30.0
+        self.interval = crawler.settings.getfloat("NIANBAO_PROGRESS_INTERVAL") or (0.5 if self.tty else 30.0)
         self.bar = None
         self.task = None
         crawler.signals.connect(self.opened, signal=signals.spider_opened)
@@ -283,6 +283,22 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _die_with_parent() -> None:
+    """A crawl whose caller was killed stops too (Linux: SIGTERM on parent death, a clean Scrapy stop)."""
+    import signal
+
+    parent = os.getppid()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the crawl simply runs to its end
+        return
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
 def child_main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m crawler.crawl", description="one crawl (child process)")
     ap.add_argument("--config-json", required=True)
@@ -307,6 +323,9 @@ def child_main(argv: list[str] | None = None) -> int:
     chosen = [config.site(n) for n in args.site] if args.site else list(config.sites)
     settings = scrapy_settings(config, db_path=args.db, run_id=args.run_id, sites=chosen,
                                progress=args.progress, polite=not args.impolite)
+    if os.environ.get("NIANBAO_PROGRESS_INTERVAL"):
+        settings["NIANBAO_PROGRESS_INTERVAL"] = float(os.environ["NIANBAO_PROGRESS_INTERVAL"])
+    _die_with_parent()
     if args.dry_run:
         settings["ITEM_PIPELINES"] = {}
         settings["NIANBAO_DB"] = None

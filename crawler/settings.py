@@ -41,7 +41,8 @@ def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: 
     slots: dict[str, dict[str, Any]] = {}
     for s in sites:
         if s.download_delay is not None and polite:
-            slots[urlsplit(s.start_url).netloc] = {"delay": s.download_delay,
+            # Scrapy keys download slots by host name (no port)
+            slots[urlsplit(s.start_url).hostname or ""] = {"delay": s.download_delay,
                                                    "concurrency": c.concurrent_per_domain}
     return {
         "BOT_NAME": "nianbao",
@@ -86,4 +87,5 @@ def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: 
         "NIANBAO_RUN_ID": run_id,
         "NIANBAO_SITES": [site_dict(s) for s in sites],
         "NIANBAO_PROGRESS": progress,
+        "NIANBAO_PROGRESS_INTERVAL": None,  # default: 0.5 s on a terminal, 30 s in a log
     }

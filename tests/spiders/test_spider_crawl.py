@@ -282,11 +282,15 @@ def test_cli_crawl_one_site(tmp_path):
             "crawl": {"download_delay": 0, "autothrottle": False, "timeout": 5, "retries": 0},
             "sites": [{"name": "mini", "start_url": portal.base + "/zwgk/"},
                       {"name": "other", "start_url": portal.base + "/xwzx/"}]}, allow_unicode=True))
+        env = {**os.environ, "NIANBAO_PROGRESS_INTERVAL": "0.1"}  # not a terminal: periodic lines
+        portal.resources["/zwgk/zfxxgknb/2024n/bm/"].delay = 0.5
         out = subprocess.run([str(ROOT / ".venv/bin/nianbao"), "--config", str(cfg_file), "crawl", "--site", "mini",
-                              "--db", str(tmp_path / "x.db"), "--no-progress"], capture_output=True, text=True,
-                             timeout=120)
+                              "--db", str(tmp_path / "x.db")], capture_output=True, text=True, timeout=120, env=env)
         assert out.returncode == 0, out.stderr
         assert "mini: partial" in out.stdout and "other" not in out.stdout
+        assert "crawl run 1: partial" in out.stdout and "robots_disallowed 1" in out.stdout
+        progress = [ln for ln in out.stderr.splitlines() if ln.startswith("crawl: sites 1 · pages")]
+        assert progress and "errors" in progress[-1]
         assert not portal.requests_to("/xwzx/")
         bad = subprocess.run([str(ROOT / ".venv/bin/nianbao"), "--config", str(cfg_file), "crawl", "--site", "nope"],
                              capture_output=True, text=True, timeout=60)
