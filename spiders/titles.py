@@ -158,7 +158,7 @@ def is_attachment_url(url: str) -> bool:
     return bool(_EXT_RE.search(parts.query.lower())) and "download" in (path + parts.query.lower())
 
 
-#: Body strings that say a page is something other than a listing / report (see spiders.hostile).
+#: A date as listings print it: 2025-01-20, 2025/1/20, 2025.01.20, 2025年1月20日.
 DATE_RE = re.compile(r"((?:19|20)\d{2})[-/.年](\d{1,2})[-/.月](\d{1,2})")
 
 
