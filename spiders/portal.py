@@ -317,7 +317,7 @@ class PortalSpider(scrapy.Spider):
         seen: set[str] = set()
         sel = platforms.selector(text)
         links = [link for _a, link in platforms.anchors(sel, response.url) if titles.is_attachment_url(link)]
-        links += self._table_images(sel, response.url)
+        links += self._table_images(sel, response.url, (site.get("selectors") or {}).get("body"))
         for link in links:
             link = platforms.strip_fragment(link)
             if link in seen or _host(link) not in hosts:
@@ -328,12 +328,12 @@ class PortalSpider(scrapy.Spider):
                                 report_url=url)
 
     @staticmethod
-    def _table_images(sel: Selector, base_url: str) -> list[str]:
+    def _table_images(sel: Selector, base_url: str, body_css: str | None = None) -> list[str]:
         """A report page with no <table> but images in its body: the tables are images (图片版)."""
         if sel.xpath("//table"):
             return []
         out = []
-        for body in titles.BODY_SELECTORS:
+        for body in ((body_css,) if body_css else titles.BODY_SELECTORS):
             for src in sel.css(f"{body} img::attr(src)").getall():
                 out.append(urljoin(base_url, src.strip()))
         if not out:  # no known body container: large images only (not logos and icons)

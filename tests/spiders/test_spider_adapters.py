@@ -250,3 +250,37 @@ def test_failure_names():
     assert hostile.classify_failure(TxTimeout("User timeout caused connection failure.")).status == hostile.TIMEOUT
     assert hostile.classify_failure(RedirectLoop("redirect loop: a -> a")).status == hostile.REDIRECT_LOOP
     assert hostile.classify_failure(IgnoreRequest("Forbidden by robots.txt")).status == hostile.ROBOTS_DISALLOWED
+
+
+# -- spider helpers -------------------------------------------------------------------------------
+def test_images_of_image_only_reports():
+    from parsel import Selector
+
+    from spiders.portal import PortalSpider
+
+    img_page = ('<html><body><img src="/logo.gif" width="120"><div class="TRS_Editor"><p>一、总体情况</p>'
+                '<p><img src="./W020250120123.png" width="860"></p></div></body></html>')
+    assert PortalSpider._table_images(Selector(text=img_page), "http://h/a/202501/t1.html") == [
+        "http://h/a/202501/W020250120123.png"]
+    with_table = img_page.replace("<p>一、总体情况</p>", "<table><tr><td>1</td></tr></table>")
+    assert PortalSpider._table_images(Selector(text=with_table), "http://h/a/t1.html") == []
+    custom = '<html><body><div id="art"><img src="/x/1.jpg"></div></body></html>'
+    assert PortalSpider._table_images(Selector(text=custom), "http://h/", "#art") == ["http://h/x/1.jpg"]
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("http://h/zwgk/zfxxgknb/2024n/", True),
+    ("http://h/zwgk/zfxxgknb/2024n/index_1.html", True),
+    ("http://h/col/col1229001/index.html", True),
+    ("http://h/gkmlpt/index", True),
+    ("http://h/xxgk/zfxxgknb.htm", True),
+    ("http://h/zwgk/zfxxgknb/202501/t20250121_4056262.html", False),
+    ("http://h/art/2025/1/20/art_1229_98361.html", False),
+    ("http://h/gkmlpt/content/4/4688/post_4688997.html", False),
+    ("http://h/info/1050/64208.htm", False),
+    ("http://h/a/P020250117123456789012.pdf", False),
+])
+def test_listing_like_urls(url, expected):
+    from spiders.portal import _listing_like
+
+    assert _listing_like(url) is expected
