@@ -367,3 +367,38 @@ def test_pdf_running_header_and_page_numbers_do_not_split_tables():
     report = parse_bytes(data)
     assert report.status == ParseStatus.PARSED, report.error
     assert _diff(report.to_json(), _expected(stem)) == []
+
+
+def _pdf_with(content: bytes) -> bytes:
+    """A one-page PDF (Helvetica) around a content stream, with a correct xref table."""
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 5 0 R "
+            b"/Resources << /Font << /F1 4 0 R >> >> >>",
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
+
+
+def test_pdf_grid_drawn_as_one_path():
+    """Some producers stroke the whole grid as a single path: its pieces still make the lattice,
+    and a missing inner piece still means a merged cell."""
+    lines = [b"100 %d m 400 %d l" % (y, y) for y in (700, 680, 660, 640)]
+    lines += [b"100 700 m 100 640 l", b"200 680 m 200 640 l", b"300 700 m 300 640 l", b"400 700 m 400 640 l"]
+    cells = [(150, 686, "Head"), (345, 686, "X"), (145, 666, "a"), (245, 666, "1"), (345, 666, "2"),
+             (145, 646, "b"), (245, 646, "3"), (345, 646, "4")]
+    text = b"".join(b"BT /F1 10 Tf %d %d Td (%s) Tj ET\n" % (x, y, t.encode()) for x, y, t in cells)
+    data = _pdf_with(b"0.5 w\n" + b"\n".join(lines) + b"\nS\n" + text)
+    ex = pdf_extract.extract(data)
+    (t,) = [b for b in ex.blocks if isinstance(b, Table)]
+    assert t.texts() == [["Head", "", "X"], ["a", "1", "2"], ["b", "3", "4"]]
+    assert t.rows[0][1].spanned and t.rows[0][1].origin == (0, 0)

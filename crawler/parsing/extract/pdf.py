@@ -124,6 +124,36 @@ def _page_chars(page, height: float) -> list[_Char]:
         tp.close()
 
 
+def _path_lines(obj, raw) -> list[tuple[float, float, float, float]]:
+    """Straight pieces (x0, y0, x1, y1) of a path object, in page coordinates (PDF space).
+
+    Some producers draw a whole grid as one path (many ``m l`` or ``re`` subpaths, one paint):
+    its bounds are the table box, so the pieces must be read one by one."""
+    import ctypes
+
+    m = obj.get_matrix()
+    a, b, c, d, e, f = m.a, m.b, m.c, m.d, m.e, m.f
+    x, y = ctypes.c_float(), ctypes.c_float()
+    out: list[tuple[float, float, float, float]] = []
+    start = prev = None
+    for i in range(raw.FPDFPath_CountSegments(obj.raw)):
+        seg = raw.FPDFPath_GetPathSegment(obj.raw, i)
+        if not seg or not raw.FPDFPathSegment_GetPoint(seg, x, y):
+            continue
+        pt = (a * x.value + c * y.value + e, b * x.value + d * y.value + f)
+        kind = raw.FPDFPathSegment_GetType(seg)
+        if kind == raw.FPDF_SEGMENT_MOVETO:
+            start = prev = pt
+            continue
+        if kind == raw.FPDF_SEGMENT_LINETO and prev is not None:
+            out.append((*prev, *pt))
+        prev = pt
+        if raw.FPDFPathSegment_GetClose(seg) and start is not None and prev != start:
+            out.append((*prev, *start))
+            prev = start
+    return out
+
+
 def _page_segments(page, height: float) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
     """(horizontal [(y, x0, x1)], vertical [(x, y0, y1)]) in top-down coordinates."""
     import pypdfium2.raw as raw
@@ -139,14 +169,21 @@ def _page_segments(page, height: float) -> tuple[list[tuple[float, float, float]
         w, h = right - left, top - bottom
         t, b = height - top, height - bottom
         if h <= 3.0 and w > 3.0:
-            hs.append(((t + b) / 2, left, right))
+            hs.append(((t + b) / 2, left, right))  # a line, or a thin filled rectangle
         elif w <= 3.0 and h > 3.0:
             vs.append(((left + right) / 2, t, b))
-        elif w > 3.0 and h > 3.0 and raw.FPDFPath_CountSegments(obj.raw) <= 6 \
-                and not (w > 0.9 * page_w and h > 0.9 * height):  # a page background is no border
-            # A rectangle (cell border drawn as a box): its four edges.
-            hs.extend(((t, left, right), (b, left, right)))
-            vs.extend(((left, t, b), (right, t, b)))
+        elif w > 3.0 and h > 3.0 and not (w > 0.9 * page_w and h > 0.9 * height):  # not a page background
+            if obj.level == 0:
+                # Boxes and whole grids: every axis-parallel piece of the path.
+                for x0, y0, x1, y1 in _path_lines(obj, raw):
+                    if abs(y1 - y0) <= 1.0 and abs(x1 - x0) > 3.0:
+                        hs.append((height - (y0 + y1) / 2, min(x0, x1), max(x0, x1)))
+                    elif abs(x1 - x0) <= 1.0 and abs(y1 - y0) > 3.0:
+                        vs.append(((x0 + x1) / 2, height - max(y0, y1), height - min(y0, y1)))
+            elif raw.FPDFPath_CountSegments(obj.raw) <= 6:
+                # Inside a form XObject (its matrix is not ours to compose): a box's four edges.
+                hs.extend(((t, left, right), (b, left, right)))
+                vs.extend(((left, t, b), (right, t, b)))
     return _merge_segments(hs), _merge_segments(vs)
 
 
