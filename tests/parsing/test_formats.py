@@ -75,6 +75,20 @@ def test_gbk_charset_from_header_meta_or_sniffed(how):
     assert report.table3 == _expected(STEMS[0])["table3"]
 
 
+@pytest.mark.parametrize("page_enc,declared", [("gbk", "iso-8859-1"), ("utf-8", "gb2312"), ("gbk", "utf-8"),
+                                               ("utf-8", "windows-1252")])
+def test_mislabelled_charset(page_enc, declared):
+    """Pages that lie about their charset (header and meta alike) still decode."""
+    spec = render_seeds.seed_spec(STEMS[3])
+    data = render.render_html_page(spec, encoding=page_enc, charset_in_meta=False)
+    data = data.replace(b"<head>", f'<head><meta charset="{declared}">'.encode(), 1)
+    text, _ = html_extract.decode(data, f"text/html; charset={declared}")
+    assert spec.agency in text and spec.title in text
+    report = parse_bytes(data, content_type=f"text/html; charset={declared}")
+    assert report.status == ParseStatus.PARSED, report.error
+    assert (report.agency, report.title) == (spec.agency, spec.title)
+
+
 @pytest.mark.parametrize("container", ["TRS_Editor", "trs_editor_view", "TRS_UEDITOR", "Custom_UnionStyle",
                                        "#zoom", "#UCAP-CONTENT", "article-content", "#vsb_content",
                                        "news_cont_d_wrap", "#ivs_content", "#webeditorview", "#articleContent",

@@ -76,13 +76,22 @@ def _header_charset(content_type: str | None) -> str | None:
     return _norm_charset(m.group(1)) if m else None
 
 
+#: Declared charsets that never fail to decode and are almost always wrong on these sites.
+_WEAK_CHARSETS = ("iso8859-1", "cp1252", "ascii", "iso8859-15")
+
+
 def decode(data: bytes, content_type: str | None = None) -> tuple[str, str]:
-    """(text, encoding used).  Order: BOM, HTTP header, <meta>, strict UTF-8, sniffed."""
+    """(text, encoding used).
+
+    Order: BOM; strict UTF-8 (bytes that are valid UTF-8 are UTF-8 whatever the page claims:
+    GBK text is practically never valid UTF-8, while UTF-8 bytes read as GBK make silent
+    mojibake); the HTTP header; <meta>; GB18030; a guess.  A declared Latin-1/ASCII, which
+    cannot fail, is tried last."""
     for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
                      (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
             return data[len(bom):].decode(enc, errors="replace"), enc
-    candidates: list[str] = []
+    candidates: list[str] = ["utf-8"]
     hc = _header_charset(content_type)
     if hc:
         candidates.append(hc)
@@ -91,22 +100,18 @@ def decode(data: bytes, content_type: str | None = None) -> tuple[str, str]:
         mc = _norm_charset(m.group(1).decode("ascii", "ignore"))
         if mc:
             candidates.append(mc)
-    candidates.append("utf-8")
-    for enc in dict.fromkeys(candidates):
+    candidates.append("gb18030")
+    weak = [c for c in candidates if c in _WEAK_CHARSETS]
+    for enc in dict.fromkeys([c for c in candidates if c not in _WEAK_CHARSETS] + weak):
         try:
             return data.decode(enc), enc
-        except UnicodeDecodeError:
+        except (UnicodeDecodeError, LookupError):
             continue
-    # Declared charsets failed strictly: GB18030 is by far the most common truth on these sites.
-    try:
-        return data.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError:
-        pass
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:200000]).best()
     enc = _norm_charset(best.encoding) if best is not None else None
-    enc = enc or (candidates[0] if candidates else "utf-8")
+    enc = enc or "gb18030"
     return data.decode(enc, errors="replace"), enc
 
 
