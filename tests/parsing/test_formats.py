@@ -271,6 +271,10 @@ def test_chromium_printed_pdf_parses_to_expected(seed_corpus, render_cache, stem
     report = parse_bytes(data, path=f"{stem}.pdf")
     assert report.status == ParseStatus.PARSED, (report.error, report.warnings)
     assert _diff(report.to_json(), _expected(stem)) == []
+    from monitor.checks.report import check_report
+
+    assert sorted({f.rule for f in check_report(report)}) == sorted(
+        {i["rule"] for i in _expected(stem)["inconsistencies"]})
 
 
 def test_docx_report_inside_a_layout_table():
