@@ -286,3 +286,23 @@ def _cfb(stream_name: str) -> bytes:
 def test_office_files_that_are_not_documents(stream, word):
     """An OLE file holding a workbook or slides is not sent through the Word path."""
     _check(parse_bytes(_cfb(stream), url=NAME), ParseStatus.UNSUPPORTED, word)
+
+
+def test_docx_with_large_media_still_parses(docx_bytes, spec):
+    """Photos (incompressible, 30 MB) in word/media are not a bomb and are never inflated by us."""
+    src = zipfile.ZipFile(io.BytesIO(docx_bytes))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info.filename))
+        dst.writestr("word/media/image1.jpeg", os.urandom(30 * 1024 * 1024), compress_type=zipfile.ZIP_STORED)
+    data = out.getvalue()
+    tracemalloc.start()
+    try:
+        report = parse_bytes(data, url=NAME)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert report.status == ParseStatus.PARSED, report.error
+    assert report.agency == spec.agency
+    assert peak < 20 * 1024 * 1024

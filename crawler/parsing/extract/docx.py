@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 _W = "{%s}" % W
-#: Total uncompressed bytes a DOCX may declare; real reports are a few MB with images.
+#: Total uncompressed XML a DOCX may declare; a long report has a few MB of it.
 MAX_UNCOMPRESSED = 200 * 1024 * 1024
 #: Largest uncompressed XML part we parse (document.xml of a 300-page report is ~20 MB).
 MAX_XML_PART = 64 * 1024 * 1024
@@ -74,8 +74,14 @@ def _parse_xml(data: bytes, name: str, doc: str):
 
 
 def _check_bomb(zf: zipfile.ZipFile, doc: str) -> None:
+    """Refuse a zip whose XML parts declare absurd sizes or ratios, before inflating anything.
+
+    Only XML parts count: we never inflate media, and a report full of photos is still a report.
+    (Declared sizes can lie; _read_part caps what it actually inflates as well.)"""
     total = 0
     for info in zf.infolist():
+        if not info.filename.endswith((".xml", ".rels")):
+            continue
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > 10 * 1024 * 1024 and ratio > MAX_RATIO:
@@ -83,7 +89,7 @@ def _check_bomb(zf: zipfile.ZipFile, doc: str) -> None:
                             f"{doc}: zip member {info.filename} expands {ratio:.0f}x to {info.file_size} "
                             f"bytes (zip bomb); refused")
     if total > MAX_UNCOMPRESSED:
-        raise DocxError(ParseStatus.UNSUPPORTED, f"{doc}: zip declares {total} bytes uncompressed "
+        raise DocxError(ParseStatus.UNSUPPORTED, f"{doc}: zip declares {total} bytes of XML uncompressed "
                                                  f"(limit {MAX_UNCOMPRESSED}; zip bomb?); refused")
 
 
