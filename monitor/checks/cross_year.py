@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
 from storage.models import SCALAR, TABLE3_COLUMNS, Finding, Report
@@ -157,12 +158,59 @@ def narrative(report: Report) -> str:
     return _STRIP.sub("", text)
 
 
-def text_similarity(a: Report, b: Report) -> float | None:
+class Prepared:
+    """Per-report values the copied rule compares, computed once per pass (a site of n agencies
+    makes n² comparisons; recomputing the narrative and the numbers each time dominated)."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, str] = {}
+        self._numbers: dict[int, dict[str, float]] = {}
+        self._batches: list[tuple[set[int], dict[tuple[int, int], float]]] = []
+
+    def text(self, r: Report) -> str:
+        if id(r) not in self._texts:
+            self._texts[id(r)] = narrative(r)
+        return self._texts[id(r)]
+
+    def numbers(self, r: Report) -> dict[str, float]:
+        if id(r) not in self._numbers:
+            self._numbers[id(r)] = _numbers(r)
+        return self._numbers[id(r)]
+
+    def compare_all(self, reports: list[Report], cutoff: float) -> None:
+        """Similarity of every pair of ``reports`` at once (rapidfuzz's extract loops in C++);
+        a pair below ``cutoff`` scores 0.  Later lookups of these pairs cost nothing."""
+        texts = [self.text(r) for r in reports]
+        keep = [i for i, t in enumerate(texts) if len(t) >= MIN_TEXT_CHARS]
+        if len(keep) < 2:
+            return
+        choices = [texts[i] for i in keep]
+        members = {id(reports[i]) for i in keep}
+        scores: dict[tuple[int, int], float] = {}
+        for i in keep:
+            for _, score, j in process.extract(texts[i], choices, scorer=Indel.normalized_similarity,
+                                               score_cutoff=cutoff, limit=None):
+                scores[(id(reports[i]), id(reports[keep[j]]))] = score
+        self._batches.append((members, scores))
+
+    def similarity(self, a: Report, b: Report) -> float | None:
+        for members, scores in self._batches:
+            if id(a) in members and id(b) in members:
+                return scores.get((id(a), id(b)), 0.0)
+        return None
+
+
+def text_similarity(a: Report, b: Report, prepared: Prepared | None = None,
+                    cutoff: float | None = None) -> float | None:
     """Normalised Indel similarity of the two narratives, or None when either is too short."""
-    ta, tb = narrative(a), narrative(b)
+    prepared = prepared or Prepared()
+    ta, tb = prepared.text(a), prepared.text(b)
     if len(ta) < MIN_TEXT_CHARS or len(tb) < MIN_TEXT_CHARS:
         return None
-    return Indel.normalized_similarity(ta, tb)
+    known = prepared.similarity(a, b) if cutoff else None
+    if known is not None:
+        return known
+    return Indel.normalized_similarity(ta, tb, score_cutoff=cutoff) if cutoff else Indel.normalized_similarity(ta, tb)
 
 
 def _numbers(report: Report) -> dict[str, float]:
@@ -170,22 +218,25 @@ def _numbers(report: Report) -> dict[str, float]:
             if c.table in ("table2", "table3", "table4") and c.kind.assessable and isinstance(c.value, (int, float))}
 
 
-def identical_numbers(a: Report, b: Report) -> bool:
-    na, nb = _numbers(a), _numbers(b)
+def identical_numbers(a: Report, b: Report, prepared: Prepared | None = None) -> bool:
+    prepared = prepared or Prepared()
+    na, nb = prepared.numbers(a), prepared.numbers(b)
     if not na or na.keys() != nb.keys() or na != nb:
         return False
     return sum(1 for v in na.values() if v) >= MIN_NONZERO_NUMBERS
 
 
-def copied(cur: Report, others: list[Counterpart], *, threshold: float) -> list[Finding]:
+def copied(cur: Report, others: list[Counterpart], *, threshold: float,
+           prepared: Prepared | None = None) -> list[Finding]:
     """The narrative (similarity >= threshold) or every Table 三/四 number repeats another report:
     the same agency's last year, or another agency of the same site this year (a warning)."""
+    prepared = prepared or Prepared()
     out: list[Finding] = []
     for other in others:
         o = other.report
         whose = (f"本单位{o.year}年报告" if other.relation == "previous_year"
                  else f"{o.agency}{o.year}年报告")
-        sim = text_similarity(cur, o)
+        sim = text_similarity(cur, o, prepared, cutoff=threshold)
         if sim is not None and sim >= threshold:
             out.append(_finding(
                 cur, "copied", "warning",
@@ -194,12 +245,12 @@ def copied(cur: Report, others: list[Counterpart], *, threshold: float) -> list[
                          "other_agency": o.agency, "other_year": o.year, "other_report_id": other.report_id},
                 subject=f"text|{other.relation}|{o.agency}|{o.year}",
             ))
-        if identical_numbers(cur, o):
+        if identical_numbers(cur, o, prepared):
             out.append(_finding(
                 cur, "copied", "warning",
                 f"表二、表三、表四全部数据与{whose}完全相同，请核实是否沿用旧数据。",
                 numbers={"relation": other.relation, "other_agency": o.agency, "other_year": o.year,
-                         "other_report_id": other.report_id, "cells_compared": len(_numbers(cur))},
+                         "other_report_id": other.report_id, "cells_compared": len(prepared.numbers(cur))},
                 subject=f"numbers|{other.relation}|{o.agency}|{o.year}",
             ))
     return out

@@ -169,6 +169,9 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
     for (a, y), s in primary.items():
         by_year[y].append(s)
 
+    prepared = cross_year.Prepared()
+    for y, group in by_year.items():  # every agency against every other of the same year, in one go
+        prepared.compare_all([g.report for g in group], settings.copied_similarity)
     for (a, y), s in primary.items():
         prev = primary.get((a, y - 1))
         if prev is not None:
@@ -179,7 +182,7 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
         others = [cross_year.Counterpart(prev.report, "previous_year", prev.id)] if prev else []
         others += [cross_year.Counterpart(o.report, "other_agency", o.id)
                    for o in by_year[y] if o is not s]
-        tag(cross_year.copied(s.report, others, threshold=settings.copied_similarity), s)
+        tag(cross_year.copied(s.report, others, threshold=settings.copied_similarity, prepared=prepared), s)
 
     roster = settings.rosters.get(site, {})
     stored_kinds = _stored_kinds(store, site)

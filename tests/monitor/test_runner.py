@@ -105,3 +105,22 @@ def test_revised_content_after_first_stored(store):
     # fetching the same bytes again is not another revision
     store_report(store, report_from(changed), url=url, seen=datetime(2025, 2, 11))
     assert run_checks(store, SETTINGS, today=JUNE).new == []
+
+
+def test_copied_between_agencies_of_a_site(store):
+    body = ("本机关坚持以公开为常态、不公开为例外，围绕中心工作，持续深化政务公开，加强政策解读和回应关切，"
+            "规范依申请公开办理流程，完善政府信息管理制度，不断提升公开质量和实效。") * 4
+    own = {"overview": "本机关立足医疗卫生服务职能，重点公开医疗机构执业登记、公共卫生监督和健康促进信息，" * 5,
+           "proactive": "见下表。", "requests": "见下表。", "appeals": "见下表。",
+           "problems": "存在的问题：解读形式较为单一。下一步将丰富解读形式。", "other": "未收取信息处理费。"}
+    copy_of = {**own, "overview": body}
+    for n, sections in (("000", copy_of), ("002", copy_of), ("003", own)):
+        data = expected(n)
+        store_report(store, report_from(previous_year_of(data)), seen=datetime(2024, 1, 20))
+        store_report(store, report_from(data, sections=sections), seen=datetime(2025, 1, 20))
+    summary = run_checks(store, SETTINGS, today=JUNE)
+    assert sorted((f.rule, f.agency, f.subject) for f in summary.new) == [
+        ("copied", "东风区卫生健康局", "text|other_agency|伊美区卫生健康局|2024"),
+        ("copied", "伊美区卫生健康局", "text|other_agency|东风区卫生健康局|2024"),
+    ]
+    assert all(f.numbers["similarity"] == 1.0 for f in summary.new)
