@@ -116,7 +116,9 @@ def parse_bytes(data: bytes, *, url: str | None = None, path: str | None = None,
         source.format = sniff(data, content_type=content_type, path=path or url)
         return Report(source=source, status=ParseStatus.FAILED,
                       error=f"{name}: extraction failed: {type(e).__name__}: {e}")
-    source.format = ex.format if ex.format != "unknown" else fmt
+    # Source.format names what the document is: a known format, or "unknown" (empty, binary junk);
+    # a recognised but unreadable container keeps its name (zip, xls, ppt, ofd).
+    source.format = ex.format if ex.format != "unknown" else ("unknown" if fmt in ("binary", "empty") else fmt)
     if ex.status is not None and ex.status not in (ParseStatus.PARSED, ParseStatus.PARTIAL):
         return Report(source=source, status=ex.status, error=ex.error or f"{name}: {ex.status.value}")
     from .mapping import map_report
