@@ -67,8 +67,9 @@ def test_random_bytes():
     rnd = random.Random(20240131)
     for n in (10, 1000, 100_000):
         data = bytes(rnd.randrange(256) for _ in range(n))
-        _check(parse_bytes(data, url=NAME, content_type="application/octet-stream"),
-               ParseStatus.UNSUPPORTED, "binary")
+        report = parse_bytes(data, url=NAME, content_type="application/octet-stream")
+        _check(report, ParseStatus.UNSUPPORTED, "binary")
+        assert report.source.format == "unknown"
 
 
 def test_truncated_pdf(pdf_bytes):
