@@ -248,8 +248,8 @@ NOT_AGENCY_WORDS = ("报告", "情况", "事项", "附件", "联系", "电话", 
 #: A line holding one of these mentions a report (a link, an attachment, a commentary), it is not its title.
 NOT_TITLE_WORDS = ("附件", ".pdf", ".doc", ".wps", ".xls", "下载", "点击", "解读", "图解", "链接")
 #: Page metadata keys that carry the publication date (HTML meta, docx core properties).
-PUBDATE_KEYS = ("PubDate", "pubdate", "publishdate", "发布日期", "发布时间", "发文日期", "成文日期", "date",
-                "created")
+#: (A DOCX's core property `created` is when the file was begun, not published: deliberately absent.)
+PUBDATE_KEYS = ("PubDate", "pubdate", "publishdate", "发布日期", "发布时间", "发文日期", "成文日期", "date")
 #: Page metadata keys that carry the title.
 TITLE_KEYS = ("ArticleTitle", "title", "Title", "标题")
 #: Year written in a URL path: /2024n/, /nb2024bm/, /2024nb/, t20250110_ (the latter is a date: ignored).
