@@ -157,16 +157,21 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
                 summary.problems.append(f"report {s.id}: check_report failed: {e}")
                 log.exception("check_report failed on report %s", s.id)
 
+    # agencies by storage's identity (its agency_id ties 大兴区卫健委 to 北京市大兴区卫生健康委员会),
+    # so that a renamed or abbreviated agency still pairs with its previous year
+    def key_of(row: dict[str, Any], agency: str | None):
+        return row.get("agency_id") if row.get("agency_id") is not None else agency
+
     # one report per agency and year: the one with most readable cells (a page and its
     # attachment can both parse), then the earliest seen
-    primary: dict[tuple[str, int], _Stored] = {}
+    primary: dict[tuple[Any, int], _Stored] = {}
     for s in sorted(stored, key=lambda s: (-(s.row.get("assessable_cells") or 0), str(s.row.get("first_seen")))):
         a, y = s.report.agency, s.report.year
-        if a and y and (a, y) not in primary:
-            primary[(a, y)] = s
+        if a and y and (key_of(s.row, a), y) not in primary:
+            primary[(key_of(s.row, a), y)] = s
 
     by_year: dict[int, list[_Stored]] = defaultdict(list)
-    for (a, y), s in primary.items():
+    for (_, y), s in primary.items():
         by_year[y].append(s)
 
     prepared = cross_year.Prepared()
@@ -185,36 +190,57 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
         tag(cross_year.copied(s.report, others, threshold=settings.copied_similarity, prepared=prepared), s)
 
     roster = settings.rosters.get(site, {})
-    stored_kinds = _stored_kinds(store, site)
+    stored_kinds = {key_of(r, r.get("agency")): r.get("agency_kind") for r in rows
+                    if r.get("agency_kind") in ("town", "government")}  # 'department' is storage's default
+    roster_keys: dict[Any, tuple[str, str]] = {}
+    for name, kind in roster.items():
+        try:
+            key = store.agency_id(name, site=site, kind=kind)
+        except Exception:  # noqa: BLE001 - a read-only store: match by name
+            key = name
+        roster_keys[key] = (name, kind)
 
-    def kind_of(agency: str) -> str:
-        return roster.get(agency) or stored_kinds.get(agency) or deadlines.infer_kind(agency)
+    def kind_of(key, name: str) -> str:
+        if key in roster_keys:
+            return roster_keys[key][1]
+        return stored_kinds.get(key) or deadlines.infer_kind(name)
 
     seen_times = [t for t in (_dt(s.row.get("first_seen")) for s in stored) if t]
     watching_since = min(seen_times) if seen_times else None
-    for (a, y), s in primary.items():
+    for (key, y), s in primary.items():
+        a = s.report.agency
         sighting = deadlines.Sighting(
-            agency=a, year=y, kind=kind_of(a), first_seen=_dt(s.row.get("first_seen")),
+            agency=a, year=y, kind=kind_of(key, a), first_seen=_dt(s.row.get("first_seen")),
             page_date=_page_date(s), report_id=s.id, site=site)
         tag(deadlines.deadline(sighting, grace_days=settings.grace_days,
                                crawl_interval_hours=settings.crawl_interval_hours,
                                watching_since=watching_since), s)
 
-    years_seen: dict[str, set[int]] = defaultdict(set)
-    for (a, y) in primary:
-        years_seen[a].add(y)
-    years = deadlines.years_to_check({y for (_, y) in primary}, today, settings.grace_days)
+    # a report stored but not readable (a scan awaiting OCR) is still published: every stored
+    # report with an agency and a year counts against missing, not only the checkable ones
+    years_seen: dict[Any, set[int]] = defaultdict(set)
+    names: dict[Any, tuple[int, str]] = {}
+    for r in rows:
+        if r.get("agency") and r.get("year"):
+            k = key_of(r, r["agency"])
+            years_seen[k].add(r["year"])
+            if k not in names or r["year"] >= names[k][0]:
+                names[k] = (r["year"], r["agency"])
+    years = deadlines.years_to_check({y for ys in years_seen.values() for y in ys}, today, settings.grace_days)
     for year in years:
         # the roster is today's list of agencies: it speaks for the latest year only, while an
         # agency that published before is expected every year after
-        expected = []
-        for a in sorted(set(roster) | set(years_seen)):
-            ys = years_seen.get(a, set())
+        expected, published = [], set()
+        for key in sorted(set(roster_keys) | set(years_seen), key=str):
+            ys = years_seen.get(key, set())
+            name = names[key][1] if key in names else roster_keys[key][0]
             if any(y < year for y in ys):
-                expected.append(deadlines.Expected(a, kind_of(a), "earlier_year", max(y for y in ys if y < year)))
-            elif a in roster and year == years[-1]:
-                expected.append(deadlines.Expected(a, kind_of(a), "roster", max(ys, default=None)))
-        published = {a for (a, y) in primary if y == year}
+                expected.append(deadlines.Expected(name, kind_of(key, name), "earlier_year",
+                                                   max(y for y in ys if y < year)))
+            elif key in roster_keys and year == years[-1]:
+                expected.append(deadlines.Expected(name, kind_of(key, name), "roster", max(ys, default=None)))
+            if year in ys:
+                published.add(name)
         tag(deadlines.missing(expected, published, year=year, today=today,
                               grace_days=settings.grace_days, site=site), None)
 
@@ -260,15 +286,6 @@ def _page_date(s: _Stored) -> date | None:
         if d:
             return d
     return s.report.published or _date(s.row.get("published"))
-
-
-def _stored_kinds(store, site: str | None) -> dict[str, str]:
-    try:
-        rows = store.agencies(site=site)
-    except Exception:  # noqa: BLE001 - kinds are a hint; the name still tells
-        return {}
-    # storage's default kind is 'department' whether or not anyone said so: trust only the others
-    return {r["name"]: r["kind"] for r in rows if r.get("kind") in ("town", "government")}
 
 
 def _revised_events(store, site: str | None) -> list[dict[str, Any]]:

@@ -124,3 +124,28 @@ def test_copied_between_agencies_of_a_site(store):
         ("copied", "伊美区卫生健康局", "text|other_agency|东风区卫生健康局|2024"),
     ]
     assert all(f.numbers["similarity"] == 1.0 for f in summary.new)
+
+
+def test_agency_written_differently_is_still_one_agency(store):
+    # 2023 under the short name, 2024 under the full one: storage ties them; the pair is compared
+    # (a broken carry-over is found) and the agency is not missing for 2024
+    data = expected("004")
+    prev = previous_year_of(data)
+    prev["table3"]["carried_forward"][0] += 1
+    prev["table3"]["carried_forward"][6] += 1
+    store_report(store, report_from(balanced(prev), agency="大兴区卫生健康委员会"), seen=datetime(2024, 1, 20))
+    store_report(store, report_from(data), seen=datetime(2025, 1, 20))
+    settings = MonitorSettings(sites=["demo"], rosters={"demo": {"北京市大兴区卫生健康委员会": "department"}})
+    summary = run_checks(store, settings, today=JUNE)
+    assert [(f.rule, f.agency) for f in summary.new] == [("carry_continuity", "北京市大兴区卫生健康委员会")]
+
+
+def test_unreadable_report_still_counts_as_published(store):
+    from storage.models import ParseStatus
+
+    _pair(store, expected("000"))
+    store_report(store, report_from(previous_year_of(expected("002"))), seen=datetime(2024, 1, 20))
+    scan = report_from(expected("002"))
+    scan.status, scan.cells, scan.error = ParseStatus.NEEDS_OCR, [], "image-only PDF"
+    store_report(store, scan, seen=datetime(2025, 1, 20))
+    assert run_checks(store, SETTINGS, today=JUNE).new == []
