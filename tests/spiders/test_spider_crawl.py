@@ -179,6 +179,10 @@ def test_each_fault_ends_in_its_status_and_the_rest_is_crawled(tmp_path):
         unreachable |= {p for p in portal.planted if "2024n/bm" in p and p.endswith(".pdf")}
         expected = {portal.base + p for p in portal.planted - set(faults) - unreachable}
         assert stored_urls(store, portal.planted_urls()) == expected
+        # the 500 was retried once (retries: 1) after a backoff wait, then recorded
+        p500 = next(p for p, st in faults.items() if st == "http_5xx")
+        assert sum(1 for x in portal.log if x[1] == p500) == 2
+        assert summary.stats["nianbao/retry_backoff_s"] >= 1.0
         assert summary.sites["broken-tls"].status == "failed"
         assert summary.sites["mini"].status == "partial"
         print("\n" + summary.render())
@@ -295,3 +299,13 @@ def test_cli_crawl_one_site(tmp_path):
         bad = subprocess.run([str(ROOT / ".venv/bin/nianbao"), "--config", str(cfg_file), "crawl", "--site", "nope"],
                              capture_output=True, text=True, timeout=60)
         assert bad.returncode == 2 and "nope" in bad.stderr
+
+
+def test_site_can_opt_out_of_robots(tmp_path):
+    with MiniPortal() as portal:
+        cfg = make_config(portal.base)
+        cfg.sites[0] = cfg.sites[0].model_copy(update={"obey_robots": False})
+        summary = run_crawl(cfg, Store(tmp_path / "n.db"), progress=False)
+        assert portal.requests_to("/private/nb/")
+        # not asked for robots.txt at all; the private page's report link is dead (404, recorded)
+        assert not portal.requests_to("/robots.txt") and summary.sites["mini"].failures == {"http_404": 1}
