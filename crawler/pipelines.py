@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from twisted.internet import reactor
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.threadpool import ThreadPool
 
@@ -51,18 +52,15 @@ class StorePipeline:
     def open_spider(self, spider=None) -> None:
         self.pool.start()
 
-    def close_spider(self, spider=None):
-        d = deferToThreadPool(reactor, self.pool, self._close_worker_store)
-
-        def _done(_):
+    async def close_spider(self, spider=None):
+        try:
+            await maybe_deferred_to_future(deferToThreadPool(reactor, self.pool, self._close_worker_store))
+        finally:
             self.pool.stop()
             store = getattr(self.crawler, "_nianbao_store", None)
             if store is not None:
                 store.close()
                 self.crawler._nianbao_store = None
-
-        d.addBoth(_done)
-        return d
 
     def _close_worker_store(self) -> None:
         if self._store is not None:
@@ -76,12 +74,12 @@ class StorePipeline:
             self._store = Store(self.path)
         return self._store
 
-    def process_item(self, item, spider=None):
+    async def process_item(self, item, spider=None):
         if not self.path or not isinstance(item, (FetchRecord, Document)):
             return item
-        d = deferToThreadPool(reactor, self.pool, self._store_item, item)
-        d.addCallback(lambda counts: self._count(item, counts))
-        return d
+        # a coroutine (Scrapy deprecates returning Deferreds); the work runs on the worker thread
+        counts = await maybe_deferred_to_future(deferToThreadPool(reactor, self.pool, self._store_item, item))
+        return self._count(item, counts)
 
     def _store_item(self, item):
         """On the worker thread: write the item; return what to count (stats are not thread-safe)."""
