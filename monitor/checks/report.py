@@ -155,8 +155,8 @@ class _Checker:
             if s != tv:
                 failed[row] = self.add(
                     "row_total",
-                    f"勾稽关系错误：表三“{ROW_NAMES.get(row, row)}”一行，各类申请人之和为{s}，但“总计”为{tv}"
-                    f"（合计不等于分项之和）。",
+                    f"合计不等于分项之和：表三“{ROW_NAMES.get(row, row)}”一行，各类申请人之和为{s}，"
+                    f"但“总计”为{tv}。",
                     cells=[*parts, total], numbers={"sum": s, "total": tv, "delta": tv - s}, subject=row)
         return failed
 

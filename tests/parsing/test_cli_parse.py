@@ -47,7 +47,7 @@ def test_readable_rendering_shows_tables_and_findings():
     for label in ("行政处罚", "（七）总计", "四、结转下年度继续办理", "行政复议", "复议后起诉"):
         assert label in out
     assert "findings: 4" in out and "table3.unavailable_not_held.total" in out
-    assert "勾稽关系错误" in out and "模板占位符未删除" in out
+    assert "合计不等于分项之和" in out and "模板占位符未删除" in out
     row = next(ln for ln in out.splitlines() if "1.本机关不掌握" in ln)
     assert row.split()[-7:] == ["0", "0", "0", "0", "0", "0", "1"]
 
