@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
+from monitor.checks.report import COLUMN_NAMES as _COLUMN_NAMES  # the messages' one vocabulary
 from storage.models import SCALAR, TABLE3_COLUMNS, Finding, Report
 
 # -- carry_continuity ----------------------------------------------------------------------------
@@ -258,11 +259,6 @@ def copied(cur: Report, others: list[Counterpart], *, threshold: float,
 
 # -- helpers -------------------------------------------------------------------------------------
 
-_COLUMN_NAMES = {
-    "natural_person": "自然人", "commercial_enterprise": "商业企业", "research_institution": "科研机构",
-    "social_welfare_org": "社会公益组织", "legal_service_org": "法律服务机构", "other_org": "其他",
-    "total": "总计",
-}
 assert set(_COLUMN_NAMES) == set(TABLE3_COLUMNS)
 assert SCALAR == "value"  # SWING_FIGURES spell the scalar column out
 
