@@ -1,6 +1,7 @@
 """The command line as scripts meet it: complete help, and config errors as one line with exit 2."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -100,3 +101,17 @@ def test_docs_check_detects_a_stale_file(tmp_path):
     assert nianbao("docs", "--out", str(tmp_path)).returncode == 0
     assert "`sites[].start_url`" in (tmp_path / "configuration.md").read_text(encoding="utf-8")
     assert "## `reports` (table)" in (tmp_path / "data-model.md").read_text(encoding="utf-8")
+
+
+def test_status_shows_runs_counts_and_outbox(tmp_path):
+    db = tmp_path / "n.db"
+    seeds = sorted((Path(__file__).resolve().parent / "fixtures" / "seeds").glob("*.txt"))
+    assert nianbao("ingest", "--db", str(db), *map(str, seeds)).returncode == 0
+    out = nianbao("status", "--db", str(db))
+    assert out.returncode == 0, out.stderr
+    assert "ingest" in out.stdout and "ok" in out.stdout  # the ingest run
+    assert any(line.split()[:2] == ["reports", "5"] for line in out.stdout.splitlines()), out.stdout
+    assert "row_total/error" in out.stdout  # seed 001's findings are open
+    assert "outbox: empty" in out.stdout
+    data = json.loads(nianbao("status", "--db", str(db), "--json").stdout)
+    assert data["counts"]["reports"] == 5 and data["open_findings"]["placeholder/warning"] == 1
