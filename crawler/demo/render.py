@@ -163,7 +163,7 @@ def _table2_layout(spec: ReportSpec) -> tuple[int, list[list[_C]]]:
     for block, cols, row_keys in blocks:
         rows.append([_C(block, colspan=ncols, header=True)])
         span_last = ncols - 1 - len(cols)  # extra width given to the last column
-        header = [_C("信息内容", header=True)]
+        header = [_C(T.TABLE2_CONTENT_HEADER, header=True)]
         for i, col in enumerate(cols):
             if col is None:
                 label = T.TABLE2_COLUMNS["value"][0]
@@ -247,10 +247,11 @@ def _table3_layout(spec: ReportSpec) -> tuple[int, list[list[_C]]]:
 def _table4_layout(spec: ReportSpec) -> tuple[int, list[list[_C]]]:
     t4 = spec.table4
     cols = [T.TABLE4_COLUMN_LABELS[c] for c in TABLE4_COLUMNS]
+    review, litigation, direct, after_review = T.TABLE4_HEADERS
     rows = [
-        [_C("行政复议", colspan=5, header=True), _C("行政诉讼", colspan=10, header=True)],
+        [_C(review, colspan=5, header=True), _C(litigation, colspan=10, header=True)],
         [*(_C(c, rowspan=2, header=True) for c in cols),
-         _C("未经复议直接起诉", colspan=5, header=True), _C("复议后起诉", colspan=5, header=True)],
+         _C(direct, colspan=5, header=True), _C(after_review, colspan=5, header=True)],
         [_C(c, header=True) for c in cols * 2],
         [_C(_fmt((t4.get(g) or {}).get(c))) for g in TABLE4_GROUPS for c in TABLE4_COLUMNS],
     ]

@@ -31,6 +31,8 @@ SECTION_NUMERALS = ("一", "二", "三", "四", "五", "六")
 #: Block headers (第二十条第（X）项) of Table 二.
 TABLE2_BLOCKS = ("第二十条第（一）项", "第二十条第（五）项", "第二十条第（六）项", "第二十条第（八）项")
 TABLE2_BLOCKS_2019 = TABLE2_BLOCKS + ("第二十条第（九）项",)
+#: Header of the label column of every Table 二 block.
+TABLE2_CONTENT_HEADER = "信息内容"
 
 #: row key -> canonical label, variants
 TABLE2_ROWS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -146,6 +148,7 @@ TABLE4_COLUMN_LABELS: dict[str, str] = {
     "pending": "尚未审结",
     "total": "总计",
 }
+#: Table 四's printed headers: its two groups, then the two kinds of 行政诉讼.
 TABLE4_HEADERS = ("行政复议", "行政诉讼", "未经复议直接起诉", "复议后起诉")
 #: Row labels of a transposed Table 四 (one row per group), as printed.
 TABLE4_GROUP_VARIANTS: dict[str, tuple[str, ...]] = {
@@ -205,14 +208,14 @@ def all_labels() -> list[dict[str, str]]:
 # -- recognition aids used by mapping and metadata (patterns are labels too) ---------------------
 #: A row containing one of these belongs to that table (they are its headers).
 TABLE_MARKERS: dict[str, tuple[str, ...]] = {
-    "table2": ("第二十条", "信息内容"),
+    "table2": ("第二十条", TABLE2_CONTENT_HEADER),
     "table3": ("申请人情况", "自然人", "本年新收", "勾稽关系", "法人或其他组织"),
     "table4": ("未经复议直接起诉", "复议后起诉"),
 }
 #: Header cells of Table 三 (a row holding one of them carries no values).
 TABLE3_HEADER_MARKERS = ("申请人情况", "自然人", "勾稽关系", "法人或其他组织", "商业企业")
 #: Table 四's header row names both 行政复议 and 行政诉讼.
-TABLE4_HEADER_PAIR = ("行政复议", "行政诉讼")
+TABLE4_HEADER_PAIR = TABLE4_HEADERS[:2]
 #: Section key -> the table printed in it.
 SECTION_TABLES = {"proactive": "table2", "requests": "table3", "appeals": "table4"}
 #: Printed in a cell instead of a number (kind NA).
