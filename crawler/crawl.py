@@ -91,24 +91,6 @@ class CrawlSummary:
 
 
 # -- parent side --------------------------------------------------------------------------------
-def _db_path(store, config) -> str:
-    for attr in ("path", "db_path", "filename"):
-        p = getattr(store, attr, None)
-        if p:
-            return str(p)
-    return str(config.database_path())
-
-
-def _stats_of(run: dict[str, Any]) -> dict[str, Any]:
-    stats = run.get("stats") or {}
-    if isinstance(stats, str):
-        try:
-            stats = json.loads(stats)
-        except ValueError:
-            return {}
-    return stats
-
-
 def run_crawl(config, store, *, run_id: int | None = None, sites: list[str] | None = None,
               progress: bool = True, db_path: str | None = None, polite: bool = True,
               timeout: float | None = None) -> CrawlSummary:
@@ -122,7 +104,7 @@ def run_crawl(config, store, *, run_id: int | None = None, sites: list[str] | No
         run_id = store.start_run("crawl", config={"sites": [s.name for s in chosen]})
     for s in chosen:
         store.upsert_site(s.name, region=s.region, start_url=s.start_url)
-    path = db_path or _db_path(store, config)
+    path = db_path or str(store.path)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="nianbao-crawl-") as tmp:
         cfg_file = Path(tmp) / "config.json"
@@ -187,8 +169,7 @@ def summarize(run_id: int, stats: dict[str, Any], site_names: list[str]) -> Craw
 def _mark_repeated(summary: CrawlSummary, store, runs_needed: int, run_id: int) -> None:
     """A site failing the same way (same fetch_status) in ``runs_needed`` runs in a row."""
     try:
-        history = [r for r in store.last_runs(limit=50, kind="crawl") if r.get("id") != run_id
-                   and r.get("run_id") != run_id]
+        history = [r for r in store.last_runs(limit=50, kind="crawl") if r["id"] != run_id]
     except Exception as e:  # history is a nicety; the crawl itself succeeded
         logger.warning("cannot read previous runs: %s", e)
         history = []
@@ -198,7 +179,7 @@ def _mark_repeated(summary: CrawlSummary, store, runs_needed: int, run_id: int) 
         for run in history:
             if needed <= 0 or not repeated:
                 break
-            prev = (_stats_of(run).get("sites") or {}).get(name)
+            prev = ((run["stats"] or {}).get("sites") or {}).get(name)
             if prev is None:
                 continue  # that run did not crawl this site
             repeated &= set(prev.get("failures") or {})

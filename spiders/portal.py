@@ -54,6 +54,10 @@ def _listing_like(url: str) -> bool:
             or "/col/col" in path or "/gkmlpt/index" in path or bool(re.match(r"^\d+\.s?html?$", last)))
 
 
+def _content_type(response: Response) -> str:
+    return (response.headers.get("Content-Type") or b"").decode("latin-1")
+
+
 def _root_dir(url: str) -> str:
     path = urlsplit(url).path
     return path if path.endswith("/") else path.rsplit("/", 1)[0] + "/"
@@ -141,12 +145,11 @@ class PortalSpider(scrapy.Spider):
             response.status, response.url, response.body, text=text,
             set_cookies=[c.decode("latin-1") for c in response.headers.getlist("Set-Cookie")],
             redirect_urls=response.meta.get("redirect_urls"),
-            content_type=(response.headers.get("Content-Type") or b"").decode("latin-1"),
+            content_type=_content_type(response),
         )
 
     def _text(self, response: Response) -> str:
-        ct = (response.headers.get("Content-Type") or b"").decode("latin-1")
-        return hostile.decode_html(ct, response.body)[0]
+        return hostile.decode_html(_content_type(response), response.body)[0]
 
     # -- listings --------------------------------------------------------------------------------
     def parse_page(self, response: Response):
@@ -174,22 +177,20 @@ class PortalSpider(scrapy.Spider):
         kept = yield from self._entries(listing.entries, site, url)
         for page in listing.pages:
             yield self._page_request(page, site, depth, root, url)
-        followed = 0
-        sel = platforms.selector(text)
+        links = platforms.anchors(platforms.selector(text), url)
         hosts = self._site_hosts(site)
-        for a, link in platforms.anchors(sel, url):
+        for a, link in links:
             if _host(link) not in hosts or not _listing_like(link):
                 continue  # cheap tests first: most links of a big listing are articles
             label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
-            target = self._follow(site, url, link, label, in_tree, root, depth)
+            target = self._follow(url, link, label, in_tree, root, depth)
             if target:
-                followed += 1
                 link_url, frag = target
                 yield self._request(link_url, site, "column", tree_depth=depth + 1,
                                     column_root=root or _root_dir(link_url), fragment=frag,
                                     from_url=url)
-        entry_links = sum(1 for _a, link in platforms.anchors(sel, url) if not _listing_like(link))
-        if role == "column" and not kept and not listing.pages and hostile.looks_js_only(text, entry_links):
+        if role == "column" and not kept and not listing.pages and hostile.looks_js_only(
+                text, sum(1 for _a, link in links if not _listing_like(link))):
             yield self._record(response.request, hostile.JS_ONLY,
                                "listing with no entries or links (filled by a script)", response.status)
 
@@ -202,17 +203,18 @@ class PortalSpider(scrapy.Spider):
                                                    ".position *::text, .location *::text").getall()))
         return any(titles.is_column_text(part) for part in re.split(r"[-_|>＞»/]", head + ">" + crumbs))
 
-    def _follow(self, site, page_url: str, link: str, label: str, in_tree: bool, root: str | None,
+    def _follow(self, page_url: str, link: str, label: str, in_tree: bool, root: str | None,
                 depth: int) -> tuple[str, str | None] | None:
-        """(URL, fragment) of a column/sub-column link worth following, else None."""
-        if _host(link) not in self._site_hosts(site) or depth >= self.max_tree_depth:
+        """(URL, fragment) of a column/sub-column link worth following, else None.  The caller has
+        already kept ``link`` to the site's hosts and to listing-like URLs."""
+        if depth >= self.max_tree_depth:
             return None
         parts = urlsplit(link)
         frag = parts.fragment or None
         bare = platforms.strip_fragment(link)
         if bare == platforms.strip_fragment(page_url) and not frag:
             return None
-        if titles.is_report_title(label) or not _listing_like(link):
+        if titles.is_report_title(label):
             return None
         if any(x in label for x in titles.NAV_EXCLUDE):
             return None
@@ -282,7 +284,7 @@ class PortalSpider(scrapy.Spider):
         h = response.headers
         return Document(
             url=url, content=response.body,
-            content_type=(h.get("Content-Type") or b"").decode("latin-1") or None,
+            content_type=_content_type(response) or None,
             status=response.status, fetched_at=datetime.now(timezone.utc),
             etag=(h.get("ETag") or b"").decode("latin-1") or None,
             last_modified=(h.get("Last-Modified") or b"").decode("latin-1") or None,
@@ -345,7 +347,7 @@ class PortalSpider(scrapy.Spider):
 
     @staticmethod
     def _is_html(response: Response) -> bool:
-        ct = (response.headers.get("Content-Type") or b"").decode("latin-1").lower()
+        ct = _content_type(response).lower()
         return "html" in ct or (not ct and response.body.lstrip()[:1] == b"<")
 
     @staticmethod
@@ -364,8 +366,8 @@ class PortalSpider(scrapy.Spider):
         if response.status == 304:
             yield self._record(response.request, hostile.NOT_MODIFIED, "not modified", 304)
             return
-        ct = (response.headers.get("Content-Type") or b"").decode("latin-1")
-        verdict = self._verdict(response, None if "html" not in ct.lower() else self._text(response))
+        html = "html" in _content_type(response).lower()
+        verdict = self._verdict(response, self._text(response) if html else None)
         if verdict:
             yield self._record(response.request, verdict.status, verdict.reason, response.status)
             return
