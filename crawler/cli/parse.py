@@ -17,7 +17,7 @@ import click
 from crawler.parsing import parse_file
 from crawler.parsing import template as T
 from monitor.checks.report import check_report
-from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE4_COLUMNS, TABLE4_GROUPS,
+from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS,
                             ParseStatus, Report)
 
 #: Statuses that mean the document was read as a report (possibly with gaps).
@@ -72,7 +72,7 @@ def render(report: Report) -> str:
         return "\n".join(lines)
 
     lines.append("")
-    lines.append(T.SECTION_NUMERALS[1] + "、" + T.SECTIONS["proactive"][0])
+    lines.append(T.section_heading("proactive"))
     for row, cols in TABLE2_LAYOUT.get(report.template, TABLE2_LAYOUT["2021"]).items():
         label = _pad(T.row_label("table2", row), 18)
         if cols is None:
@@ -82,17 +82,18 @@ def render(report: Report) -> str:
             lines.append(f"  {label} " + "  ".join(parts))
 
     lines.append("")
-    lines.append(T.SECTION_NUMERALS[2] + "、" + T.SECTIONS["requests"][0])
+    lines.append(T.section_heading("requests"))
     head = _pad("", 44) + "".join(_pad(T.column_label("table3", c), 13) for c in TABLE3_COLUMNS)
     lines.append("  " + head.rstrip())
     printed = {c.row for c in report.cells if c.table == "table3"}
-    rows = [r for r in T.TABLE3_ROW_LABELS if r in _table3_rows(report) or r in printed]
+    expected = TABLE3_ROWS.get(report.template, TABLE3_ROWS["2021"])
+    rows = [r for r in T.TABLE3_ROW_LABELS if r in expected or r in printed]
     for row in rows:
         vals = "".join(_pad(_fmt(report, "table3", row, c), 13) for c in TABLE3_COLUMNS)
         lines.append(f"  {_pad(T.row_label('table3', row), 44)}{vals}".rstrip())
 
     lines.append("")
-    lines.append(T.SECTION_NUMERALS[3] + "、" + T.SECTIONS["appeals"][0])
+    lines.append(T.section_heading("appeals"))
     lines.append("  " + _pad("", 30) + "".join(_pad(T.column_label("table4", c), 10) for c in TABLE4_COLUMNS))
     for g in TABLE4_GROUPS:
         vals = "".join(_pad(_fmt(report, "table4", g, c), 10) for c in TABLE4_COLUMNS)
@@ -107,12 +108,6 @@ def render(report: Report) -> str:
     for w in report.warnings:
         lines.append(f"  {w.code}: {w.message}")
     return "\n".join(lines)
-
-
-def _table3_rows(report: Report) -> tuple[str, ...]:
-    from storage.models import TABLE3_ROWS
-
-    return TABLE3_ROWS.get(report.template, TABLE3_ROWS["2021"])
 
 
 @click.command("parse")

@@ -263,10 +263,6 @@ def _layouts(spec: ReportSpec) -> dict[str, tuple[int, list[list[_C]]]]:
             "appeals": _table4_layout(spec)}
 
 
-def _heading(idx: int, key: str) -> str:
-    return f"{T.SECTION_NUMERALS[idx]}、{T.SECTIONS[key][0]}"
-
-
 def _blocks(spec: ReportSpec):
     """The report in reading order: ("title"|"para"|"heading"|"table"|"sign", payload)."""
     out: list[tuple[str, Any]] = []
@@ -277,8 +273,8 @@ def _blocks(spec: ReportSpec):
     for p in spec.preamble:
         out.append(("para", p))
     layouts = _layouts(spec)
-    for idx, key in enumerate(T.SECTIONS):
-        out.append(("heading", _heading(idx, key)))
+    for key in T.SECTIONS:
+        out.append(("heading", T.section_heading(key)))
         paras = spec.sections.get(key) or []
         if key in layouts:
             # Narrative of the table sections precedes the table, as in most reports.

@@ -41,15 +41,6 @@ def _name(url: str | None, path: str | None) -> str:
     return path or url or "<bytes>"
 
 
-def _ext_of(url: str | None, path: str | None) -> str:
-    for p in (path, url):
-        if p:
-            tail = p.split("?", 1)[0].rsplit("/", 1)[-1]
-            if "." in tail:
-                return tail.rsplit(".", 1)[-1].lower()
-    return ""
-
-
 def extract_bytes(data: bytes, *, url: str | None = None, path: str | None = None,
                   content_type: str | None = None, fmt: str | None = None):
     """Bytes -> (format, Extracted).  Extracted.status is set when extraction itself decided."""

@@ -27,6 +27,12 @@ SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 SECTION_NUMERALS = ("一", "二", "三", "四", "五", "六")
 
+
+def section_heading(key: str) -> str:
+    """A section's heading as printed, numbered: '二、主动公开政府信息情况'."""
+    return f"{SECTION_NUMERALS[list(SECTIONS).index(key)]}、{SECTIONS[key][0]}"
+
+
 # -- Table 二 -----------------------------------------------------------------------------------
 #: Block headers (第二十条第（X）项) of Table 二.
 TABLE2_BLOCKS = ("第二十条第（一）项", "第二十条第（五）项", "第二十条第（六）项", "第二十条第（八）项")
