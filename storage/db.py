@@ -553,6 +553,7 @@ class Store:
         delta = FindingDelta()
         with self.transaction():
             seen_fps: set[str] = set()
+            report_agency: dict[int, int | None] = {}  # report id -> its agency, looked up once
             for f in findings:
                 if f.report_id is None:
                     f.report_id = report_id
@@ -560,8 +561,10 @@ class Store:
                     f.site = site
                 agency_id = None
                 if f.report_id is not None:
-                    row = self._one("SELECT agency_id FROM reports WHERE id = ?", (f.report_id,))
-                    agency_id = row["agency_id"] if row else None
+                    if f.report_id not in report_agency:
+                        row = self._one("SELECT agency_id FROM reports WHERE id = ?", (f.report_id,))
+                        report_agency[f.report_id] = row["agency_id"] if row else None
+                    agency_id = report_agency[f.report_id]
                 if agency_id is None and f.agency:
                     agency_id = self.agency_id(f.agency, site=f.site)
                 fp = f.fingerprint
@@ -650,20 +653,14 @@ class Store:
             return cur.lastrowid if cur.rowcount else None
 
     def due_alerts(self, now: datetime) -> list[dict[str, Any]]:
-        rows = self._all("SELECT * FROM outbox WHERE status IN ('pending', 'failed') "
-                         "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id", (ts(now),))
-        for r in rows:
-            r["recipients"] = json.loads(r["recipients"])
-            r["fingerprints"] = json.loads(r["fingerprints"] or "[]")
-        return rows
+        return [_alert_row(r) for r in self._all(
+            "SELECT * FROM outbox WHERE status IN ('pending', 'failed') "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY id", (ts(now),))]
 
     def alerts(self, status: str | None = None) -> list[dict[str, Any]]:
-        rows = self._all("SELECT * FROM outbox" + (" WHERE status = ?" if status else "") + " ORDER BY id",
-                         (status,) if status else ())
-        for r in rows:
-            r["recipients"] = json.loads(r["recipients"])
-            r["fingerprints"] = json.loads(r["fingerprints"] or "[]")
-        return rows
+        return [_alert_row(r) for r in self._all(
+            "SELECT * FROM outbox" + (" WHERE status = ?" if status else "") + " ORDER BY id",
+            (status,) if status else ())]
 
     def mark_alert_sent(self, alert_id: int, *, message_id: str | None = None) -> None:
         with self.transaction():
@@ -706,10 +703,7 @@ class Store:
         content (whatever the order of runs that wrote them) have the same hash.
         """
         h = hashlib.sha256()
-        tables = [r["name"] for r in self._all(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "AND name NOT LIKE 'report_text_fts%' ORDER BY name")]
-        for table in tables:
+        for table in self._tables():
             if table in VOLATILE_TABLES:
                 continue
             skip = set(VOLATILE_COLUMNS.get(table, ()))
@@ -721,10 +715,19 @@ class Store:
         return h.hexdigest()
 
     def counts(self) -> dict[str, int]:
-        tables = [r["name"] for r in self._all(
+        return {t: self._one(f'SELECT COUNT(*) FROM "{t}"')[0] for t in self._tables()}
+
+    def _tables(self) -> list[str]:
+        """Our tables, by name: SQLite's own and the FTS index (derived from report_text) left out."""
+        return [r["name"] for r in self._all(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
             "AND name NOT LIKE 'report_text_fts%' ORDER BY name")]
-        return {t: self._one(f'SELECT COUNT(*) FROM "{t}"')[0] for t in tables}
+
+
+def _alert_row(r: dict[str, Any]) -> dict[str, Any]:
+    r["recipients"] = json.loads(r["recipients"])
+    r["fingerprints"] = json.loads(r["fingerprints"] or "[]")
+    return r
 
 
 def _finding_row(r: dict[str, Any]) -> dict[str, Any]:
