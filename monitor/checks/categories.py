@@ -29,7 +29,7 @@ CATEGORIES: dict[str, str] = {
 SEVERITY_LABELS = {"error": "错误", "warning": "警告", "info": "提示"}
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
-#: rules of this package (the cross-report families); check_report's rules are listed by the runner
+#: rules of this package (the cross-report families); check_report's are monitor.checks.report.RULES
 CROSS_YEAR_RULES = ("carry_continuity", "in_force_continuity", "copied", "swing")
 DEADLINE_RULES = ("deadline", "backdated", "missing")
 REVISION_RULES = ("revised",)

@@ -18,12 +18,11 @@ from storage.models import Finding, Report
 
 from monitor.checks import cross_year, deadlines, revisions
 from monitor.checks.categories import CROSS_YEAR_RULES, DEADLINE_RULES, REVISION_RULES
+from monitor.checks.report import RULES as REPORT_RULES
+from monitor.checks.report import check_report
 
 log = logging.getLogger(__name__)
 
-#: within-report rule ids (monitor/checks/report.py, the mapping engineer's)
-REPORT_RULES = ("row_total", "results_total", "balance", "appeal_total", "narrative_vs_table",
-                "placeholder", "period")
 ALL_RULES = REPORT_RULES + CROSS_YEAR_RULES + DEADLINE_RULES + REVISION_RULES
 
 _CHECKABLE = ("parsed", "partial")
@@ -74,16 +73,6 @@ class CheckSummary:
         return {"sites": len(self.sites), "reports": self.reports, "findings": self.findings,
                 "new": len(self.new), "still_open": self.still_open, "resolved": len(self.resolved),
                 "new_by_rule": dict(self.by_rule()), "problems": self.problems[:20]}
-
-
-def _check_report():
-    """The within-report rules, once the mapping engineer's module is there."""
-    try:
-        from monitor.checks.report import check_report
-    except ImportError:  # pragma: no cover - only while that module does not exist
-        log.warning("monitor.checks.report is not available; within-report rules skipped")
-        return None
-    return check_report
 
 
 def run_checks(store, settings: MonitorSettings, *, today: date | None = None,
@@ -148,14 +137,12 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
                 f.year = f.year or s.report.year
         out.extend(found)
 
-    check_report = _check_report()
-    if check_report is not None:
-        for s in stored:
-            try:
-                tag(check_report(s.report), s)
-            except Exception as e:  # noqa: BLE001
-                summary.problems.append(f"report {s.id}: check_report failed: {e}")
-                log.exception("check_report failed on report %s", s.id)
+    for s in stored:
+        try:
+            tag(check_report(s.report), s)
+        except Exception as e:  # noqa: BLE001
+            summary.problems.append(f"report {s.id}: check_report failed: {e}")
+            log.exception("check_report failed on report %s", s.id)
 
     # agencies by storage's identity (its agency_id ties 大兴区卫健委 to 北京市大兴区卫生健康委员会),
     # so that a renamed or abbreviated agency still pairs with its previous year
