@@ -102,11 +102,11 @@ def classify_response(status: int, url: str, body: bytes, *, text: str | None = 
         return Verdict(LOGIN_REDIRECT, f"redirected to a login page {url}")
     if not is_html or "xml" in ct or "json" in ct:
         return None
-    if _TS_RE.search(snippet) and len(visible_text(snippet)) < 200:
-        return Verdict(WAF_412, "$_ts challenge script served with status 200")
-    if _JSL_RE.search(snippet) and len(visible_text(snippet)) < 200:
-        return Verdict(WAF_521, "__jsl_clearance challenge script served with status 200")
     visible = visible_text(snippet)
+    if _TS_RE.search(snippet) and len(visible) < 200:
+        return Verdict(WAF_412, "$_ts challenge script served with status 200")
+    if _JSL_RE.search(snippet) and len(visible) < 200:
+        return Verdict(WAF_521, "__jsl_clearance challenge script served with status 200")
     if len(body) < 4096 and any(m in visible for m in SOFT_404_MARKERS):
         return Verdict(SOFT_404, "status 200 page saying the page does not exist")
     if len(body) < 4096 and any(m in visible for m in WAF_MARKERS) and len(visible) < 200:

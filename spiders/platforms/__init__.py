@@ -140,9 +140,8 @@ def detect(text: str, url: str, override: str | None = None):
     """The adapter module for a page: the site's override, else the first that recognises it."""
     from spiders.platforms import generic, gkmlpt, hanweb, trs
 
-    modules = {"trs": trs, "hanweb": hanweb, "gkmlpt": gkmlpt, "generic": generic}
     if override and override != "auto":
-        return modules[override]
+        return module(override)
     for mod in (gkmlpt, hanweb, trs):
         if mod.detect(text, url):
             return mod
