@@ -34,6 +34,9 @@ REPORT_ROUTE = "/-/nianbao/report/{id}"
 #: Datasette row/table of findings without a report (missing): filtered by fingerprint.
 FINDINGS_ROUTE = "/{database}/findings?fingerprint={fingerprint}"
 
+#: Subject prefix of an immediate alert (its severity is in alerts.immediate_severities): sent first.
+IMMEDIATE_PREFIX = "【立即】"
+
 BACKOFF_BASE = timedelta(minutes=30)
 BACKOFF_MAX = timedelta(days=1)
 
@@ -143,7 +146,7 @@ def _render(recipients: list[str], items: list[Finding], settings: AlertSettings
         sites.setdefault(f.site, {}).setdefault(f.severity, []).append(entry)
     worst = worst_severity(f.severity for f in items)
     counts = {sev: sum(1 for f in items if f.severity == sev) for sev in SEVERITY_ORDER}
-    prefix = "【立即】" if immediate else ""
+    prefix = IMMEDIATE_PREFIX if immediate else ""
     subject = (f"{prefix}年报监测：发现{len(items)}项新问题（最高级别：{SEVERITY_LABELS.get(worst, worst)}）")
     ctx = {"sites": sites, "subject": subject, "counts": counts, "total": len(items),
            "severity_labels": SEVERITY_LABELS, "immediate": immediate,
@@ -195,12 +198,9 @@ def deliver(store, mailer: Mailer, *, sender: str, now: datetime | None = None,
     now = now or datetime.now(timezone.utc)
     result = Delivery()
     due = store.due_alerts(now)
-    due.sort(key=lambda a: (not str(a.get("subject", "")).startswith("【立即】"), a["id"]))
+    due.sort(key=lambda a: (not str(a.get("subject", "")).startswith(IMMEDIATE_PREFIX), a["id"]))
     for alert in due:
-        recipients = alert["recipients"]
-        if isinstance(recipients, str):
-            recipients = json.loads(recipients)
-        msg = build_message(sender=sender, recipients=recipients, subject=alert["subject"],
+        msg = build_message(sender=sender, recipients=alert["recipients"], subject=alert["subject"],
                             text=alert.get("text") or "", html=alert.get("html") or "")
         try:
             message_id = mailer.send(msg)
