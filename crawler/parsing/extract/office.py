@@ -34,6 +34,20 @@ def soffice_path() -> str | None:
     return shutil.which("soffice") or shutil.which("libreoffice")
 
 
+def _run(exe: str, tmpdir: Path, srcs: list[Path], *, to: str, filter_options: str | None,
+         timeout: float, infilter: str | None = None) -> subprocess.CompletedProcess:
+    """One soffice run converting ``srcs`` into ``tmpdir/out``, with its own profile and HOME in ``tmpdir``."""
+    outdir = tmpdir / "out"
+    outdir.mkdir()
+    profile = tmpdir / "profile"
+    target = to if filter_options is None else f"{to}:{filter_options}"
+    cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
+           "--nolockcheck", *([f"--infilter={infilter}"] if infilter else []),
+           "--convert-to", target, "--outdir", str(outdir), *map(str, srcs)]
+    env = dict(os.environ, HOME=str(tmpdir))  # keep LibreOffice from touching the real home
+    return subprocess.run(cmd, capture_output=True, timeout=timeout, env=env)
+
+
 def convert(data: bytes, *, src_ext: str, to: str, name: str = "document",
             timeout: float = CONVERT_TIMEOUT, filter_options: str | None = None,
             infilter: str | None = None) -> bytes:
@@ -50,15 +64,9 @@ def convert(data: bytes, *, src_ext: str, to: str, name: str = "document",
         src = tmpdir / f"in.{src_ext.lstrip('.')}"
         src.write_bytes(data)
         outdir = tmpdir / "out"
-        outdir.mkdir()
-        profile = tmpdir / "profile"
-        target = to if filter_options is None else f"{to}:{filter_options}"
-        cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-               "--nolockcheck", *([f"--infilter={infilter}"] if infilter else []),
-               "--convert-to", target, "--outdir", str(outdir), str(src)]
-        env = dict(os.environ, HOME=str(tmpdir))  # keep LibreOffice from touching the real home
         try:
-            proc = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env)
+            proc = _run(exe, tmpdir, [src], to=to, filter_options=filter_options, infilter=infilter,
+                        timeout=timeout)
         except subprocess.TimeoutExpired as e:
             raise ConversionError(f"{name}: LibreOffice conversion {src_ext}->{to} timed out "
                                   f"after {timeout:.0f}s") from e
@@ -88,16 +96,10 @@ def convert_many(items: list[tuple[str, bytes]], *, src_ext: str, to: str,
         for name, data in items:
             src = tmpdir / f"{name}.{src_ext.lstrip('.')}"
             src.write_bytes(data)
-            srcs.append(str(src))
+            srcs.append(src)
         outdir = tmpdir / "out"
-        outdir.mkdir()
-        profile = tmpdir / "profile"
-        target = to if filter_options is None else f"{to}:{filter_options}"
-        cmd = [exe, f"-env:UserInstallation={profile.as_uri()}", "--headless", "--norestore",
-               "--nolockcheck", "--convert-to", target, "--outdir", str(outdir), *srcs]
-        env = dict(os.environ, HOME=str(tmpdir))
         try:
-            subprocess.run(cmd, capture_output=True, timeout=timeout * len(items), env=env)
+            _run(exe, tmpdir, srcs, to=to, filter_options=filter_options, timeout=timeout * len(items))
         except subprocess.TimeoutExpired as e:
             raise ConversionError(f"LibreOffice batch conversion {src_ext}->{to} timed out") from e
         out: dict[str, bytes] = {}
