@@ -23,6 +23,13 @@ class Table:
     rows: list[list[GridCell]]  # rectangular: every row has the same length
     page: int | None = None  # PDF page number (1-based) where it starts, if known
 
+    @classmethod
+    def from_grid(cls, grid: list[list[GridCell | None]], page: int | None = None) -> "Table":
+        """A table from rows of unequal length: holes (None) and short rows filled with blank cells."""
+        width = max((len(r) for r in grid), default=0)
+        return cls(rows=[[c if c is not None else GridCell("") for c in r]
+                         + [GridCell("") for _ in range(width - len(r))] for r in grid], page=page)
+
     def texts(self) -> list[list[str]]:
         """Rows as text, span copies blanked (a merged cell counts once)."""
         return [[("" if c.spanned else c.text) for c in row] for row in self.rows]

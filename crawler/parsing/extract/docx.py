@@ -229,10 +229,7 @@ def table_grid(tbl) -> Table:
             for _ in range(span - 1):
                 row.append(GridCell(text, spanned=True, origin=(ri, start)))
         grid.append(row)
-    width = max((len(r) for r in grid), default=0)
-    rows = [[c if c is not None else GridCell("") for c in r] + [GridCell("") for _ in range(width - len(r))]
-            for r in grid]
-    return Table(rows=rows)
+    return Table.from_grid(grid)
 
 
 def _origin_text(grid, row, origin, ri) -> str:

@@ -247,10 +247,7 @@ def table_grid(table) -> Table:
                     else:
                         r[ci + dc] = GridCell(text, spanned=True, origin=(ri, ci))
             ci += cs
-    width = max((len(r) for r in grid), default=0)
-    rows = [[c if c is not None else GridCell("") for c in r] + [GridCell("") for _ in range(width - len(r))]
-            for r in grid]
-    return Table(rows=[r for r in rows if r])
+    return Table.from_grid(grid if any(grid) else [])  # a table of no cells has no rows
 
 
 def _has_nested_table(table) -> bool:

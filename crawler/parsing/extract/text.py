@@ -70,9 +70,7 @@ def _join_wrapped(first: str, more: str) -> str:
 
 
 def _grid(rows: list[list[str]]) -> Table:
-    width = max((len(r) for r in rows), default=0)
-    return Table(rows=[[GridCell(text=c) for c in r] + [GridCell(text="") for _ in range(width - len(r))]
-                       for r in rows])
+    return Table.from_grid([[GridCell(text=c) for c in r] for r in rows])
 
 
 def _is_cell_per_line(lines: list[str]) -> bool:
