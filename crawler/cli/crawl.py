@@ -26,10 +26,7 @@ def crawl(ctx: click.Context, sites: tuple[str, ...], db: str | None, no_progres
         click.echo("nianbao: no sites in the config (add them under `sites:`)", err=True)
         sys.exit(2)
     path = db or str(config.database_path())
-    from pathlib import Path
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    store = Store(path)
+    store = Store(path)  # creates the file's folder
     try:
         summary = run_crawl(config, store, sites=list(sites) or None, progress=not no_progress,
                             db_path=path)

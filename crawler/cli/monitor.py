@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections import Counter
 from datetime import date, datetime, timezone
 
 import click
@@ -45,7 +46,7 @@ def _store(config, *, readonly: bool = False):
 def check(ctx: click.Context, sites: tuple[str, ...], today: str | None) -> None:
     """Run every check on the stored reports (no crawl, no email) and print a summary."""
     from crawler.run import run_checks_for
-    from monitor.checks.categories import SEVERITY_LABELS, category
+    from monitor.checks.categories import SEVERITY_LABELS, SEVERITY_ORDER, category
 
     config = get_config(ctx)
     for name in sites:
@@ -63,11 +64,8 @@ def check(ctx: click.Context, sites: tuple[str, ...], today: str | None) -> None
         store.close()
     click.echo(f"checked {summary.reports} reports of {len(summary.sites)} sites: {summary.findings} findings, "
                f"{len(summary.new)} new, {len(summary.resolved)} resolved")
-    by_key: dict[tuple[str, str], int] = {}
-    for f in open_findings:
-        by_key[(f.severity, f.rule)] = by_key.get((f.severity, f.rule), 0) + 1
-    for (sev, rule), n in sorted(by_key.items(), key=lambda kv: ({"error": 0, "warning": 1}.get(kv[0][0], 2),
-                                                                  kv[0][1])):
+    by_key = Counter((f.severity, f.rule) for f in open_findings)
+    for (sev, rule), n in sorted(by_key.items(), key=lambda kv: (SEVERITY_ORDER.get(kv[0][0], 9), kv[0][1])):
         click.echo(f"  {SEVERITY_LABELS.get(sev, sev)} {rule} ({category(rule)}): {n} open")
     for f in summary.new[:50]:
         click.echo(f"  new: [{f.severity}] {f.rule} {f.site or ''} {f.agency or ''} {f.year or ''}: {f.message}")
