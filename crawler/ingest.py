@@ -19,8 +19,10 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
+from monitor.checks.report import RULES as REPORT_RULES
+from monitor.checks.report import check_report
 from storage.db import Store
 from storage.models import Document, Finding, ParseStatus, ParseWarning, Report
 
@@ -28,9 +30,6 @@ log = logging.getLogger(__name__)
 
 #: Parse outcomes that are not a report at all: the document is stored and marked, no report row.
 NOT_REPORTS = (ParseStatus.NOT_A_REPORT, ParseStatus.EMPTY, ParseStatus.UNSUPPORTED)
-#: The within-report rules (relations 1-7 of the spec), the scope resolved when a report is re-checked.
-REPORT_RULES = ("row_total", "results_total", "balance", "appeal_total", "narrative_vs_table", "placeholder",
-                "period")
 
 
 @dataclass
@@ -64,25 +63,6 @@ def _parse(doc: Document, hints: dict | None) -> Report:
         return Report(status=ParseStatus.FAILED, error=f"{doc.url}: parser raised {type(e).__name__}: {e}")
 
 
-def _checker() -> Callable[[Report], list[Finding]] | None:
-    try:
-        from monitor.checks.report import check_report
-    except ImportError as e:
-        if e.name not in ("monitor.checks.report", "monitor.checks", "monitor"):
-            raise
-        log.warning("monitor.checks.report is not available: within-report rules not checked")
-        return None
-    return check_report
-
-
-def _rules() -> tuple[str, ...]:
-    try:
-        from monitor.checks import report as module
-    except ImportError:
-        return REPORT_RULES
-    return tuple(getattr(module, "RULES", REPORT_RULES))
-
-
 def ingest_document(store: Store, doc: Document, *, run_id: int | None = None, site: str | None = None,
                     hints: dict | None = None, force: bool = False) -> IngestResult:
     """Store, parse, check and record one document.  Never raises for a bad document."""
@@ -104,13 +84,11 @@ def ingest_document(store: Store, doc: Document, *, run_id: int | None = None, s
     report = _parse(doc, hints)
     findings: list[Finding] = []
     if report.status in (ParseStatus.PARSED, ParseStatus.PARTIAL):
-        check = _checker()
-        if check is not None:
-            try:
-                findings = list(check(report))
-            except Exception as e:  # a checker bug must not lose the document or its report
-                log.exception("%s: check_report raised", doc.url)
-                report.warnings.append(ParseWarning("check_failed", f"checks failed: {type(e).__name__}: {e}"))
+        try:
+            findings = list(check_report(report))
+        except Exception as e:  # a checker bug must not lose the document or its report
+            log.exception("%s: check_report raised", doc.url)
+            report.warnings.append(ParseWarning("check_failed", f"checks failed: {type(e).__name__}: {e}"))
     for f in findings:  # the fingerprint names the agency and year: two reports never share one
         f.agency = f.agency or report.agency
         f.year = f.year or report.year
@@ -130,7 +108,7 @@ def ingest_document(store: Store, doc: Document, *, run_id: int | None = None, s
         result.report_id = report_id
         result.content_kept = store.report_version(report_id) == saved.version_id
         if result.content_kept:
-            delta = store.sync_findings(findings, rules=_rules(), site=site, report_id=report_id, run_id=run_id,
+            delta = store.sync_findings(findings, rules=REPORT_RULES, site=site, report_id=report_id, run_id=run_id,
                                         seen_at=doc.fetched_at)
             result.new_findings = delta.new
             result.resolved_findings = len(delta.resolved)
