@@ -30,8 +30,8 @@ def site_dict(site: Site) -> dict[str, Any]:
     return {
         "name": site.name, "start_url": site.start_url, "allowed_hosts": list(site.allowed_hosts),
         "platform": site.platform, "selectors": site.selectors.model_dump(exclude_none=True),
-        "obey_robots": site.obey_robots, "download_delay": site.download_delay,
-    }
+        "obey_robots": site.obey_robots,
+    }  # a site's download_delay is not the spider's business: it becomes a DOWNLOAD_SLOTS entry
 
 
 def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: list[Site],

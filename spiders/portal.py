@@ -65,7 +65,6 @@ def _root_dir(url: str) -> str:
 
 class PortalSpider(scrapy.Spider):
     name = "portal"
-    custom_settings: dict[str, Any] = {}
 
     def __init__(self, sites: list[dict[str, Any]] | None = None, max_tree_depth: int = 6,
                  **kwargs: Any) -> None:
@@ -77,9 +76,7 @@ class PortalSpider(scrapy.Spider):
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
         kwargs.setdefault("sites", crawler.settings.getlist("NIANBAO_SITES"))
         kwargs.setdefault("max_tree_depth", crawler.settings.getint("NIANBAO_MAX_TREE_DEPTH", 6))
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.default_obey = crawler.settings.getbool("ROBOTSTXT_OBEY")
-        return spider
+        return super().from_crawler(crawler, *args, **kwargs)
 
     # -- helpers ------------------------------------------------------------------------------
     def _stat(self, key: str, n: int = 1) -> None:

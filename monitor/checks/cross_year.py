@@ -222,7 +222,7 @@ def _numbers(report: Report) -> dict[str, float]:
 def identical_numbers(a: Report, b: Report, prepared: Prepared | None = None) -> bool:
     prepared = prepared or Prepared()
     na, nb = prepared.numbers(a), prepared.numbers(b)
-    if not na or na.keys() != nb.keys() or na != nb:
+    if not na or na != nb:
         return False
     return sum(1 for v in na.values() if v) >= MIN_NONZERO_NUMBERS
 
