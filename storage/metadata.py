@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from storage.schema import table2_wide_column
+
 REPORT_PAGE = "/-/nianbao/report/"
 
 _REPORT_COLUMNS = {
@@ -148,8 +150,8 @@ def wide_column_descriptions(labels: list[dict[str, str]]) -> dict[str, dict[str
     for lab in labels:
         t, row, col = lab["table_name"], lab["row"], lab["column"]
         if t == "table2":
-            name = row if col == "value" else f"{row}_{col}"
-            out["table2_wide"].setdefault(name, f"{lab['row_label']} {lab['column_label']}".strip())
+            out["table2_wide"].setdefault(table2_wide_column(row, col),
+                                          f"{lab['row_label']} {lab['column_label']}".strip())
         elif t in ("table3", "table4"):
             out[f"{t}_wide"].setdefault(col, lab["column_label"])
     return out

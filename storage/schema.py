@@ -214,6 +214,11 @@ CREATE INDEX idx_outbox_due ON outbox(status, next_attempt_at);
 """
 
 
+def table2_wide_column(row: str, col: str) -> str:
+    """The column of view table2_wide holding Table 二's cell (row, col): the row alone for a scalar."""
+    return row if col == SCALAR else f"{row}_{col}"
+
+
 def _wide_views() -> str:
     """The three tables of a report as wide views, generated from the canonical keys."""
     t2_cols: list[str] = []
@@ -224,7 +229,7 @@ def _wide_views() -> str:
                 if (row, col) in seen:
                     continue
                 seen.add((row, col))
-                name = row if col == SCALAR else f"{row}_{col}"
+                name = table2_wide_column(row, col)
                 t2_cols.append(
                     f"MAX(CASE WHEN c.row = '{row}' AND c.\"column\" = '{col}' THEN c.value END) AS {name}")
     t3_cols = [f"MAX(CASE WHEN c.\"column\" = '{col}' THEN c.value END) AS {col}" for col in TABLE3_COLUMNS]
