@@ -83,7 +83,6 @@ log = logging.getLogger(__name__)
 
 _FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
 DEFAULT_SEED_DIR = _FIXTURES / "seeds"
-DEFAULT_EXPECTED_DIR = _FIXTURES / "expected"
 
 SITES = (
     SiteInfo("dongfeng", "trs", "东风区人民政府（示例数据）", "东风区"),
@@ -202,6 +201,19 @@ def _render():
     return render
 
 
+def _fixture_dirs(seed_dir, expected_dir) -> tuple[Path, Path]:
+    """The seed folder and its expected/ sibling (defaults: the bundled fixtures)."""
+    seeds = Path(seed_dir or DEFAULT_SEED_DIR)
+    return seeds, Path(expected_dir or seeds.parent / "expected")
+
+
+def _demo_spec(txt: Path, expected_dir: Path) -> ReportSpec:
+    """A seed's report, marked as demo data."""
+    spec = _render().spec_from_seed(txt, expected_dir / (txt.stem + ".json"))
+    spec.demo = True
+    return spec
+
+
 def _cn_date(date: str) -> str:
     y, m, d = (int(x) for x in date.split("-"))
     return f"{y}年{m}月{d}日"
@@ -226,6 +238,10 @@ class _Served:
             self.requests.clear()
             self._log_since = time.time()
 
+    def start_url(self, base_url: str) -> str:
+        """The 政务公开 page (TRS style) where a crawl of the portal starts."""
+        return base_url.rstrip("/") + "/zwgk/index.html"
+
     def start(self, host: str = "127.0.0.1", port: int = 0):
         from crawler.demo.server import DemoServer
 
@@ -249,9 +265,7 @@ class DemoPortal(_Served):
                  cache_dir: str | Path | None = None, *, oversize_bytes: int = 3 * 1024 * 1024,
                  slow_seconds: float = 8.0) -> None:
         super().__init__()
-        self.seed_dir = Path(seed_dir or DEFAULT_SEED_DIR)
-        self.expected_dir = Path(expected_dir or (self.seed_dir.parent / "expected"
-                                                  if seed_dir else DEFAULT_EXPECTED_DIR))
+        self.seed_dir, self.expected_dir = _fixture_dirs(seed_dir, expected_dir)
         self.cache_dir = Path(cache_dir or os.environ.get("NIANBAO_DEMO_CACHE")
                               or Path(tempfile.gettempdir()) / "nianbao-demo-cache")
         self.oversize_bytes = oversize_bytes
@@ -274,10 +288,7 @@ class DemoPortal(_Served):
         txt = next(self.seed_dir.glob(f"{stem}_*.txt"), None)
         if txt is None:
             raise FileNotFoundError(f"{self.seed_dir}: no seed {stem}_*.txt")
-        exp = self.expected_dir / (txt.stem + ".json")
-        spec = _render().spec_from_seed(txt, exp)
-        spec.demo = True
-        return spec
+        return _demo_spec(txt, self.expected_dir)
 
     def _variant(self, site: SiteInfo, agency: str, kind: str, year: int, date: str, title: str,
                  table2: dict, table3: dict, table4: dict, salt: str = "") -> ReportSpec:
@@ -387,9 +398,6 @@ class DemoPortal(_Served):
                            "paths": self._fault_paths[n]} for n, on in self.faults.items()},
             "revision": self.revision,
         }
-
-    def start_url(self, base_url: str) -> str:
-        return base_url.rstrip("/") + "/zwgk/index.html"
 
     def site_configs(self, base_url: str) -> list[dict]:
         """``sites`` entries of config.yaml, one per platform style, each with its roster."""
@@ -610,14 +618,11 @@ class ScalePortal(_Served):
                  seed_dir: str | Path | None = None, expected_dir: str | Path | None = None) -> None:
         super().__init__()
         self.agencies, self.years, self.fillers = agencies, tuple(years), fillers
-        seed_dir = Path(seed_dir or DEFAULT_SEED_DIR)
-        expected_dir = Path(expected_dir or (seed_dir.parent / "expected" if seed_dir != DEFAULT_SEED_DIR
-                                             else DEFAULT_EXPECTED_DIR))
+        seed_dir, expected_dir = _fixture_dirs(seed_dir, expected_dir)
         render = _render()
         self._fragments = []
         for txt in sorted(seed_dir.glob("*.txt")):
-            spec = render.spec_from_seed(txt, expected_dir / (txt.stem + ".json"))
-            spec.demo = True
+            spec = _demo_spec(txt, expected_dir)
             # placeholders, so a page costs two replaces instead of one per occurrence search
             frag = render.render_html_fragment(spec).replace(spec.agency, "\x00A\x00").replace(
                 f"{spec.year}年", "\x00Y\x00")
@@ -636,9 +641,6 @@ class ScalePortal(_Served):
 
     def _report_path(self, k: int, y: int) -> str:
         return f"/zwgk/zfxxgknb/{y}n/bm/u{k:04d}/{y + 1}01/t{y + 1}01{k % 28 + 1:02d}_{y * 100000 + k}.html"
-
-    def start_url(self, base_url: str) -> str:
-        return base_url.rstrip("/") + "/zwgk/index.html"
 
     def site_configs(self, base_url: str) -> list[dict]:
         return [{"name": "scale", "region": f"示例市（{chrome.DEMO_MARK}）", "start_url": self.start_url(base_url)}]
