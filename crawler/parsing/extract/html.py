@@ -314,9 +314,12 @@ class _Walker:
 _DATE_VALUE = r"((?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?)"
 
 
-def _date_labels() -> tuple[str, ...]:
-    keys = getattr(T, "PUBDATE_KEYS", ())
-    return tuple(k for k in keys if not k.isascii()) + tuple(getattr(T, "PAGE_DATE_LABELS", ()))
+#: A visible date line of the info bar: one of the printed labels (发布日期, 时间, ...), then the date.
+_DATE_LABELS = tuple(k for k in T.PUBDATE_KEYS if not k.isascii()) + T.PAGE_DATE_LABELS
+_DATE_LINE = re.compile("(" + "|".join(map(re.escape, sorted(set(_DATE_LABELS), key=len, reverse=True)))
+                        + r")\s*[:：]\s*" + _DATE_VALUE)
+#: The key a date line is filed under when its label is not one of PUBDATE_KEYS (时间 -> 发布日期).
+_PUBDATE_LABEL = next(k for k in T.PUBDATE_KEYS if not k.isascii())
 
 
 def _metadata(root, container) -> dict[str, str]:
@@ -331,19 +334,13 @@ def _metadata(root, container) -> dict[str, str]:
         content = norm_ws(m.get("content") or "")
         if name and content and name not in meta:
             meta[name] = content
-    labels = _date_labels()
-    if labels:
-        # A visible date line printed above the body (the info bar of the article).
-        head_text = _text_before(root, container, limit=3000)
-        pat = re.compile("(" + "|".join(map(re.escape, sorted(set(labels), key=len, reverse=True))) +
-                         r")\s*[:：]\s*" + _DATE_VALUE)
-        m = pat.search(head_text)
-        if m:
-            label = m.group(1)
-            keys = getattr(T, "PUBDATE_KEYS", ())
-            if label not in keys:  # a label mapping does not look up: file it under the usual one
-                label = next((k for k in keys if not k.isascii()), label)
-            meta.setdefault(label, norm_ws(m.group(2)))
+    # A visible date line printed above the body (the info bar of the article).
+    m = _DATE_LINE.search(_text_before(root, container, limit=3000))
+    if m:
+        label = m.group(1)
+        if label not in T.PUBDATE_KEYS:  # a label mapping does not look up: file it under the usual one
+            label = _PUBDATE_LABEL
+        meta.setdefault(label, norm_ws(m.group(2)))
     return meta
 
 
