@@ -756,7 +756,7 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
         for key in expected_rows:
             if ("table3", key) not in m.seen:
                 m.warn("row_not_found", f"table3.{key} ({T.row_label('table3', key)}) not found")
-    for table, section in zip(_TABLES, ("proactive", "requests", "appeals")):
+    for section, table in T.SECTION_TABLES.items():
         if not found[table]:
             m.warn("table_not_found", f"{table} (the table of {T.SECTIONS[section][0]}) not found")
 
