@@ -23,11 +23,12 @@ from markupsafe import Markup, escape
 
 from storage.metadata import REPORT_PAGE
 from storage.models import (
-    SCALAR, TABLE2_LAYOUT, TABLE3_APPLICANT_COLUMNS, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS,
+    SCALAR, SEVERITIES, TABLE2_LAYOUT, TABLE3_APPLICANT_COLUMNS, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS,
+    TABLE4_GROUPS, CellKind,
 )
 
 _STATIC = Path(__file__).parent / "static"
-_SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
+_SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 #: Table 二's blocks, by the article of the Regulations they report on (display grouping only).
 TABLE2_BLOCKS = (
     ("20.1", ("regulations", "normative_documents")),
@@ -144,10 +145,11 @@ class _CellView:
         self.ref = ref
         self.cell = cell
         self.findings = flags.get(ref, [])
+        self.assessable = cell is not None and CellKind(cell["kind"]).assessable
         classes = ["cell"]
         if cell is None:
             classes.append("missing")
-        elif cell["kind"] not in ("NUMERIC", "ZERO"):
+        elif not self.assessable:
             classes.append("not-assessable")
         if self.findings:
             worst = min(self.findings, key=lambda f: _SEVERITY_RANK.get(f["severity"], 3))["severity"]
@@ -160,7 +162,7 @@ class _CellView:
     def text(self) -> str:
         if self.cell is None:
             return ""
-        if self.cell["kind"] in ("NUMERIC", "ZERO") and self.cell["value"] is not None:
+        if self.assessable and self.cell["value"] is not None:
             return _fmt(self.cell["value"])
         return self.cell["raw"] or ""
 
