@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime, timezone
 
 from crawler.demo.spec import ReportSpec
@@ -24,8 +25,8 @@ class Resource:
     pad_to: int | None = None  # stream this many bytes (body, then padding)
     conditional: bool = True  # answer If-None-Match / If-Modified-Since with 304
 
-    @property
-    def etag(self) -> str:
+    @cached_property  # hashed once per Resource, not on every request (bodies are never mutated:
+    def etag(self) -> str:  # a change is a new Resource through dataclasses.replace)
         return '"' + hashlib.sha256(self.body).hexdigest()[:20] + '"'
 
 

@@ -50,16 +50,14 @@ def _hex(*parts: object) -> str:
     return hashlib.md5("|".join(map(str, parts)).encode()).hexdigest()
 
 
-def report_main(ctx: Ctx, p: Planned, links: list[tuple[str, str, str]], image_src: str | None = None) -> str:
+def report_main(ctx: Ctx, p: Planned, image_src: str | None = None) -> str:
     """The body of a report page: inline report, picture, or a pointer to the attachments."""
     if "html" in p.formats:
-        body = ctx.fragment(p)
-    elif "image" in p.formats:
-        body = (f'<p style="text-align:center"><b>{e(p.title)}</b></p>'
+        return ctx.fragment(p)
+    if "image" in p.formats:
+        return (f'<p style="text-align:center"><b>{e(p.title)}</b></p>'
                 f'<p style="text-align:center"><img src="{e(image_src or "")}" width="860" border="0"></p>')
-    else:
-        body = f"<p>{e(p.title)}</p><p>详见附件。（{DEMO_MARK}）</p>"
-    return body
+    return f"<p>{e(p.title)}</p><p>详见附件。（{DEMO_MARK}）</p>"
 
 
 def attach_html(links: list[tuple[str, str, str]], style: str = "fj") -> str:
@@ -189,7 +187,7 @@ def build_trs(ctx: Ctx, site: SiteInfo, reports: list[Planned]) -> dict[str, Res
             p.attachments["image"] = coldir + f"{y}{m}/" + img_name
             img = "./" + img_name
         main = (f'<h1 class="title">{e(p.title)}</h1><div class="info">发布时间：{date} 来源：{e(p.agency)}</div>'
-                f'<div class="TRS_Editor">{report_main(ctx, p, links, img)}</div>{attach_html(links)}')
+                f'<div class="TRS_Editor">{report_main(ctx, p, img)}</div>{attach_html(links)}')
         res[path] = Resource(page(site.title, p.title, main, crumbs=crumbs,
                                   meta=_meta(p.title, date, p.agency, crumbs[-1][0]),
                                   encoding=p.encoding, charset_in_meta=p.charset_in_meta),
@@ -271,7 +269,7 @@ def build_hanweb(ctx: Ctx, site: SiteInfo, reports: list[Planned]) -> dict[str, 
                 res[f"/attach/0/{fname}"] = Resource(ctx.attachment(p, fmt), MIME[fmt], day(p.page_date))
                 p.attachments[fmt] = f"/attach/0/{fname}"
                 links.append((fmt, f"/module/download/downfile.jsp?classid=0&filename={fname}", f"{p.title}.{fmt}"))
-        art_page(p.path, p.title, p.agency, p.page_date, report_main(ctx, p, links) + attach_html(links), p)
+        art_page(p.path, p.title, p.agency, p.page_date, report_main(ctx, p) + attach_html(links), p)
         entries.append(Entry(p.title, p.path, p.page_date))
     for t in fillers(rng, 47, site.region):
         y = 2023 if "2023" in t else 2024
@@ -385,7 +383,7 @@ def build_gkmlpt(ctx: Ctx, site: SiteInfo, reports: list[Planned]) -> dict[str, 
                 res[fname] = Resource(ctx.attachment(p, fmt), MIME[fmt], day(p.page_date))
                 p.attachments[fmt] = fname
                 links.append((fmt, fname, f"{p.title}.{fmt}"))
-        p.path = content(p.title, p.agency, p.page_date, report_main(ctx, p, links) + attach_html(links, "fjdown"))
+        p.path = content(p.title, p.agency, p.page_date, report_main(ctx, p) + attach_html(links, "fjdown"))
     for t in fillers(rng, 26, site.region):
         date = f"{rng.choice((2023, 2024, 2025))}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
         content(t, site.title, date, filler_body(t, date))
@@ -485,7 +483,7 @@ def build_vsb(ctx: Ctx, site: SiteInfo, reports: list[Planned]) -> dict[str, Res
         if links:
             extra = '<div class="down">' + "".join(
                 f'<a href="{e(h)}">【下载{"Word" if f != "pdf" else "PDF"}】</a>' for f, h, _ in links) + "</div>"
-        p.path = info(p.title, p.page_date, report_main(ctx, p, links, img) + attach_html(links),
+        p.path = info(p.title, p.page_date, report_main(ctx, p, img) + attach_html(links),
                       p.agency, charset_in_meta=p.charset_in_meta, extra=extra)
         entries.append(Entry(p.title, p.path, p.page_date))
     for t in fillers(rng, 12, site.region):
