@@ -84,6 +84,11 @@ def normalize(text: str | None) -> str:
     return re.sub(r"\s+", " ", t).strip()
 
 
+#: TITLE_SUFFIXES as normalize() leaves them (（图片版） -> (图片版)), computed once: every listing
+#: entry's title goes through is_report_title.
+_NORMALIZED_SUFFIXES = tuple(dict.fromkeys(normalize(s) for s in TITLE_SUFFIXES))
+
+
 def clean(text: str | None) -> str:
     """Whitespace collapsed (incl. &nbsp; and U+3000), characters kept as published."""
     if not text:
@@ -92,8 +97,7 @@ def clean(text: str | None) -> str:
 
 
 def _strip_suffixes(title: str) -> str:
-    for s in TITLE_SUFFIXES:
-        s = normalize(s)
+    for s in _NORMALIZED_SUFFIXES:
         if title.endswith(s):
             return title[: -len(s)].strip()
     return title
@@ -125,8 +129,8 @@ def is_column_text(text: str | None) -> bool:
 
 def is_column_url(url: str) -> bool:
     """A URL with a 年报 column slug among its path segments (…/zfxxgknb/, …/ndbg_1/)."""
-    path = urlsplit(url).path
-    frag = urlsplit(url).fragment
+    parts = urlsplit(url)
+    path, frag = parts.path, parts.fragment
     segments = [s for s in path.split("/") if s]
     if segments and "." in segments[-1]:
         segments[-1] = segments[-1].split(".", 1)[0]  # index.html, xxgknb.htm
