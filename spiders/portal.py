@@ -84,6 +84,11 @@ class PortalSpider(scrapy.Spider):
         if crawler is not None and crawler.stats is not None:
             crawler.stats.inc_value(f"nianbao/{key}", n)
 
+    def _stat_site(self, key: str, site: str | None) -> None:
+        """Count ``key`` for the crawl and for its site (the summary reads both)."""
+        self._stat(key)
+        self._stat(f"site/{site}/{key}")
+
     def _site_hosts(self, site: dict[str, Any]) -> set[str]:
         return {_host(site["start_url"]), *(h.lower() for h in site.get("allowed_hosts") or [])}
 
@@ -120,11 +125,9 @@ class PortalSpider(scrapy.Spider):
         meta = request.meta
         # a failure names the URL we asked for; a 304 the URL whose stored copy it confirms
         url = request.url if status == hostile.NOT_MODIFIED else (meta.get("redirect_urls") or [request.url])[0]
-        self._stat(f"fetch/{status}")
-        self._stat(f"site/{meta.get('site')}/fetch/{status}")
+        self._stat_site(f"fetch/{status}", meta.get("site"))
         if status not in (hostile.OK, hostile.NOT_MODIFIED):
-            self._stat("errors")
-            self._stat(f"site/{meta.get('site')}/errors")
+            self._stat_site("errors", meta.get("site"))
             logger.info("%s %s (%s): %s", status, url, meta.get("role"), reason)
         return FetchRecord(url=url, site=meta.get("site"), role=meta.get("role", ""),
                            http_status=http_status, fetch_status=status, error=reason,
@@ -153,8 +156,7 @@ class PortalSpider(scrapy.Spider):
         meta = response.meta
         site = self.sites[meta["site"]]
         role = meta["role"]
-        self._stat("pages")
-        self._stat(f"site/{site['name']}/pages")
+        self._stat_site("pages", site["name"])
         text = self._text(response)
         verdict = self._verdict(response, text)
         if verdict:
@@ -253,8 +255,7 @@ class PortalSpider(scrapy.Spider):
     def parse_data(self, response: Response):
         meta = response.meta
         site = self.sites[meta["site"]]
-        self._stat("pages")
-        self._stat(f"site/{site['name']}/pages")
+        self._stat_site("pages", site["name"])
         if response.status >= 400:
             verdict = self._verdict(response)
             yield self._record(response.request, verdict.status if verdict else hostile.HTTP_4XX,
@@ -307,8 +308,7 @@ class PortalSpider(scrapy.Spider):
             if verdict:
                 yield self._record(response.request, verdict.status, verdict.reason, response.status)
                 return
-            self._stat("reports")
-            self._stat(f"site/{site['name']}/reports")
+            self._stat_site("reports", site["name"])
             yield self._document(response, report_url=url, page_date=self._page_date(text))
         if not text:
             return
@@ -371,6 +371,5 @@ class PortalSpider(scrapy.Spider):
         if not response.body:
             yield self._record(response.request, hostile.TRUNCATED, "empty body", response.status)
             return
-        self._stat("attachments")
-        self._stat(f"site/{meta.get('site')}/attachments")
+        self._stat_site("attachments", meta.get("site"))
         yield self._document(response, report_url=meta.get("report_url"))
