@@ -91,6 +91,11 @@ class CrawlSummary:
 
 
 # -- parent side --------------------------------------------------------------------------------
+def _chosen(config, names):
+    """The sites to crawl: those named (ConfigError on an unknown name), else all configured."""
+    return [config.site(n) for n in names] if names else list(config.sites)
+
+
 def run_crawl(config, store, *, run_id: int | None = None, sites: list[str] | None = None,
               progress: bool = True, db_path: str | None = None, polite: bool = True,
               timeout: float | None = None) -> CrawlSummary:
@@ -98,7 +103,7 @@ def run_crawl(config, store, *, run_id: int | None = None, sites: list[str] | No
 
     ``polite=False`` (benchmarks only) turns delays, AutoThrottle and per-host limits off.
     """
-    chosen = [config.site(n) for n in sites] if sites else list(config.sites)
+    chosen = _chosen(config, sites)
     own_run = run_id is None
     if own_run:
         run_id = store.start_run("crawl", config={"sites": [s.name for s in chosen]})
@@ -155,7 +160,8 @@ def summarize(run_id: int, stats: dict[str, Any], site_names: list[str]) -> Craw
                          documents_revised=g(f"site/{name}/documents_revised"),
                          not_modified=g(f"site/{name}/fetch/not_modified"),
                          errors=g(f"site/{name}/errors"))
-        ss.failures = {st: g(f"site/{name}/fetch/{st}") for st in FAILURE_STATUSES if g(f"site/{name}/fetch/{st}")}
+        counts = {st: g(f"site/{name}/fetch/{st}") for st in FAILURE_STATUSES}
+        ss.failures = {st: n for st, n in counts.items() if n}
         fetched = ss.pages + ss.reports + ss.attachments + ss.not_modified
         if ss.failures:
             ss.status = "partial" if fetched > sum(ss.failures.values()) else "failed"
@@ -300,7 +306,7 @@ def child_main(argv: list[str] | None = None) -> int:
 
     raw = json.loads(Path(args.config_json).read_text(encoding="utf-8"))
     config = config_from_dict(raw)
-    chosen = [config.site(n) for n in args.site] if args.site else list(config.sites)
+    chosen = _chosen(config, args.site)
     settings = scrapy_settings(config, db_path=args.db, run_id=args.run_id, sites=chosen,
                                progress=args.progress, polite=not args.impolite)
     if os.environ.get("NIANBAO_PROGRESS_INTERVAL"):
