@@ -158,24 +158,23 @@ def _int_attr(el, path: str, default: int = 0) -> int:
         return default
 
 
-def _cells_of(tr):
-    for ch in tr:
-        if ch.tag == _W + "tc":
+def _children(parent, tag: str):
+    """Direct children of ``tag``, looking through content controls (w:sdt, w:customXml) that wrap them."""
+    for ch in parent:
+        if ch.tag == tag:
             yield ch
         elif ch.tag in (_W + "sdt", _W + "customXml"):
             content = ch.find(_W + "sdtContent") if ch.tag == _W + "sdt" else ch
             if content is not None:
-                yield from _cells_of(content)
+                yield from _children(content, tag)
+
+
+def _cells_of(tr):
+    return _children(tr, _W + "tc")
 
 
 def _rows_of(tbl):
-    for ch in tbl:
-        if ch.tag == _W + "tr":
-            yield ch
-        elif ch.tag in (_W + "sdt", _W + "customXml"):
-            content = ch.find(_W + "sdtContent") if ch.tag == _W + "sdt" else ch
-            if content is not None:
-                yield from _rows_of(content)
+    return _children(tbl, _W + "tr")
 
 
 def _cell_text(tc) -> str:
