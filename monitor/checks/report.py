@@ -135,6 +135,15 @@ class _Checker:
         c = self.cells.get(ref)
         return c.value if c is not None and c.kind.assessable else None
 
+    def sum_mismatch(self, parts: list[str], total: str) -> tuple[list, int, int] | None:
+        """(values, their sum, the total) when every cell is assessable and the sum differs, else None."""
+        vals = [self.val(p) for p in parts]
+        tv = self.val(total)
+        if tv is None or any(v is None for v in vals):
+            return None
+        s = sum(vals)
+        return (vals, s, tv) if s != tv else None
+
     def add(self, rule: str, message: str, *, cells=(), numbers=None, subject: str = "") -> Finding:
         f = Finding(rule=rule, severity=SEVERITY[rule], message=message, cells=list(cells),
                     numbers=numbers or {}, agency=self.r.agency, year=self.r.year, subject=subject)
@@ -147,12 +156,9 @@ class _Checker:
         for row in rows:
             parts = [f"table3.{row}.{c}" for c in TABLE3_APPLICANT_COLUMNS]
             total = f"table3.{row}.total"
-            vals = [self.val(p) for p in parts]
-            tv = self.val(total)
-            if tv is None or any(v is None for v in vals):
-                continue
-            s = sum(vals)
-            if s != tv:
+            mismatch = self.sum_mismatch(parts, total)
+            if mismatch:
+                _, s, tv = mismatch
                 failed[row] = self.add(
                     "row_total",
                     f"合计不等于分项之和：表三“{ROW_NAMES.get(row, row)}”一行，各类申请人之和为{s}，"
@@ -166,12 +172,9 @@ class _Checker:
         for col in TABLE3_COLUMNS:
             parts = [f"table3.{row}.{col}" for row in leaves]
             total = f"table3.total_processed.{col}"
-            vals = [self.val(p) for p in parts]
-            tv = self.val(total)
-            if tv is None or any(v is None for v in vals):
-                continue
-            s = sum(vals)
-            if s != tv:
+            mismatch = self.sum_mismatch(parts, total)
+            if mismatch:
+                vals, s, tv = mismatch
                 nonzero = "、".join(f"{ROW_NAMES.get(r, r)} {v}" for r, v in zip(leaves, vals) if v)
                 failed[col] = self.add(
                     "results_total",
