@@ -24,6 +24,16 @@ STEMS = render_seeds.seed_stems()
 NAME = "http://127.0.0.1:8000/xxgk/ndbg/t20250116_1.html"
 
 
+def _parse_measuring_peak(data: bytes, **kwargs):
+    """parse_bytes, and the peak of Python memory it allocated (bombs must not blow memory)."""
+    tracemalloc.start()
+    try:
+        report = parse_bytes(data, url=NAME, **kwargs)
+        return report, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.fixture(scope="module")
 def spec():
     return render_seeds.seed_spec(STEMS[1])
@@ -136,12 +146,7 @@ def test_docx_zip_bomb(docx_bytes):
                 f.write(chunk)
     data = out.getvalue()
     assert len(data) < 2_000_000
-    tracemalloc.start()
-    try:
-        report = parse_bytes(data, url=NAME)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    report, peak = _parse_measuring_peak(data)
     _check(report, ParseStatus.UNSUPPORTED, "zip bomb")
     assert peak < 50 * 1024 * 1024
 
@@ -186,12 +191,7 @@ def test_50mb_html_page(spec):
     filler = b"<div class='x'><span>" + "广告位招租".encode() * 20 + b"</span></div>\n"
     data = page.replace(b"</body>", filler * (50 * 1024 * 1024 // len(filler)) + b"</body>")
     assert len(data) > 50 * 1024 * 1024
-    tracemalloc.start()
-    try:
-        report = parse_bytes(data, url=NAME, content_type="text/html; charset=utf-8")
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    report, peak = _parse_measuring_peak(data, content_type="text/html; charset=utf-8")
     _check(report, ParseStatus.TOO_LARGE, "exceeds", str(MAX_MARKUP_BYTES))
     assert peak < 20 * 1024 * 1024
 
@@ -298,12 +298,7 @@ def test_docx_with_large_media_still_parses(docx_bytes, spec):
             dst.writestr(info.filename, src.read(info.filename))
         dst.writestr("word/media/image1.jpeg", os.urandom(30 * 1024 * 1024), compress_type=zipfile.ZIP_STORED)
     data = out.getvalue()
-    tracemalloc.start()
-    try:
-        report = parse_bytes(data, url=NAME)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    report, peak = _parse_measuring_peak(data)
     assert report.status == ParseStatus.PARSED, report.error
     assert report.agency == spec.agency
     assert peak < 20 * 1024 * 1024
