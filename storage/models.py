@@ -239,10 +239,15 @@ class Report:
 
     # -- cell access -------------------------------------------------------------------------
     def cell(self, table: str, row: str, column: str = SCALAR) -> Cell | None:
-        for c in self.cells:
-            if c.table == table and c.row == row and c.column == column:
-                return c
-        return None
+        # an index rebuilt when the cell list was replaced or grew (parsers append; nothing reorders)
+        index = self.__dict__.get("_index")
+        if index is None or index[0] != (id(self.cells), len(self.cells)):
+            first: dict[tuple[str, str, str], Cell] = {}
+            for c in self.cells:  # the first reading of a key, as a scan would find it
+                first.setdefault((c.table, c.row, c.column), c)
+            index = ((id(self.cells), len(self.cells)), first)
+            self.__dict__["_index"] = index
+        return index[1].get((table, row, column))
 
     def value(self, table: str, row: str, column: str = SCALAR):
         """The value if the cell is assessable (NUMERIC/ZERO), else None."""
