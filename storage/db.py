@@ -412,9 +412,10 @@ class Store:
                     f"INSERT INTO reports({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
                     tuple(values.values())).lastrowid
             self.conn.executemany(
-                'INSERT INTO cells(report_id, table_name, row, "column", value, raw, kind, label) '
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(report_id, c.table, c.row, c.column, c.value, c.raw, c.kind.value, c.label) for c in cells])
+                'INSERT INTO cells(report_id, table_name, row, "column", value, raw, kind, label, confidence) '
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(report_id, c.table, c.row, c.column, c.value, c.raw, c.kind.value, c.label, c.confidence)
+                 for c in cells])
             self.conn.executemany(
                 "INSERT INTO warnings(report_id, seq, code, message, cell) VALUES (?, ?, ?, ?, ?)",
                 [(report_id, i, w.code, w.message, w.cell) for i, w in enumerate(report.warnings)])
@@ -445,7 +446,7 @@ class Store:
         if r is None:
             raise KeyError(f"no report {report_id} in {self.path}")
         cells = [Cell(table=c["table_name"], row=c["row"], column=c["column"], value=c["value"], raw=c["raw"] or "",
-                      kind=CellKind(c["kind"]), label=c["label"] or "")
+                      kind=CellKind(c["kind"]), label=c["label"] or "", confidence=c["confidence"])
                  for c in self._all('SELECT * FROM cells WHERE report_id = ?', (report_id,))]
         warnings = [ParseWarning(code=w["code"], message=w["message"], cell=w["cell"])
                     for w in self._all("SELECT * FROM warnings WHERE report_id = ? ORDER BY seq", (report_id,))]

@@ -95,6 +95,8 @@ TABLE2_LAYOUT["unknown"] = TABLE2_LAYOUT["2021"]
 SCALAR = "value"
 
 TEMPLATES = ("2021", "2019", "unknown")
+#: Below this a cell's reading is not trusted enough to blame the agency for a broken relation.
+LOW_CONFIDENCE = 0.9
 SEVERITIES = ("error", "warning", "info")
 
 
@@ -168,6 +170,14 @@ class Cell:
     raw: str = ""  # text as printed
     kind: CellKind = CellKind.NUMERIC
     label: str = ""  # the canonical Chinese label of the row (from the template definition)
+    #: How sure the reading is, 0..1; None when the value was read directly from a text layer or markup.
+    #: OCR readings and values recovered by splitting a run of digits carry one; a finding resting
+    #: on a cell below LOW_CONFIDENCE is a warning that says so, never an error blamed on the agency.
+    confidence: float | None = None
+
+    @property
+    def low_confidence(self) -> bool:
+        return self.confidence is not None and self.confidence < LOW_CONFIDENCE
 
     @property
     def ref(self) -> str:

@@ -363,6 +363,11 @@ SELECT r.id AS report_id, r.agency, r.year, r.region, r.site, r.title, r.status,
 FROM reports r;
 """
 
+# -- version 7: how sure a cell's reading is (OCR, digits split by arithmetic); NULL = read directly --
+_V7 = """
+ALTER TABLE cells ADD COLUMN confidence REAL;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "documents, reports, cells, findings, runs, outbox", _V1),
     (2, "labels, wide views, full-text search (trigram)", _V2 + _wide_views()),
@@ -370,6 +375,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "cells WITHOUT ROWID, FTS without the sections copy", _V4 + _wide_views()),
     (5, "index of events by version", _V5),
     (6, "report_list view", _V6),
+    (7, "cells.confidence", _V7),
 ]
 LATEST = MIGRATIONS[-1][0]
 
