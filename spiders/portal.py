@@ -24,7 +24,7 @@ import scrapy
 from parsel import Selector
 from scrapy.http import Request, Response
 
-from spiders import hostile, platforms, titles
+from spiders import hostile, navigation, platforms, titles
 from spiders.hostile import FetchRecord
 from storage.models import Document
 
@@ -38,8 +38,19 @@ _ARTICLE_RE = re.compile(
 _PUBDATE_RE = re.compile(r"(?:发布日期|发布时间|发文日期|成文日期|时间)\s*[:：]?\s*((?:19|20)\d{2}[-/.年]\d{1,2}[-/.月]\d{1,2})")
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+    """host[:port], the port only when it is not the scheme's default (sites on one address differ by
+    port, and an http/https fallback keeps the host)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return host
+    return host if port is None or port == _DEFAULT_PORTS.get(parts.scheme) else f"{host}:{port}"
 
 
 def _listing_like(url: str) -> bool:
@@ -66,17 +77,36 @@ def _root_dir(url: str) -> str:
 class PortalSpider(scrapy.Spider):
     name = "portal"
 
+    #: Redirect shells followed in a row, at most (a shell pointing at a shell pointing at …).
+    MAX_SHELLS = 3
+
     def __init__(self, sites: list[dict[str, Any]] | None = None, max_tree_depth: int = 6,
-                 **kwargs: Any) -> None:
+                 max_nav_hops: int = 3, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sites: dict[str, dict[str, Any]] = {s["name"]: s for s in (sites or [])}
         self.max_tree_depth = max_tree_depth
+        self.max_nav_hops = max_nav_hops
+        #: site -> what the discovery did, for ``nianbao crawl --explain`` (written to the stats)
+        self.explain: dict[str, list[dict[str, Any]]] = {}
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
         kwargs.setdefault("sites", crawler.settings.getlist("NIANBAO_SITES"))
         kwargs.setdefault("max_tree_depth", crawler.settings.getint("NIANBAO_MAX_TREE_DEPTH", 6))
+        kwargs.setdefault("max_nav_hops", crawler.settings.getint("NIANBAO_MAX_NAV_HOPS", 3))
         return super().from_crawler(crawler, *args, **kwargs)
+
+    def _explain(self, site: str, kind: str, url: str, trail: list | None, note: str = "") -> None:
+        """One step of the discovery for --explain: a column found (with the path to it), a dead end…"""
+        events = self.explain.setdefault(site, [])
+        if len(events) < 200:  # bounded: a hostile portal cannot grow the stats without limit
+            events.append({"kind": kind, "url": url, "trail": [list(t) for t in (trail or [])], "note": note})
+
+    def closed(self, reason: str) -> None:
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None and crawler.stats is not None:
+            for site, events in self.explain.items():
+                crawler.stats.set_value(f"nianbao/explain/{site}", events)
 
     # -- helpers ------------------------------------------------------------------------------
     def _stat(self, key: str, n: int = 1) -> None:
@@ -97,6 +127,8 @@ class PortalSpider(scrapy.Spider):
                  **meta: Any) -> Request:
         obey = site.get("obey_robots")
         m = {"site": site["name"], "role": role, "handle_httpstatus_list": HANDLED_STATUSES, **meta}
+        if role == "start":
+            m.setdefault("nav_hops", 0)  # disclosure-section hops taken from the start URL
         if obey is False:
             m["dont_obey_robotstxt"] = True
         if role in ("report", "attachment"):
@@ -110,8 +142,9 @@ class PortalSpider(scrapy.Spider):
             self._stat("sites")
             # the fragment (gkmlpt's #<catid>) is never sent to the server: carry it in meta
             frag = urlsplit(site["start_url"]).fragment or None
-            yield self._request(platforms.strip_fragment(site["start_url"]), site, "start", tree_depth=0,
-                                fragment=frag)
+            start = platforms.strip_fragment(site["start_url"])
+            yield self._request(start, site, "start", tree_depth=0, fragment=frag,
+                                trail=[[site["start_url"], "start URL"]])
 
     async def start(self):
         for request in self._start_requests():
@@ -133,10 +166,33 @@ class PortalSpider(scrapy.Spider):
                            http_status=http_status, fetch_status=status, error=reason,
                            method=request.method)
 
+    #: Failures of a navigation page that the other scheme may not have (http-only, broken TLS).
+    SCHEME_FALLBACK = (hostile.TLS_ERROR, hostile.CONNECTION_ERROR, hostile.TIMEOUT, hostile.HTTP_5XX)
+
+    def _scheme_fallback(self, request: Request, status: str, reason: str) -> Request | None:
+        """The same navigation request over the other scheme, once (https 502 while http works…)."""
+        meta = request.meta
+        if meta.get("role") != "start" or meta.get("scheme_fallback") or status not in self.SCHEME_FALLBACK:
+            return None
+        other = navigation.other_scheme((meta.get("redirect_urls") or [request.url])[0])
+        if other is None:
+            return None
+        site = self.sites[meta["site"]]
+        self._explain(site["name"], "scheme_fallback", other, meta.get("trail"), f"{status}: {reason}")
+        keep = {k: v for k, v in meta.items() if k in ("tree_depth", "fragment", "nav_hops", "shells")}
+        trail = list(meta.get("trail") or []) + [[other, f"other scheme after {status}"]]
+        req = self._request(other, site, "start", scheme_fallback=True, trail=trail, **keep)
+        return req.replace(dont_filter=True)
+
     def on_error(self, failure):
         request = failure.request
         verdict = hostile.classify_failure(failure.value)
         response = getattr(failure.value, "response", None)
+        retry = self._scheme_fallback(request, verdict.status, verdict.reason)
+        if retry is not None:
+            logger.info("%s: %s; trying %s", request.url, verdict.status, retry.url)
+            yield retry
+            return
         yield self._record(request, verdict.status, verdict.reason,
                            getattr(response, "status", None))
 
@@ -160,9 +216,28 @@ class PortalSpider(scrapy.Spider):
         text = self._text(response)
         verdict = self._verdict(response, text)
         if verdict:
+            retry = self._scheme_fallback(response.request, verdict.status, verdict.reason)
+            if retry is not None:
+                yield retry
+                return
             yield self._record(response.request, verdict.status, verdict.reason, response.status)
             return
         url = response.url
+        trail = list(meta.get("trail") or [])
+        if meta.get("redirect_urls"):
+            trail.append([url, f"HTTP redirect from {meta['redirect_urls'][-1]}"])
+        shell = navigation.redirect_target(text, url)
+        if shell and meta.get("shells", 0) < self.MAX_SHELLS:
+            target, how = shell
+            if _host(target) in self._site_hosts(site):
+                keep = {k: v for k, v in meta.items()
+                        if k in ("tree_depth", "fragment", "column_root", "nav_hops", "from_url", "platform",
+                                 "entered")}
+                yield self._request(platforms.strip_fragment(target), site, role, callback=self.parse_page,
+                                    shells=meta.get("shells", 0) + 1, trail=trail + [[target, how]], **keep)
+            else:
+                self._explain(site["name"], "dead_end", url, trail, f"{how} to another host: {target}")
+            return
         if meta.get("fragment") and "#" not in url:
             url = f"{url}#{meta['fragment']}"
         adapter = platforms.detect(text, url, site.get("platform"))
@@ -173,11 +248,15 @@ class PortalSpider(scrapy.Spider):
         in_tree = role == "column" or (role == "start" and self._is_column_page(text, url))
         if role == "start" and in_tree:
             root = _root_dir(url)
+        if in_tree and (role == "start" or meta.get("entered")):
+            self._explain(site["name"], "column", url, trail)
         kept = yield from self._entries(listing.entries, site, url)
         for page in listing.pages:
             yield self._page_request(page, site, depth, root, url)
         links = platforms.anchors(platforms.selector(text), url)
         hosts = self._site_hosts(site)
+        hops = meta.get("nav_hops", 0)
+        followed = 0
         for a, link in links:
             if _host(link) not in hosts or not _listing_like(link):
                 continue  # cheap tests first: most links of a big listing are articles
@@ -185,13 +264,36 @@ class PortalSpider(scrapy.Spider):
             target = self._follow(url, link, label, in_tree, root, depth)
             if target:
                 link_url, frag = target
+                followed += 1
                 yield self._request(link_url, site, "column", tree_depth=depth + 1,
                                     column_root=root or _root_dir(link_url), fragment=frag,
-                                    from_url=url)
+                                    from_url=url, entered=not in_tree,
+                                    trail=trail + [[link_url, f"年报 column link “{label}”"]] if not in_tree else None)
+            elif not in_tree and hops < self.max_nav_hops and self._is_disclosure_link(url, link, label):
+                followed += 1
+                yield self._request(platforms.strip_fragment(link), site, "start", tree_depth=0,
+                                    nav_hops=hops + 1, fragment=urlsplit(link).fragment or None,
+                                    trail=trail + [[link, f"disclosure link “{label}”" if label
+                                                    else "disclosure URL"]])
+        if not in_tree and role == "start" and not followed and not listing.pages and not kept:
+            self._explain(site["name"], "dead_end", url, trail,
+                          f"no link to a disclosure section (政务公开, 信息公开…) or a 年报 column among "
+                          f"{len(links)} links" + (f" (hop {hops} of {self.max_nav_hops})" if hops else ""))
         if role == "column" and not kept and not listing.pages and hostile.looks_js_only(
                 text, sum(1 for _a, link in links if not _listing_like(link))):
             yield self._record(response.request, hostile.JS_ONLY,
                                "listing with no entries or links (filled by a script)", response.status)
+
+    @staticmethod
+    def _is_disclosure_link(page_url: str, link: str, label: str) -> bool:
+        if platforms.strip_fragment(link) == platforms.strip_fragment(page_url):
+            return False
+        if label and any(x in label for x in ("首页", "上一页", "下一页", "返回")):
+            return False
+        if navigation.is_disclosure_text(label):
+            return True
+        return (not label or len(label) <= 12) and navigation.is_disclosure_url(link) and not any(
+            x in (label or "") for x in navigation.DISCLOSURE_EXCLUDE)
 
     def _is_column_page(self, text: str, url: str) -> bool:
         if titles.is_column_url(url):
