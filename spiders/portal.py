@@ -248,9 +248,11 @@ class PortalSpider(scrapy.Spider):
         in_tree = role == "column" or (role == "start" and self._is_column_page(text, url))
         if role == "start" and in_tree:
             root = _root_dir(url)
-        if in_tree and (role == "start" or meta.get("entered")):
-            self._explain(site["name"], "column", url, trail)
         kept = yield from self._entries(listing.entries, site, url)
+        if (in_tree and (role == "start" or meta.get("entered"))) or (
+                role == "start" and (kept or listing.pages)):
+            self._explain(site["name"], "column", url, trail,
+                          f"{adapter.NAME}: {kept} report entries, {len(listing.pages)} more pages/data requests")
         for page in listing.pages:
             yield self._page_request(page, site, depth, root, url)
         links = platforms.anchors(platforms.selector(text), url)

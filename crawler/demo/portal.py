@@ -380,7 +380,11 @@ class DemoPortal(_Served):
         out = [ExpectedFinding("missing", "dongfeng", "东风区财政局", 2024, "2023 report, none for 2024")]
         for p in self.reports:
             for rule in p.planted:
-                if rule == "needs_ocr" or (rule == "revised" and not self.revision):
+                if rule == "needs_ocr":  # a 图片版 page: its tables are images, the officer is told
+                    out.append(ExpectedFinding("tables_missing", p.site, p.agency, p.year,
+                                               "报告缺少统计表: the tables are images (图片版)"))
+                    continue
+                if rule == "revised" and not self.revision:
                     continue
                 detail = {"carry_continuity": "上年结转 0 ≠ 2023 结转下年度 2 (自然人)",
                           "deadline": f"department report dated {p.page_date}, due 31 January",

@@ -35,7 +35,7 @@ from rapidfuzz import fuzz
 
 from crawler.parsing import template as T
 from crawler.parsing.extract.base import Extracted, Paragraph, Table
-from crawler.parsing.metadata import extract_metadata
+from crawler.parsing.metadata import _TITLE_SEPARATORS, extract_metadata, is_title, parse_title
 from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS,
                             Cell, CellKind, ParseStatus, ParseWarning, Report, Source)
 
@@ -708,6 +708,33 @@ def map_table4(m: _Mapper, rows: list[Row]) -> int:
     return len(TABLE4_GROUPS)
 
 
+# -- a report by its titles ---------------------------------------------------------------------------
+
+def titled_report(extracted: Extracted, hints: dict) -> str | None:
+    """The report title that the page (<title>, <h1>, meta ArticleTitle, 信息名称) or its listing entry
+    names, or None; decoys (编制说明, 工作要点, 决算 …) never count."""
+    meta = extracted.metadata
+    candidates = [meta.get(k) for k in (*T.TITLE_KEYS, *T.PAGE_TITLE_KEYS)] + [hints.get("link_title")]
+    for candidate in candidates:
+        for part in _TITLE_SEPARATORS.split(candidate) if candidate else ():
+            squashed = _SPACES.sub("", unicodedata.normalize("NFKC", part))
+            if is_title(squashed) and not any(w in squashed for w in T.REPORT_TITLE_DECOYS):
+                return squashed
+    return None
+
+
+def why_no_tables(extracted: Extracted) -> tuple[str, str]:
+    """(warning code, message) for a report none of whose tables could be read."""
+    meta = extracted.metadata
+    text = "".join(b.text for b in extracted.blocks if isinstance(b, Paragraph))
+    if int(meta.get("x-body-images") or 0) and len(text) < 1500:
+        return "tables_are_images", "the report's tables are images (图片版): no table could be read"
+    if int(meta.get("x-page-attachments") or 0) and len(text) < 500:
+        return "tables_in_attachment", ("the page is a stub pointing at an attachment: no table on the page "
+                                        "(the attachment's own reading decides, if it could be fetched)")
+    return "tables_absent", "no statistical table found in the report"
+
+
 # -- entry point ----------------------------------------------------------------------------------
 
 def map_report(extracted: Extracted, *, source: Source, hints: dict | None = None) -> Report:
@@ -769,7 +796,15 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
         report.status = ParseStatus.PARSED
     elif any(found.values()) or title_in_body or len(headings) >= 3:
         report.status = ParseStatus.PARTIAL
+    elif (page_title := titled_report(extracted, hints)) is not None:
+        # the page and its listing say 政府信息公开工作年度报告: a report, whatever its body holds
+        report.status = ParseStatus.PARTIAL
+        report.title = report.title or page_title
+        agency, year = parse_title(page_title)
+        report.agency, report.year = report.agency or agency, report.year or year
     else:
         report.status = ParseStatus.NOT_A_REPORT
         report.error = f"{source.path or source.url or 'document'}: no report tables, title or sections found"
+    if report.status == ParseStatus.PARTIAL and not any(found.values()):
+        m.warn(*why_no_tables(extracted))
     return report

@@ -280,3 +280,10 @@ CN_TEN = "十"
 #: Further labels of the date line in a page's info bar (时间：2025-01-16 10:00); the HTML extractor
 #: stores such a date under the first non-ASCII key of PUBDATE_KEYS.
 PAGE_DATE_LABELS = ("时间", "日期", "发布于")
+
+#: Words that make a title naming a 年度报告 something else (research/portals.md §8 and the decoys seen
+#: in 年报 columns: 编制说明, 工作要点, 决算, 解读 …): such a page is never a report by its title alone.
+REPORT_TITLE_DECOYS = ("说明", "工作要点", "要点", "决算", "预算", "解读", "图解", "通知", "总结", "统计表",
+                       "目录", "指南", "会议", "培训", "考核", "评估", "情况通报")
+#: Page metadata keys that carry a heading or a name of the page (besides TITLE_KEYS).
+PAGE_TITLE_KEYS = ("h1", "信息名称", "名称", "文件名称")

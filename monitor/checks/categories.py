@@ -15,6 +15,7 @@ CATEGORIES: dict[str, str] = {
     "narrative_vs_table": "正文数据与表格不一致",
     "placeholder": "内容不全、缺要素",
     "period": "统计期限/年份错误",
+    "tables_missing": "内容不全、缺要素",
     # across years, deadlines, missing (this package)
     "carry_continuity": "上年结转与上年报告结转下年度不一致",
     "in_force_continuity": "现行有效件数与上年不衔接",

@@ -37,6 +37,7 @@ SEVERITY = {
     "narrative_vs_table": WARNING,
     "placeholder": WARNING,
     "period": WARNING,
+    "tables_missing": WARNING,
 }
 
 #: The rule ids this module checks (relations 1-7 of the spec), in the spec's order.
@@ -256,6 +257,26 @@ class _Checker:
             self.add("placeholder", "内容缺失：“五、存在的主要问题及改进情况”为空或只写“无”，未说明实际问题及改进情况。",
                      numbers={"chars": len(problems)}, subject="empty:problems")
 
+    # tables_missing --------------------------------------------------------------------------------
+    #: the parser's reason (a ParseWarning code) -> what the officer reads
+    TABLES_MISSING_REASONS = {
+        "tables_are_images": "统计表为图片（图片版），无法读取其中的数据",
+        "tables_in_attachment": "正文只指向附件，未能从附件读取统计表",
+        "tables_absent": "正文中没有统计表",
+    }
+
+    def tables_missing(self) -> None:
+        """A page titled 政府信息公开工作年度报告 whose tables could not be read at all: the officer
+        should look (a warning: the tables may be printed as images, or in a file we could not read)."""
+        if any(c.table in ("table2", "table3", "table4") for c in self.r.cells):
+            return
+        reason = next((w.code for w in self.r.warnings if w.code in self.TABLES_MISSING_REASONS), None)
+        if reason is None:
+            return
+        self.add("tables_missing", f"报告缺少统计表：{self.TABLES_MISSING_REASONS[reason]}，"
+                                   "表二、表三、表四的数据均未读到，请人工核对。",
+                 numbers={"reason": reason}, subject="tables")
+
     # 7 ---------------------------------------------------------------------------------------------
     def period(self) -> None:
         if not self.r.period or not self.r.year:
@@ -288,6 +309,7 @@ def check_report(report: Report) -> list[Finding]:
     c.narrative_vs_table()
     c.placeholder()
     c.period()
+    c.tables_missing()
     # where a failing row meets a failing column, that cell is the suspect
     for row, rf in bad_rows.items():
         for col, cf in list(bad_cols.items()) + list(bad_balance.items()):

@@ -159,7 +159,7 @@ def test_every_rule_has_a_severity_and_findings_carry_the_report():
         assert f.severity == SEVERITY[f.rule]
         assert (f.agency, f.year) == ("测试局", 2024)
     assert RULES == ("row_total", "results_total", "balance", "appeal_total", "narrative_vs_table",
-                     "placeholder", "period")
+                     "placeholder", "period", "tables_missing")
     assert set(SEVERITY) == set(RULES)
 
 

@@ -294,12 +294,14 @@ def test_table4_values_after_a_label_cell():
     assert mapped(ex).table4 == expected_json(v)["table4"]
 
 
-def test_a_page_title_alone_does_not_make_a_report():
+def test_a_stub_page_titled_as_a_report_is_a_report_whose_tables_are_in_the_attachment():
+    # issue 9 item 3: the titles decide; the stub is a report that says why it has no tables
     ex = Extracted(format="html", blocks=[Paragraph("附件：2024年政府信息公开工作年度报告.pdf")],
-                   metadata={"ArticleTitle": "某局2024年政府信息公开工作年度报告"})
+                   metadata={"ArticleTitle": "某局2024年政府信息公开工作年度报告", "x-page-attachments": "1"})
     r = mapped(ex)
-    assert r.status is ParseStatus.NOT_A_REPORT
-    assert r.title == "某局2024年政府信息公开工作年度报告"  # still recorded for the attachment's sake
+    assert r.status is ParseStatus.PARTIAL
+    assert r.title == "某局2024年政府信息公开工作年度报告" and (r.agency, r.year) == ("某局", 2024)
+    assert "tables_in_attachment" in [w.code for w in r.warnings]
 
 
 @pytest.mark.parametrize("wording", [

@@ -322,6 +322,10 @@ _DATE_LINE = re.compile("(" + "|".join(map(re.escape, sorted(set(_DATE_LABELS), 
 _PUBDATE_LABEL = next(k for k in T.PUBDATE_KEYS if not k.isascii())
 
 
+_ATTACHMENT_HREF = re.compile(r"\.(?:pdf|docx?|wps|xlsx?|et|ofd|rtf)(?:$|[?#])|downfile\.jsp|download\.jsp|/attach/",
+                              re.I)
+
+
 def _metadata(root, container) -> dict[str, str]:
     meta: dict[str, str] = {}
     titles = root.xpath("//title")
@@ -334,6 +338,17 @@ def _metadata(root, container) -> dict[str, str]:
         content = norm_ws(m.get("content") or "")
         if name and content and name not in meta:
             meta[name] = content
+    # The page's heading and what its body holds besides text: a report whose tables cannot be read
+    # says why (images in the body: 图片版; links to files only: the report is in an attachment).
+    for h in root.xpath("//h1")[:3]:
+        t = norm_ws("".join(h.itertext()))
+        if t:
+            meta.setdefault("h1", t)
+            break
+    if container is not None:
+        meta["x-body-images"] = str(len(container.xpath(".//img[@src]")))
+        meta["x-page-attachments"] = str(sum(1 for a in root.xpath("//a[@href]")
+                                             if _ATTACHMENT_HREF.search(a.get("href") or "")))
     # A visible date line printed above the body (the info bar of the article).
     m = _DATE_LINE.search(_text_before(root, container, limit=3000))
     if m:
