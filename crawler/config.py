@@ -54,7 +54,7 @@ class Site(_Model):
         default_factory=list,
         description="Extra hosts attachments may come from (the start URL's host is always allowed)",
     )
-    platform: Literal["auto", "trs", "hanweb", "gkmlpt", "generic"] = Field(
+    platform: Literal["auto", "trs", "hanweb", "gkmlpt", "generic", "jpaas", "hanweb_xxgk", "ucap", "vsb"] = Field(
         "auto", description="Platform adapter; 'auto' detects it from each page")
     selectors: Selectors = Field(default_factory=Selectors)
     roster: list[RosterEntry] = Field(default_factory=list, description="Agencies expected to publish")

@@ -21,7 +21,7 @@ from spiders import titles
 DISCLOSURE_TEXTS = ("政府信息公开", "信息公开", "政务公开", "公开目录", "信息公开目录", "政府公开", "政务信息公开")
 #: ... except those that name a page inside it that is not a way to the 年报 column.
 DISCLOSURE_EXCLUDE = ("指南", "制度", "申请", "规定", "意见", "咨询", "监督", "举报", "邮箱", "统计", "规范",
-                      "工作要点", "工作报告", "专栏建设", "平台建设", "办法", "通知", "说明")
+                      "工作要点", "工作报告", "专栏建设", "平台建设", "办法", "通知", "说明", "会议", "召开", "培训")
 #: Path segments of disclosure sections seen on real portals (portals.md §2.1, §3, §4, §5, §8).
 DISCLOSURE_SLUGS = ("zwgk", "xxgk", "zfxxgk", "gkml", "xxgkml", "zfxxgkml", "zfxxgkzl", "zfxxgkpt", "gongkai",
                     "publicity", "zwxxgk", "govinfo", "gk", "gkmlpt", "szfxxgk", "bmxxgk")
@@ -43,7 +43,7 @@ _TAGS = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
 
 def is_disclosure_text(text: str | None) -> bool:
     t = titles.normalize(text).replace(" ", "")
-    if not t or len(t) > 12:
+    if not t or len(t) > 10:
         return False
     return any(k in t for k in DISCLOSURE_TEXTS) and not any(x in t for x in DISCLOSURE_EXCLUDE)
 

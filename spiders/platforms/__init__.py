@@ -1,6 +1,6 @@
 """Platform adapters: how a listing page of one CMS family yields its entries and its other pages.
 
-Each module (trs, hanweb, gkmlpt, generic) offers the same pure functions, so they can be tested
+Each module (trs, hanweb, jpaas, xxgk_module, gkmlpt, ucap, vsb, generic) offers the same pure functions, so they can be tested
 on fixture pages without a crawl:
 
 - ``detect(text, url) -> bool``: this page was published by that platform (from the page itself,
@@ -136,19 +136,21 @@ def fragment_entries(fragment_html: str, base_url: str) -> list[Entry]:
     return html_entries(f"<html><body>{fragment_html}</body></html>", base_url)
 
 
+def _modules():
+    """Adapters in detection order: the specific markers first (gkmlpt's SID, Hanweb's JPaaS queryData
+    and annual-report module, the classic Hanweb datastore, UCAP's API), TRS and VSB, then generic."""
+    from spiders.platforms import generic, gkmlpt, hanweb, jpaas, trs, ucap, vsb, xxgk_module
+
+    return (gkmlpt, jpaas, xxgk_module, hanweb, ucap, trs, vsb, generic)
+
+
 def detect(text: str, url: str, override: str | None = None):
     """The adapter module for a page: the site's override, else the first that recognises it."""
-    from spiders.platforms import generic, gkmlpt, hanweb, trs
-
     if override and override != "auto":
         return module(override)
-    for mod in (gkmlpt, hanweb, trs):
-        if mod.detect(text, url):
-            return mod
-    return generic
+    return next(mod for mod in _modules() if mod.detect(text, url))
 
 
 def module(name: str):
-    from spiders.platforms import generic, gkmlpt, hanweb, trs
-
-    return {"trs": trs, "hanweb": hanweb, "gkmlpt": gkmlpt, "generic": generic}[name]
+    """The adapter named ``name`` (its NAME: trs, hanweb, gkmlpt, jpaas, hanweb_xxgk, ucap, vsb, generic)."""
+    return {mod.NAME: mod for mod in _modules()}[name]

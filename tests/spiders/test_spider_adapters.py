@@ -191,7 +191,8 @@ def test_generic_gbk_without_charset_and_next_link():
     text, enc = hostile.decode_html("text/html", body)
     assert enc == "gb18030" and "金厂镇" in text
     url = "http://127.0.0.1/xxgknb.htm"
-    assert platforms.detect(text, url) is generic
+    # /info/<col>/<id>.htm links and the pb_sys_common pager: VSB, whose pages include the 下一页 ones
+    assert platforms.detect(text, url).NAME == "vsb"
     listing = generic.listing(text, url)
     assert [p.url for p in listing.pages] == ["http://127.0.0.1/xxgknb/2.htm"]
     kept = [e for e in listing.entries if titles.is_report_title(e.title)]
