@@ -28,8 +28,8 @@ API::
 
     from crawler.demo.portal import DemoPortal, build_portal
 
-    portal = DemoPortal(seed_dir="tests/fixtures/seeds", expected_dir="tests/fixtures/expected",
-                        cache_dir="data/demo/cache")      # defaults: the bundled fixtures, a temp cache
+    portal = DemoPortal(seed_dir="my/seeds", expected_dir="my/expected",
+                        cache_dir="data/demo/cache")      # defaults: crawler/demo/data, a temp cache
     with portal.serve() as base_url:                      # ThreadingHTTPServer on 127.0.0.1, free port
         portal.start_url(base_url)                        # the 政务公开 page (TRS site)
         portal.site_configs(base_url)                     # config.yaml `sites` entries (one per platform)
@@ -81,8 +81,10 @@ from crawler.demo.spec import ReportSpec
 
 log = logging.getLogger(__name__)
 
-_FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures"
-DEFAULT_SEED_DIR = _FIXTURES / "seeds"
+#: The seed texts and their expected values, shipped with the package (copied from the project's
+#: seeds; tests/fixtures keeps the tests' own copy): an installed wheel has no tests/ to read.
+DATA_DIR = Path(__file__).resolve().parent / "data"
+DEFAULT_SEED_DIR = DATA_DIR / "seeds"
 
 SITES = (
     SiteInfo("dongfeng", "trs", "东风区人民政府（示例数据）", "东风区"),
@@ -389,7 +391,7 @@ class DemoPortal(_Served):
                 detail = {"carry_continuity": "上年结转 0 ≠ 2023 结转下年度 2 (自然人)",
                           "deadline": f"department report dated {p.page_date}, due 31 January",
                           "revised": f"content changed {self.revision} time(s) at the same URL"}.get(
-                    rule, "seed 001's own error (see tests/fixtures/expected)")
+                    rule, "seed 001's own error (see crawler/demo/data/expected)")
                 out.append(ExpectedFinding(rule, p.site, p.agency, p.year, detail))
         return out
 
