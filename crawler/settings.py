@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from crawler.config import Config, Site
+from spiders.portal import host_key
 
 USER_AGENT_TEMPLATE = "nianbao/{version} (+https://github.com/nianbao/nianbao; contact: {contact})"
 
@@ -41,8 +42,8 @@ def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: 
     slots: dict[str, dict[str, Any]] = {}
     for s in sites:
         if s.download_delay is not None and polite:
-            # Scrapy keys download slots by host name (no port)
-            slots[urlsplit(s.start_url).hostname or ""] = {"delay": s.download_delay,
+            # the spider keys download slots by host[:port] (spiders.portal.host_key)
+            slots[host_key(s.start_url)] = {"delay": s.download_delay,
                                                    "concurrency": c.concurrent_per_domain}
     return {
         "BOT_NAME": "nianbao",

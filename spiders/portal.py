@@ -53,6 +53,11 @@ def _host(url: str) -> str:
     return host if port is None or port == _DEFAULT_PORTS.get(parts.scheme) else f"{host}:{port}"
 
 
+#: The download-slot key of a URL (settings key a site's DOWNLOAD_SLOTS entry by it): two servers on
+#: one address, different ports, are two hosts with their own politeness.
+host_key = _host
+
+
 def _listing_like(url: str) -> bool:
     """A column/listing URL rather than an article or a file."""
     parts = urlsplit(url)
@@ -72,6 +77,19 @@ def _content_type(response: Response) -> str:
 def _root_dir(url: str) -> str:
     path = urlsplit(url).path
     return path if path.endswith("/") else path.rsplit("/", 1)[0] + "/"
+
+
+class _OneLine(logging.Filter):
+    """Scrapy's robots.txt middleware logs a failed robots.txt fetch (an https-only failure the spider
+    then retries over http) with its traceback: keep the message, drop the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info:
+            record.msg = f"{record.getMessage()} ({record.exc_info[1]!r})"
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
 
 
 class PortalSpider(scrapy.Spider):
@@ -94,6 +112,9 @@ class PortalSpider(scrapy.Spider):
         kwargs.setdefault("sites", crawler.settings.getlist("NIANBAO_SITES"))
         kwargs.setdefault("max_tree_depth", crawler.settings.getint("NIANBAO_MAX_TREE_DEPTH", 6))
         kwargs.setdefault("max_nav_hops", crawler.settings.getint("NIANBAO_MAX_NAV_HOPS", 3))
+        robots_log = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
+        if not any(isinstance(f, _OneLine) for f in robots_log.filters):
+            robots_log.addFilter(_OneLine())
         return super().from_crawler(crawler, *args, **kwargs)
 
     def _explain(self, site: str, kind: str, url: str, trail: list | None, note: str = "") -> None:
@@ -126,7 +147,8 @@ class PortalSpider(scrapy.Spider):
                  method: str = "GET", body: str | None = None, headers: dict | None = None,
                  **meta: Any) -> Request:
         obey = site.get("obey_robots")
-        m = {"site": site["name"], "role": role, "handle_httpstatus_list": HANDLED_STATUSES, **meta}
+        m = {"site": site["name"], "role": role, "handle_httpstatus_list": HANDLED_STATUSES,
+             "download_slot": _host(url), **meta}
         if role == "start":
             m.setdefault("nav_hops", 0)  # disclosure-section hops taken from the start URL
         if obey is False:
@@ -260,8 +282,15 @@ class PortalSpider(scrapy.Spider):
         hops = meta.get("nav_hops", 0)
         followed = 0
         for a, link in links:
-            if _host(link) not in hosts or not _listing_like(link):
-                continue  # cheap tests first: most links of a big listing are articles
+            if _host(link) not in hosts:
+                continue
+            if not _listing_like(link):  # cheap tests first: most links of a big listing are articles
+                # outside the tree, a page link (VSB /xxgk.htm) named 信息公开 or 年报 is still a way in
+                if in_tree or _ARTICLE_RE.search(urlsplit(link).path) or titles.is_attachment_url(link):
+                    continue
+                label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
+                if not (navigation.is_disclosure_text(label) or titles.is_column_text(label)):
+                    continue
             label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
             target = self._follow(url, link, label, in_tree, root, depth)
             if target:

@@ -13,13 +13,18 @@ from crawler.cli import get_config
 @click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
               help="Database file (default: database from config.yaml).")
 @click.option("--no-progress", is_flag=True, help="No progress bar / periodic progress lines.")
+@click.option("--explain", "explain", multiple=True, metavar="SITE",
+              help="Crawl SITE and print the path taken from its start URL to each 年报 column "
+                   "(and the dead ends), to see why a site yields nothing; repeatable.")
 @click.pass_context
-def crawl(ctx: click.Context, sites: tuple[str, ...], db: str | None, no_progress: bool) -> None:
+def crawl(ctx: click.Context, sites: tuple[str, ...], db: str | None, no_progress: bool,
+          explain: tuple[str, ...]) -> None:
     """Crawl portals: 年报 columns, report pages and attachments, politely and incrementally."""
     from crawler.crawl import run_crawl
     from storage.db import Store
 
     config = get_config(ctx)
+    sites = tuple(dict.fromkeys(sites + explain))
     for name in sites:
         config.site(name)  # ConfigError names the key when the site is unknown
     if not config.sites:
@@ -33,7 +38,35 @@ def crawl(ctx: click.Context, sites: tuple[str, ...], db: str | None, no_progres
     finally:
         store.close()
     click.echo(summary.render())
+    for name in explain:
+        site = config.site(name)
+        click.echo(render_explain(name, site.start_url, summary.stats.get(f"nianbao/explain/{name}") or [],
+                                  summary.sites.get(name)))
     sys.exit(0 if summary.status in ("ok", "partial") else 1)
+
+
+_KINDS = {"column": "年报 column", "dead_end": "dead end", "scheme_fallback": "other scheme"}
+
+
+def render_explain(name: str, start_url: str, events: list[dict], site_summary=None) -> str:
+    """The discovery of one site as a person reads it: each 年报 column with the path from the start
+    URL to it (one step a line: how the link was found, then the URL), then the dead ends."""
+    lines = [f"explain {name}: start {start_url}"]
+    columns = [e for e in events if e.get("kind") == "column"]
+    for i, e in enumerate(columns, 1):
+        lines.append(f"  column {i}: {e['url']}" + (f"  ({e['note']})" if e.get("note") else ""))
+        for step, (url, how) in enumerate(e.get("trail") or []):
+            lines.append(f"      {'   ' if step == 0 else ' → '}{how}: {url}")
+    for e in events:
+        if e.get("kind") != "column":
+            lines.append(f"  {_KINDS.get(e.get('kind'), e.get('kind'))}: {e['url']} — {e.get('note', '')}")
+    if not columns:
+        lines.append("  no 年报 column was found from the start URL: see the dead ends above; a start URL may be "
+                     "the home page, the 政务公开/信息公开 page or the 年报 column itself (docs/adding-a-platform.md)")
+    if site_summary is not None:
+        lines.append(f"  result: {site_summary.reports} report pages, {site_summary.attachments} attachments, "
+                     f"{site_summary.pages} listing pages ({site_summary.status})")
+    return "\n".join(lines)
 
 
 COMMANDS = [crawl]
