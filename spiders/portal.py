@@ -203,8 +203,8 @@ class PortalSpider(scrapy.Spider):
         self._explain(site["name"], "scheme_fallback", other, meta.get("trail"), f"{status}: {reason}")
         keep = {k: v for k, v in meta.items() if k in ("tree_depth", "fragment", "nav_hops", "shells")}
         trail = list(meta.get("trail") or []) + [[other, f"other scheme after {status}"]]
-        req = self._request(other, site, "start", scheme_fallback=True, trail=trail, **keep)
-        return req.replace(dont_filter=True)
+        # filtered as usual: the other scheme's URL is new to the dupefilter, and a later link to it is not
+        return self._request(other, site, "start", scheme_fallback=True, trail=trail, **keep)
 
     def on_error(self, failure):
         request = failure.request
