@@ -59,6 +59,9 @@ class Site(_Model):
     selectors: Selectors = Field(default_factory=Selectors)
     roster: list[RosterEntry] = Field(default_factory=list, description="Agencies expected to publish")
     obey_robots: bool | None = Field(None, description="Override crawl.obey_robots for this site")
+    fetch: Literal["http", "browser"] = Field(
+        "http", description="browser: fetch this site's pages and files through headless Chromium, which "
+                            "runs JavaScript challenges (瑞数 412, 加速乐 521) and reuses their cookies")
     download_delay: float | None = Field(None, ge=0, description="Override crawl.download_delay (seconds)")
     recipients: list[str] = Field(
         default_factory=list, description="Alert recipients for this site (default: alerts.recipients)")

@@ -31,7 +31,7 @@ def site_dict(site: Site) -> dict[str, Any]:
     return {
         "name": site.name, "start_url": site.start_url, "allowed_hosts": list(site.allowed_hosts),
         "platform": site.platform, "selectors": site.selectors.model_dump(exclude_none=True),
-        "obey_robots": site.obey_robots,
+        "obey_robots": site.obey_robots, "fetch": site.fetch,
     }  # a site's download_delay is not the spider's business: it becomes a DOWNLOAD_SLOTS entry
 
 
@@ -81,6 +81,8 @@ def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: 
             "crawler.middlewares.ConditionalRequestMiddleware": 120,
             "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
             "crawler.middlewares.LoopAwareRedirectMiddleware": 600,
+            # fetch: browser sites only (NotConfigured otherwise): last before the download itself
+            "crawler.browser.BrowserFetchMiddleware": 950,
         },
         "ITEM_PIPELINES": {"crawler.pipelines.StorePipeline": 300},
         "EXTENSIONS": {"crawler.crawl.CrawlProgress": 500},

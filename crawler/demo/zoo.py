@@ -29,6 +29,9 @@ numeric     numeric CMS  configured as **https://** (the server speaks http only
                          back); year → group → report directories ``…/2292928/index.html``
 tree        generic      home is a ``location.href`` shell; year → group → unit tree (Xixian style);
                          robots.txt ``Crawl-delay: 1``
+waf         TRS + 加速乐  every page but robots.txt answers HTTP 521 with a script that computes the
+                         ``__jsl_clearance_s`` cookie and reloads, until the cookie is sent: a
+                         ``fetch: browser`` site passes, a plain one records waf_challenge_521
 traps       TRS          real reports beside traps: a report link that 302s to another host, a
                          下一页 to ``file:///etc/passwd``, ``createPageHTML(1000000, …)``, an endless
                          下一页 chain (the URL policy and caps must refuse them)
@@ -96,7 +99,7 @@ class ZooSite(_Served):
         self.resources: dict[str, Resource] = {}
         self.reports: list[ZooReport] = []
         self.never: list[str] = []  # paths a polite, policed crawl must never request
-        self.dynamic: Callable[[str, str, dict, dict, str], Resource | None] | None = None
+        self.dynamic: Callable[..., Resource | None] | None = None  # (method, path, query, form, base, headers)
         self.server = None
 
     # -- building --------------------------------------------------------------------------------
@@ -127,7 +130,7 @@ class ZooSite(_Served):
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         if self.dynamic is not None:
             form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
-            res = self.dynamic(method, path, query, form, base_url)
+            res = self.dynamic(method, path, query, form, base_url, headers)
             if res is not None:
                 return res
         full = path + ("?" + parts.query if parts.query else "")
@@ -148,7 +151,8 @@ class Zoo:
         self.foreign = ZooSite("foreign", "foreign", "外部网站（示例数据）")
         self.foreign.raw("/latest/meta-data/", "ami-id\ninstance-id\n", "text/plain")
         self.sites: dict[str, ZooSite] = {}
-        for build in (_trs, _hanweb, _gkmlpt, _gkmlpt_tree, _jpaas, _xxgk, _vsb, _ucap, _numeric, _tree, _traps):
+        for build in (_trs, _hanweb, _gkmlpt, _gkmlpt_tree, _jpaas, _xxgk, _vsb, _ucap, _numeric, _tree, _traps,
+                      _waf):
             site = build(self)
             self.sites[site.name] = site
 
@@ -202,9 +206,9 @@ class Zoo:
         for s in (*self.sites.values(), self.foreign):
             s.clear_log()
 
-    def site_configs(self, names: list[str] | None = None) -> list[dict]:
-        """``sites`` entries of config.yaml: each site by its home page."""
-        return [{"name": s.name, "region": f"{s.title}", "start_url": s.home_url()}
+    def site_configs(self, names: list[str] | None = None, **extra) -> list[dict]:
+        """``sites`` entries of config.yaml: each site by its home page (``extra`` keys added to each)."""
+        return [{"name": s.name, "region": f"{s.title}", "start_url": s.home_url(), **extra}
                 for s in self.sites.values() if names is None or s.name in names]
 
     def expected_reports(self, name: str) -> list[str]:
@@ -385,7 +389,7 @@ def _hanweb(zoo: Zoo) -> ZooSite:
             f'perPage:5, url:"/module/web/jpage/dataproxy.jsp"}});</script>')
     s.add("/col/col200/index.html", "政府信息公开年报", main, crumbs=crumbs[:2])
 
-    def dynamic(method, path, query, form, base):
+    def dynamic(method, path, query, form, base, headers=None):
         if path == "/module/web/jpage/dataproxy.jsp":
             if form.get("columnid") != "200":
                 recs = []
@@ -439,7 +443,7 @@ def _gkmlpt_site(zoo: Zoo, name: str, title: str, region: str, sid: str, cats: d
     first = next(iter(articles))
     articles[first] += decoys
 
-    def dynamic(method, path, query, form, base):
+    def dynamic(method, path, query, form, base, headers=None):
         m = re.fullmatch(r"/gkmlpt/api/all/(\d+)", path)
         if m:
             rows = articles.get(int(m.group(1)), []) if query.get("sid") == sid else []
@@ -483,10 +487,10 @@ def _gkmlpt_tree(zoo: Zoo) -> ZooSite:
                      {"id": 7, "name": "信息公开年报", "children": [{"id": 8, "name": "镇街"}]}]}
     gk = s.dynamic
 
-    def dynamic(method, path, query, form, base):
+    def dynamic(method, path, query, form, base, headers=None):
         if path == "/gkmlpt/api/tree":
             return Resource(json.dumps(tree, ensure_ascii=False).encode(), "application/json", conditional=False)
-        return gk(method, path, query, form, base)
+        return gk(method, path, query, form, base, headers)
 
     s.dynamic = dynamic
     return s
@@ -517,7 +521,7 @@ def _jpaas(zoo: Zoo) -> ZooSite:
         _filler_page(s, path, t, f"2025-02-{i + 1:02d}", "wzzw-article")
         rows.append((t, path, f"2025-02-{i + 1:02d}"))
 
-    def dynamic(method, path, query, form, base):
+    def dynamic(method, path, query, form, base, headers=None):
         if path != "/api-gateway/jpaas-publish-server/front/page/build/unit":
             return None
         if query.get("pageId") != "1229850":
@@ -565,7 +569,7 @@ def _xxgk(zoo: Zoo) -> ZooSite:
         _filler_page(s, f"/zfxxgk/ndbg/t2025020{i + 1}_{i}.html", t, f"2025-02-0{i + 1}")
     s.add("/zfxxgk/ndbg/index.html", "政府信息公开年报", main, crumbs=[("首页", "/"), ("政府信息公开", "/zfxxgk/index.html")])
 
-    def dynamic(method, path, query, form, base):
+    def dynamic(method, path, query, form, base, headers=None):
         if path == mod and (query.get("fbtime"), query.get("area")) not in {(str(y), a) for a, y, _ in plan}:
             return Resource("<html><body><p>该单位该年度暂无年报</p></body></html>".encode(), status=404, conditional=False)
         return None
@@ -648,7 +652,7 @@ def _ucap(zoo: Zoo) -> ZooSite:
         _filler_page(s, path, t, f"2025-02-{i + 1:02d}")
         rows.append({"title": t, "link": path, "pubtime": f"2025-02-{i + 1:02d} 10:00:00"})
 
-    def dynamic(method, path, query, form, base):
+    def dynamic(method, path, query, form, base, headers=None):
         if path.rstrip("/") != "/szinf/info/getInfoCommon":
             return None
         size = min(int(query.get("pagesize") or 15), 50)
@@ -761,7 +765,7 @@ def _traps(zoo: Zoo) -> ZooSite:
     s.add(col + "jd/index.html", "街道", f'<ul class="list">{_lis(entries["jd/"])}</ul>'
           '<div class="pager"><a href="file:///etc/passwd">下一页</a></div>', crumbs=crumbs)
 
-    def dynamic(method, path, query, form, base):
+    def dynamic(method, path, query, form, base, headers=None):
         if path == redirect:
             return Resource(status=302, location=zoo.foreign.base_url + "/latest/meta-data/", conditional=False)
         m = re.fullmatch(re.escape(col) + r"bm/index_(\d+)\.html", path)
@@ -775,6 +779,45 @@ def _traps(zoo: Zoo) -> ZooSite:
             return Resource(page(s.title, "乡镇", f'<ul class="list">{_lis([(f"黑石县乡镇动态（{k}）", f"./t{k}.html", "2024-06-01")])}</ul>'
                                  f'<div class="pager"><a href="{col}xz/list_{k + 1}.html">下一页</a></div>'))
         return None
+
+    s.dynamic = dynamic
+    return s
+
+
+#: The clearance the 加速乐-style script computes (char codes, so that no plain-HTTP client reads it off).
+WAF_CLEARANCE = "1733040000.417|0|nbDemo%2Bclear"
+
+
+def _waf(zoo: Zoo) -> ZooSite:
+    s = ZooSite("waf", "TRS behind 加速乐", "赤水县人民政府（示例数据）")
+    _home(s, [("政务公开", "/zwgk/index.html")])
+    s.add("/zwgk/index.html", "政务公开", nav([("政府信息公开年报", "/zwgk/zfxxgknb/index.html")]), crumbs=[("首页", "/")])
+    col = "/zwgk/zfxxgknb/"
+    items = []
+    for i, agency in enumerate(["赤水县人民政府办公室", "赤水县卫生健康局"]):
+        date = f"2025-01-1{i + 2}"
+        title = f"{agency}2024年政府信息公开工作年度报告"
+        path = f"{col}202501/t2025011{i + 2}_{5100200 + i}.html"
+        r = ZooReport(s.name, agency, 2024, title, path, date=date)
+        s.reports.append(r)
+        _article_page(zoo, s, r, container=".TRS_Editor", crumbs=[("首页", "/")])
+        items.append((title, "./" + path[len(col):], date))
+    t = _decoy_titles("赤水县")[0]
+    _filler_page(s, f"{col}202502/t20250201_5100300.html", t, "2025-02-01")
+    items.append((t, "./202502/t20250201_5100300.html", "2025-02-01"))
+    s.add(col + "index.html", "政府信息公开年报", f'<ul class="list">{_lis(items)}</ul>', crumbs=[("首页", "/")])
+    codes = ",".join(str(ord(c)) for c in WAF_CLEARANCE)
+    challenge = ("<html><body><script>var _0x1f=[" + codes + "];var _0x2a=_0x1f.map(function(c){return "
+                 "String.fromCharCode(c)}).join('');setTimeout(function(){document.cookie='__jsl_clearance_s='+"
+                 "_0x2a+';max-age=3600;path=/';location.href=location.pathname+location.search},300);"
+                 "</script></body></html>").encode()
+
+    def dynamic(method, path, query, form, base, headers=None):
+        cookie = next((v for k, v in (headers or {}).items() if k.lower() == "cookie"), "")
+        if f"__jsl_clearance_s={WAF_CLEARANCE}" in cookie:
+            return None
+        return Resource(challenge, status=521, conditional=False,
+                        headers={"Set-Cookie": "__jsluid_s=7f0a1b2c3d4e5f60718293a4b5c6d7e8; max-age=31536000; path=/"})
 
     s.dynamic = dynamic
     return s
