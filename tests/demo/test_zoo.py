@@ -195,10 +195,12 @@ def test_every_platform_mechanism_was_used(zoo_runs):
 def test_explain_prints_the_path_to_each_column(zoo_runs, tmp_path):
     zoo = zoo_runs["zoo"]
     with zoo.serve():
-        cfg = {"database": str(tmp_path / "e.db"), "crawl": CRAWL, "sites": zoo.site_configs(["trs", "gkmlpt"])}
+        lost = {"name": "lost", "start_url": zoo.sites["trs"].base_url + "/xwzx/202501/t20250120_100.html"}
+        cfg = {"database": str(tmp_path / "e.db"), "crawl": CRAWL,
+               "sites": zoo.site_configs(["trs", "gkmlpt"]) + [lost]}
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True), encoding="utf-8")
         out = subprocess.run([NIANBAO, "--config", str(tmp_path / "config.yaml"), "crawl", "--no-progress",
-                              "--explain", "trs", "--explain", "gkmlpt"], capture_output=True, text=True, timeout=300)
+                              "--explain", "trs", "--explain", "gkmlpt", "--explain", "lost"], capture_output=True, text=True, timeout=300)
         trs, gk = zoo.sites["trs"].base_url, zoo.sites["gkmlpt"].base_url
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     text = out.stdout
@@ -207,6 +209,10 @@ def test_explain_prints_the_path_to_each_column(zoo_runs, tmp_path):
     assert f"location.replace: {trs}/zwgk/index.html" in text
     assert "disclosure link “政务公开”" in text and "年报 column link “政府信息公开年报”" in text
     assert f"column 1: {gk}/gkmlpt/index" in text and "gkmlpt: 0 report entries, 2 more pages" in text
+    # a start URL that leads nowhere says where the way stopped
+    lost_part = text[text.index("explain lost"):]
+    assert "dead end: " + lost["start_url"] in lost_part and "no link to a disclosure section" in lost_part
+    assert "no 年报 column was found" in lost_part
     assert "Traceback" not in out.stdout + out.stderr
 
 
