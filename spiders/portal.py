@@ -284,6 +284,7 @@ class PortalSpider(scrapy.Spider):
         for a, link in links:
             if _host(link) not in hosts:
                 continue
+            label = None
             if not _listing_like(link):  # cheap tests first: most links of a big listing are articles
                 # outside the tree, a page link (VSB /xxgk.htm) named 信息公开 or 年报 is still a way in
                 if in_tree or _ARTICLE_RE.search(urlsplit(link).path) or titles.is_attachment_url(link):
@@ -291,7 +292,8 @@ class PortalSpider(scrapy.Spider):
                 label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
                 if not (navigation.is_disclosure_text(label) or titles.is_column_text(label)):
                     continue
-            label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
+            if label is None:
+                label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
             target = self._follow(url, link, label, in_tree, root, depth)
             if target:
                 link_url, frag = target
