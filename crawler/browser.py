@@ -107,16 +107,19 @@ class BrowserFetchMiddleware:
         page.on("response", on_response)
         started = time.monotonic()
         try:
+            logger.debug("browser fetch: opening %s to run its challenge", url)
             await page.goto(url, wait_until="load", timeout=self.timeout * 1000)
+            logger.debug("browser fetch: %s loaded (passed: %s)", url, passed.is_set())
             if not passed.is_set():
                 await asyncio.wait_for(passed.wait(), max(1.0, self.timeout - (time.monotonic() - started)))
+            logger.debug("browser fetch: %s passed after %.1fs", url, time.monotonic() - started)
             return True
         except Exception as e:  # the script never cleared: the plain answer (the challenge) is recorded
             logger.info("browser fetch: challenge at %s not passed in %.0fs: %s", url, self.timeout, e)
             return False
         finally:
             self.crawler.stats.inc_value("nianbao/browser/challenges")
-            await page.close()
+            await _bounded(page.close(), f"closing the page of {url}")
 
     async def process_request(self, request: Request, spider=None):
         site = request.meta.get("site")
@@ -146,8 +149,20 @@ class BrowserFetchMiddleware:
 
     async def closed(self, spider) -> None:
         for context in self._contexts.values():
-            await context.close()
+            await _bounded(context.close(), "closing a browser context")
         if self._browser is not None:
-            await self._browser.close()
+            await _bounded(self._browser.close(), "closing Chromium")
         if self._pw is not None:
-            await self._pw.stop()
+            await _bounded(self._pw.stop(), "stopping Playwright")
+
+
+#: Seconds a close may take: Chromium's page.close() can wait for ever on a request still in flight
+#: (seen with a challenge page's favicon); a page left open is closed with its context at the end.
+CLOSE_TIMEOUT = 5.0
+
+
+async def _bounded(coro, what: str) -> None:
+    try:
+        await asyncio.wait_for(coro, CLOSE_TIMEOUT)
+    except Exception as e:  # asyncio.TimeoutError or a browser already gone: nothing to keep
+        logger.debug("browser fetch: %s: %r", what, e)
