@@ -129,20 +129,6 @@ class Smtp(_Model):
         return value
 
 
-#: ``{env:NAME}`` in an apprise URL: replaced by the environment variable NAME when sending.
-ENV_PLACEHOLDER = re.compile(r"\{env:([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def expand_env(template: str, key: str) -> str:
-    """``template`` with its ``{env:NAME}`` placeholders replaced; ConfigError(key) when one is unset."""
-    def value(m: re.Match) -> str:
-        v = os.environ.get(m.group(1))
-        if v is None:
-            raise ConfigError(key, f"environment variable {m.group(1)} is not set (named by {{env:{m.group(1)}}})")
-        return v
-    return ENV_PLACEHOLDER.sub(value, template)
-
-
 class Alerts(_Model):
     enabled: bool = Field(True, description="Send email alerts")
     recipients: list[str] = Field(default_factory=list, description="Default recipients of the digest")
@@ -168,6 +154,8 @@ class Alerts(_Model):
         for i, url in enumerate(urls):
             if not re.match(r"^[a-z][a-z0-9+.-]*://\S", url):
                 raise ValueError(f"[{i}]: {url!r} is not an apprise URL (schema://..., e.g. dingtalk://TOKEN)")
+            from monitor.channels import ENV_PLACEHOLDER
+
             rest = ENV_PLACEHOLDER.sub("", url)
             if "{env:" in rest or "{env" in rest:
                 raise ValueError(f"[{i}]: malformed placeholder; write {{env:NAME}} with NAME a variable name")

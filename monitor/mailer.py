@@ -86,12 +86,12 @@ class Mailer:
         in the result."""
         s = self.settings
         to = list(recipients) if recipients is not None else [a.strip() for a in str(msg["To"]).split(",")]
+        if s.user and s.security == "none" and not s.allow_plaintext_auth:
+            raise PlaintextAuthRefused(
+                f"not sending the SMTP password to {s.host}:{s.port} without TLS "
+                "(alerts.smtp.security: starttls or ssl, or alerts.smtp.allow_plaintext_auth: true)")
         with self._connect() as conn:
             if s.user:
-                if s.security == "none" and not s.allow_plaintext_auth:
-                    raise PlaintextAuthRefused(
-                        f"not sending the SMTP password to {s.host}:{s.port} without TLS "
-                        "(alerts.smtp.security: starttls or ssl, or alerts.smtp.allow_plaintext_auth: true)")
                 conn.login(s.user, s.password or "")
             refused = conn.send_message(msg, to_addrs=to)
         answers = {rcpt: f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
