@@ -47,7 +47,7 @@ IMMEDIATE_PREFIX = "【立即】"
 #: The email channel's name in the outbox; other channels are named by their apprise URL (as written).
 EMAIL = "email"
 #: Findings worded one by one in a markdown digest (chat messages are short); the rest are counted.
-MARKDOWN_MAX_FINDINGS = 20
+MARKDOWN_MAX_FINDINGS = 12
 
 BACKOFF_BASE = timedelta(minutes=30)
 BACKOFF_MAX = timedelta(days=1)
@@ -158,7 +158,7 @@ def _entry(f: Finding, settings: AlertSettings, reports: dict[int, dict[str, Any
     row = reports.get(f.report_id) if f.report_id is not None else None
     template = (row or {}).get("template") or "2021"
     return {"f": f, "category": category(f.rule), "severity_label": SEVERITY_LABELS.get(f.severity, f.severity),
-            "links": finding_links(f, settings, reports), **wording.describe(f, template)}
+            "links": finding_links(f, settings, reports), **wording.describe(f, template, category=category(f.rule))}
 
 
 def _render(recipients: list[str], items: list[Finding], settings: AlertSettings,

@@ -286,9 +286,26 @@ def advice(rule: str) -> str:
     return ADVICE.get(rule, DEFAULT_ADVICE)
 
 
-def describe(finding: Finding, template: str | None = "2021") -> dict[str, str]:
-    """Everything a page or an email shows about a finding, worded."""
-    return {"message": humanise(finding.message, template), "evidence": evidence_sentence(finding, template),
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def adds_to(evidence: str, message: str) -> bool:
+    """Whether the evidence says a number the message does not (else showing both repeats it)."""
+    said = {float(x) for x in _NUMBER.findall(message or "")}
+    return any(float(x) not in said for x in _NUMBER.findall(evidence or ""))
+
+
+def describe(finding: Finding, template: str | None = "2021", *, category: str | None = None) -> dict[str, Any]:
+    """Everything a page or an email shows about a finding, worded.
+
+    ``evidence_new``: the evidence carries a figure the message does not (a digest that shows the
+    message shows the evidence only then).  A message opening with its ``category`` loses that
+    opening (the category is shown beside it)."""
+    message = humanise(finding.message, template)
+    if category and message.startswith(category + "："):
+        message = message[len(category) + 1:]
+    evidence = evidence_sentence(finding, template)
+    return {"message": message, "evidence": evidence, "evidence_new": adds_to(evidence, message),
             "cells": involved_cells(finding, template), "advice": advice(finding.rule)}
 
 
