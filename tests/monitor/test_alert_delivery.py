@@ -252,3 +252,29 @@ def test_no_password_over_a_connection_without_tls(tmp_path):
         settings.allow_plaintext_auth = True  # an operator's explicit choice, e.g. a relay on this machine
         result = Mailer(settings).send(msg)
         assert rec.auth_attempts == 1 and len(rec.messages) == 1 and result.accepted == ["a@example.org"]
+
+
+def test_alerts_queued_before_the_upgrade_are_not_lost(tmp_path):
+    """A version-7 database marked findings alerted when their alert was queued: after the migration
+    the findings of an unsent alert count as waiting, not alerted, and the alert is sent once."""
+    port = free_port()
+    config = _config(tmp_path, port)
+    with Store(config.database_path(), migrate_to=7) as old:
+        _seed(old)
+        run_checks_for(config, old, today=JUNE)
+        fps = [r["fingerprint"] for r in old.finding_rows()]
+        old.conn.execute("INSERT INTO outbox(key, recipients, subject, text, html, fingerprints, status, attempts, "
+                         "created_at, last_error) VALUES ('k1', '[\"office@example.org\"]', '旧提醒', '正文', '<p>正文</p>', "
+                         f"'{json.dumps(fps)}', 'failed', 2, '2025-06-01T00:00:00+00:00', 'SMTP down')")
+        old.conn.execute("UPDATE findings SET alerted = 1")
+    with Store(config.database_path()) as store:
+        assert store.schema_version == 8
+        (row,) = store.alerts()
+        assert row["channel"] == "email" and row["message_id"] is None and row["delivered"] == []
+        assert set(_alerted(store).values()) == {0} and store.findings_to_alert() == []
+        with smtp_server(port) as (rec, _):
+            out = run_alerts_for(config, store, now=datetime.now(timezone.utc))
+        assert out.ok and out.digests == [] and len(rec.messages) == 1
+        # a Message-ID was given at its first send after the upgrade, and kept
+        assert rec.messages[0]["Message-ID"] == store.alerts()[0]["message_id"]
+        assert set(_alerted(store).values()) == {1}
