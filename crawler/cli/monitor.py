@@ -1,8 +1,8 @@
 """`nianbao check`, `alert`, `run` and `schedule`: the monitor's commands.
 
 Exit codes (cron and systemd rely on them; docs/systemd.md): 0 ok, 1 partial failure (a site
-failed, a report could not be checked, an alert could not be sent and stays queued), 2 config or
-usage error.
+failed, a report could not be checked, an alert could not be sent and stays queued, or a dead alert
+waits for `nianbao alert --retry-dead` / `--drop ID`), 2 config or usage error.
 """
 from __future__ import annotations
 
