@@ -88,6 +88,18 @@ def column_label(table: str, column: str) -> str:
     return _join(TABLE_NAMES.get(table, table), _labels().column_label(table, column))
 
 
+def _group_of(table: str, rows: set[str]) -> str | None:
+    """The printed heading every one of ``rows`` sits under (Table 三's （三）…（六）), if they share one."""
+    t = _labels()
+    if table != "table3":
+        return None
+    groups = {getattr(t.TABLE3_ROW_LABELS.get(r), "group", None) for r in rows}
+    if len(groups) != 1:
+        return None
+    (group,) = groups
+    return t.TABLE3_GROUPS.get(group) if group and group != "results" else None
+
+
 def humanise(text: str, template: str | None = "2021") -> str:
     """``text`` with every cell reference in it replaced by the cell's printed label."""
     return CELL_REF.sub(lambda m: "“" + cell_label(m.group(0), template) + "”", text or "")
@@ -107,7 +119,12 @@ def involved_cells(finding: Finding, template: str | None = "2021", *, limit: in
         if len(tables) == 1 and len(rows) == 1:
             return f"涉及{row_label(split[0][0], split[0][1])}一行（{len(cells)}个单元格）"
         if len(tables) == 1 and len(cols) == 1:
-            return f"涉及{column_label(split[0][0], split[0][2])}一列（{len(cells)}个单元格）"
+            table, column = split[0][0], split[0][2]
+            group = _group_of(table, rows)
+            if group:  # every row under one heading: （三）不予公开 — name the heading, not eight rows
+                return (f"涉及{_join(TABLE_NAMES[table], group)}各项的“{_labels().column_label(table, column)}”"
+                        f"（{len(cells)}个单元格）")
+            return f"涉及{column_label(table, column)}一列（{len(cells)}个单元格）"
     shown = "；".join(cell_label(c, template) for c in cells[:limit])
     more = f" 等{len(cells)}个单元格" if len(cells) > limit else ""
     return f"涉及单元格：{shown}{more}"

@@ -144,3 +144,12 @@ def test_markdown_digest_is_bounded():
     assert email.channel == "email" and email.text.count("建议：") == 30
     assert chat.channel == "json://127.0.0.1:9/" and chat.markdown.count("建议：") == 12
     assert "另有 18 项未列出" in chat.markdown and chat.key != email.key
+
+
+def test_a_column_under_one_heading_is_named_by_the_heading():
+    rows = ["withheld_state_secret", "withheld_prohibited_by_law", "withheld_three_safety", "withheld_third_party",
+            "withheld_internal_affairs", "withheld_process_info", "withheld_enforcement_file", "withheld_query_matter"]
+    f = Finding(rule="narrative_vs_table", severity="warning", message="", cells=[f"table3.{r}.total" for r in rows])
+    assert wording.involved_cells(f) == "涉及表三 ·（三）不予公开各项的“总计”（8个单元格）"
+    f.cells = [f"table3.{r}.total" for r in ("new", "granted", "withheld_state_secret", "total_processed")]
+    assert wording.involved_cells(f) == "涉及表三 · 总计一列（4个单元格）"
