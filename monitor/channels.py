@@ -60,6 +60,20 @@ def check_url(template: str) -> None:
         raise ChannelError(f"{template}: not a URL apprise can send to (see its list of services)")
 
 
+class _Redact(logging.Filter):
+    """Takes the secrets out of apprise's own log records (it logs URLs at debug level)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if any(s in msg for s in self.secrets):
+            record.msg, record.args = redact(msg, self.secrets), ()
+        return True
+
+
 class AppriseNotifier:
     """Sends one message to one apprise URL per call; raises ChannelError when it does not get through."""
 
@@ -67,11 +81,17 @@ class AppriseNotifier:
         import apprise
 
         url, secrets = expand_env(template)
-        notifier = apprise.Apprise()
-        if not notifier.add(url):
-            raise ChannelError(f"{template}: not a URL apprise can send to")
-        with apprise.LogCapture(level=logging.WARNING) as captured:
-            ok = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.MARKDOWN)
+        apprise_log = logging.getLogger("apprise")
+        guard = _Redact(secrets)
+        apprise_log.addFilter(guard)
+        try:
+            notifier = apprise.Apprise()
+            if not notifier.add(url):
+                raise ChannelError(f"{template}: not a URL apprise can send to")
+            with apprise.LogCapture(level=logging.WARNING) as captured:
+                ok = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.MARKDOWN)
+        finally:
+            apprise_log.removeFilter(guard)
         if not ok:
             detail = " ".join(captured.getvalue().split())[:500] or "apprise reported a failure"
             raise ChannelError(redact(f"{template}: {detail}", secrets))

@@ -161,3 +161,20 @@ def test_missing_secret_and_unknown_service_name_the_key(tmp_path, monkeypatch):
     with pytest.raises(ConfigError) as e:
         check_alert_config(config)
     assert e.value.key == "alerts.email"
+
+
+def test_the_secret_stays_out_of_the_logs(tmp_path, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setenv(TOKEN_ENV, "tok-8f3a91")
+    caplog.set_level(logging.DEBUG)
+    with webhook() as (hook, port):
+        hook.statuses = [500]
+        config = _config(tmp_path, port)
+        with Store(config.database_path()) as store:
+            _seed(store)
+            run_checks_for(config, store, today=JUNE)
+            out = run_alerts_for(config, store)
+    assert not out.ok and hook.requests[0]["headers"]["X-Token"] == "tok-8f3a91"
+    assert any("apprise" in r.name for r in caplog.records)  # apprise did log, at debug level
+    assert "tok-8f3a91" not in caplog.text
