@@ -157,6 +157,10 @@ def run_once(config: Config, *, store: Store | None = None, sites: list[str] | N
         if not should_stop():
             result.alerts = run_alerts_for(config, store, now=now)
             result.problems += [f"alert {i} not sent: {e}" for i, e in result.alerts.delivery.failed]
+            if result.alerts.delivery.skipped:  # queued for a channel since taken out of config
+                ids = ", ".join(map(str, result.alerts.delivery.skipped))
+                result.problems.append(f"alerts {ids} wait for a channel no longer configured (alerts.email, "
+                                       "alerts.apprise): configure it again, or `nianbao alert --drop ID`")
             if result.alerts.dead:  # given up on: stays a failure of every run until an operator acts
                 ids = ", ".join(str(a["id"]) for a in result.alerts.dead)
                 result.problems.append(f"{len(result.alerts.dead)} alerts are dead (ids {ids}): "

@@ -200,11 +200,11 @@ class Delivery:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.dead
+        return not self.failed and not self.dead and not self.skipped
 
     def as_stats(self) -> dict[str, Any]:
         return {"queued": self.queued, "sent": len(self.sent), "failed": len(self.failed), "dead": len(self.dead),
-                "errors": [e for _, e in self.failed + self.dead][:5]}
+                "no_channel": self.skipped, "errors": [e for _, e in self.failed + self.dead][:5]}
 
 
 def queue(store, digests: list[Digest], *, sender: str = "nianbao@localhost") -> int:

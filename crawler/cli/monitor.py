@@ -131,6 +131,9 @@ def alert(ctx: click.Context, dry_run: bool, retry_dead: bool, drop_ids: tuple[i
                f"{len(outcome.delivery.sent)} sent, {len(outcome.delivery.failed)} failed (kept in the outbox)")
     for _, err in outcome.delivery.failed:
         click.echo(f"  failed: {err}", err=True)
+    for i in outcome.delivery.skipped:
+        click.echo(f"  waiting: alert {i} is queued for a channel no longer configured "
+                   f"(configure it again, or `nianbao alert --drop {i}`)", err=True)
     for a in outcome.dead:
         click.echo(f"  dead: alert {a['id']} ({a['channel']}, {a['attempts']} attempts): {a['last_error']} "
                    f"-- `nianbao alert --retry-dead` or `nianbao alert --drop {a['id']}`", err=True)

@@ -178,3 +178,26 @@ def test_the_secret_stays_out_of_the_logs(tmp_path, monkeypatch, caplog):
     assert not out.ok and hook.requests[0]["headers"]["X-Token"] == "tok-8f3a91"
     assert any("apprise" in r.name for r in caplog.records)  # apprise did log, at debug level
     assert "tok-8f3a91" not in caplog.text
+
+
+def test_an_alert_for_a_channel_taken_out_of_config_is_not_forgotten(tmp_path, monkeypatch):
+    monkeypatch.setenv(TOKEN_ENV, "t")
+    now = datetime.now(timezone.utc)
+    with webhook() as (hook, port):
+        hook.statuses = [500]
+        config = _config(tmp_path, port)
+        with Store(config.database_path()) as store:
+            _seed(store)
+            assert run_once(config, store=store, crawl=False, today=JUNE, now=now).exit_code == 1
+            (row,) = store.alerts()
+            smtp_port = free_port()
+            moved = _config(tmp_path, port, smtp_port)
+            moved.alerts.apprise = []  # the webhook is removed; email is on
+            with smtp_server(smtp_port) as (rec, _):
+                later = run_once(moved, store=store, crawl=False, today=JUNE, now=now + timedelta(days=1))
+            assert later.exit_code == 1 and rec.messages == []  # its findings wait in the webhook's alert
+            assert any(f"alerts {row['id']} wait for a channel no longer configured" in p for p in later.problems)
+            store.drop_alert(row["id"])
+            with smtp_server(smtp_port) as (rec, _):
+                assert run_once(moved, store=store, crawl=False, today=JUNE,
+                                now=now + timedelta(days=2)).exit_code == 0
