@@ -26,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from spiders.hostile import CAP_STATUSES, FAILURE_STATUSES, SKIP_STATUSES
+from spiders.hostile import CAP_LISTING_PAGES, CAP_SITE_PAGES, CAP_STATUSES, FAILURE_STATUSES, SKIP_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +82,13 @@ class CrawlSummary:
             lines.append(f"  {s.name}: {s.status}; pages {s.pages}, reports {s.reports}, "
                          f"attachments {s.attachments}, not modified {s.not_modified}; {fails}"
                          + (f"; skipped: {skipped}" if skipped else ""))
-            caps = sorted(k for k in s.failures if k in CAP_STATUSES)
-            if caps:
-                lines.append(f"    {s.name}: crawl cut short by {', '.join(caps)} (the rest of the site was "
-                             f"crawled; raise crawl.max_pages_per_site / crawl.max_listing_pages if it is genuine)")
+            if s.failures.get(CAP_SITE_PAGES):
+                lines.append(f"    {s.name}: crawl cut short by cap_site_pages: the page budget was reached and "
+                             f"{s.failures[CAP_SITE_PAGES]} requests were not made (crawl.max_pages_per_site, "
+                             f"sites[].max_pages)")
+            if s.failures.get(CAP_LISTING_PAGES):
+                lines.append(f"    {s.name}: crawl cut short by cap_listing_pages: a listing announced more pages "
+                             f"than crawl.max_listing_pages (the rest of the site was crawled)")
         for name, statuses in self.failing_sites.items():
             lines.append(f"  ! {name} keeps failing the same way: {', '.join(statuses)}")
         if self.error:
@@ -176,7 +179,10 @@ def summarize(run_id: int, stats: dict[str, Any], site_names: list[str]) -> Craw
         s.skipped += sum(ss.skipped.values())
         fetched = ss.pages + ss.reports + ss.attachments + ss.not_modified
         if ss.failures:
-            ss.status = "partial" if fetched > sum(ss.failures.values()) else "failed"
+            # a cap is one fact however many requests it stopped
+            failed = sum(n for st, n in ss.failures.items() if st not in CAP_STATUSES) + \
+                sum(1 for st in ss.failures if st in CAP_STATUSES)
+            ss.status = "partial" if fetched > failed else "failed"
         s.sites[name] = ss
     statuses = [ss.status for ss in s.sites.values()]
     if any(st != "ok" for st in statuses):

@@ -131,16 +131,16 @@ class PortalSpider(scrapy.Spider):
         # a failure names the URL we asked for; a 304 the URL whose stored copy it confirms
         url = request.url if status == hostile.NOT_MODIFIED else (meta.get("redirect_urls") or [request.url])[0]
         self._stat_site(f"fetch/{status}", meta.get("site"))
+        if status in hostile.CAP_STATUSES:
+            # a cap is one fact per site: its first hit is journaled (and an error), the rest counted
+            if (meta.get("site"), status) in self._capped:
+                return None
+            self._capped.add((meta.get("site"), status))
         if status in hostile.SKIP_STATUSES:  # policy (robots.txt, URL policy): skipped, not an error
             self._stat_site("skipped", meta.get("site"))
         elif status not in (hostile.OK, hostile.NOT_MODIFIED):
             self._stat_site("errors", meta.get("site"))
             logger.info("%s %s (%s): %s", status, url, meta.get("role"), reason)
-        if status in hostile.CAP_STATUSES:
-            # a cap is one fact per site: its first hit is journaled, the rest only counted
-            if (meta.get("site"), status) in self._capped:
-                return None
-            self._capped.add((meta.get("site"), status))
         return FetchRecord(url=url, site=meta.get("site"), role=meta.get("role", ""),
                            http_status=http_status, fetch_status=status, error=reason,
                            method=request.method)
@@ -203,8 +203,9 @@ class PortalSpider(scrapy.Spider):
             yield self._page_request(page, site, depth, root, url, meta.get("page_depth", 0) + 1)
         links = platforms.anchors(platforms.selector(text), url)
         hosts = self._site_hosts(site)
+        pager = {p.url for p in listing.pages}  # pages of this listing: counted by page_depth, not re-rooted
         for a, link in links:
-            if _host(link) not in hosts or not _listing_like(link):
+            if _host(link) not in hosts or not _listing_like(link) or link in pager:
                 continue  # cheap tests first: most links of a big listing are articles
             label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
             target = self._follow(url, link, label, in_tree, root, depth)
