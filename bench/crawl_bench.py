@@ -4,7 +4,9 @@ Everything on loopback, politeness off (no delays, no AutoThrottle, no robots.tx
 flight) for every run, so the figures compare the crawl machinery, not the wait:
 
 1. baseline: ``scrapy bench`` (Scrapy's own link-following spider and bench server), same settings;
-2. nianbao spider only (``--dry-run``: discovery, adapters, title filter; items dropped);
+2. nianbao spider only (``--dry-run``: discovery, adapters, title filter; items dropped), with and
+   without the URL policy middleware (``--no-url-policy``), alternating, ``--policy-rounds`` times
+   each: the policy's cost is the ratio of the medians of the two pages/s figures;
 3. nianbao full crawl into a fresh database (store + parse every report, as `nianbao crawl` does);
 4. nianbao incremental re-crawl of the same portal when nothing changed (conditional requests, 304s).
 
@@ -18,6 +20,7 @@ import argparse
 import json
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,12 +61,14 @@ def scrapy_bench(seconds: int) -> dict:
             "peak_rss_mb": int(mem.group(1)) / 2**20 if mem else None}
 
 
-def our_crawl(config_json: Path, db: Path, *, dry_run: bool) -> dict:
+def our_crawl(config_json: Path, db: Path, *, dry_run: bool, url_policy: bool = True) -> dict:
     result = config_json.with_suffix(f".{time.monotonic_ns()}.json")
     cmd = [sys.executable, "-m", "crawler.crawl", "--config-json", str(config_json), "--db", str(db),
            "--result", str(result), "--impolite"]
     if dry_run:
         cmd.append("--dry-run")
+    if not url_policy:
+        cmd.append("--no-url-policy")
     started = time.monotonic()
     subprocess.run(cmd, cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
     wall = time.monotonic() - started
@@ -83,6 +88,8 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=20000, help="size of the generated portal (pages of a full crawl)")
     ap.add_argument("--bench-seconds", type=int, default=30, help="how long `scrapy bench` runs")
     ap.add_argument("--skip-full", action="store_true", help="spider-only figures (no store, no re-crawl)")
+    ap.add_argument("--policy-rounds", type=int, default=2,
+                    help="spider-only runs with and without the URL policy, alternating (cost = ratio of medians)")
     args = ap.parse_args()
 
     from crawler.config import config_from_dict
@@ -109,6 +116,15 @@ def main() -> None:
                   f"{spider['pages_per_s'] / base['pages_per_s']:.2f}")
             if spider["reports"] != expected_reports:
                 print(f"  !! found {spider['reports']} report pages, expected {expected_reports}")
+            with_policy, without = [spider["pages_per_s"]], []
+            for i in range(args.policy_rounds):
+                without.append(our_crawl(cfg_json, Path(tmp) / "dry.db", dry_run=True, url_policy=False)["pages_per_s"])
+                if i + 1 < args.policy_rounds:
+                    with_policy.append(our_crawl(cfg_json, Path(tmp) / "dry.db", dry_run=True)["pages_per_s"])
+            on, off = statistics.median(with_policy), statistics.median(without)
+            print(f"  URL policy cost: spider only {on:8.1f} pages/s with the policy middleware, {off:.1f} without "
+                  f"(medians of {len(with_policy)} and {len(without)} alternating runs); with/without "
+                  f"{on / off:.3f}, cost {100 * (1 - on / off):+.1f}% (target < 5%)")
             if args.skip_full:
                 return
             db = Path(tmp) / "bench.db"

@@ -95,7 +95,7 @@ class Crawl(_Model):
         5000, ge=1, description="Most requests (pages, data replies, attachments) one site may make in a run; "
                                 "beyond it the site's crawl stops, recorded as cap_site_pages")
     max_listing_pages: int = Field(
-        100, ge=1, description="Most pages read of one listing (a column's pager or data pages): page counts "
+        100, ge=1, le=1000, description="Most pages read of one listing (a column's pager or data pages): page counts "
                                "announced by a page and 下一页 chains are cut there, recorded as cap_listing_pages")
     failing_after_runs: int = Field(
         2, ge=1, description="A site failing the same way this many runs in a row is reported as failing")
