@@ -253,7 +253,8 @@ class CrawlProgress:
         st = self.crawler.stats
         g = lambda k: int(st.get_value(f"nianbao/{k}", 0) or 0)  # noqa: E731
         return (f"sites {g('sites')} · pages {g('pages')} · reports {g('reports')} · attachments "
-                f"{g('attachments')} · not modified {g('fetch/not_modified')} · errors {g('errors')}")
+                f"{g('attachments')} · not modified {g('fetch/not_modified')} · errors {g('errors')} · "
+                f"skipped {g('skipped')}")
 
     def opened(self, spider) -> None:
         from twisted.internet import task

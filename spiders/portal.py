@@ -95,7 +95,9 @@ class PortalSpider(scrapy.Spider):
         self._stat(f"site/{site}/{key}")
 
     def _site_hosts(self, site: dict[str, Any]) -> set[str]:
-        return {_host(site["start_url"]), *(h.lower() for h in site.get("allowed_hosts") or [])}
+        # allowed_hosts may name a port (host:8080): links are matched by host name here, the
+        # URL policy middleware checks the port
+        return {_host(site["start_url"]), *(_host(f"//{h}") for h in site.get("allowed_hosts") or [])}
 
     def _request(self, url: str, site: dict[str, Any], role: str, callback=None, *,
                  method: str = "GET", body: str | None = None, headers: dict | None = None,

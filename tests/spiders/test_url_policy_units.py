@@ -197,3 +197,49 @@ def test_large_pages_are_decoded_off_the_reactor_thread(monkeypatch):
     except StopIteration:
         pass
     assert calls == ["_decode_and_read"] and "decoded" not in small.meta
+
+
+# -- page counts read from a page are clamped in the adapters (bounded requests and memory) --------------
+def _peak(fn):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        result = fn()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("script", [
+    'createPageHTML(1000000, 0, "index", "html");',
+    "createPageHTML('page_div', 1000000, 1, 'szywlist', 'shtml', 20000000);",
+    "var currentPage = 0; var countPage = 1000000;",
+    "createPageHTML(" + "9" * 5000 + ', 0, "index", "html");',  # more digits than int() accepts
+])
+def test_trs_page_count_bomb(script):
+    from spiders.platforms import MAX_PAGES, trs
+
+    text = f"<html><body><ul></ul><script>{script}</script></body></html>"
+    listing, peak = _peak(lambda: trs.listing(text, "http://127.0.0.1/zfxxgknb/index.html"))
+    assert 0 < len(listing.pages) <= MAX_PAGES and peak < 5 * 2**20, (len(listing.pages), peak)
+
+
+def test_hanweb_totalrecord_bomb():
+    from spiders.platforms import MAX_PAGES, hanweb
+
+    text = ("<script type='text/xml'><datastore><recordset></recordset><totalrecord>999999999999999</totalrecord>"
+            "</datastore></script><script>var param_1 = {col:1,appid:1,webid:3,path:'/',columnid:300,"
+            "unitid:'9',webname:'x',permissiontype:0,perpage:0};</script>")
+    listing, peak = _peak(lambda: hanweb.listing(text, "http://127.0.0.1/col/col300/index.html"))
+    assert 0 < len(listing.pages) <= MAX_PAGES and peak < 5 * 2**20, (len(listing.pages), peak)
+
+
+def test_gkmlpt_total_bomb():
+    import json
+
+    from spiders.platforms import MAX_PAGES, gkmlpt
+
+    reply = json.dumps({"total": 10**12, "articles": [{"title": "x", "url": "/gkmlpt/content/0/1/post_1.html"}]})
+    listing, peak = _peak(lambda: gkmlpt.parse_data(reply, "http://127.0.0.1/gkmlpt/api/all/66?page=1&sid=1"))
+    assert 0 < len(listing.pages) <= MAX_PAGES and peak < 5 * 2**20, (len(listing.pages), peak)
