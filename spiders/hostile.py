@@ -14,8 +14,6 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from storage.decoding import decode
-
 # -- fetch statuses (the vocabulary of documents.fetch_status / fetches.fetch_status) -----------
 OK = "ok"
 NOT_MODIFIED = "not_modified"
@@ -114,7 +112,8 @@ def classify_response(status: int, url: str, body: bytes, *, text: str | None = 
     ``visible`` is ``visible_text`` of the page's head (first 64 K characters) when the caller
     already has it (computed off the reactor thread for large pages)."""
     head = body[:65536]
-    snippet = (text if text is not None else decode(head, content_type)[0])[:65536]
+    # without a text (an attachment, a data reply) a lossy UTF-8 view is enough to spot markers
+    snippet = text[:65536] if text is not None else head.decode("utf-8", "replace")
     cookies = " ".join(set_cookies or [])
     if status == 412 and (_TS_RE.search(snippet) or len(body) < 20000):
         return Verdict(WAF_412, "HTTP 412 challenge (瑞数 $_ts script)")

@@ -138,6 +138,9 @@ class PortalSpider(scrapy.Spider):
             if (meta.get("site"), status) in self._capped:
                 return None
             self._capped.add((meta.get("site"), status))
+            if status == hostile.CAP_LISTING_PAGES:  # (the middleware logs the page budget's)
+                logger.warning("%s: %s at %s (%s); the rest of the site is crawled", meta.get("site"), reason,
+                               url, status)
         if status in hostile.SKIP_STATUSES:  # policy (robots.txt, URL policy): skipped, not an error
             self._stat_site("skipped", meta.get("site"))
         elif status not in (hostile.OK, hostile.NOT_MODIFIED):
