@@ -316,7 +316,8 @@ class UrlPolicyMiddleware:
         kind = address_class(ip) if ip is not None else None
         if kind is not None and kind not in await self._start_class(site):
             raise self._refuse(request, site, hostile.REFUSED_ADDRESS,
-                               f"{host} resolves to {kind} address {ip}: {request.url[:200]}{via}")
+                               f"{host} {'is' if host == str(ip) else f'resolves to {ip},'} a {kind} address "
+                               f"(the start host is not): {request.url[:200]}{via}")
         budget = self.budget.get(site)
         if site and budget:
             self.requests[site] += 1
