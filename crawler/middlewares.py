@@ -247,7 +247,8 @@ class UrlPolicyMiddleware:
         self.any_site = frozenset().union(*self.netlocs.values()) if self.netlocs else frozenset()
         self.budget = {name: s.get("max_pages") for name, s in self.sites.items()}
         self.requests: Counter[str] = Counter()
-        self._addresses: dict[str, ipaddress.IPv4Address | ipaddress.IPv6Address | None] = {}
+        self._addresses: dict[str, tuple] = {}  # host -> (address or None, address class or None)
+        self._start: dict[str | None, frozenset] = {}
         self._logged: set[tuple[str, str]] = set()
 
     @classmethod
@@ -263,23 +264,27 @@ class UrlPolicyMiddleware:
             return ipaddress.ip_address(host)
         except ValueError:
             pass
+        try:
+            return ipaddress.ip_address(await maybe_deferred_to_future(reactor.resolve(host)))
+        except Exception:  # DNS failure: not ours to name
+            return None
+
+    async def _address(self, host: str):
+        """(address, its class) of ``host``, looked up once per crawl (as Scrapy's DNS cache does)."""
         if host not in self._addresses:
-            try:
-                addr = await maybe_deferred_to_future(reactor.resolve(host))
-                self._addresses[host] = ipaddress.ip_address(addr)
-            except Exception:  # DNS failure: not ours to name
-                self._addresses[host] = None
+            ip = await self._resolve(host)
+            self._addresses[host] = (ip, address_class(ip) if ip is not None else None)
         return self._addresses[host]
 
-    async def _start_class(self, site: str | None) -> set[str]:
+    async def _start_classes(self, site: str | None) -> frozenset:
         """The address classes of the site's start host (of every site's, for a request of none)."""
-        names = [site] if site in self.sites else list(self.sites)
-        out = set()
-        for name in names:
-            ip = await self._resolve((urlsplit(self.sites[name]["start_url"]).hostname or "").lower())
-            if ip is not None:
-                out.add(address_class(ip))
-        return out
+        if site not in self._start:
+            names = [site] if site in self.sites else list(self.sites)
+            kinds = set()
+            for name in names:
+                kinds.add((await self._address((urlsplit(self.sites[name]["start_url"]).hostname or "").lower()))[1])
+            self._start[site] = frozenset(kinds)
+        return self._start[site]
 
     # -- the policy ----------------------------------------------------------------------------------
     def _refuse(self, request: Request, site: str | None, status: str, reason: str) -> UrlRefused:
@@ -312,9 +317,8 @@ class UrlPolicyMiddleware:
             raise self._refuse(request, site, hostile.REFUSED_OFFSITE,
                                f"{here} is not one of the site's hosts (start URL, allowed_hosts): "
                                f"{request.url[:200]}{via}")
-        ip = await self._resolve(host)
-        kind = address_class(ip) if ip is not None else None
-        if kind is not None and kind not in await self._start_class(site):
+        ip, kind = await self._address(host)
+        if kind is not None and kind not in await self._start_classes(site):
             raise self._refuse(request, site, hostile.REFUSED_ADDRESS,
                                f"{host} {'is' if host == str(ip) else f'resolves to {ip},'} a {kind} address "
                                f"(the start host is not): {request.url[:200]}{via}")
