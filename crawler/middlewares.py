@@ -45,6 +45,7 @@ from twisted.internet.threads import deferToThread
 
 from crawler.pipelines import store_for
 from spiders import hostile
+from spiders.hostile import site_netlocs  # the site's hosts, shared with the spider
 
 logger = logging.getLogger(__name__)
 
@@ -202,25 +203,6 @@ _SPECIAL = (("loopback", "is_loopback"), ("link-local", "is_link_local"), ("mult
 def netloc(host: str, port: int | None, scheme: str) -> str:
     """``host:port`` with the scheme's default port made explicit (``a.gov.cn:80``)."""
     return f"{host.lower()}:{port or _DEFAULT_PORTS.get(scheme, 0)}"
-
-
-def site_netlocs(start_url: str, allowed_hosts: list[str]) -> frozenset[str]:
-    """The host:port pairs of a site.  A host named without a port (the start URL's included, when
-    it has none) may be reached on 80 and 443: portals move between http and https."""
-    out: set[str] = set()
-    start = urlsplit(start_url)
-    names = [(start.hostname or "", start.port)]
-    for h in allowed_hosts:
-        p = urlsplit(f"//{h.strip()}")
-        names.append((p.hostname or "", p.port))
-    for host, port in names:
-        if not host:
-            continue
-        if port:
-            out.add(f"{host.lower()}:{port}")
-        else:
-            out.update({f"{host.lower()}:80", f"{host.lower()}:443"})
-    return frozenset(out)
 
 
 def address_class(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:

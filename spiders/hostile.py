@@ -9,8 +9,10 @@ the decoder the parser uses too.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from lxml import etree
 
@@ -170,6 +172,41 @@ def looks_js_only(html: str, entry_links: int | None = None) -> bool:
         if a.get("href") is not None and len(_WS_RE.sub(" ", "".join(a.itertext())).strip()) >= 8:
             return False
     return True
+
+
+# -- the site's hosts ----------------------------------------------------------------------------
+def site_netlocs(start_url: str, allowed_hosts: list[str]) -> frozenset[str]:
+    """The host:port pairs of a site.  A host named without a port (the start URL's included, when
+    it has none) may be reached on 80 and 443: portals move between http and https; a host name
+    also stands for its ``www.`` twin (or the bare name of a ``www.`` host)."""
+    out: set[str] = set()
+    start = urlsplit(start_url)
+    names = [(start.hostname or "", start.port)]
+    for h in allowed_hosts:
+        p = urlsplit(f"//{h.strip()}")
+        names.append((p.hostname or "", p.port))
+    for host, port in names:
+        if not host:
+            continue
+        host = host.lower()
+        # example.gov.cn and www.example.gov.cn are one owner: portals redirect between them
+        twins = [host]
+        if not _is_ip(host):
+            twins.append(host[4:] if host.startswith("www.") else f"www.{host}")
+        for h in twins:
+            if port:
+                out.add(f"{h}:{port}")
+            else:
+                out.update({f"{h}:80", f"{h}:443"})
+    return frozenset(out)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
 
 
 # -- transport failures ---------------------------------------------------------------------------

@@ -95,9 +95,9 @@ class PortalSpider(scrapy.Spider):
         self._stat(f"site/{site}/{key}")
 
     def _site_hosts(self, site: dict[str, Any]) -> set[str]:
-        # allowed_hosts may name a port (host:8080): links are matched by host name here, the
-        # URL policy middleware checks the port
-        return {_host(site["start_url"]), *(_host(f"//{h}") for h in site.get("allowed_hosts") or [])}
+        # the host names of the URL policy's host:port pairs (the middleware checks the port)
+        netlocs = hostile.site_netlocs(site["start_url"], site.get("allowed_hosts") or [])
+        return {n.rsplit(":", 1)[0] for n in netlocs}
 
     def _request(self, url: str, site: dict[str, Any], role: str, callback=None, *,
                  method: str = "GET", body: str | None = None, headers: dict | None = None,

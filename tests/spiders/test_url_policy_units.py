@@ -64,7 +64,8 @@ def _status(mw, url: str, site: str | None = "public", **meta) -> str:
 def test_site_hosts_include_ports():
     hosts = site_netlocs("https://www.example.gov.cn/zwgk/", ["a.gov.cn", "b.gov.cn:8080"])
     assert hosts == {"www.example.gov.cn:80", "www.example.gov.cn:443", "a.gov.cn:80", "a.gov.cn:443",
-                     "b.gov.cn:8080"}
+                     "b.gov.cn:8080", "example.gov.cn:80", "example.gov.cn:443", "www.a.gov.cn:80",
+                     "www.a.gov.cn:443", "www.b.gov.cn:8080"}
     assert site_netlocs("http://127.0.0.1:8765/", []) == {"127.0.0.1:8765"}
 
 
@@ -81,6 +82,8 @@ def test_address_classes(ip, kind):
     ("https://www.example.gov.cn/zwgk/nb/", "ok"),
     ("http://www.example.gov.cn/zwgk/nb/", "ok"),  # http <-> https on a host named without a port
     ("http://www.example.gov.cn:8080/zwgk/", "refused_offsite"),
+    ("https://example.gov.cn/zwgk/", "ok"),  # the bare name of the www. host
+    ("https://www2.example.gov.cn/zwgk/", "refused_offsite"),
     ("http://files.example.gov.cn:8080/a.pdf", "ok"),
     ("http://files.example.gov.cn/a.pdf", "refused_offsite"),  # named with a port: that port only
     ("http://evil.example.com/", "refused_offsite"),
