@@ -368,6 +368,21 @@ _V7 = """
 ALTER TABLE cells ADD COLUMN confidence REAL;
 """
 
+# -- version 8: alerts never silently lost: one row per channel, recipients that accepted, dropped,
+# and findings waiting in the outbox (alerted only once sent) ---------------------------------------
+_V8 = """
+ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
+ALTER TABLE outbox ADD COLUMN markdown TEXT;
+ALTER TABLE outbox ADD COLUMN delivered TEXT;
+ALTER TABLE outbox ADD COLUMN dropped_at TEXT;
+ALTER TABLE findings ADD COLUMN alert_queued_at TEXT;
+UPDATE findings SET alerted = 0, alert_queued_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+WHERE alerted = 1 AND fingerprint IN (
+    SELECT j.value FROM outbox o, json_each(o.fingerprints) j WHERE o.status IN ('pending', 'failed', 'dead'));
+UPDATE findings SET alert_queued_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+WHERE alerted = 1 AND alert_queued_at IS NULL;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "documents, reports, cells, findings, runs, outbox", _V1),
     (2, "labels, wide views, full-text search (trigram)", _V2 + _wide_views()),
@@ -376,6 +391,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "index of events by version", _V5),
     (6, "report_list view", _V6),
     (7, "cells.confidence", _V7),
+    (8, "outbox per channel, alerted once sent", _V8),
 ]
 LATEST = MIGRATIONS[-1][0]
 
