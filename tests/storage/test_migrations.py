@@ -27,7 +27,7 @@ def test_version_1_database_is_migrated(tmp_path):
     assert "report_text" not in {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
 
     new = Store(path)
-    assert new.schema_version == schema.LATEST == 7
+    assert new.schema_version == schema.LATEST == 8
     applied = [r[0] for r in new.conn.execute("SELECT version FROM schema_migrations ORDER BY version")]
     assert applied == [1, 2, 3, 4, 5, 6, 7]
     report = new.load_report(1)
@@ -45,7 +45,7 @@ def test_version_1_database_is_migrated(tmp_path):
     new.close()
     # opening again applies nothing
     again = Store(path)
-    assert schema.migrate(again.conn) == [] and again.schema_version == 7
+    assert schema.migrate(again.conn) == [] and again.schema_version == 8
     again.close()
 
 
