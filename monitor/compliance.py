@@ -349,3 +349,91 @@ def matrix_for(conn, *, year: int | None = None, today: date, grace_days: int = 
                      norm=lambda n: normalise(n).norm)
     labels = desk.labels(conn)
     return m, (lambda ref: cell_label(ref, None, labels))
+
+
+# -- an agency's years side by side ---------------------------------------------------------------
+
+_T3_COLUMNS = ("natural_person", "commercial_enterprise", "research_institution", "social_welfare_org",
+               "legal_service_org", "other_org", "total")
+
+
+def history_view(data: dict[str, Any], label) -> dict[str, Any]:
+    """An agency's history (storage.desk.agency_history) as the page shows it: one column per
+    year (the report with most readable cells), the key figures as rows, and each year's
+    relations to the year before: 上年结转 = 上年报告的结转下年度 (all seven columns) and 现行有效
+    continuity (2021 format on both sides), marked holds / breaks / cannot tell."""
+    from storage.desk import HISTORY_FIGURES
+
+    by_year: dict[int, dict[str, Any]] = {}
+    for r in data["reports"]:
+        by_year.setdefault(r["year"], r)  # ordered by assessable cells: the first is the primary
+    years = sorted(by_year)
+    cells = {y: data["figures"].get(by_year[y]["id"], {}) for y in years}
+
+    def value(y: int, ref: str):
+        c = cells.get(y, {}).get(ref)
+        if c is None or c["kind"] not in ("NUMERIC", "ZERO"):
+            return None
+        return c["value"]
+
+    def shown(y: int, ref: str) -> str:
+        c = cells.get(y, {}).get(ref)
+        if c is None:
+            return ""
+        if c["kind"] in ("NUMERIC", "ZERO") and c["value"] is not None:
+            v = c["value"]
+            return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
+        return c["raw"] or "（空白）"
+
+    figure_rows = [{"ref": ".".join(f), "label": label(".".join(f)), "values": [shown(y, ".".join(f)) for y in years]}
+                   for f in HISTORY_FIGURES if any(shown(y, ".".join(f)) for y in years)]
+    relations = []
+    for prev, cur in zip(years, years[1:]):
+        if cur != prev + 1:
+            relations.append({"year": cur, "previous": prev, "name": "年度不连续", "holds": None,
+                              "detail": f"缺少{prev + 1}年的报告，{cur}年与{prev}年之间的衔接无法核对"})
+            continue
+        broken, unknown = [], []
+        for col in _T3_COLUMNS:
+            now, before = value(cur, f"table3.carried_over.{col}"), value(prev, f"table3.carried_forward.{col}")
+            if now is None or before is None:
+                unknown.append(col)
+            elif now != before:
+                broken.append(f"{label(f'table3.carried_over.{col}').split(' · ')[-1]}：{cur}年上年结转{_n(now)}件，"
+                              f"{prev}年结转下年度{_n(before)}件")
+        relations.append({
+            "year": cur, "previous": prev, "name": "上年结转 = 上年报告的结转下年度",
+            "holds": (False if broken else (None if len(unknown) == len(_T3_COLUMNS) else True)),
+            "detail": ("；".join(broken) if broken else
+                       ("两年的报告中没有可核对的数字" if len(unknown) == len(_T3_COLUMNS) else
+                        f"七列一致（{cur}年上年结转 = {prev}年结转下年度）"
+                        + (f"，{len(unknown)} 列无法核对" if unknown else "")))})
+        p_tmpl, c_tmpl = by_year[prev].get("template"), by_year[cur].get("template")
+        for row, name in (("regulations", "规章"), ("normative_documents", "行政规范性文件")):
+            vals = (value(prev, f"table2.{row}.in_force"), value(cur, f"table2.{row}.issued"),
+                    value(cur, f"table2.{row}.repealed"), value(cur, f"table2.{row}.in_force"))
+            rel = {"year": cur, "previous": prev, "name": f"{name}现行有效件数衔接"}
+            if p_tmpl != "2021" or c_tmpl != "2021":
+                rel.update(holds=None, detail="两年格式不同（2019 年格式没有现行有效件数），不核对")
+            elif None in vals:
+                rel.update(holds=None, detail="缺少可核对的数字")
+            else:
+                before, issued, repealed, now = vals
+                expected = before + issued - repealed
+                rel.update(holds=now == expected,
+                           detail=f"{prev}年现行有效{_n(before)}＋{cur}年制发{_n(issued)}－废止{_n(repealed)}"
+                                  f"＝{_n(expected)}，{cur}年报告为{_n(now)}")
+            relations.append(rel)
+    findings_by_year: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for f in data["findings"]:
+        findings_by_year[f["year"]].append(f)
+    columns = [{"year": y, "report": by_year[y],
+                "counted": triage.counted(findings_by_year.get(y, [])),
+                "errors": sum(1 for f in triage.counted(findings_by_year.get(y, [])) if f["severity"] == "error")}
+               for y in years]
+    return {"agency": data["agency"], "years": years, "columns": columns, "figure_rows": figure_rows,
+            "relations": relations, "reports": data["reports"]}
+
+
+def _n(v) -> str:
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
