@@ -385,7 +385,7 @@ def history_view(data: dict[str, Any], label) -> dict[str, Any]:
             return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
         return c["raw"] or "（空白）"
 
-    figure_rows = [{"ref": ".".join(f), "label": label(".".join(f)), "values": [shown(y, ".".join(f)) for y in years]}
+    figure_rows = [{"ref": ".".join(f), "label": label(".".join(f)), "shown": [shown(y, ".".join(f)) for y in years]}
                    for f in HISTORY_FIGURES if any(shown(y, ".".join(f)) for y in years)]
     relations = []
     for prev, cur in zip(years, years[1:]):
