@@ -465,10 +465,11 @@ async def triage_post(datasette, request):
     db = datasette.get_database()
 
     def write(conn):
-        row = desk.find_finding(conn, ref)
-        if row is None:
-            return None
-        return desk.record_triage(conn, row, state, actor=who, note=note)
+        with conn:  # Datasette's write thread does not commit for us
+            row = desk.find_finding(conn, ref)
+            if row is None:
+                return None
+            return desk.record_triage(conn, row, state, actor=who, note=note)
 
     done = await db.execute_write_fn(write, block=True)
     if done is None:
