@@ -6,7 +6,8 @@ the 通报 exports and the CLI all call ``build_matrix`` so that they agree to t
 Who is expected (the same reasoning as the missing rule, monitor/checks/deadlines.py):
 - every agency with a report for the year;
 - every agency of the site that published in an earlier year;
-- the config roster (today's list: it speaks for the latest year only);
+- the config roster (today's list: it speaks for the latest year only, and only for sites this
+  database has seen);
 - every agency the checks found missing, unless an officer dismissed that finding (误报: the
   agency need not publish, e.g. it was merged).
 
@@ -156,6 +157,17 @@ def build_matrix(inputs: dict[str, Any], *, year: int, today: date, grace_days: 
 
     rows: list[MatrixRow] = []
     seen: set[int] = set()
+    # a roster speaks only for a site this database has seen: a site configured but never crawled
+    # (or another database's sites) cannot tell who has not published
+    known_sites = {a.get("site") or "" for a in inputs["agencies"]} | {s["name"] for s in inputs.get("sites", [])}
+    norms = {(a.get("site") or "", a.get("norm") or norm(a["name"])): a for a in inputs["agencies"]}
+    rosters = {s: r for s, r in (rosters or {}).items() if (s or "") in known_sites}
+    roster_kinds: dict[int, str] = {}  # the roster's kind is stated; it overrides storage's guess
+    for site_name, roster in rosters.items():
+        for name, k in roster.items():
+            a = norms.get((site_name or "", norm(name)))
+            if a is not None:
+                roster_kinds[a["id"]] = k
 
     def add(agency_id: int | None, a: dict[str, Any], because: str, fkey) -> None:
         fs = findings_by_agency.get(fkey, [])
@@ -164,7 +176,7 @@ def build_matrix(inputs: dict[str, Any], *, year: int, today: date, grace_days: 
                            key=lambda r: (-(r["assessable_cells"] or 0), str(r["first_seen"]), r["id"]))
         if not this_year and missing_dismissed:
             return  # an officer said this agency need not publish this year
-        k = a.get("kind") or infer_kind(a.get("name"))
+        k = roster_kinds.get(agency_id) or a.get("kind") or infer_kind(a.get("name"))
         row = MatrixRow(agency=a["name"], kind=k, site=a.get("site") or "", region=a.get("region") or "",
                         agency_id=agency_id, expected_because=because, due=due_date(k, year).isoformat())
         counted = triage.counted(fs)
@@ -214,13 +226,10 @@ def build_matrix(inputs: dict[str, Any], *, year: int, today: date, grace_days: 
         seen.add(agency_id)
         add(agency_id, a, because, agency_id)
     # the roster: today's list, so only for the latest year
-    norms = {(a.get("site") or "", a.get("norm") or norm(a["name"])): a for a in inputs["agencies"]}
-    roster_kinds: dict[int, str] = {}
-    for site_name, roster in (rosters or {}).items():
+    for site_name, roster in rosters.items():
         for name, k in roster.items():
             a = norms.get((site_name or "", norm(name)))
             if a is not None:
-                roster_kinds[a["id"]] = k
                 if a["id"] in seen or year < latest_year:
                     continue
                 seen.add(a["id"])
@@ -238,10 +247,6 @@ def build_matrix(inputs: dict[str, Any], *, year: int, today: date, grace_days: 
             add(key, agencies[key], "missing_finding", key)
         elif not any(r.agency == key[1] and r.site == key[0] for r in rows):
             add(None, {"name": key[1], "kind": None, "site": key[0], "region": ""}, "missing_finding", key)
-    for row in rows:  # the roster's kind is stated; it overrides what storage guessed
-        if row.agency_id in roster_kinds and row.kind != roster_kinds[row.agency_id]:
-            row.kind = roster_kinds[row.agency_id]
-            row.due = due_date(row.kind, year).isoformat()
 
     options = {"sites": sorted({r.site for r in rows if r.site}), "regions": sorted({r.region for r in rows if r.region}),
                "kinds": [k for k in KIND_LABELS if any(r.kind == k for r in rows)]}

@@ -133,7 +133,7 @@ def to_docx(m: Matrix, *, base_url: str, label: Callable[[str], str], issued: da
     from docx import Document
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml.ns import qn
-    from docx.shared import Pt
+    from docx.shared import Cm, Pt
 
     doc = Document()
     style = doc.styles["Normal"]
@@ -145,9 +145,10 @@ def to_docx(m: Matrix, *, base_url: str, label: Callable[[str], str], issued: da
     when.alignment = WD_ALIGN_PARAGRAPH.CENTER
     doc.add_paragraph(summary_sentence(m))
 
-    def table(headers: list[str], rows: list[list]) -> None:
+    def table(headers: list[str], rows: list[list], widths: list[float] | None = None) -> None:
         t = doc.add_table(rows=1, cols=len(headers))
         t.style = "Table Grid"
+        t.autofit = widths is None
         for cell, h in zip(t.rows[0].cells, headers):
             cell.text = h
             for run in cell.paragraphs[0].runs:
@@ -156,6 +157,12 @@ def to_docx(m: Matrix, *, base_url: str, label: Callable[[str], str], issued: da
             cells = t.add_row().cells
             for cell, v in zip(cells, values):
                 cell.text = "" if v is None else str(v)
+        if widths:  # LibreOffice reads the grid's column widths, Word each cell's: set both
+            for col, w in zip(t.columns, widths):
+                col.width = Cm(w)
+            for row in t.rows:
+                for cell, w in zip(row.cells, widths):
+                    cell.width = Cm(w)
 
     missing = [r for r in m.rows if r.status == "missing"]
     late = [r for r in m.rows if r.days_late is not None]
@@ -163,26 +170,29 @@ def to_docx(m: Matrix, *, base_url: str, label: Callable[[str], str], issued: da
     doc.add_heading(f"一、逾期未公开年度报告的单位（{len(missing)}个）", level=2)
     if missing:
         table(["序号", "单位", "类型", "法定期限", "已逾期天数"],
-              [[i, r.agency, r.kind_label, r.due, r.days_overdue] for i, r in enumerate(missing, start=1)])
+              [[i, r.agency, r.kind_label, r.due, r.days_overdue] for i, r in enumerate(missing, start=1)],
+              widths=[1.2, 6.4, 3.0, 3.2, 3.2])
     else:
         doc.add_paragraph("无。")
     doc.add_heading(f"二、逾期公开年度报告的单位（{len(late)}个）", level=2)
     if late:
         table(["序号", "单位", "法定期限", "发布日期", "逾期天数"],
-              [[i, r.agency, r.due, r.published or "", r.days_late] for i, r in enumerate(late, start=1)])
+              [[i, r.agency, r.due, r.published or "", r.days_late] for i, r in enumerate(late, start=1)],
+              widths=[1.2, 6.4, 3.2, 3.2, 3.0])
     else:
         doc.add_paragraph("无。")
     doc.add_heading(f"三、年度报告存在错误的单位（{len(wrong)}个）", level=2)
     if wrong:
         rows = []
-        for i, r in enumerate(wrong, start=1):
+        for r in wrong:
             for f in [f for f in r.content_findings if f["severity"] == "error"]:
-                rows.append([i, r.agency, category(f["rule"]), f.get("message") or "",
+                rows.append([len(rows) + 1, r.agency, category(f["rule"]), f.get("message") or "",
                              label(f["suspect"]) if f.get("suspect") else cells_summary(f.get("cells") or [], None,
                                                                                          label, limit=2)])
-        table(["序号", "单位", "问题类别", "说明", "请核对的单元格"], rows)
+        table(["序号", "单位", "问题类别", "说明", "请核对的单元格"], rows, widths=[1.2, 2.8, 2.8, 6.6, 3.6])
     else:
         doc.add_paragraph("无。")
+    doc.add_paragraph()
     doc.add_paragraph("请上述单位对照《中华人民共和国政府信息公开条例》和国务院办公厅政府信息公开办公室"
                       "《关于印发〈中华人民共和国政府信息公开工作年度报告格式〉的通知》（国办公开办函〔2021〕30号）"
                       "的要求，尚未公开的尽快公开，数据有误的核对后更正并重新发布。")
