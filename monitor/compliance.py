@@ -326,6 +326,36 @@ def cell_label(ref: str, template: str | None = None,
                                   None if col == "value" and not col_label else (col_label or col)) if p)
 
 
+def _as_finding(row: dict[str, Any]):
+    from storage.models import Finding
+    cells = row.get("cells") or []
+    return Finding(rule=row["rule"], severity=row["severity"], message=row.get("message") or "",
+                   cells=list(cells) if not isinstance(cells, str) else [], suspect=row.get("suspect"),
+                   numbers=row.get("numbers") if isinstance(row.get("numbers"), dict) else {},
+                   agency=row.get("agency"), year=row.get("year"), report_id=row.get("report_id"),
+                   site=row.get("site"), subject=row.get("subject") or "")
+
+
+def evidence(finding: dict[str, Any], template: str | None = None) -> str:
+    """The finding as one readable sentence: monitor.wording's (the digest's wording) when it is
+    there and can word this rule, else the rule's own message, which the checks write in Chinese."""
+    try:
+        from monitor.wording import describe
+    except ImportError:
+        return finding.get("message") or ""
+    d = describe(_as_finding(finding), template or "2021")
+    return d["message"] + (f"（{d['evidence']}）" if d.get("evidence") and d.get("evidence_new") else "")
+
+
+def advice(rule: str) -> str:
+    """What the agency should do about it (monitor.wording; '' until it is there)."""
+    try:
+        from monitor.wording import advice as wording_advice
+    except ImportError:
+        return ""
+    return wording_advice(rule)
+
+
 def cells_summary(refs: list[str], suspect: str | None, label, limit: int = 3) -> str:
     """The cells a finding names, shortened: the suspect first, then a few, then “等 N 个单元格”."""
     ordered = ([suspect] if suspect else []) + [r for r in refs if r != suspect]

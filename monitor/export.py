@@ -13,7 +13,7 @@ from typing import Callable
 
 from monitor import triage
 from monitor.checks.categories import SEVERITY_LABELS, category
-from monitor.compliance import Matrix, MatrixRow, cells_summary
+from monitor.compliance import Matrix, MatrixRow, cells_summary, evidence
 
 FORMATS = ("xlsx", "docx", "csv")
 CONTENT_TYPES = {
@@ -67,7 +67,7 @@ def _agency_values(i: int, r: MatrixRow, base_url: str) -> list:
 
 def _finding_values(r: MatrixRow, f: dict, base_url: str, label: Callable[[str], str]) -> list:
     return [r.agency, r.site, category(f["rule"]), SEVERITY_LABELS.get(f["severity"], f["severity"]),
-            f.get("message") or "", label(f["suspect"]) if f.get("suspect") else "",
+            evidence(f), label(f["suspect"]) if f.get("suspect") else "",
             cells_summary(f.get("cells") or [], f.get("suspect"), label, limit=4),
             triage.STATE_LABELS.get(f.get("triage_state", "open"), ""), _report_link(r, base_url)]
 
@@ -186,7 +186,7 @@ def to_docx(m: Matrix, *, base_url: str, label: Callable[[str], str], issued: da
         rows = []
         for r in wrong:
             for f in [f for f in r.content_findings if f["severity"] == "error"]:
-                rows.append([len(rows) + 1, r.agency, category(f["rule"]), f.get("message") or "",
+                rows.append([len(rows) + 1, r.agency, category(f["rule"]), evidence(f),
                              label(f["suspect"]) if f.get("suspect") else cells_summary(f.get("cells") or [], None,
                                                                                          label, limit=2)])
         table(["序号", "单位", "问题类别", "说明", "请核对的单元格"], rows, widths=[1.2, 2.8, 2.8, 6.6, 3.6])

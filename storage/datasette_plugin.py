@@ -31,7 +31,7 @@ from markupsafe import Markup, escape
 
 from monitor import triage as triage_mod
 from monitor.checks.categories import SEVERITY_LABELS, category
-from monitor.compliance import cell_label, cells_summary
+from monitor.compliance import advice, cell_label, cells_summary, evidence
 from storage import desk
 from storage.metadata import REPORT_PAGE
 from storage.models import (
@@ -91,7 +91,7 @@ def stacked_chart(counts: dict[str, dict[str, int]], *, title: str, width: int =
     xs = sorted(counts)
     series = sorted({s for c in counts.values() for s in c})
     colors = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(series)}
-    legend_w = 150
+    legend_w = 190
     left, bottom, top = 36, 28, 36
     plot_w, plot_h = width - left - legend_w - 10, height - bottom - top
     top_value = max([sum(c.values()) for c in counts.values()] or [0]) or 1
@@ -231,6 +231,8 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
         f["cells_short"] = cells_summary(f["cells_list"], f["suspect"], label)
         f["category"] = category(f["rule"])
         f["severity_label"] = SEVERITY_LABELS.get(f["severity"], f["severity"])
+        f["evidence"] = evidence({**f, "cells": f["cells_list"], "numbers": f["numbers_obj"]}, template)
+        f["advice"] = advice(f["rule"])
 
     def row_label(table: str, row: str, col: str) -> str:
         lab = labels.get((table, row, col))
@@ -289,7 +291,7 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
                                    "resolved_at is null and year is not null group by year, rule", [report["agency_id"]])
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         for r in per_rule:
-            counts[str(r["year"])][r["rule"]] = r["n"]
+            counts[str(r["year"])][category(r["rule"])] = counts[str(r["year"])].get(category(r["rule"]), 0) + r["n"]
         charts.append(stacked_chart(dict(counts), title="历年各规则问题数（仍存在）"))
     return {
         "report": report, "template": template, "t2_blocks": t2_blocks, "t3_rows": t3_rows,
@@ -307,7 +309,7 @@ async def overview_context(db) -> dict[str, Any]:
                                "and year is not null group by year, rule")
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for r in per_rule:
-        counts[str(r["year"])][r["rule"]] = r["n"]
+        counts[str(r["year"])][category(r["rule"])] = counts[str(r["year"])].get(category(r["rule"]), 0) + r["n"]
     per_year = await _rows(db, "select year, count(*) as n from reports where year is not null group by year "
                                "order by year")
     totals = (await _rows(db, "select (select count(*) from reports) as reports, (select count(*) from findings "
@@ -315,6 +317,8 @@ async def overview_context(db) -> dict[str, Any]:
                               "agencies, (select count(*) from documents) as documents"))[0]
     recent = await _rows(db, "select f.rule, f.severity, f.agency, f.year, f.message, f.report_id, f.first_seen "
                              "from findings f where f.resolved_at is null order by f.first_seen desc, f.id desc limit 20")
+    for r in recent:
+        r["category"], r["severity_label"] = category(r["rule"]), SEVERITY_LABELS.get(r["severity"], r["severity"])
     return {"charts": [bar_chart([(str(r["year"]), r["n"]) for r in per_year], title="各年度收录报告数"),
                        stacked_chart(dict(counts), title="各年度各规则问题数（仍存在）", width=620)],
             "totals": totals, "recent": recent}
