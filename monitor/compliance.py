@@ -322,8 +322,9 @@ def cell_label(ref: str, template: str | None = None,
         return ref
     table, row, col = parts
     row_label, col_label = (labels or {}).get((table, row, col), (None, None))
-    return " · ".join(p for p in (_TABLE_NAMES.get(table, table), row_label or row,
+    text = " · ".join(p for p in (_TABLE_NAMES.get(table, table), row_label or row,
                                   None if col == "value" and not col_label else (col_label or col)) if p)
+    return text.replace(" · （", " ·（")  # a full-width bracket brings its own space
 
 
 def _as_finding(row: dict[str, Any]):

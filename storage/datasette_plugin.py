@@ -382,7 +382,7 @@ def _public(datasette) -> bool:
 
 
 #: Hidden in public mode: who gets mail and what it says, crawl journals, stored bytes, triage notes.
-PRIVATE_TABLES = ("outbox", "runs", "fetches", "blobs", "events", "triage", "schema_migrations")
+PRIVATE_TABLES = ("outbox", "runs", "fetches", "blobs", "events", "triage", "finding_triage", "schema_migrations")
 
 
 def _filters(request) -> dict[str, Any]:

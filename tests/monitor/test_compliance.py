@@ -138,7 +138,7 @@ def test_cells_named_by_their_printed_labels():
     labels = {("table3", "unavailable_not_held", "total"): ("（四）无法提供 1.本机关不掌握相关政府信息", "总计"),
               ("table2", "punishment", "value"): ("行政处罚", "本年处理决定数量")}
     assert cell_label("table3.unavailable_not_held.total", "2021", labels) == \
-        "表三 · （四）无法提供 1.本机关不掌握相关政府信息 · 总计"
+        "表三 ·（四）无法提供 1.本机关不掌握相关政府信息 · 总计"
     assert cell_label("table2.punishment.value", "2021", labels) == "表二 · 行政处罚 · 本年处理决定数量"
     refs = [f"table3.r{i}.total" for i in range(10)]
     short = cells_summary(refs, "table3.r5.total", lambda r: r.split(".")[1], limit=3)

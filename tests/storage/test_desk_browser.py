@@ -271,7 +271,7 @@ def test_report_page_names_cells_by_label_and_fits(demo_server, browser, width, 
     page = browser.new_page(viewport={"width": width, "height": 1000})
     page.goto(f"{base}/-/nianbao/report/{rid}")
     aside = page.locator("#findings").inner_text()
-    assert "表三 · （四）无法提供 1.本机关不掌握相关政府信息 · 总计" in aside
+    assert "表三 ·（四）无法提供 1.本机关不掌握相关政府信息 · 总计" in aside
     assert "table3." not in aside and "unavailable_not_held" not in aside
     for ref in ("table3.new.total", "table3.carried_forward.total", "table4.litigation_after_review.total"):
         cell = page.locator(f'[data-ref="{ref}"]')

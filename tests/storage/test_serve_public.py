@@ -25,7 +25,7 @@ from storage.db import Store
 from storage_helpers import SEEDS, free_port
 
 NIANBAO = os.path.join(os.path.dirname(sys.executable), "nianbao")
-PRIVATE = ("outbox", "runs", "fetches", "blobs", "events", "triage")
+PRIVATE = ("outbox", "runs", "fetches", "blobs", "events", "triage", "finding_triage")
 
 
 @pytest.fixture(scope="module")
