@@ -340,6 +340,11 @@ def test_triage_dismiss_in_the_browser_then_a_changed_cell_reopens_it(browser, t
         before = _matrix_rows(page)[agency]
         assert before["status"] == "errors"
         _login(page, base)
+        # signed in, but a POST without the page's CSRF token (another site's form) is refused
+        forged = page.request.post(base + "/-/nianbao/triage",
+                                   form={"finding": str(finding["id"]), "action": "confirmed", "next": "/"},
+                                   max_redirects=0)
+        assert forged.status == 403
         page.goto(f"{base}/-/nianbao/report/{rid}")
         box = page.locator(f'.nb-finding[data-finding="{finding["id"]}"]')
         box.locator('input[name="note"]').fill("该行总计含跨年度申请，经核实不是错误")
@@ -361,6 +366,7 @@ def test_triage_dismiss_in_the_browser_then_a_changed_cell_reopens_it(browser, t
     subprocess.run([NIANBAO, "--config", str(tmp_path / "check.yaml"), "check", "--today", DEMO_TODAY],
                    capture_output=True)
     with Store(db) as s:
+        assert [t["state"] for t in s.finding_row(finding["id"])["triage"]] == ["dismissed"]  # not the forged one
         assert s.finding_row(finding["id"])["triage_state"] == "dismissed"
         assert finding["message"] not in {f.message for f in s.findings(open_only=True, not_alerted=True)}
 
