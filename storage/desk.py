@@ -178,8 +178,9 @@ def record_triage(conn: sqlite3.Connection, finding: dict[str, Any], state: str,
     cur = conn.execute("INSERT INTO triage(fingerprint, finding_id, state, note, actor, at, basis) "
                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (finding["fingerprint"], finding["id"], state, note or None, actor, at, basis))
-    if state == "reopened":  # an officer reopens: alert it again
-        conn.execute("UPDATE findings SET alerted = 0 WHERE id = ?", (finding["id"],))
+    if state == "reopened":  # reopened: alert it again, unless its alert is still waiting in the outbox
+        conn.execute("UPDATE findings SET alerted = 0, alert_queued_at = NULL WHERE id = ? AND alerted = 1",
+                     (finding["id"],))
     return {"id": cur.lastrowid, "fingerprint": finding["fingerprint"], "finding_id": finding["id"], "state": state,
             "note": note or None, "actor": actor, "at": at, "basis": basis}
 

@@ -368,11 +368,26 @@ _V7 = """
 ALTER TABLE cells ADD COLUMN confidence REAL;
 """
 
-# -- version 8: an officer's verdict on a finding (确认 / 误报 / 已整改), with its history -------------
+# -- version 8: alerts never silently lost: one row per channel, recipients that accepted, dropped,
+# and findings waiting in the outbox (alerted only once sent) ---------------------------------------
+_V8 = """
+ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
+ALTER TABLE outbox ADD COLUMN markdown TEXT;
+ALTER TABLE outbox ADD COLUMN delivered TEXT;
+ALTER TABLE outbox ADD COLUMN dropped_at TEXT;
+ALTER TABLE findings ADD COLUMN alert_queued_at TEXT;
+UPDATE findings SET alerted = 0, alert_queued_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+WHERE alerted = 1 AND fingerprint IN (
+    SELECT j.value FROM outbox o, json_each(o.fingerprints) j WHERE o.status IN ('pending', 'failed', 'dead'));
+UPDATE findings SET alert_queued_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+WHERE alerted = 1 AND alert_queued_at IS NULL;
+"""
+
+# -- version 9: an officer's verdict on a finding (确认 / 误报 / 已整改), with its history -------------
 # One row per decision, never updated: the latest row of a fingerprint is the finding's state.
 # ``basis`` is a digest of what the finding named when it was judged (its cells' printed values,
 # or the report's bytes): when it changes, the verdict no longer applies and the finding reopens.
-_V8 = """
+_V9 = """
 CREATE TABLE triage (
     id INTEGER PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -400,7 +415,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "index of events by version", _V5),
     (6, "report_list view", _V6),
     (7, "cells.confidence", _V7),
-    (8, "triage of findings, with history", _V8),
+    (8, "outbox per channel, alerted once sent", _V8),
+    (9, "triage of findings, with history", _V9),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -328,7 +328,7 @@ def test_triage_dismiss_in_the_browser_then_a_changed_cell_reopens_it(browser, t
     with Store(db) as s:
         rid = s.reports()[0]["id"]
         finding = next(f for f in s.finding_rows(report_id=rid) if f["rule"] == "row_total")
-        pending = {f.message for f in s.findings(open_only=True, not_alerted=True)}
+        pending = {f.message for f in s.findings_to_alert()}
     assert finding["message"] in pending  # not alerted yet: the next alert would send it
     agency = _sql(db, "select agency from reports where id = ?", (rid,))[0][0]
 
@@ -368,7 +368,7 @@ def test_triage_dismiss_in_the_browser_then_a_changed_cell_reopens_it(browser, t
     with Store(db) as s:
         assert [t["state"] for t in s.finding_row(finding["id"])["triage"]] == ["dismissed"]  # not the forged one
         assert s.finding_row(finding["id"])["triage_state"] == "dismissed"
-        assert finding["message"] not in {f.message for f in s.findings(open_only=True, not_alerted=True)}
+        assert finding["message"] not in {f.message for f in s.findings_to_alert()}
 
     # the agency republishes with another 总计 in that row: the finding reopens and is alerted again
     path = src / seed.name
@@ -383,7 +383,7 @@ def test_triage_dismiss_in_the_browser_then_a_changed_cell_reopens_it(browser, t
         row = s.finding_row(finding["id"])
         assert row["triage_state"] == "open" and row["triage"][-1]["state"] == "reopened"
         assert row["triage"][-1]["actor"] == "nianbao"
-        assert any(f.rule == "row_total" and f.report_id == rid for f in s.findings(open_only=True, not_alerted=True))
+        assert any(f.rule == "row_total" and f.report_id == rid for f in s.findings_to_alert())
     with serving(db, tmp_path) as base:
         page = browser.new_page(viewport={"width": 1366, "height": 1000})
         page.goto(base + "/?year=2024")

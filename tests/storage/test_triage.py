@@ -52,7 +52,7 @@ def test_dismissal_holds_while_the_cells_are_unchanged_and_reopens_when_they_cha
     f.report_id = rid
     store.sync_findings([f], rules=["row_total"], site="s1", report_id=rid)
     row = store.finding_rows(report_id=rid)[0]
-    assert row["fingerprint"] in {x.fingerprint for x in store.findings(open_only=True, not_alerted=True)}
+    assert row["fingerprint"] in {x.fingerprint for x in store.findings_to_alert()}
 
     with pytest.raises(KeyError):
         store.triage("nope-no-such", "dismissed", actor="officer", note="x")
@@ -62,12 +62,12 @@ def test_dismissal_holds_while_the_cells_are_unchanged_and_reopens_when_they_cha
     assert got["triage_state"] == "dismissed"
     assert [(t["state"], t["actor"]) for t in got["triage"]] == [("confirmed", "officer"), ("dismissed", "chief")]
     assert got["triage"][-1]["at"] and got["triage"][-1]["note"] == "跨年度申请，非错误"
-    assert not store.findings(open_only=True, not_alerted=True)  # not picked for alerting
+    assert not store.findings_to_alert()  # not picked for alerting
 
     # found again by the next check, same cells: still dismissed
     store.sync_findings([f], rules=["row_total"], site="s1", report_id=rid)
     assert store.finding_row(row["id"])["triage_state"] == "dismissed"
-    assert not store.findings(open_only=True, not_alerted=True)
+    assert not store.findings_to_alert()
 
     # a cell it does not name changes: still dismissed
     _set_cell(store, rid, "table3.new.natural_person", "9", 9)
@@ -81,7 +81,7 @@ def test_dismissal_holds_while_the_cells_are_unchanged_and_reopens_when_they_cha
     got = store.finding_row(row["id"])
     assert got["triage_state"] == "open" and got["triage"][-1]["state"] == "reopened"
     assert got["triage"][-1]["actor"] == "nianbao"
-    assert [x.message for x in store.findings(open_only=True, not_alerted=True)] == [f.message]
+    assert [x.message for x in store.findings_to_alert()] == [f.message]
 
 
 def test_fixed_is_closed_too_and_reopen_by_hand(with_report):
@@ -91,11 +91,11 @@ def test_fixed_is_closed_too_and_reopen_by_hand(with_report):
     store.sync_findings([f], rules=["row_total"], site="s1", report_id=rid)
     fid = store.finding_rows(report_id=rid)[0]["id"]
     store.triage(fid, "fixed", actor="officer", note="已书面更正")
-    assert not store.findings(open_only=True, not_alerted=True)
+    assert not store.findings_to_alert()
     store.mark_findings_alerted([store.finding_rows(report_id=rid)[0]["fingerprint"]])
     store.triage(fid, "reopened", actor="officer", note="更正未发布")
     assert store.finding_row(fid)["triage_state"] == "open"
-    assert len(store.findings(open_only=True, not_alerted=True)) == 1  # reopened by hand: alerted again
+    assert len(store.findings_to_alert()) == 1  # reopened by hand: alerted again
 
 
 def test_cli_triage_and_its_errors(with_report, tmp_path):
