@@ -215,6 +215,13 @@ class Schedule(_Model):
 class Serve(_Model):
     host: str = Field("127.0.0.1", description="Datasette host")
     port: int = Field(8001, ge=0, le=65535, description="Datasette port (0 picks a free one)")
+    public: bool = Field(
+        False, description="Public reading room: no arbitrary SQL, outbox/runs/fetches/blobs/events hidden, no "
+                           "sign-in or triage. Required to listen on a non-loopback host")
+    accounts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Officers who may sign in and triage findings: name -> name of the environment variable "
+                    "holding the password hash (make one with `datasette hash-password`); unused when public")
 
 
 class Config(_Model):
