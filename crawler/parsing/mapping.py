@@ -33,11 +33,12 @@ from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz
 
+from crawler.parsing import digit_runs
 from crawler.parsing import template as T
 from crawler.parsing.extract.base import Extracted, Paragraph, Table
 from crawler.parsing.metadata import extract_metadata
-from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS,
-                            Cell, CellKind, ParseStatus, ParseWarning, Report, Source)
+from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_RESULT_ROWS, TABLE3_ROWS, TABLE4_COLUMNS,
+                            TABLE4_GROUPS, Cell, CellKind, ParseStatus, ParseWarning, Report, Source)
 
 log = logging.getLogger(__name__)
 
@@ -410,6 +411,16 @@ def text_stream_rows(blocks: list, sections: list[str | None], table: str) -> li
 class _Mapper:
     report: Report
     seen: set = field(default_factory=set)
+    runs: list = field(default_factory=list)  # digit_runs.Run: rows whose cells ran together
+
+    def add_run(self, refs: list[tuple[str, str, str]], tokens: list[str]) -> None:
+        """Cells whose printed digits ran together: unread (TEXT, None) until the runs are resolved."""
+        raw = " ".join(t for t in tokens if t.strip())
+        for table, row, col in refs:
+            self.report.cells.append(Cell(table=table, row=row, column=col, value=None, raw=raw,
+                                          kind=CellKind.TEXT, label=T.row_label(table, row), confidence=0.0))
+        self.runs.append(digit_runs.Run(refs=tuple(f"{t}.{r}.{c}" for t, r, c in refs), raw=raw,
+                                        candidates=digit_runs.splits(tokens, len(refs))))
 
     def warn(self, code: str, message: str, cell: str | None = None) -> None:
         self.report.warnings.append(ParseWarning(code=code, message=message, cell=cell))
@@ -421,6 +432,10 @@ class _Mapper:
             return
         self.seen.add((table, row))
         label = T.row_label(table, row)
+        if not decimal and not set(keep_text) & set(columns) and digit_runs.is_run(raws, len(columns)):
+            # '行政规范性文件77132470': the row's cells ran together; never one number
+            self.add_run([(table, row, col) for col in columns], raws)
+            return
         for col, raw in zip(columns, raws):
             kind, value = parse_value(raw, decimal=decimal, keep_text=col in keep_text)
             cell = Cell(table=table, row=row, column=col, value=value, raw=raw, kind=kind, label=label)
@@ -694,6 +709,11 @@ def map_table4(m: _Mapper, rows: list[Row]) -> int:
     need = per_group * len(TABLE4_GROUPS)
     while len(values) > need and not values[0].strip():
         values.pop(0)
+    if digit_runs.is_run(values, need) and not any(("table4", g) in m.seen for g in TABLE4_GROUPS):
+        # the fifteen numbers ran together ('100000100000000')
+        m.seen.update(("table4", g) for g in TABLE4_GROUPS)
+        m.add_run([("table4", g, c) for g in TABLE4_GROUPS for c in TABLE4_COLUMNS], values)
+        return len(TABLE4_GROUPS)
     if len(values) > need:
         m.warn("ambiguous_value", f"table4: {len(values)} values for {need} cells; the first {need} are taken")
         values = values[:need]
@@ -706,6 +726,71 @@ def map_table4(m: _Mapper, rows: list[Row]) -> int:
         else:
             m.warn("row_not_found", f"table4.{g} ({T.TABLE4_GROUP_LABELS[g]}) not found")
     return len(TABLE4_GROUPS)
+
+
+# Cells run together ------------------------------------------------------------------------------
+
+def table_relations(template: str, previous: dict | None = None) -> list[digit_runs.Relation]:
+    """The relations a correct report satisfies (spec relations 1-4), and with last year's figures
+    (``previous``: {cell ref: value}) the carry-over and the in-force stock (8, 9)."""
+    R = digit_runs.Relation
+    rows = TABLE3_ROWS[template]
+    leaves = TABLE3_RESULT_ROWS[template]
+    applicants = TABLE3_COLUMNS[:-1]
+    rels = [R(f"row_total({row})", tuple(f"table3.{row}.{c}" for c in applicants), (f"table3.{row}.total",))
+            for row in rows]
+    for c in TABLE3_COLUMNS:
+        rels.append(R(f"results_total({c})", tuple(f"table3.{r}.{c}" for r in leaves), (f"table3.total_processed.{c}",)))
+        rels.append(R(f"balance({c})", (f"table3.new.{c}", f"table3.carried_over.{c}"),
+                      (f"table3.total_processed.{c}", f"table3.carried_forward.{c}")))
+    for g in TABLE4_GROUPS:
+        rels.append(R(f"appeal_total({g})", tuple(f"table4.{g}.{c}" for c in TABLE4_COLUMNS[:-1]),
+                      (f"table4.{g}.total",)))
+    previous = previous or {}
+    for c in TABLE3_COLUMNS:
+        v = previous.get(f"table3.carried_forward.{c}")
+        if isinstance(v, int):
+            rels.append(R(f"carry_continuity({c})", (f"table3.carried_over.{c}",), (), v))
+    if template == "2021":
+        for row in ("regulations", "normative_documents"):
+            v = previous.get(f"table2.{row}.in_force")
+            if isinstance(v, int):
+                rels.append(R(f"in_force_continuity({row})", (f"table2.{row}.in_force", f"table2.{row}.repealed"),
+                              (f"table2.{row}.issued",), v))
+    return rels
+
+
+def resolve_runs(m: _Mapper, template: str, previous: dict | None = None) -> None:
+    """Split the runs by the table's arithmetic; warn for each, naming the ambiguity resolved."""
+    run_refs = {ref for run in m.runs for ref in run.refs}
+    fixed = {c.ref: c.value for c in m.report.cells
+             if c.ref not in run_refs and c.kind.assessable and not c.low_confidence}
+    outcome = digit_runs.resolve(m.runs, fixed, table_relations(template, previous))
+    cells = {c.ref: c for c in m.report.cells if c.ref in run_refs}
+    for ref, v in outcome.values.items():
+        c = cells[ref]
+        c.value, c.raw = v, str(v)
+        c.kind = CellKind.ZERO if v == 0 else CellKind.NUMERIC
+        c.confidence = outcome.confidence[ref]
+    for run, split, ways, used in outcome.taken:
+        where = _run_where(run.refs)
+        read = " | ".join(str(v) for v in split)
+        if ways == 1:
+            m.warn("digit_run", f"{where}: {run.raw!r} lost its cell boundaries; read as {read}, the only way "
+                                f"its digits make {len(run.refs)} cells")
+        else:
+            m.warn("digit_run", f"{where}: {run.raw!r} lost its cell boundaries and reads {ways} ways; only "
+                                f"{read} satisfies {', '.join(used)}; its cells are marked low-confidence")
+    why_text = {"too_many": "too many ways to split it", "no_split": "no split satisfies the table's relations",
+                "ambiguous": "several splits satisfy the table's relations"}
+    for run, why in outcome.unread:
+        m.warn("unsplit_digits", f"{_run_where(run.refs)}: {run.raw!r} lost its cell boundaries and "
+                                 f"{why_text[why]}; its {len(run.refs)} cells are left unread", run.refs[0])
+
+
+def _run_where(refs: tuple[str, ...]) -> str:
+    rows = list(dict.fromkeys(".".join(r.split(".")[:2]) for r in refs))  # in order of appearance
+    return rows[0] if len(rows) == 1 else f"{rows[0]}…{rows[-1]}"
 
 
 # -- entry point ----------------------------------------------------------------------------------
@@ -760,11 +845,14 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
         if not found[table]:
             m.warn("table_not_found", f"{table} (the table of {T.SECTIONS[section][0]}) not found")
 
+    if m.runs:
+        resolve_runs(m, template if t3_template != "2019" else "2019", hints.get("previous"))
+
     title_in_body = extract_metadata(report, extracted, headings=headings, hints=hints)
 
     complete = all(found.values()) and not any(
         w.code in ("blank_cell", "na_cell", "text_cell", "missing_cell", "row_not_found", "table_not_found",
-                   "ambiguous_value") for w in report.warnings)
+                   "ambiguous_value", "unsplit_digits") for w in report.warnings)
     if complete:
         report.status = ParseStatus.PARSED
     elif any(found.values()) or title_in_body or len(headings) >= 3:
