@@ -263,3 +263,56 @@ def wps_pdf(blocks: list[Para | Rows], layout: str, *, crlf: bool = True) -> byt
 
 def seed_pdf(stem: str, layout: str) -> bytes:
     return wps_pdf(seed_blocks(SEEDS / f"{stem}.txt"), layout)
+
+
+# -- text renderings that lost the cell boundaries -------------------------------------------------------
+
+#: What each form runs together: the rows of Table 二, of Table 三, Table 四's fifteen numbers.
+RUN_FORMS = ("table2", "table3", "table4", "all", "all_spaced", "halves")
+
+
+def _value_start(row: list[str]) -> int:
+    k = len(row)
+    while k > 0 and re.fullmatch(r"\d+(?:\.\d+)?", row[k - 1].strip() or "x"):
+        k -= 1
+    return k
+
+
+def _table_of(rows: list[list[str]]) -> str:
+    text = "".join("".join(r) for r in rows)
+    if "未经复议直接起诉" in text or "复议后起诉" in text:
+        return "table4"
+    if "申请人情况" in text or "本年新收" in text:
+        return "table3"
+    return "table2"
+
+
+def run_together(stem: str, form: str) -> str:
+    """The seed as plain text (one row per line, cells separated by spaces), with the values of the
+    chosen tables' rows run together: glued to the label ("规章000") or after a space ("all_spaced"),
+    or cut in two at the middle ("halves": "100 0001").  Table 四's fifteen numbers become one run."""
+    if form not in RUN_FORMS:
+        raise ValueError(form)
+    lines: list[str] = []
+    for b in seed_blocks(SEEDS / f"{stem}.txt"):
+        if isinstance(b, Para):
+            lines.append(b.text)
+            continue
+        table = _table_of(b.rows)
+        runs = form in ("all", "all_spaced", "halves") or form == table
+        for r in b.rows:
+            k = _value_start(r)
+            labels = " ".join(c for c in r[:k] if c.strip())
+            vals = [c.strip() for c in r[k:] if c.strip()]
+            if not vals:
+                lines.append(labels)
+                continue
+            if runs and len(vals) > 1:
+                joined = "".join(vals)
+                if form == "halves":
+                    joined = joined[: len(joined) // 2] + " " + joined[len(joined) // 2:]
+                sep = " " if form in ("all_spaced", "halves") or not labels else ""
+                lines.append(f"{labels}{sep}{joined}" if labels else joined)
+            else:
+                lines.append(" ".join(([labels] if labels else []) + vals))
+    return "\n".join(lines)
