@@ -36,8 +36,12 @@ _DIGITS = re.compile(r"^\d+$")
 
 
 def is_run(tokens: list[str], n: int) -> bool:
-    """Value tokens of a row that needs ``n`` cells but got fewer, all digits, enough digits to split."""
-    toks = [t for t in tokens if t.strip()]
+    """Value tokens of a row that needs ``n`` cells but has fewer cells at all, every one digits, with
+    enough digits to split.  A row with a cell per column (some blank) is a grid that kept its cell
+    boundaries: a blank there is a blank, not a lost separator."""
+    if len(tokens) >= n or any(not t.strip() for t in tokens):
+        return False
+    toks = list(tokens)
     return (n > 1 and 0 < len(toks) < n and all(_DIGITS.match(t) for t in toks)
             and any(len(t) > 1 for t in toks) and sum(len(t) for t in toks) >= n)
 

@@ -43,6 +43,8 @@ def test_is_run():
     assert is_run(["77132470"], 3)
     assert not is_run(["77", "132", "470"], 3)  # separators kept
     assert not is_run(["1", "", ""], 3)  # blank cells, not a run
+    assert not is_run(["", "12", "27", "22", "23", "24", "122"], 7)  # a grid row with a blank cell
+    assert not is_run(["250", "20", "0", "0", "2", "0", ""], 7)  # a blank total (the 2019 report)
     assert not is_run(["5"], 1)
     assert not is_run(["12a"], 3)
 
