@@ -15,11 +15,17 @@ Mapping knows the template (crawler/parsing/template.py) and nothing of formats.
    label, as many as the template has columns;
 4. template 2021 / 2019 from the headers of Table 二 and the shape of Table 三's （六）其他处理
    (never from the year); a mixed report keeps both and says so in a warning;
-5. metadata (crawler/parsing/metadata.py).
+5. cells run together ('行政规范性文件77132470', a row as '1000001'): a row that has fewer cells than
+   columns, all digits, is split by crawler/parsing/digit_runs.py — by its digits when they allow
+   one split, else by the table's relations (and last year's figures, ``hints["previous"]``:
+   {cell ref: value}) when exactly one split satisfies them, else left unread (warning
+   unsplit_digits, status partial);
+6. metadata (crawler/parsing/metadata.py).
 
 The parser records what the report says: a blank, NA or text cell is None with a warning, never 0.
 Problems of reading are warnings (blank_cell, na_cell, text_cell, missing_cell, row_not_found,
-row_not_matched, table_not_found, ambiguous_value, mixed_template), never findings.
+row_not_matched, table_not_found, ambiguous_value, mixed_template, digit_run, unsplit_digits), never
+findings.
 Status: parsed when all three tables are complete and numeric, partial when something is missing,
 not_a_report when there is no table, no printed report title and fewer than three sections.
 """
