@@ -154,28 +154,34 @@ class RulingPolicy:
 DEFAULT_RULINGS = RulingPolicy()
 
 
-def path_paint(obj, raw) -> PathPaint | None:
-    """The painting of a path object (None when pdfium cannot say)."""
-    import ctypes
+class _PaintBuffers:
+    """ctypes out-parameters for pdfium's paint queries, allocated once (a page has thousands of paths)."""
 
+    def __init__(self) -> None:
+        import ctypes
+
+        self.fill_mode, self.stroke = ctypes.c_int(), ctypes.c_int()
+        self.f = [ctypes.c_uint() for _ in range(4)]
+        self.s = [ctypes.c_uint() for _ in range(4)]
+        self.width = ctypes.c_float()
+        self.refs = (ctypes.byref(self.fill_mode), ctypes.byref(self.stroke), ctypes.byref(self.width))
+
+
+def path_paint(obj, raw, buf: _PaintBuffers | None = None) -> PathPaint | None:
+    """The painting of a path object (None when pdfium cannot say)."""
     try:
         bounds = tuple(obj.get_bounds())
     except Exception:  # pdfium refuses bounds of some degenerate paths
         return None
-    fill_mode, stroke = ctypes.c_int(), ctypes.c_int()
-    if not raw.FPDFPath_GetDrawMode(obj.raw, ctypes.byref(fill_mode), ctypes.byref(stroke)):
+    b = buf or _PaintBuffers()
+    h = obj.raw
+    if not raw.FPDFPath_GetDrawMode(h, b.refs[0], b.refs[1]):
         return None
-    f = [ctypes.c_uint() for _ in range(4)]
-    sc = [ctypes.c_uint() for _ in range(4)]
-    if not raw.FPDFPageObj_GetFillColor(obj.raw, *f):
-        f = [ctypes.c_uint(0) for _ in range(4)]
-    if not raw.FPDFPageObj_GetStrokeColor(obj.raw, *sc):
-        sc = [ctypes.c_uint(0), ctypes.c_uint(0), ctypes.c_uint(0), ctypes.c_uint(255)]
-    width = ctypes.c_float(1.0)
-    raw.FPDFPageObj_GetStrokeWidth(obj.raw, ctypes.byref(width))
-    return PathPaint(bounds=bounds, stroked=bool(stroke.value), stroke_width=float(width.value),  # type: ignore[arg-type]
-                     stroke_rgba=tuple(x.value for x in sc), filled=fill_mode.value != 0,  # type: ignore[arg-type]
-                     fill_rgba=tuple(x.value for x in f))  # type: ignore[arg-type]
+    fill = tuple(x.value for x in b.f) if raw.FPDFPageObj_GetFillColor(h, *b.f) else (0, 0, 0, 0)
+    stroke = tuple(x.value for x in b.s) if raw.FPDFPageObj_GetStrokeColor(h, *b.s) else (0, 0, 0, 255)
+    width = b.width.value if raw.FPDFPageObj_GetStrokeWidth(h, b.refs[2]) else 1.0
+    return PathPaint(bounds=bounds, stroked=bool(b.stroke.value), stroke_width=float(width),  # type: ignore[arg-type]
+                     stroke_rgba=stroke, filled=b.fill_mode.value != 0, fill_rgba=fill)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,8 +255,9 @@ def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS
     hs: list[tuple[float, float, float]] = []
     vs: list[tuple[float, float, float]] = []
     page_w = page.get_width()
+    buf = _PaintBuffers()
     for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH], max_depth=4):
-        paint = path_paint(obj, raw)
+        paint = path_paint(obj, raw, buf)
         if paint is None or not rulings.is_ruling(paint):
             continue
         left, bottom, right, top = paint.bounds
@@ -370,8 +377,20 @@ def _lines_of(chars: list[_Char]) -> list[list[_Char]]:
     return lines
 
 
+class _ByHeight:
+    """A page's characters sorted by their vertical centre: those of a band in O(log n)."""
+
+    def __init__(self, chars: list[_Char]) -> None:
+        self.order = sorted(range(len(chars)), key=lambda i: chars[i].cy)
+        self.cys = [chars[i].cy for i in self.order]
+
+    def band(self, top: float, bottom: float) -> list[int]:
+        return self.order[bisect.bisect_left(self.cys, top):bisect.bisect_right(self.cys, bottom)]
+
+
 def _build_table(hs, vs, chars: list[_Char], page_no: int,
-                 taken: set[int] = frozenset()) -> tuple[_PTable, set[int]]:  # type: ignore[assignment]
+                 taken: set[int] = frozenset(),  # type: ignore[assignment]
+                 by_height: _ByHeight | None = None) -> tuple[_PTable, set[int]]:
     xs = _cluster([x for x, _, _ in vs], _TOL * 1.5)
     ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
     # A row split by a page break has no ruling on its open side; the column rulings still run
@@ -406,7 +425,10 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
     members: dict[tuple[int, int], list[_Char]] = {}
     used: set[int] = set()
     x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
-    for idx, c in enumerate(chars):
+    # a page with many ruled regions (a frame per paragraph) must not scan every character for each
+    candidates = by_height.band(y_lo, y_hi) if by_height is not None else range(len(chars))
+    for idx in candidates:
+        c = chars[idx]
         cx, cy = c.cx, c.cy
         if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi) or idx in taken:
             continue
@@ -477,16 +499,28 @@ _MAX_LABEL_CELL = 20
 _SENTENCE = re.compile(r"[，,。；;！？]")
 
 
-def _names_a_table(grid: list[list[GridCell]]) -> bool:
-    """A cell holding a label of the template's tables (a one-column header box: 第二十条第（一）项)."""
+def _is_table_label(text: str) -> bool:
+    """A cell's text that is a label of the template's tables (a header box: 第二十条第（一）项)."""
     from crawler.parsing import template as T
 
-    markers = [m for ms in T.TABLE_MARKERS.values() for m in ms]
-    for row in grid:
-        for c in row:
-            text = re.sub(r"\s+", "", c.text)
-            if (not c.spanned and 0 < len(text) <= _MAX_LABEL_CELL and not _SENTENCE.search(text)
-                    and any(m in text for m in markers)):
+    text = re.sub(r"\s+", "", text)
+    return (0 < len(text) <= _MAX_LABEL_CELL and not _SENTENCE.search(text)
+            and any(m in text for ms in T.TABLE_MARKERS.values() for m in ms))
+
+
+def _names_a_table(grid: list[list[GridCell]]) -> bool:
+    return any(not c.spanned and _is_table_label(c.text) for row in grid for c in row)
+
+
+def _one_column_labels(hs, xs: list[float], chars: list[_Char], by_height: "_ByHeight", taken: set[int]) -> bool:
+    """Whether a one-column region holds a table label, without building its grid (a page of
+    framed or underlined prose has one such region per paragraph or per page)."""
+    ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
+    x0, x1 = xs[0], xs[-1]
+    for top, bottom in zip(ys, ys[1:]):
+        band = [chars[i] for i in by_height.band(top, bottom) if i not in taken and x0 <= chars[i].cx <= x1]
+        if band and len(band) <= 2 * _MAX_LABEL_CELL:
+            if _is_table_label("".join(c.ch for c in sorted(band, key=lambda c: (round(c.top), c.x0)))):
                 return True
     return False
 
@@ -509,8 +543,12 @@ def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
         hs, vs = [], []
     tables: list[_PTable] = []
     used: set[int] = set()
+    by_height = _ByHeight(chars) if hs and vs else None
     for ghs, gvs in _table_regions(hs, vs):
-        t, u = _build_table(ghs, gvs, chars, page_no, used)
+        xs = _cluster([x for x, _, _ in gvs], _TOL * 1.5)
+        if len(xs) <= 2 and not _one_column_labels(ghs, xs, chars, by_height, used):  # type: ignore[arg-type]
+            continue  # one column of cells, no table label in it: paragraphs, no grid to build
+        t, u = _build_table(ghs, gvs, chars, page_no, used, by_height)
         if not is_table(t.grid):
             continue  # a frame, a boxed note, underlined lines: their text is read as paragraphs
         tables.append(t)
