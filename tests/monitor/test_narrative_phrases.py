@@ -243,3 +243,21 @@ def test_real_shaped_2019_report_with_true_figures_is_quiet_but_for_the_blank_co
     text = NARRATIVE_2019.replace("258件", "275件").replace("265件", "337件")
     findings = check_report(parse_bytes(_html_2019(text), path="report2019.html"))
     assert [f.subject for f in findings] == ["blank_total_column"]
+
+
+def test_a_heading_anywhere_in_the_text_is_no_missing_section():
+    r = _report({}, "")
+    r.template = "2021"
+    r.sections = {"proactive": "x", "requests": "x", "appeals": "x", "problems": "一是公开不够及时；二是解读不够深入。", "other": "无"}
+    assert [f.subject for f in check_report(r) if f.rule == "placeholder"] == ["missing:overview"]
+    r.text = "一、 总体情况\t2024年，本局……"  # the heading stood in a table cell or a frame
+    assert [f.subject for f in check_report(r) if f.rule == "placeholder"] == []
+
+
+def test_cross_year_finding_on_a_low_confidence_cell_is_a_warning():
+    from monitor.checks.cross_year import _finding
+
+    r = _report({"table3.carried_over.total": 3}, "")
+    r.cells[0].confidence = 0.8
+    f = _finding(r, "carry_continuity", "error", "上年结转与上年报告结转下年度不一致。", cells=["table3.carried_over.total"])
+    assert f.severity == "warning" and "读数不确定" in f.message
