@@ -24,6 +24,8 @@ N = r"(?P<n>\d+)件"
 IS = r"(?:的)?(?:申请)?(?:数量|总数|件数)?(?:为|是|达|共计|共|合计|计)?"
 #: A short stretch inside one clause: no sentence or clause break, no digit.
 GAP = r"[^。;；,，\d]{0,12}?"
+#: Not a count over several years: '历年累计受理申请1000件'.
+NOT_CUMULATIVE = r"(?<!累计)(?<!历年)(?<!以来)"
 #: Not the count of *published* items: '主动公开行政处罚决定42件' is no Table 二 figure.
 NOT_PUBLISHED = r"(?<!公开)(?<!公示)(?<!发布)(?<!受理)(?<!申请)"
 
@@ -116,7 +118,7 @@ PHRASES: tuple[Phrase, ...] = (
            source="form of seed 004's table row （四）无法提供 1.本机关不掌握相关政府信息 (3), as reports write it"),
     # -- Table 三: received ---------------------------------------------------------------------------
     Phrase("received_with_carry",
-           rf"(?:收到|受理|接到|接收|新收){GAP}(?:申请|申请件|公开件){GAP}(?P<n>\d+)件\((?:其中)?含?上年(?:度)?结转"
+           rf"{NOT_CUMULATIVE}(?:收到|受理|接到|接收|新收){GAP}(?:申请|申请件|公开件){GAP}(?P<n>\d+)件\((?:其中)?含?上年(?:度)?结转"
            rf"(?:申请)?(?P<c>\d+)件\)",
            (_f("n", "收到申请（含上年结转）", _t3("new", "carried_over")), _f("c", "上年结转", _t3("carried_over"))),
            example="共收到政府信息公开申请12件(含上年结转2件)",
@@ -130,7 +132,7 @@ PHRASES: tuple[Phrase, ...] = (
                                                 "social_welfare_org", "legal_service_org", "other_org")))),
            example="收到政府信息公开申请95件，其中自然人90件、法人或其他组织5件",
            source="form '收到…申请N件，其中自然人N件、法人或其他组织N件' named in issue 10"),
-    Phrase("received", rf"(?:收到|受理|接到|接收|新收)(?:了)?{GAP}(?:申请|申请件|公开件){GAP}{N}",
+    Phrase("received", rf"{NOT_CUMULATIVE}(?:收到|受理|接到|接收|新收)(?:了)?{GAP}(?:申请|申请件|公开件){GAP}{N}",
            (_f("n", "收到申请", _t3("new")),),
            example="2024年共受理政府信息公开申请1件", source="seed 001 (市中区卫生健康局)"),
     Phrase("carried_over", rf"上年(?:度)?结转{GAP}{N}", (_f("n", "上年结转", _t3("carried_over")),),
@@ -210,5 +212,6 @@ NOT_FIGURES: tuple[tuple[str, str], ...] = (
     ("主动公开市政府和市政府办公厅行政规范性文件42件", "2022 上海市 report (shanghai.gov.cn): published, not issued"),
     ("梳理核对权责清单174条（行政许可17项、行政处罚126项、行政强制3项）", "seed 003: items of a list, not decisions"),
     ("公开行政处罚决定42件", "a count of published decisions, not Table 二's 本年处理决定数量"),
+    ("2008年以来累计受理政府信息公开申请1000件", "a count over several years, not this year's 新收"),
     ("我单位本年度发出收费通知的件数和总金额,以及实际收取的总金额均为0", "seed 004: 信息处理费, not 行政事业性收费"),
 )
