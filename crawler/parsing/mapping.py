@@ -149,6 +149,7 @@ class Row:
     cells: list[str]  # texts of the row's own cells (span copies dropped)
     from_text: bool = False  # read from the text stream, not a grid
     positional: bool = False  # a true grid (HTML/DOCX): the values sit in its last columns
+    confidence: list = field(default_factory=list)  # per cell, from GridCell.confidence (OCR); empty: all None
     _last_label: int | None = field(default=None, repr=False, compare=False)
 
     @cached_property
@@ -171,17 +172,27 @@ class Row:
             self._last_label = next((i for i in range(len(self.cells) - 1, -1, -1) if _is_label(self.cells[i])), -1)
         return self._last_label
 
+    def value_positions(self, n: int) -> tuple[list[int], bool]:
+        """Indexes of the n cells at the right end after the label; (indexes, ambiguous)."""
+        idx = list(range(self.label_end(n), len(self.cells)))
+        while len(idx) > n and not self.cells[idx[-1]].strip():
+            idx.pop()
+        while len(idx) > n and not self.cells[idx[0]].strip():
+            idx.pop(0)
+        ambiguous = len(idx) > n
+        if ambiguous:
+            idx = idx[-n:]
+        return idx, ambiguous
+
     def values(self, n: int) -> tuple[list[str], bool]:
         """The n cells at the right end after the label; (cells, ambiguous)."""
-        vals = list(self.cells[self.label_end(n):])
-        while len(vals) > n and not vals[-1].strip():
-            vals.pop()
-        while len(vals) > n and not vals[0].strip():
-            vals.pop(0)
-        ambiguous = len(vals) > n
-        if ambiguous:
-            vals = vals[-n:]
-        return vals, ambiguous
+        idx, ambiguous = self.value_positions(n)
+        return [self.cells[i] for i in idx], ambiguous
+
+    def confidences_at(self, idx: list[int]) -> list[float | None]:
+        """The reading confidence of those cells (OCR), None where read from a text layer or markup."""
+        return [self.confidence[i] if i < len(self.confidence) else None for i in idx] if self.confidence \
+            else [None] * len(idx)
 
     def has_number(self, n: int | None = None) -> bool:
         return any(parse_value(c, decimal=True)[0] in (CellKind.NUMERIC, CellKind.ZERO)
@@ -223,9 +234,11 @@ def grid_rows(table: Table, positional: bool = False) -> list[Row]:
             width -= 1
     rows = []
     for r in table.rows:
-        cells = [c.text for c in r[:width] if not c.spanned]
+        own = [c for c in r[:width] if not c.spanned]
+        cells = [c.text for c in own]
         if any(c.strip() for c in cells):
-            rows.append(Row(cells=cells, positional=positional))
+            conf = [c.confidence for c in own] if any(c.confidence is not None for c in own) else []
+            rows.append(Row(cells=cells, positional=positional, confidence=conf))
     return rows
 
 
@@ -418,6 +431,7 @@ class _Mapper:
     report: Report
     seen: set = field(default_factory=set)
     runs: list = field(default_factory=list)  # digit_runs.Run: rows whose cells ran together
+    pending_confidence: list = field(default_factory=list)  # of the values take_values just gave
 
     def add_run(self, refs: list[tuple[str, str, str]], tokens: list[str]) -> None:
         """Cells whose printed digits ran together: unread (TEXT, None) until the runs are resolved."""
@@ -433,6 +447,7 @@ class _Mapper:
 
     def add_cells(self, table: str, row: str, columns: tuple[str, ...], raws: list[str], *,
                   decimal: bool = False, keep_text: tuple[str, ...] = ()) -> None:
+        confidence, self.pending_confidence = self.pending_confidence, []
         if (table, row) in self.seen:
             self.warn("ambiguous_value", f"{table}.{row}: row printed more than once; the first is kept")
             return
@@ -442,9 +457,10 @@ class _Mapper:
             # '行政规范性文件77132470': the row's cells ran together; never one number
             self.add_run([(table, row, col) for col in columns], raws)
             return
-        for col, raw in zip(columns, raws):
+        for k, (col, raw) in enumerate(zip(columns, raws)):
             kind, value = parse_value(raw, decimal=decimal, keep_text=col in keep_text)
-            cell = Cell(table=table, row=row, column=col, value=value, raw=raw, kind=kind, label=label)
+            cell = Cell(table=table, row=row, column=col, value=value, raw=raw, kind=kind, label=label,
+                        confidence=confidence[k] if k < len(confidence) and len(confidence) == len(raws) else None)
             self.report.cells.append(cell)
             if kind is CellKind.EMPTY:
                 self.warn("blank_cell", f"{cell.ref} ({label} / {T.column_label(table, col)}) is blank", cell.ref)
@@ -457,11 +473,12 @@ class _Mapper:
             self.warn("missing_cell", f"{ref}: the row has no value in this column", ref)
 
     def take_values(self, table: str, key: str, row: Row, n: int) -> list[str]:
-        vals, ambiguous = row.values(n)
+        idx, ambiguous = row.value_positions(n)
         if ambiguous:
             self.warn("ambiguous_value", f"{table}.{key}: more values than columns in {row.cells!r}; "
                                          "the rightmost are taken")
-        return vals
+        self.pending_confidence = row.confidences_at(idx)  # read by the add_cells call that follows
+        return [row.cells[i] for i in idx]
 
 
 # Table 二 ------------------------------------------------------------------------------------------
@@ -512,7 +529,7 @@ def map_table2(m: _Mapper, rows: list[Row], template: str) -> int:
     header: list[str] = []
     for row in rows:
         # scalar rows are often padded with blank cells: values are read after the label, not by position
-        row = Row(cells=row.cells, from_text=row.from_text)
+        row = Row(cells=row.cells, from_text=row.from_text, confidence=row.confidence)
         labels = row.labels()
         if not labels or not row.has_number() and row.from_text:
             continue
@@ -706,15 +723,19 @@ def map_table4(m: _Mapper, rows: list[Row]) -> int:
     value_rows = [r for r in rows if r.last_label_index() == -1 and r.has_number()]
     if not value_rows:
         # a leading label cell ('件数') before the 15 numbers
-        value_rows = [Row(cells=r.cells[r.last_label_index() + 1:]) for r in rows if r.has_number()]
+        value_rows = [Row(cells=r.cells[r.last_label_index() + 1:], confidence=r.confidence[r.last_label_index() + 1:])
+                      for r in rows if r.has_number()]
+    confs: list[float | None] = []
     for row in value_rows:
         cells = list(row.cells)
         while cells and not cells[-1].strip():
             cells.pop()
         values.extend(cells)
+        confs.extend(row.confidences_at(list(range(len(cells)))))
     need = per_group * len(TABLE4_GROUPS)
     while len(values) > need and not values[0].strip():
         values.pop(0)
+        confs.pop(0)
     if digit_runs.is_run(values, need) and not any(("table4", g) in m.seen for g in TABLE4_GROUPS):
         # the fifteen numbers ran together ('100000100000000')
         m.seen.update(("table4", g) for g in TABLE4_GROUPS)
@@ -728,6 +749,7 @@ def map_table4(m: _Mapper, rows: list[Row]) -> int:
     for gi, g in enumerate(TABLE4_GROUPS):
         part = values[gi * per_group:(gi + 1) * per_group]
         if part:
+            m.pending_confidence = confs[gi * per_group:(gi + 1) * per_group]
             m.add_cells("table4", g, TABLE4_COLUMNS, part)
         else:
             m.warn("row_not_found", f"table4.{g} ({T.TABLE4_GROUP_LABELS[g]}) not found")

@@ -247,3 +247,22 @@ def test_when_the_relations_cannot_decide_the_cells_stay_unread():
     w = next(w for w in report.warnings if w.code == "unsplit_digits")
     assert "250200020272" in w.message and "several splits" in w.message
     assert not [f for f in check_report(report) if any(r.startswith("table3.granted.") for r in f.cells)]
+
+
+def test_grid_cell_confidence_reaches_the_cell():
+    """An OCR reading (GridCell.confidence) travels to Cell.confidence; a finding on it is no error."""
+    from crawler.parsing.extract.base import Extracted, GridCell, Paragraph, Table
+    from crawler.parsing.mapping import map_report
+    from storage.models import Source
+
+    rows = [["行政复议", "", "", "", "", "行政诉讼"], ["结果维持", "结果纠正", "其他结果", "尚未审结", "总计",
+                                               "未经复议直接起诉", "复议后起诉"],
+            ["1", "0", "0", "0", "2", "0", "0", "0", "0", "0", "0", "0", "0", "0", "0"]]
+    grid = [[GridCell(t, confidence=(0.6 if (i == 2 and j == 4) else (0.99 if i == 2 else None)))
+             for j, t in enumerate(r)] for i, r in enumerate(rows)]
+    ex = Extracted(format="pdf", blocks=[Paragraph("四、政府信息公开行政复议、行政诉讼情况"), Table.from_grid(grid)])
+    report = map_report(ex, source=Source(path="ocr.pdf"))
+    assert report.cell("table4", "review", "total").confidence == 0.6
+    assert report.cell("table4", "review", "upheld").confidence == 0.99
+    f = next(f for f in check_report(report) if f.rule == "appeal_total")
+    assert f.severity == "warning" and "table4.review.total" in f.numbers["low_confidence_cells"]
