@@ -16,7 +16,7 @@ import pytest
 
 from crawler.parsing import parse_bytes
 from crawler.parsing.extract import pdf as pdf_extract
-from crawler.parsing.extract.base import GridCell, Table
+from crawler.parsing.extract.base import GridCell
 from crawler.parsing.extract.pdf import DEFAULT_RULINGS, PathPaint, RulingPolicy, path_paint
 from monitor.checks.report import check_report
 from storage.models import SECTION_KEYS, ParseStatus
