@@ -81,8 +81,9 @@ def extract_bytes(data: bytes, *, url: str | None = None, path: str | None = Non
 
         return fmt, office.extract(data, fmt=fmt, name=name)
     if fmt == "image":
-        return fmt, Extracted(format="image", status=ParseStatus.NEEDS_OCR,
-                              error=f"{name}: an image; the report needs OCR")
+        from . import ocr
+
+        return fmt, ocr.extract_image(data, name=name)
     what = {"zip": "a zip archive that is not a Word document", "binary": "binary data of no known format",
             "xls": "an Excel workbook (XLS), not a report document",
             "ppt": "a PowerPoint file (PPT), not a report document",

@@ -53,6 +53,7 @@ class Extracted:
     status: ParseStatus | None = None  # set when extraction itself decides (needs_ocr, encrypted...)
     error: str | None = None
     text_layout: bool = False  # True when tables are line/tab reconstructions (PDF text, txt)
+    ocr: bool = False  # True when read from page images by OCR (crawler/parsing/ocr)
 
     @property
     def text(self) -> str:

@@ -1,0 +1,315 @@
+"""OCR: reports that are pictures (scanned PDFs, 图片版 pages, image attachments) read offline on the CPU.
+
+A page image becomes the same ``Extracted`` (paragraphs and ``Table`` grids of ``GridCell``) as
+the text extractors produce, so mapping and checks need no change:
+
+* ``layout``: deskew, binarise, ruling lines by morphology, cells and spans from the grid;
+* ``reader``: Tesseract (tesserocr) on each cell: digits with a whitelist on one line, labels with
+  chi_sim; the narrative around the tables line by line;
+* ``proofread`` (after mapping): the table's own arithmetic corrects a single misread character.
+
+Each ``GridCell`` read by OCR carries Tesseract's confidence (0..1); mapping copies it to
+``Cell.confidence``.  ``STATS`` adds up the seconds spent per step (the bench prints the shares).
+"""
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+
+import cv2
+import numpy as np
+
+from storage.models import ParseStatus
+
+from ..extract.base import Extracted, GridCell, Paragraph, Table
+from . import layout
+from .image import MAX_PAGES, ImageRefused, decode_image, page_images
+from .reader import EngineMissing, read_digits, read_label, read_lines
+
+__all__ = ["extract_image", "extract_pdf_pages", "ocr_pages", "STATS", "reset_stats"]
+
+STATS: dict[str, float] = defaultdict(float)
+#: Value cells are scaled so their digits are about this many pixels high (LSTM's sweet spot).
+DIGIT_HEIGHT = 34
+_CJK_SPACE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
+_VALUE = re.compile(r"^[0-9]+(\.[0-9]+)?$|^[/\-—]$")
+
+
+def reset_stats() -> None:
+    STATS.clear()
+
+
+@contextmanager
+def _timed(step: str):
+    t = time.perf_counter()
+    try:
+        yield
+    finally:
+        STATS[step] += time.perf_counter() - t
+
+
+def clean_text(text: str) -> str:
+    """OCR text as a text layer would give it: no spaces between Chinese characters, one line."""
+    text = " ".join(text.split())
+    return _CJK_SPACE.sub("", text)
+
+
+# -- one page --------------------------------------------------------------------------------------
+
+def _ink_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    pts = cv2.findNonZero(mask)
+    if pts is None:
+        return None
+    x, y, w, h = cv2.boundingRect(pts)
+    return x, y, x + w, y + h
+
+
+def _clean_crop(ink: np.ndarray, box: layout.Box, rule: int) -> np.ndarray:
+    """The ink inside a cell, its rulings and the specks too small to be a stroke removed."""
+    m = rule + 2
+    crop = ink[box.y0 + m:box.y1 - m, box.x0 + m:box.x1 - m]
+    if crop.size == 0:
+        return crop
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(crop, connectivity=8)
+    keep = np.zeros(n, dtype=bool)
+    for k in range(1, n):
+        x, y, w, h, area = stats[k]
+        if area >= 6 and max(w, h) >= 3:
+            keep[k] = True
+    return np.where(keep[labels], 255, 0).astype(np.uint8)
+
+
+def _looks_numeric(crop: np.ndarray, box: tuple[int, int, int, int], char_h: float) -> bool:
+    """One line of separate upright glyphs of a digit's proportions (a Chinese character is square
+    and falls into several strokes of varied height)."""
+    x0, y0, x1, y1 = box
+    h = y1 - y0
+    if h > char_h * 1.6 or h < char_h * 0.35:
+        return False
+    n, _l, stats, _ = cv2.connectedComponentsWithStats(crop[y0:y1, x0:x1], connectivity=8)
+    glyphs = [stats[k] for k in range(1, n) if stats[k][4] >= 6]
+    if not glyphs or len(glyphs) > 14:
+        return False
+    for x, y, w, gh, _a in glyphs:
+        if gh < 0.6 * h and not (w < 0.4 * h and gh < 0.35 * h and y > 0.6 * h):  # a decimal point
+            return False
+        if w > 0.85 * h:
+            return False
+    return True
+
+
+def _prepare(crop: np.ndarray, box: tuple[int, int, int, int], target_h: float) -> np.ndarray:
+    """The glyphs black on white, scaled to ``target_h`` and framed by white (Tesseract wants a margin).
+    ``crop`` is grey with everything but the cleaned ink whitened."""
+    x0, y0, x1, y1 = box
+    glyph = crop[y0:y1, x0:x1]
+    scale = target_h / max(1, y1 - y0)
+    if not 0.9 <= scale <= 1.1:
+        glyph = cv2.resize(glyph, (max(1, int((x1 - x0) * scale)), max(1, int((y1 - y0) * scale))),
+                           interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    pad = int(target_h * 0.5)
+    return cv2.copyMakeBorder(glyph, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+
+
+def _read_cell(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, char_h: float) -> GridCell:
+    crop = _clean_crop(ink, box, rule)
+    if crop.size == 0:
+        return GridCell("", confidence=1.0)
+    bb = _ink_box(crop)
+    if bb is None or int(np.count_nonzero(crop)) < max(8, char_h * 0.5):
+        return GridCell("", confidence=1.0)
+    x0, y0, x1, y1 = bb
+    if (y1 - y0) < char_h * 0.3 and (x1 - x0) > 2 * (y1 - y0):  # a lone dash: "-" / "—" (not applicable)
+        return GridCell("-", confidence=0.95)
+    m = rule + 2
+    # the scan's grey levels where the cleaned mask has ink (anti-aliased edges help the LSTM),
+    # white elsewhere (rulings, specks)
+    g = grey[box.y0 + m:box.y1 - m, box.x0 + m:box.x1 - m]
+    near = cv2.dilate(crop, np.ones((3, 3), np.uint8)) > 0
+    g = np.where(near, g, 255).astype(np.uint8)
+    if _looks_numeric(crop, bb, char_h):
+        with _timed("read_digits"):
+            r = read_digits(_prepare(g, bb, DIGIT_HEIGHT))
+        text = r.text.strip()
+        if text and _VALUE.match(text):
+            return GridCell(text, confidence=round(r.confidence, 3))
+    with _timed("read_labels"):
+        r = read_label(_prepare(g, bb, max(char_h, 32.0)) if (y1 - y0) < char_h * 1.6
+                       else _prepare(g, bb, (y1 - y0) * max(1.0, 32.0 / char_h)))
+    return GridCell(clean_text(r.text), confidence=round(r.confidence, 3))
+
+
+def _table(ink: np.ndarray, grey: np.ndarray, g: layout.GridBox, dpi: int, page_no: int) -> Table:
+    rule = max(2, int(dpi / 100))
+    char_h = dpi * 9.5 / 72 * 0.75  # glyph height of a 9-10.5 pt table font
+    texts: dict[tuple[int, int], GridCell] = {}
+    nr, nc = len(g.ys) - 1, len(g.xs) - 1
+    for root in sorted(set(g.root.values())):
+        texts[root] = _read_cell(ink, grey, g.cell_box(root), rule, char_h)
+    rows = []
+    for i in range(nr):
+        row = []
+        for j in range(nc):
+            root = g.root[(i, j)]
+            c = texts[root]
+            row.append(c if root == (i, j) else GridCell(c.text, spanned=True, origin=root,
+                                                         confidence=c.confidence))
+        rows.append(row)
+    # a grid row with no ink at all is a gap between rulings, not a row
+    rows = [r for r in rows if any(c.text for c in r)] or rows
+    return Table(rows=rows, page=page_no)
+
+
+def _paragraphs(lines, dpi: int) -> list[tuple[int, Paragraph]]:
+    if not lines:
+        return []
+    heights = sorted(ln.y1 - ln.y0 for ln in lines)
+    lh = heights[len(heights) // 2] or 1
+    left = min(ln.x0 for ln in lines)
+    right = max(ln.x1 for ln in lines)
+    out: list[tuple[int, list[str]]] = []
+    prev = None
+    for ln in sorted(lines, key=lambda x: (x.y0, x.x0)):
+        text = clean_text(ln.text)
+        if not text:
+            continue
+        indented = ln.x0 - left > 1.2 * lh
+        new = (prev is None or indented or prev.x1 < right - 2.5 * lh
+               or ln.y0 - prev.y1 > 1.3 * lh)
+        if new:
+            out.append((ln.y0, [text]))
+        else:
+            out[-1][1].append(text)
+        prev = ln
+    return [(y, Paragraph("".join(parts))) for y, parts in out]
+
+
+def ocr_page(grey: np.ndarray, dpi: int, page_no: int) -> list[tuple[int, object]]:
+    """(y, block) of one page, deskewed and read."""
+    with _timed("deskew"):
+        angle = layout.estimate_skew(grey)
+        grey = layout.rotate(grey, angle)
+    with _timed("binarise"):
+        ink = layout.binarise(grey)
+    with _timed("rulings"):
+        grids = layout.find_tables(ink, dpi)
+    items: list[tuple[int, object]] = []
+    for g in grids:
+        items.append((g.box.y0, _table(ink, grey, g, dpi, page_no)))
+    with _timed("narrative"):
+        rest = 255 - ink
+        for g in grids:
+            b = g.box
+            rest[max(0, b.y0 - 3):b.y1 + 3, max(0, b.x0 - 3):b.x1 + 3] = 255
+        # the narrative's own specks: Tesseract reads a lone dot as punctuation
+        rest = cv2.medianBlur(rest, 3)
+        if np.count_nonzero(rest < 128) > 50:
+            items.extend(_paragraphs(read_lines(rest), dpi))
+    items.sort(key=lambda x: x[0])
+    return items
+
+
+def ocr_pages(pages: list[tuple[np.ndarray, int]], *, fmt: str, name: str,
+              meta: dict | None = None) -> Extracted:
+    blocks: list = []
+    try:
+        for pno, (grey, dpi) in enumerate(pages, start=1):
+            blocks.extend(b for _, b in ocr_page(grey, dpi, pno))
+    except EngineMissing as e:
+        return Extracted(format=fmt, status=ParseStatus.NEEDS_OCR, error=f"{name}: needs OCR, but {e}")
+    ex = Extracted(format=fmt, blocks=blocks, metadata=dict(meta or {}))
+    ex.ocr = True  # the proof-reader runs after mapping
+    return ex
+
+
+def extract_image(data: bytes, *, name: str = "image") -> Extracted:
+    """An image attachment (PNG, JPEG, TIFF...; a multi-page TIFF gives several pages)."""
+    try:
+        frames = decode_image(data, name)
+    except ImageRefused as e:
+        return Extracted(format="image", status=ParseStatus(e.status), error=str(e))
+    pages = [(f, _image_dpi(data, f)) for f in frames]
+    return ocr_pages(pages, fmt="image", name=name)
+
+
+def _image_dpi(data: bytes, frame: np.ndarray) -> int:
+    """The scan's resolution: from the file when it says, else from the page width (an A4 page)."""
+    from PIL import Image
+    import io
+
+    try:
+        dpi = Image.open(io.BytesIO(data)).info.get("dpi")
+        if dpi and 100 <= float(dpi[0]) <= 600:
+            return int(round(float(dpi[0])))
+    except Exception:
+        pass
+    h, w = frame.shape
+    guess = w / 8.27 if h > w else w / 11.69  # A4 portrait / landscape
+    return int(min(max(guess, 100), 600))
+
+
+def extract_pdf_pages(pdf, *, name: str, meta: dict | None = None) -> Extracted:
+    """A PDF with no usable text layer: every page rendered and read."""
+    n = len(pdf)
+    try:
+        pages = page_images(pdf, name)
+    except ImageRefused as e:
+        return Extracted(format="pdf", status=ParseStatus(e.status), error=str(e))
+    ex = ocr_pages(pages, fmt="pdf", name=name, meta=meta)
+    if n > MAX_PAGES and ex.status is None:
+        ex.status = ParseStatus.PARTIAL
+        ex.error = f"{name}: only the first {MAX_PAGES} of {n} pages were read by OCR"
+    return ex
+
+
+def _open_pdf(data: bytes):
+    import pypdfium2 as pdfium
+
+    return pdfium.PdfDocument(data)
+
+
+def extract_pdf_bytes(data: bytes, *, name: str, meta: dict | None = None, why: str = "") -> Extracted:
+    """The PDF extractor's hook: no usable text layer.  Without the OCR engine the document keeps
+    the status it had before OCR existed (needs_ocr), with the reason."""
+    pdf = _open_pdf(data)
+    try:
+        ex = extract_pdf_pages(pdf, name=name, meta=meta)
+    finally:
+        pdf.close()
+    if ex.status is ParseStatus.NEEDS_OCR and why:
+        ex.error = f"{why} ({ex.error})"
+    return ex
+
+
+def ocr_pdf_pages(data: bytes, pnos: list[int], *, name: str) -> dict[int, list]:
+    """Blocks of the given 0-based pages (the image-only pages of a PDF with text elsewhere)."""
+    out: dict[int, list] = {}
+    if not pnos:
+        return out
+    pdf = _open_pdf(data)
+    try:
+        from .image import render_page
+
+        for pno in pnos[:MAX_PAGES]:
+            try:
+                grey, dpi = render_page(pdf, pno, name)
+                out[pno] = [b for _, b in ocr_page(grey, dpi, pno + 1)]
+            except (ImageRefused, EngineMissing):
+                continue
+    finally:
+        pdf.close()
+    return out
+
+
+def extract_images(images: list[bytes], *, name: str = "images") -> Extracted:
+    """Several images as the pages of one report (PNG pages of a scan, the tables of a 图片版 page)."""
+    pages = []
+    for k, data in enumerate(images[:MAX_PAGES], start=1):
+        try:
+            frames = decode_image(data, f"{name} image {k}")
+        except ImageRefused as e:
+            return Extracted(format="image", status=ParseStatus(e.status), error=str(e))
+        pages.extend((f, _image_dpi(data, f)) for f in frames)
+    return ocr_pages(pages[:MAX_PAGES], fmt="image", name=name)
