@@ -159,7 +159,7 @@ def table4_grid(t4: dict) -> tuple[list[float], list[list[C | None]]]:
 class Layout:
     body_pt: float = 10.5
     table_pt: float = 9.0
-    margin: float = 62.0
+    margin: float = 50.0
     leading: float = 1.75
 
 
@@ -244,7 +244,7 @@ class _Pager:
             xs.append(xs[-1] + f * total_w)
         pad = 3.0
         # row heights: a cell's lines over the rows it spans
-        heights = [size * 2.2] * len(rows)
+        heights = [size * 2.0] * len(rows)
         for i, r in enumerate(rows):
             for j, cell in enumerate(r):
                 if cell is None or cell.rs > 1:

@@ -1,0 +1,82 @@
+"""Snap a doubtful OCR reading of a table label to the national format's label it must be.
+
+A label cell read with low confidence ("规划" for 规章 on a grey JPEG) is compared with every label
+of the vocabulary (crawler/parsing/template.py) of the same length, character by character,
+against the engine's own alternatives for each character: a label whose every character is the
+reading or one of its alternatives, at least half of them the reading itself, replaces it.  The
+mapping then matches labels fuzzily as for any other format; this only repairs what Tesseract said
+it was unsure of, and only to a label of the template.
+"""
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+from .. import template as T
+
+
+def _norm(s: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", s).split())
+
+
+@lru_cache(maxsize=1)
+def labels() -> dict[int, list[str]]:
+    forms: set[str] = set(T.TABLE2_BLOCKS_2019) | {T.TABLE2_CONTENT_HEADER, T.TABLE3_BALANCE_NOTE}
+    for canonical, variants in list(T.TABLE2_ROWS.values()) + list(T.TABLE2_COLUMNS.values()):
+        forms.add(canonical)
+        forms.update(variants)
+    forms.update(T.TABLE3_COLUMN_LABELS.values())
+    forms.update(T.TABLE3_HEADER_GROUPS)
+    forms.update(T.TABLE3_GROUPS.values())
+    for r in T.TABLE3_ROW_LABELS.values():
+        forms.add(r.label)
+        forms.update(r.variants)
+    forms.update(T.TABLE4_COLUMN_LABELS.values())
+    forms.update(T.TABLE4_HEADERS)
+    by_len: dict[int, list[str]] = {}
+    for f in forms:
+        n = _norm(f)
+        by_len.setdefault(len(n), []).append(n)
+    return by_len
+
+
+def snap(chars: list[tuple[str, float]], alternatives: list[list[tuple[str, float]]] | None) -> str | None:
+    """The vocabulary label these characters (with their alternatives) spell, if exactly one does."""
+    reading = [_norm(c) for c, _ in chars]
+    if not reading or any(len(c) != 1 for c in reading):
+        return None
+    alts = [{_norm(a) for a, _ in (alternatives[i] if alternatives and i < len(alternatives) else [])}
+            for i in range(len(reading))]
+    hits = []
+    for label in labels().get(len(reading), []):
+        same = 0
+        for i, ch in enumerate(label):
+            if ch == reading[i]:
+                same += 1
+            elif ch not in alts[i]:
+                break
+        else:
+            if same * 2 >= len(label):
+                hits.append(label)
+    return hits[0] if len(hits) == 1 else None
+
+
+@lru_cache(maxsize=1)
+def _all() -> list[str]:
+    return sorted({x for xs in labels().values() for x in xs})
+
+
+def snap_fuzzy(text: str) -> str | None:
+    """The template label a misread label clearly is: similar (ratio >= 60) and clearly more similar
+    than any other label (by 8 points), so two labels that differ in one word are never swapped."""
+    from rapidfuzz import fuzz, process
+
+    t = _norm(text)
+    if len(t) < 2 or t in set(_all()):
+        return None
+    best = process.extract(t, _all(), scorer=fuzz.ratio, limit=2)
+    if not best or best[0][1] < 60:
+        return None
+    if len(best) > 1 and best[0][1] - best[1][1] < 8:
+        return None
+    return best[0][0]
