@@ -120,6 +120,10 @@ def parse_bytes(data: bytes, *, url: str | None = None, path: str | None = None,
         hints["url"] = url
     try:
         report = map_report(ex, source=source, hints=hints)
+        if ex.ocr:
+            from .ocr.proofread import proofread
+
+            proofread(report)
     except Exception as e:
         log.warning("%s: mapping failed: %s: %s", name, type(e).__name__, e)
         log.debug("mapping traceback for %s", name, exc_info=True)

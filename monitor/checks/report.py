@@ -276,6 +276,23 @@ def _result_leaves(report: Report) -> tuple[str, ...]:
     return TABLE3_RESULT_ROWS.get(report.template, TABLE3_RESULT_ROWS["2021"])
 
 
+def downgrade_uncertain(report: Report, findings: list[Finding]) -> list[Finding]:
+    """A finding that rests on a cell we are unsure of (``Cell.low_confidence``: an OCR reading, a
+    split run of digits) is a warning saying so (“OCR 可能误读”), never an error blamed on the
+    agency.  The rule, cells and fingerprint stay: when a better reading comes, the finding resolves."""
+    cells = {c.ref: c for c in report.cells}
+    for f in findings:
+        doubtful = [cells[r] for r in f.cells if r in cells and cells[r].low_confidence]
+        if not doubtful:
+            continue
+        if f.severity == ERROR:
+            f.severity = WARNING
+        readings = "、".join(f"{c.ref}读作“{c.raw}”（置信度{c.confidence:.2f}）" for c in doubtful[:5])
+        f.message = f"OCR 可能误读：{readings}；以下结论取决于该读数，请对照原件核实。{f.message}"
+        f.numbers = {**f.numbers, "low_confidence": [c.ref for c in doubtful]}
+    return findings
+
+
 def check_report(report: Report) -> list[Finding]:
     """Findings of relations 1-7 for one report (nothing is changed in the report)."""
     c = _Checker(report)
@@ -295,4 +312,4 @@ def check_report(report: Report) -> list[Finding]:
             if ref in rf.cells and ref in cf.cells:
                 rf.suspect = rf.suspect or ref
                 cf.suspect = cf.suspect or ref
-    return c.findings
+    return downgrade_uncertain(report, c.findings)

@@ -28,7 +28,7 @@ from ..extract.base import Extracted, GridCell, Paragraph, Table
 from . import layout
 from .image import MAX_PAGES, ImageRefused, decode_image, page_images
 from .reader import EngineMissing, read_digits, read_label, read_lines
-from .vocabulary import snap, snap_fuzzy
+from .vocabulary import fix_text, snap, snap_fuzzy
 
 __all__ = ["extract_image", "extract_pdf_pages", "ocr_pages", "STATS", "reset_stats"]
 
@@ -87,23 +87,26 @@ def _clean_crop(ink: np.ndarray, box: layout.Box, rule: int) -> np.ndarray:
     return np.where(keep[labels], 255, 0).astype(np.uint8)
 
 
-def _looks_numeric(crop: np.ndarray, box: tuple[int, int, int, int], char_h: float) -> bool:
+def _looks_numeric(crop: np.ndarray, box: tuple[int, int, int, int], char_h: float) -> int:
     """One line of separate upright glyphs of a digit's proportions (a Chinese character is square
     and falls into several strokes of varied height)."""
     x0, y0, x1, y1 = box
     h = y1 - y0
     if h > char_h * 1.6 or h < char_h * 0.35:
-        return False
+        return 0
     n, _l, stats, _ = cv2.connectedComponentsWithStats(crop[y0:y1, x0:x1], connectivity=8)
     glyphs = [stats[k] for k in range(1, n) if stats[k][4] >= 6]
     if not glyphs or len(glyphs) > 14:
-        return False
+        return 0
+    tall = 0
     for x, y, w, gh, _a in glyphs:
-        if gh < 0.6 * h and not (w < 0.4 * h and gh < 0.35 * h and y > 0.6 * h):  # a decimal point
-            return False
+        point = w < 0.4 * h and gh < 0.35 * h and y > 0.6 * h
+        if gh < 0.6 * h and not point:
+            return 0
         if w > 1.1 * h:  # JPEG blur widens a 0 to nearly square; a Chinese character is wider still
-            return False
-    return True
+            return 0
+        tall += not point
+    return tall  # glyphs that must each be a digit
 
 
 def _prepare(crop: np.ndarray, box: tuple[int, int, int, int], target_h: float) -> np.ndarray:
@@ -152,10 +155,12 @@ def _read_cell(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, ch
     g = grey[box.y0 + m:box.y1 - m, box.x0 + m:box.x1 - m]
     near = cv2.dilate(crop, np.ones((3, 3), np.uint8)) > 0
     g = np.where(near, g, 255).astype(np.uint8)
-    if _looks_numeric(crop, bb, char_h):
+    glyphs = _looks_numeric(crop, bb, char_h)
+    if glyphs:
         with _timed("read_digits"):
             text, conf, alts = _digits_twice(g, bb)
-        if text and _VALUE.match(text):
+        # every glyph must be a digit of the reading: "3.其他" is not the number 3
+        if text and _VALUE.match(text) and glyphs <= len(text.replace(".", "")):
             return GridCell(text, confidence=round(conf, 3), alternatives=alts)
     with _timed("read_labels"):
         if (y1 - y0) < char_h * 1.6:
@@ -212,7 +217,7 @@ def _paragraphs(lines, dpi: int) -> list[tuple[int, Paragraph]]:
         else:
             out[-1][1].append(text)
         prev = ln
-    return [(y, Paragraph("".join(parts))) for y, parts in out]
+    return [(y, Paragraph(fix_text("".join(parts)))) for y, parts in out]
 
 
 def ocr_page(grey: np.ndarray, dpi: int, page_no: int) -> list[tuple[int, object]]:
