@@ -30,7 +30,7 @@ from .image import MAX_PAGES, ImageRefused, decode_image, page_images
 from .reader import EngineMissing, read_digits, read_label, read_lines
 from .vocabulary import fix_text, snap, snap_fuzzy
 
-__all__ = ["extract_image", "extract_pdf_pages", "ocr_pages", "STATS", "reset_stats"]
+__all__ = ["extract_image", "extract_images", "extract_pdf_pages", "ocr_pages", "STATS", "reset_stats", "MAX_PAGES"]
 
 STATS: dict[str, float] = defaultdict(float)
 #: Value cells are scaled so their digits are this many pixels high, then read again at a second size
@@ -139,6 +139,28 @@ def _digits_twice(g: np.ndarray, bb) -> tuple[str, float, tuple[str, ...]]:
     return best.text.strip(), min(best.confidence, 0.5), ((other,) if _VALUE.match(other) else ())
 
 
+def _text_lines(crop: np.ndarray, char_h: float) -> list[tuple[int, int]]:
+    """Bands of rows with ink, split where a blank gap separates lines of text."""
+    rows = np.count_nonzero(crop, axis=1) > 0
+    bands: list[list[int]] = []
+    y = 0
+    n = len(rows)
+    while y < n:
+        if rows[y]:
+            start = y
+            while y < n and rows[y]:
+                y += 1
+            bands.append([start, y])
+        y += 1
+    merged: list[list[int]] = []
+    for b in bands:  # a band too thin to be a line (a stroke, a comma) joins its neighbour
+        if merged and (b[1] - b[0] < char_h * 0.45 or merged[-1][1] - merged[-1][0] < char_h * 0.45):
+            merged[-1][1] = b[1]
+        else:
+            merged.append(b)
+    return [(a, b) for a, b in merged]
+
+
 def _read_cell(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, char_h: float) -> GridCell:
     crop = _clean_crop(ink, box, rule)
     if crop.size == 0:
@@ -169,8 +191,19 @@ def _read_cell(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, ch
                 label = snap(r.chars, r.alternatives)
                 if label is not None:
                     return GridCell(label, confidence=round(r.confidence, 3))
-        else:  # a wrapped label: lines kept, scaled like one
-            r = read_label(_prepare(g, bb, (y1 - y0) * LABEL_HEIGHT / char_h))
+        else:  # a wrapped label: each line read as one (Tesseract's block mode drops lines of a small crop)
+            parts, confs = [], []
+            for ly0, ly1 in _text_lines(crop[y0:y1, x0:x1], char_h):
+                sub = crop[y0 + ly0:y0 + ly1, x0:x1]
+                lb = _ink_box(sub)
+                if lb is None:
+                    continue
+                line_box = (x0 + lb[0], y0 + ly0 + lb[1], x0 + lb[2], y0 + ly0 + lb[3])
+                lr = read_label(_prepare(g, line_box, LABEL_HEIGHT), one_line=True)
+                parts.append(lr.text)
+                confs.append(lr.confidence)
+            text = clean_text("".join(parts))
+            return GridCell(snap_fuzzy(text) or text, confidence=round(min(confs, default=0.0), 3))
     text = clean_text(r.text)
     return GridCell(snap_fuzzy(text) or text, confidence=round(r.confidence, 3))
 
