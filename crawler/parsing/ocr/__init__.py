@@ -296,6 +296,9 @@ def ocr_pages(pages: list[tuple[np.ndarray, int]], *, fmt: str, name: str,
             blocks.extend(b for _, b in ocr_page(grey, dpi, pno))
     except EngineMissing as e:
         return Extracted(format=fmt, status=ParseStatus.NEEDS_OCR, error=f"{name}: needs OCR, but {e}")
+    if not blocks:
+        return Extracted(format=fmt, status=ParseStatus.EMPTY, metadata=dict(meta or {}),
+                         error=f"{name}: OCR found no text on {len(pages)} page image(s)")
     ex = Extracted(format=fmt, blocks=blocks, metadata=dict(meta or {}))
     ex.ocr = True  # the proof-reader runs after mapping
     return ex

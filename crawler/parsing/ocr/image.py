@@ -46,11 +46,17 @@ def decode_image(data: bytes, what: str = "image") -> list[np.ndarray]:
     from PIL import Image, ImageFile
 
     ImageFile.LOAD_TRUNCATED_IMAGES = False
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(io.BytesIO(data))
+            # open() reads the header only; our own limit (below) names the size, then Pillow's
+            # guard is set to it for the decoding itself
+            Image.MAX_IMAGE_PIXELS = None
+            try:
+                im = Image.open(io.BytesIO(data))
+            finally:
+                Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+            _check_size(im.width, im.height, what)
             frames: list[np.ndarray] = []
             n = getattr(im, "n_frames", 1)
             if n > MAX_PAGES:
