@@ -40,6 +40,7 @@ DIGIT_HEIGHT_2 = 28  # the second reading's scale
 #: Label cells and the narrative: Chinese glyphs about this high (smaller is faster, and LSTM still reads them).
 LABEL_HEIGHT = 30
 _CJK_SPACE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _VALUE = re.compile(r"^[0-9]+(\.[0-9]+)?$|^[/\-—]$")
 
 
@@ -205,6 +206,13 @@ def _read_cell(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, ch
             text = clean_text("".join(parts))
             return GridCell(snap_fuzzy(text) or text, confidence=round(min(confs, default=0.0), 3))
     text = clean_text(r.text)
+    if len(text) <= 4 and not _CJK.search(text) and (y1 - y0) < char_h * 1.6:
+        # no Chinese in it: a value whose glyphs a speck or a blur made look odd ('0' read as '”');
+        # read as digits, and kept low-confidence, so the arithmetic and the checks know
+        with _timed("read_digits"):
+            t, conf, alts = _digits_twice(g, bb)
+        if t and _VALUE.match(t):
+            return GridCell(t, confidence=round(min(conf, 0.6), 3), alternatives=alts)
     return GridCell(snap_fuzzy(text) or text, confidence=round(r.confidence, 3))
 
 

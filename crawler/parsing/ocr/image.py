@@ -117,7 +117,7 @@ def page_has_picture(pdf, pno: int) -> bool:
     try:
         w_pt = page.get_width()
         for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
-            left, _b, right, _t = obj.get_pos()
+            left, _b, right, _t = obj.get_bounds()
             if right - left > 0.5 * w_pt:
                 return True
     except Exception:
@@ -138,7 +138,7 @@ def _render_dpi(page) -> int:
         for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
             try:
                 px_w, _px_h = obj.get_px_size()
-                left, _b, right, _t = obj.get_pos()
+                left, _b, right, _t = obj.get_bounds()
             except Exception:
                 continue
             if right - left > 0.5 * w_pt:  # a page-sized picture: its resolution is the scan's
