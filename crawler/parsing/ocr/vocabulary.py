@@ -66,6 +66,22 @@ def _all() -> list[str]:
     return sorted({x for xs in labels().values() for x in xs})
 
 
+_PUNCT = "．.、,，:：;；()（）“”\"'‘’《》〈〉[]【】-—_ "
+
+
+def _key(s: str) -> str:
+    """Compared without punctuation: OCR loses and invents dots and brackets more than characters."""
+    return s.translate({ord(c): None for c in _PUNCT})
+
+
+@lru_cache(maxsize=1)
+def _keys() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for label in _all():
+        out.setdefault(_key(label), label)
+    return out
+
+
 def snap_fuzzy(text: str) -> str | None:
     """The template label a misread label clearly is: similar (ratio >= 60) and clearly more similar
     than any other label (by 8 points), so two labels that differ in one word are never swapped."""
@@ -74,12 +90,18 @@ def snap_fuzzy(text: str) -> str | None:
     t = _norm(text)
     if len(t) < 2 or t in set(_all()):
         return None
-    best = process.extract(t, _all(), scorer=fuzz.ratio, limit=2)
+    keys = _keys()
+    k = _key(t)
+    if not k:
+        return None
+    if k in keys:
+        return keys[k]
+    best = process.extract(k, list(keys), scorer=fuzz.ratio, limit=2)
     if not best or best[0][1] < 60:
         return None
     if len(best) > 1 and best[0][1] - best[1][1] < 8:
         return None
-    return best[0][0]
+    return keys[best[0][0]]
 
 
 #: chi_sim's usual misreadings in these reports' narrative (measured on the test corpus):
