@@ -28,7 +28,7 @@ from ..extract.base import Extracted, GridCell, Paragraph, Table
 from . import layout
 from .image import MAX_PAGES, ImageRefused, decode_image, page_images
 from .reader import EngineMissing, read_digits, read_label, read_lines
-from .vocabulary import fix_text, snap, snap_fuzzy
+from .vocabulary import fix_text, snap, snap_fuzzy, snap_heading
 
 __all__ = ["extract_image", "extract_images", "extract_pdf_pages", "ocr_pages", "STATS", "reset_stats", "MAX_PAGES"]
 
@@ -37,7 +37,10 @@ STATS: dict[str, float] = defaultdict(float)
 #: (measured on the test corpus: 20 px reads best, 28 px errs differently).
 DIGIT_HEIGHT = 20
 DIGIT_HEIGHT_2 = 28  # the second reading's scale
-#: Label cells and the narrative: Chinese glyphs about this high (smaller is faster, and LSTM still reads them).
+#: The narrative is read with its Chinese glyphs at least this high (measured: a 150 dpi scan's 17 px
+#: glyphs lose the placeholder （单位名称） and section headings; enlarged, they are read).
+NARRATIVE_MIN_HEIGHT = 26
+#: Label cells: Chinese glyphs about this high (smaller is faster, and LSTM still reads them).
 LABEL_HEIGHT = 30
 _CJK_SPACE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -258,7 +261,11 @@ def _paragraphs(lines, dpi: int) -> list[tuple[int, Paragraph]]:
         else:
             out[-1][1].append(text)
         prev = ln
-    return [(y, Paragraph(fix_text("".join(parts)))) for y, parts in out]
+    paras = []
+    for y, parts in out:
+        text = fix_text("".join(parts))
+        paras.append((y, Paragraph(snap_heading(text) or text)))
+    return paras
 
 
 def ocr_page(grey: np.ndarray, dpi: int, page_no: int) -> list[tuple[int, object]]:
@@ -282,10 +289,11 @@ def ocr_page(grey: np.ndarray, dpi: int, page_no: int) -> list[tuple[int, object
         rest = cv2.medianBlur(rest, 3)
         if np.count_nonzero(rest < 128) > 50:
             body_h = dpi * 10.5 / 72 * 0.8  # glyph height of a 10.5-12 pt body font
-            scale = min(1.0, LABEL_HEIGHT / body_h)
-            if scale < 0.95:
+            # chi_sim misreads glyphs under ~26 px (a 150 dpi scan): those pages are enlarged
+            scale = max(1.0, NARRATIVE_MIN_HEIGHT / body_h)
+            if scale > 1.05:
                 small = cv2.resize(rest, (int(rest.shape[1] * scale), int(rest.shape[0] * scale)),
-                                   interpolation=cv2.INTER_AREA)
+                                   interpolation=cv2.INTER_LINEAR)
                 lines = read_lines(small)
                 for ln in lines:
                     ln.x0, ln.y0, ln.x1, ln.y1 = (int(v / scale) for v in (ln.x0, ln.y0, ln.x1, ln.y1))

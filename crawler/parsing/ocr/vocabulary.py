@@ -122,3 +122,23 @@ def fix_text(text: str) -> str:
             continue
         text = text.replace(wrong, right)
     return _DIGIT_O.sub("0", text)
+
+
+def snap_heading(text: str) -> str | None:
+    """A section heading as chi_sim read it ('五、存在的主要问翘及改进情况') -> the template's wording,
+    when the numeral matches and the words are clearly that section's (ratio >= 75)."""
+    import re
+
+    from rapidfuzz import fuzz
+
+    m = re.match(r"^\s*([一二三四五六])\s*[、.,，．]?\s*(\S.{1,38})$", text)  # the 、 is often lost
+    if not m:
+        return None
+    numeral, rest = m.group(1), _key(_norm(m.group(2)))
+    key = list(T.SECTIONS)[T.SECTION_NUMERALS.index(numeral)]
+    canonical, variants = T.SECTIONS[key]
+    for form in (canonical, *variants):
+        if len(_key(form)) >= 4 and fuzz.ratio(rest, _key(form)) >= 75:
+            heading = f"{numeral}、{canonical}"
+            return heading if heading != text.strip() else None
+    return None
