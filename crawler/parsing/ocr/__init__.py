@@ -191,6 +191,10 @@ def _read_cell(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, ch
     with _timed("read_labels"):
         if (y1 - y0) < char_h * 1.6:
             r = read_label(_prepare(g, bb, LABEL_HEIGHT), one_line=True)
+            for h in (LABEL_HEIGHT * 1.4, LABEL_HEIGHT * 0.8):  # nothing read at all: another size
+                if r.text.strip():
+                    break
+                r = read_label(_prepare(g, bb, h), one_line=True)
             if r.confidence < LOW and r.chars:
                 label = snap(r.chars, r.alternatives)
                 if label is not None:
@@ -221,7 +225,8 @@ def _read_cell(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, ch
 
 def _table(ink: np.ndarray, grey: np.ndarray, g: layout.GridBox, dpi: int, page_no: int) -> Table:
     rule = max(2, int(dpi / 100))
-    char_h = dpi * 9.5 / 72 * 0.75  # glyph height of a 9-10.5 pt table font
+    # glyph height of the table's font: measured on the page, else that of a 9-10.5 pt font
+    char_h = g.glyph_h or dpi * 9.5 / 72 * 0.75
     texts: dict[tuple[int, int], GridCell] = {}
     nr, nc = len(g.ys) - 1, len(g.xs) - 1
     for root in sorted(set(g.root.values())):
@@ -278,6 +283,11 @@ def ocr_page(grey: np.ndarray, dpi: int, page_no: int) -> list[tuple[int, object
     with _timed("rulings"):
         grids = layout.find_tables(ink, dpi)
     items: list[tuple[int, object]] = []
+    if grids:
+        measured = layout.glyph_height(ink)
+        expected = dpi * 9.5 / 72 * 0.75
+        for g in grids:  # trusted within a factor 2 of what the dpi says (a page of big headings is not a font)
+            g.glyph_h = measured if measured and (0.5 < measured / expected < 2 or dpi <= 100) else None
     for g in grids:
         items.append((g.box.y0, _table(ink, grey, g, dpi, page_no)))
     with _timed("narrative"):

@@ -52,6 +52,7 @@ class GridBox:
     ys: list[float]
     root: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # (i, j) -> top-left (i, j)
     extent: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)  # root -> (last i, last j)
+    glyph_h: float | None = None  # height of the text's characters, measured on the page
 
     def cell_box(self, root: tuple[int, int]) -> Box:
         i1, j1 = self.extent[root]
@@ -109,6 +110,17 @@ def ruling_masks(ink: np.ndarray, dpi: int) -> tuple[np.ndarray, np.ndarray]:
     v = cv2.morphologyEx(ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 5)))
     v = cv2.morphologyEx(v, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, length)))
     return h, v
+
+
+def glyph_height(ink: np.ndarray) -> float | None:
+    """The height of the text's characters, from the ink itself (an image without a resolution, a
+    table cropped out of a page: the dpi says nothing then).  The 70th percentile of the heights of
+    glyph-sized components: Chinese characters fall into strokes, the tall ones give the height."""
+    n, _l, stats, _c = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    hs = [int(h) for _x, _y, w, h, a in stats[1:] if 6 <= h <= 120 and w <= 2.5 * h and a >= 12]
+    if len(hs) < 20:
+        return None
+    return float(np.percentile(hs, 70))
 
 
 def _segments(mask: np.ndarray, horizontal: bool) -> list[Segment]:
