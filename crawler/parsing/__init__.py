@@ -121,9 +121,9 @@ def parse_bytes(data: bytes, *, url: str | None = None, path: str | None = None,
     try:
         report = map_report(ex, source=source, hints=hints)
         if ex.ocr:
-            from .ocr.proofread import proofread
+            from .ocr.proofread import settle
 
-            proofread(report)
+            settle(report, ex.ocr)
     except Exception as e:
         log.warning("%s: mapping failed: %s: %s", name, type(e).__name__, e)
         log.debug("mapping traceback for %s", name, exc_info=True)
@@ -152,7 +152,7 @@ def parse_pages(images: list[bytes], *, page: bytes | None = None, url: str | No
     their headers, as for any other format."""
     from . import ocr
     from .mapping import map_report
-    from .ocr.proofread import proofread
+    from .ocr.proofread import settle
 
     name = _name(url, path)
     digest = hashlib.sha256()
@@ -170,10 +170,10 @@ def parse_pages(images: list[bytes], *, page: bytes | None = None, url: str | No
             _fmt, body = extract_bytes(page, url=url, path=path, content_type=content_type)
             if body.status is None or body.status in (ParseStatus.PARSED, ParseStatus.PARTIAL):
                 body.blocks.extend(ex.blocks)
-                body.ocr = True
+                body.ocr = "some"
                 ex = body
         report = map_report(ex, source=source, hints=dict(hints or {}, **({"url": url} if url else {})))
-        proofread(report)
+        settle(report, ex.ocr)
     except Exception as e:  # never lose the document: stored as failed, with the reason
         log.warning("%s: OCR parse failed: %s: %s", name, type(e).__name__, e)
         return Report(source=source, status=ParseStatus.FAILED, error=f"{name}: OCR failed: {type(e).__name__}: {e}")

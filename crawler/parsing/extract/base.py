@@ -54,7 +54,7 @@ class Extracted:
     status: ParseStatus | None = None  # set when extraction itself decides (needs_ocr, encrypted...)
     error: str | None = None
     text_layout: bool = False  # True when tables are line/tab reconstructions (PDF text, txt)
-    ocr: bool = False  # True when read from page images by OCR (crawler/parsing/ocr)
+    ocr: str = ""  # "all": every page read by OCR (crawler/parsing/ocr); "some": the rest from text/markup
 
     @property
     def text(self) -> str:

@@ -651,7 +651,7 @@ def _ocr_pages_into(ex: Extracted, data: bytes, name: str, image_pages: list[int
     for pno in sorted(read, reverse=True):
         ex.blocks[page_starts[pno]:page_starts[pno]] = read[pno]
     if read:
-        ex.ocr = True
+        ex.ocr = "some"
 
 
 def _stream_fallback(pages, meta: dict, name: str) -> Extracted:

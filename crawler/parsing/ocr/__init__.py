@@ -326,7 +326,7 @@ def ocr_pages(pages: list[tuple[np.ndarray, int]], *, fmt: str, name: str,
         return Extracted(format=fmt, status=ParseStatus.EMPTY, metadata=dict(meta or {}),
                          error=f"{name}: OCR found no text on {len(pages)} page image(s)")
     ex = Extracted(format=fmt, blocks=blocks, metadata=dict(meta or {}))
-    ex.ocr = True  # the proof-reader runs after mapping
+    ex.ocr = "all"  # the proof-reader runs after mapping
     return ex
 
 

@@ -134,3 +134,24 @@ def proofread(report: Report) -> list[ParseWarning]:
         report.warnings.append(w)
         added.append(w)
     return added
+
+
+def settle(report: Report, ocr: str) -> None:
+    """After mapping a document read by OCR: values that did not come from a table cell read by OCR
+    (numbers the text-stream fallback found in OCR'd running text) are dropped when every page was
+    read by OCR: without a ruled grid their places in the table are guesses on a guessed text, and a
+    finding resting on them would blame the agency for our misreading.  Then the proof-reader."""
+    from storage.models import ParseStatus
+
+    if ocr == "all":
+        dropped = [c for c in report.cells if c.confidence is None]
+        if dropped:
+            report.cells = [c for c in report.cells if c.confidence is not None]
+            tables = sorted({c.table for c in dropped})
+            report.warnings.append(ParseWarning(
+                "ocr_text_values_dropped",
+                f"{len(dropped)} values of {', '.join(tables)} were found only in OCR'd running text (no ruled "
+                "table read): not kept (OCR 未识别到表格线，正文中的数字不作为表格数据)"))
+            if report.status is ParseStatus.PARSED:
+                report.status = ParseStatus.PARTIAL
+    proofread(report)
