@@ -6,6 +6,7 @@ Errors name the key (``sites[0].start_url: ...``) so that a person can fix the f
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -52,7 +53,8 @@ class Site(_Model):
     start_url: str = Field(description="The portal's 政务公开 page or its 年报 column")
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Extra hosts attachments may come from (the start URL's host is always allowed)",
+        description="Extra hosts the site's pages, redirects and attachments may come from, as `host` "
+                    "(ports 80 and 443) or `host:port`; the start URL's host is always allowed",
     )
     platform: Literal["auto", "trs", "hanweb", "gkmlpt", "generic"] = Field(
         "auto", description="Platform adapter; 'auto' detects it from each page")
@@ -60,6 +62,7 @@ class Site(_Model):
     roster: list[RosterEntry] = Field(default_factory=list, description="Agencies expected to publish")
     obey_robots: bool | None = Field(None, description="Override crawl.obey_robots for this site")
     download_delay: float | None = Field(None, ge=0, description="Override crawl.download_delay (seconds)")
+    max_pages: int | None = Field(None, ge=1, description="Override crawl.max_pages_per_site for this site")
     recipients: list[str] = Field(
         default_factory=list, description="Alert recipients for this site (default: alerts.recipients)")
 
@@ -68,6 +71,14 @@ class Site(_Model):
     def _http_url(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _bare_hosts(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if not h or "/" in h or "@" in h or h != h.strip():
+                raise ValueError(f"{h!r} must be a host name or host:port, without scheme or path")
         return v
 
 
@@ -81,6 +92,12 @@ class Crawl(_Model):
     timeout: float = Field(30, gt=0, description="Download timeout, seconds")
     retries: int = Field(3, ge=0, description="Retries on 5xx and timeouts, with backoff")
     max_size_mb: float = Field(50, gt=0, description="Largest document fetched (DOWNLOAD_MAXSIZE)")
+    max_pages_per_site: int = Field(
+        5000, ge=1, description="Most requests (pages, data replies, attachments) one site may make in a run; "
+                                "beyond it the site's crawl stops, recorded as cap_site_pages")
+    max_listing_pages: int = Field(
+        100, ge=1, le=1000, description="Most pages read of one listing (a column's pager or data pages): page counts "
+                               "announced by a page and 下一页 chains are cut there, recorded as cap_listing_pages")
     failing_after_runs: int = Field(
         2, ge=1, description="A site failing the same way this many runs in a row is reported as failing")
 
@@ -104,8 +121,19 @@ class Smtp(_Model):
         None, description="Name of the environment variable holding the SMTP password (never stored)")
     sender: str = Field("nianbao@localhost", alias="from", description="From address")
     timeout: float = Field(30, gt=0, description="SMTP timeout, seconds")
+    allow_plaintext_auth: bool = Field(
+        False, description="Allow AUTH (user and password) with security: none; only for a server on this "
+                           "machine, since the password would cross the network in clear")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _auth_over_tls(self) -> "Smtp":
+        if self.user and self.security == "none" and not self.allow_plaintext_auth:
+            raise ValueError("allow_plaintext_auth: alerts.smtp.user is set but security is none, so the password "
+                             "would cross the network in clear; use security: starttls or ssl "
+                             "(or allow_plaintext_auth: true for a server on this machine)")
+        return self
 
     def password(self) -> str | None:
         if not self.password_env:
@@ -126,7 +154,28 @@ class Alerts(_Model):
     datasette_url: str = Field("http://127.0.0.1:8001",
                                description="Base URL of `nianbao serve`, used for links in emails")
     smtp: Smtp = Field(default_factory=Smtp)
-    max_attempts: int = Field(8, ge=1, description="Give up on an alert after this many failed sends")
+    email: bool = Field(True, description="Send the digest by email (alerts.smtp); false for apprise only")
+    apprise: list[str] = Field(
+        default_factory=list,
+        description="Apprise URLs that also get the digest (markdown): dingtalk://, wecombot://, feishu://, "
+                    "slack://, tgram://, json:// ...; write secrets as {env:NAME}, read from the environment "
+                    "when sending and never stored")
+    max_attempts: int = Field(
+        8, ge=1, description="After this many failed sends an alert is dead: no more retries, the run exits 1 "
+                             "and `nianbao status` lists it until `nianbao alert --retry-dead` or `--drop ID`")
+
+    @field_validator("apprise")
+    @classmethod
+    def _apprise_urls(cls, urls: list[str]) -> list[str]:
+        for i, url in enumerate(urls):
+            if not re.match(r"^[a-z][a-z0-9+.-]*://\S", url):
+                raise ValueError(f"[{i}]: {url!r} is not an apprise URL (schema://..., e.g. dingtalk://TOKEN)")
+            from monitor.channels import ENV_PLACEHOLDER
+
+            rest = ENV_PLACEHOLDER.sub("", url)
+            if "{env:" in rest or "{env" in rest:
+                raise ValueError(f"[{i}]: malformed placeholder; write {{env:NAME}} with NAME a variable name")
+        return urls
 
 
 class Schedule(_Model):
@@ -134,17 +183,45 @@ class Schedule(_Model):
     timezone: str = Field("Asia/Shanghai", description="Timezone of the cron expression")
     misfire_grace_hours: float = Field(6, gt=0, description="A late run still runs if this many hours late")
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r}: use an IANA name such as Asia/Shanghai") from None
+        return v
+
     @field_validator("cron")
     @classmethod
-    def _five_fields(cls, v: str) -> str:
+    def _valid_cron(cls, v: str) -> str:
+        from datetime import datetime, timezone
+
+        from apscheduler.triggers.cron import CronTrigger
+
         if len(v.split()) != 5:
             raise ValueError("must have 5 fields: minute hour day month weekday")
+        try:
+            trigger = CronTrigger.from_crontab(v, timezone="UTC")
+        except ValueError as e:
+            raise ValueError(f"not a valid crontab expression {v!r}: {e}") from None
+        if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:
+            raise ValueError(f"{v!r} never fires (no such date)")
         return v
 
 
 class Serve(_Model):
     host: str = Field("127.0.0.1", description="Datasette host")
     port: int = Field(8001, ge=0, le=65535, description="Datasette port (0 picks a free one)")
+    public: bool = Field(
+        False, description="Public reading room: no arbitrary SQL, outbox/runs/fetches/blobs/events hidden, no "
+                           "sign-in or triage. Required to listen on a non-loopback host")
+    accounts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Officers who may sign in and triage findings: name -> name of the environment variable "
+                    "holding the password hash (make one with `datasette hash-password`); unused when public")
 
 
 class Config(_Model):
@@ -216,6 +293,9 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None, path: str | Pat
         key = _key(err["loc"])
         if ": " in msg and msg.split(": ", 1)[0].startswith("sites["):
             key, msg = msg.split(": ", 1)
+        elif re.match(r"^(\[\d+\]|[a-z_]+)(\.[a-z_]+|\[\d+\])*: ", msg):  # a validator naming its sub-key
+            sub, msg = msg.split(": ", 1)
+            key = key + sub if sub.startswith("[") else f"{key}.{sub}"
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling against docs/configuration.md)"
         raise ConfigError(key, msg, path) from None
