@@ -10,7 +10,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from spiders import hostile, navigation, platforms, titles
+from spiders import navigation, platforms, titles
+from storage import decoding
 from spiders.platforms import gkmlpt, jpaas, ucap, vsb, xxgk_module
 
 FIX = Path(__file__).parent / "fixtures"
@@ -147,7 +148,7 @@ def test_ucap_api_pages_until_an_empty_infolist():
 
 def test_vsb_listing_gbk_without_charset_and_its_pager():
     raw = (FIX / "vsb_list.html").read_bytes()
-    text = hostile.decode_html("text/html", raw)[0]
+    text = decoding.decode(raw, "text/html")[0]
     url = "http://www.gangu.gov.cn/xxgk/zfxxgknb.htm"
     assert platforms.detect(text, url) is vsb
     listing = vsb.listing(text, url)
