@@ -109,7 +109,9 @@ class PortalSpider(scrapy.Spider):
         self.explain: dict[str, list[dict[str, Any]]] = {}
         # Scrapy's notion of the site's hosts; crawler.middlewares.UrlPolicyMiddleware enforces
         # the finer policy (ports, allowed_hosts, resolved addresses) on every request and hop
-        self.allowed_domains = sorted({h for s in self.sites.values() for h in self._site_hosts(s) if h})
+        # (Scrapy's allowed_domains take no port: _site_hosts keys are host[:port])
+        self.allowed_domains = sorted({h.rsplit(":", 1)[0] if h.count(":") == 1 else h
+                                       for s in self.sites.values() for h in self._site_hosts(s) if h})
         self._capped: set[tuple[str | None, str]] = set()
 
     @classmethod
@@ -148,7 +150,9 @@ class PortalSpider(scrapy.Spider):
     def _site_hosts(self, site: dict[str, Any]) -> set[str]:
         # the host names of the URL policy's host:port pairs (the middleware checks the port)
         netlocs = hostile.site_netlocs(site["start_url"], site.get("allowed_hosts") or [])
-        return {n.rsplit(":", 1)[0] for n in netlocs}
+        # and the spider's own host[:port] keys (_host), so that links are compared with their port
+        return {n.rsplit(":", 1)[0] for n in netlocs} | {_host(f"{scheme}://{n}") for n in netlocs
+                                                         for scheme in ("http", "https")}
 
     def _request(self, url: str, site: dict[str, Any], role: str, callback=None, *,
                  method: str = "GET", body: str | None = None, headers: dict | None = None,
