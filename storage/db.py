@@ -284,7 +284,8 @@ class Store:
             else:
                 version_id = self.conn.execute(
                     "INSERT INTO document_versions(document_id, sha256, size, content_type, http_status, etag, "
-                    "last_modified, first_seen, last_seen, first_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "last_modified, first_seen, last_seen, first_run_id, parse_status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
                     (document_id, sha, doc.size, doc.content_type, doc.status, doc.etag, doc.last_modified, seen,
                      seen, run_id)).lastrowid
             unchanged = latest_sha == sha
@@ -327,12 +328,74 @@ class Store:
                                   (now, cache["version_id"]))
 
     def set_parse_status(self, version_id: int, status: ParseStatus | str, *, error: str | None = None,
-                         format: str | None = None) -> None:
+                         format: str | None = None, parser_version: str | None = None) -> None:
         """Mark what the parser made of a stored version (a document is never dropped for failing)."""
         value = status.value if isinstance(status, ParseStatus) else status
         with self.transaction():
-            self.conn.execute("UPDATE document_versions SET parse_status = ?, parse_error = ?, format = ? WHERE id = ?",
-                              (value, error, format, version_id))
+            self.conn.execute("UPDATE document_versions SET parse_status = ?, parse_error = ?, format = ?, "
+                              "parser_version = COALESCE(?, parser_version), parse_failure = NULL WHERE id = ?",
+                              (value, error, format, parser_version, version_id))
+
+    def mark_parse_failed(self, version_id: int, *, failure: str, error: str, parser_version: str) -> None:
+        """A parse job that died (failure: timeout | memory | cpu | crash | error): status
+        ``parse_failed``, not retried until the parser version differs from ``parser_version``."""
+        with self.transaction():
+            self.conn.execute("UPDATE document_versions SET parse_status = 'parse_failed', parse_failure = ?, "
+                              "parse_error = ?, parser_version = ? WHERE id = ?",
+                              (failure, error, parser_version, version_id))
+
+    def parse_jobs(self, parser_version: str, *, mode: str = "pending", site: str | None = None,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+        """Document versions for the parse stage, oldest first, with what the parser needs to read them.
+
+        mode ``pending``: versions never parsed, and versions whose parse job died under another
+        parser version; ``outdated``: each document's latest version last read by another parser
+        version (pending ones excluded: they are not parsed yet); ``all``: each document's latest version.
+        """
+        sql = ("SELECT v.id AS version_id, v.document_id, v.sha256, v.size, v.content_type, v.first_seen, "
+               "v.parse_status, v.parser_version, d.url, d.site, COALESCE(d.report_url, d.url) AS report_url, "
+               "d.link_title, d.page_date, d.listing_date FROM document_versions v "
+               "JOIN documents d ON d.id = v.document_id WHERE ")
+        params: list[Any] = []
+        if mode == "pending":
+            sql += ("(v.parse_status = 'pending' OR (v.parse_status = 'parse_failed' "
+                    "AND COALESCE(v.parser_version, '') != ?))")
+            params.append(parser_version)
+        elif mode == "outdated":
+            sql += ("v.id = d.latest_version_id AND v.parse_status != 'pending' "
+                    "AND COALESCE(v.parser_version, '') != ?")
+            params.append(parser_version)
+        elif mode == "all":
+            sql += "v.id = d.latest_version_id AND v.parse_status != 'pending'"
+        else:
+            raise ValueError(f"parse_jobs: unknown mode {mode!r}")
+        if site is not None:
+            sql += " AND d.site = ?"
+            params.append(site)
+        sql += " ORDER BY v.id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self._all(sql, params)
+
+    def parse_status_counts(self) -> dict[str, int]:
+        """Document versions by parse status (pending, parsed, parse_failed, ...)."""
+        return {r["parse_status"] or "pending": r["n"] for r in self._all(
+            "SELECT parse_status, COUNT(*) AS n FROM document_versions GROUP BY parse_status ORDER BY parse_status")}
+
+    def parse_failures(self) -> list[dict[str, Any]]:
+        """Versions whose parse job died, with the reason and the parser version that tried."""
+        return self._all("SELECT v.id AS version_id, d.url, d.site, v.parse_failure, v.parse_error, v.parser_version "
+                         "FROM document_versions v JOIN documents d ON d.id = v.document_id "
+                         "WHERE v.parse_status = 'parse_failed' ORDER BY v.id")
+
+    def abandon_stale_runs(self, *, older_than: datetime, reason: str) -> int:
+        """Runs still ``running`` that started before ``older_than`` (their process was killed and
+        could not record its end): marked ``killed`` with the reason.  Returns how many."""
+        with self.transaction():
+            cur = self.conn.execute("UPDATE runs SET status = 'killed', finished = ?, error = ? "
+                                    "WHERE status = 'running' AND started < ?", (ts(utcnow()), reason, ts(older_than)))
+            return cur.rowcount
 
     def blob(self, sha256: str) -> bytes | None:
         row = self._one("SELECT content FROM blobs WHERE sha256 = ?", (sha256,))
@@ -357,12 +420,15 @@ class Store:
 
     # -- reports -------------------------------------------------------------------------------
     def save_report(self, report: Report, *, version_id: int, report_url: str,
-                    site: str | None = None, first_seen: datetime | None = None) -> int:
+                    site: str | None = None, first_seen: datetime | None = None,
+                    parser_version: str | None = None, reparse: bool = False) -> int:
         """Store the parsed report of a document version (one report per report_url).
 
         A report page and its attachment share a report_url: the parse with more assessable cells
         is kept as the report's content (the other document stays stored).  A new version of the
-        same document always replaces the content; a change of cells writes a ``report_revised`` event.
+        same document always replaces the content; a change of cells writes a ``report_revised`` event
+        (``reparsed`` when ``reparse``: the same bytes read by another parser version, which is not
+        the agency revising its report).
         """
         # one row per cell key: a parser that emits a key twice keeps its last reading
         cells = list({(c.table, c.row, c.column): c for c in report.cells}.values())
@@ -372,8 +438,9 @@ class Store:
                             "JOIN documents d ON d.id = v.document_id WHERE v.id = ?", (version_id,))
             if ver is None:
                 raise StoreError(f"{self.path}: no document version {version_id} for report {report_url}")
-            existing = self._one("SELECT id, document_id, assessable_cells, first_seen FROM reports "
-                                 "WHERE report_url = ?", (report_url,))
+            existing = self._one("SELECT id, document_id, version_id, assessable_cells, first_seen, parser_version "
+                                 "FROM reports WHERE report_url = ?", (report_url,))
+            old_parser = existing["parser_version"] if existing else None
             if existing and existing["document_id"] != ver["document_id"] \
                     and assessable <= existing["assessable_cells"]:
                 return existing["id"]
@@ -397,6 +464,7 @@ class Store:
                 "source_url": ver["url"], "source_sha256": ver["sha256"], "format": report.source.format,
                 "period_start": ts(report.period[0]) if report.period else None,
                 "period_end": ts(report.period[1]) if report.period else None,
+                "parser_version": parser_version,
             }
             if existing:
                 report_id = existing["id"]
@@ -432,7 +500,14 @@ class Store:
                 new = {(c.table, c.row, c.column): (c.value, c.kind.value) for c in cells}
                 keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 changed = {".".join(k): [old.get(k, (None,))[0], new.get(k, (None,))[0]] for k in keys[:200]}
-                if keys:
+                if keys and reparse:
+                    self.conn.execute(
+                        "INSERT INTO events(kind, at, url, document_id, version_id, report_id, detail) "
+                        "VALUES ('reparsed', ?, ?, ?, ?, ?, ?)",
+                        (ts(utcnow()), report_url, ver["document_id"], version_id, report_id,
+                         _json({"changed_cells": changed, "count": len(keys), "parser_version": parser_version,
+                                "previous_parser_version": old_parser})))
+                elif keys:
                     self.conn.execute(
                         "INSERT INTO events(kind, at, url, document_id, version_id, report_id, detail) "
                         "VALUES ('report_revised', ?, ?, ?, ?, ?, ?)",
@@ -584,7 +659,8 @@ class Store:
                     continue
                 sets = ", ".join(f"{k} = ?" for k in cols)
                 if row["resolved_at"] is not None:
-                    self.conn.execute(f"UPDATE findings SET {sets}, last_seen = ?, resolved_at = NULL, alerted = 0 "
+                    self.conn.execute(f"UPDATE findings SET {sets}, last_seen = ?, resolved_at = NULL, alerted = 0, "
+                                      "resolved_reason = NULL "
                                       "WHERE id = ?", (*cols.values(), now, row["id"]))
                     delta.new.append(f)
                 else:
@@ -636,6 +712,12 @@ class Store:
             sql += " AND report_id = ?"
             params.append(report_id)
         return [_finding_row(r) for r in self._all(sql + " ORDER BY id", params)]
+
+    def set_resolved_reason(self, fingerprints: Iterable[str], reason: str) -> None:
+        """Say why resolved findings were closed (e.g. "parser corrected"); NULL means no longer found."""
+        with self.transaction():
+            self.conn.executemany("UPDATE findings SET resolved_reason = ? WHERE fingerprint = ? "
+                                  "AND resolved_at IS NOT NULL", [(reason, fp) for fp in fingerprints])
 
     def mark_findings_alerted(self, fingerprints: Iterable[str]) -> None:
         fps = list(fingerprints)

@@ -368,6 +368,17 @@ _V7 = """
 ALTER TABLE cells ADD COLUMN confidence REAL;
 """
 
+# -- version 8: the parse stage apart from the crawl: versions wait `pending`, a job that dies is
+# `parse_failed` with its reason, each parse names the parser version that made it ------------------
+_V8 = """
+ALTER TABLE document_versions ADD COLUMN parser_version TEXT;
+ALTER TABLE document_versions ADD COLUMN parse_failure TEXT;
+ALTER TABLE reports ADD COLUMN parser_version TEXT;
+ALTER TABLE findings ADD COLUMN resolved_reason TEXT;
+UPDATE document_versions SET parse_status = 'pending' WHERE parse_status IS NULL;
+CREATE INDEX idx_document_versions_parse ON document_versions(parse_status, parser_version);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "documents, reports, cells, findings, runs, outbox", _V1),
     (2, "labels, wide views, full-text search (trigram)", _V2 + _wide_views()),
@@ -376,6 +387,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "index of events by version", _V5),
     (6, "report_list view", _V6),
     (7, "cells.confidence", _V7),
+    (8, "parse stage: pending versions, parse failures, parser versions", _V8),
 ]
 LATEST = MIGRATIONS[-1][0]
 
