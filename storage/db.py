@@ -227,6 +227,23 @@ class Store:
                               (chosen, site_key, n.name))
             return chosen
 
+    def find_agency_id(self, name: str, *, site: str | None = None) -> int | None:
+        """The agency ``agency_id`` would pick for this name, without creating or changing anything
+        (None when it would create one): for readers, such as the checks matching a roster."""
+        n = normalise(name)
+        site_key = site or ""
+        row = self._one("SELECT agency_id FROM agency_aliases WHERE site = ? AND alias = ?", (site_key, n.name))
+        if row:
+            return row["agency_id"]
+        candidates = self._all("SELECT id, region FROM agencies WHERE site = ? AND norm = ? ORDER BY id",
+                               (site_key, n.norm))
+        chosen = next((c["id"] for c in candidates if c["region"] == n.region), None)
+        if chosen is None and n.region:
+            chosen = next((c["id"] for c in candidates if c["region"] == ""), None)
+        if chosen is None and not n.region and len(candidates) == 1:
+            chosen = candidates[0]["id"]
+        return chosen
+
     def agencies(self, site: str | None = None) -> list[dict[str, Any]]:
         sql = ("SELECT a.*, (SELECT json_group_array(alias) FROM agency_aliases WHERE agency_id = a.id) AS aliases "
                "FROM agencies a")
@@ -575,6 +592,11 @@ class Store:
                         "version_id": e["version_id"], "new_sha256": detail.get("sha256"),
                         "old_sha256": detail.get("previous_sha256"), "changed_cells": changed})
         return out
+
+    def report_row(self, report_id: int) -> dict[str, Any]:
+        """The report's row (no cells, no text); {} when there is none."""
+        row = self._one("SELECT * FROM reports WHERE id = ?", (report_id,))
+        return dict(row) if row else {}
 
     def report_version(self, report_id: int) -> int | None:
         """The document version whose parse is the report's content."""
