@@ -481,7 +481,7 @@ class Store:
                 "source_url": ver["url"], "source_sha256": ver["sha256"], "format": report.source.format,
                 "period_start": ts(report.period[0]) if report.period else None,
                 "period_end": ts(report.period[1]) if report.period else None,
-                "parser_version": parser_version,
+                "parser_version": parser_version, "checks_due": 1,  # cleared by the check stage
             }
             if existing:
                 report_id = existing["id"]
@@ -592,6 +592,15 @@ class Store:
                         "version_id": e["version_id"], "new_sha256": detail.get("sha256"),
                         "old_sha256": detail.get("previous_sha256"), "changed_cells": changed})
         return out
+
+    def reports_due_for_checks(self) -> list[int]:
+        """Reports written by the parse stage and not checked since (a killed stage leaves some)."""
+        return [r["id"] for r in self._all("SELECT id FROM reports WHERE checks_due = 1 ORDER BY id")]
+
+    def mark_checked(self, report_ids: Iterable[int]) -> None:
+        with self.transaction():
+            self.conn.executemany("UPDATE reports SET checks_due = 0 WHERE id = ? AND checks_due != 0",
+                                  [(i,) for i in report_ids])
 
     def report_row(self, report_id: int) -> dict[str, Any]:
         """The report's row (no cells, no text); {} when there is none."""

@@ -375,6 +375,7 @@ ALTER TABLE document_versions ADD COLUMN parser_version TEXT;
 ALTER TABLE document_versions ADD COLUMN parse_failure TEXT;
 ALTER TABLE reports ADD COLUMN parser_version TEXT;
 ALTER TABLE findings ADD COLUMN resolved_reason TEXT;
+ALTER TABLE reports ADD COLUMN checks_due INTEGER NOT NULL DEFAULT 0;
 UPDATE document_versions SET parse_status = 'pending' WHERE parse_status IS NULL;
 CREATE INDEX idx_document_versions_parse ON document_versions(parse_status, parser_version);
 """

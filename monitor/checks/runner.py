@@ -62,6 +62,7 @@ class CheckSummary:
     resolved: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # a report that could not be checked, ...
     parser_corrected: int = 0  # resolved because a re-parse changed the report's cells
+    checked_ids: list[int] = field(default_factory=list)  # reports whose findings were synced
 
     @property
     def ok(self) -> bool:
@@ -101,6 +102,7 @@ def run_checks(store, settings: MonitorSettings, *, today: date | None = None,
         summary.parser_corrected += parser_corrected(store, delta)
         log.info("checks of site %s: %d findings, %d new, %d resolved", site, len(findings),
                  len(delta.new), len(delta.resolved))
+    store.mark_checked(summary.checked_ids)
     return summary
 
 
@@ -133,17 +135,20 @@ def parser_corrected(store, delta) -> int:
 PARSER_CORRECTED = "parser corrected"
 
 
-def check_reports(store, report_ids: Iterable[int], *, run_id: int | None = None) -> CheckSummary:
-    """The within-report rules over some stored reports (those ``nianbao ingest`` just parsed),
-    synced report by report.  The cross-report rules need every report of a site: ``run_checks``."""
+def check_reports(store, report_ids: Iterable[int] | None = None, *, run_id: int | None = None) -> CheckSummary:
+    """The within-report rules over stored reports (default: every report the parse stage wrote
+    and no check has read since, as after ``nianbao ingest``), synced report by report.  The
+    cross-report rules need every report of a site: ``run_checks``."""
     summary = CheckSummary()
-    for rid in sorted(set(report_ids)):
+    ids = sorted(set(store.reports_due_for_checks()) | set(report_ids or ()))
+    for rid in ids:
         try:
             report = store.load_report(rid)
         except Exception as e:  # noqa: BLE001
             summary.problems.append(f"report {rid}: cannot load: {e}")
             continue
         if report.status.value not in _CHECKABLE:
+            store.mark_checked([rid])  # stored and marked by parsing; nothing to check in it
             continue
         row = store.report_row(rid)
         summary.reports += 1
@@ -163,6 +168,7 @@ def check_reports(store, report_ids: Iterable[int], *, run_id: int | None = None
         summary.still_open += len(delta.still_open)
         summary.resolved.extend(delta.resolved)
         summary.parser_corrected += parser_corrected(store, delta)
+        store.mark_checked([rid])
     return summary
 
 
@@ -191,6 +197,7 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
             summary.problems.append(f"report {row['id']} ({row.get('report_url')}): cannot load: {e}")
             log.exception("cannot load report %s", row["id"])
     summary.reports += len(stored)
+    summary.checked_ids += [s.id for s in stored]
     out: list[Finding] = []
 
     def tag(found: list[Finding], s: _Stored | None) -> None:
