@@ -50,6 +50,10 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+class ParseStageError(RuntimeError):
+    """The pool itself cannot work (a worker cannot start): no document is blamed."""
+
+
 @dataclass
 class ParseSettings:
     workers: int = 0  # 0: one per core
@@ -115,7 +119,7 @@ class ParseSummary:
         if self.mode != "pending":
             line += f"; {len(self.changed_reports)} reports changed"
         lines = [line]
-        lines += [f"  parse failed ({f.failure}): {f.url}: {f.error}" for f in self.failures[:20]]
+        lines += [f"  parse failed ({f.failure}): {f.error}" for f in self.failures[:20]]
         if self.left:
             lines.append(f"  {self.left} documents left for the next run")
         return "\n".join(lines)
@@ -157,6 +161,7 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
     office.spawn_hook = lambda pgid: conn.send(("child", None, pgid))
     store = Store(db_path, readonly=True)
     _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
+    conn.send(("ready", None, os.getpid()))
     while True:
         try:
             job = conn.recv()
@@ -203,6 +208,7 @@ class _Worker:
         self.job: dict[str, Any] | None = None
         self.started = 0.0
         self.children: set[int] = set()  # LibreOffice process groups running for the current job
+        self.ready = False  # set when the worker has started: a death before that is the pool's fault
 
     def assign(self, job: dict[str, Any]) -> None:
         self.job, self.started = job, time.monotonic()
@@ -245,6 +251,9 @@ def _death(exitcode: int | None, settings: ParseSettings) -> tuple[str, str]:
             return "cpu", f"used more than {settings.cpu_seconds} s of CPU (parse.cpu_seconds, RLIMIT_CPU; {name})"
         if -exitcode == signal.SIGKILL:
             return "crash", f"worker killed by {name} (the system out-of-memory killer?)"
+        if -exitcode == signal.SIGABRT:  # C/C++ code (pdfium, libxml2) aborts when an allocation fails
+            return "crash", (f"worker crashed ({name}; native code aborts when an allocation fails, as under "
+                             f"the memory limit of {settings.memory_mb} MB, parse.memory_mb)")
         return "crash", f"worker crashed ({name})"
     return "crash", f"worker exited with code {exitcode} during the document"
 
@@ -301,6 +310,9 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
                         kind, vid, payload = w.conn.recv()
                     except (EOFError, OSError):
                         break
+                    if kind == "ready":
+                        w.ready = True
+                        continue
                     if kind == "child":
                         if payload is None:
                             w.children.clear()
@@ -313,6 +325,10 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
                     else:  # memory | error
                         outcomes[vid] = Failure(vid, job["url"], kind, f"{job['url']}: {payload}")
                     w.job = None
+                if w.job is not None and not w.proc.is_alive() and not w.ready:
+                    # not the document's fault: nothing is marked, the stage stops and says why
+                    raise ParseStageError(f"a parse worker could not start (exit code {w.proc.exitcode}); "
+                                          "see the log above")
                 if w.job is not None and not w.proc.is_alive():
                     failure, reason = _death(w.proc.exitcode, settings)
                     job = w.job
