@@ -18,7 +18,7 @@ from storage.models import ParseStatus
 #: (status too_large, the message naming the limit), never truncated into a wrong reading.
 MAX_TABLE_COLUMNS = 256
 MAX_TABLE_ROWS = 20_000
-MAX_TABLE_CELLS = 200_000
+MAX_TABLE_CELLS = 50_000
 MAX_DOCUMENT_CELLS = 1_000_000
 MAX_BLOCKS = 200_000  # paragraphs and tables of one document
 MAX_TEXT_LINES = 500_000
