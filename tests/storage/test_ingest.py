@@ -96,8 +96,10 @@ def test_ingest_twice_changes_nothing(seeded, tmp_path):
     assert store.content_hash() == before and store.counts() == counts
     # re-parsing every document with the same parser writes the same content too (no event, no finding)
     from crawler.parse_stage import ParseSettings, reparse
+    from monitor.checks.runner import check_reports
     again = reparse(store, ParseSettings(workers=1), everything=True)
     assert again.written == 5 and again.changed_reports == []
+    assert check_reports(store).new == []  # the check stage reads them again: nothing new
     assert store.content_hash() == before and store.counts() == counts
 
 
