@@ -205,14 +205,37 @@ class _Worker:
                                 name="nianbao-parse")
         self.proc.start()
         child.close()
-        self.job: dict[str, Any] | None = None
+        # jobs sent, in the order the worker takes them: the first is the one it is reading (since
+        # ``started``); the next waits in the pipe so the worker never idles while the parent writes
+        self.jobs: deque[dict[str, Any]] = deque()
         self.started = 0.0
         self.children: set[int] = set()  # LibreOffice process groups running for the current job
         self.ready = False  # set when the worker has started: a death before that is the pool's fault
+        self.exiting = False  # it said it ran out of memory and exits: the jobs left were never begun
+
+    @property
+    def job(self) -> dict[str, Any] | None:
+        return self.jobs[0] if self.jobs else None
 
     def assign(self, job: dict[str, Any]) -> None:
-        self.job, self.started = job, time.monotonic()
+        if not self.jobs:
+            self.started = time.monotonic()
+        self.jobs.append(job)
         self.conn.send(job)
+
+    def finished(self) -> dict[str, Any]:
+        """The current job is over: the next one (already sent) starts now."""
+        job = self.jobs.popleft()
+        self.started = time.monotonic()
+        self.children.clear()
+        return job
+
+    def unstarted(self) -> list[dict[str, Any]]:
+        """Jobs sent but not begun (given back to the queue when the worker dies)."""
+        rest = list(self.jobs)[1:]
+        while len(self.jobs) > 1:
+            self.jobs.pop()
+        return rest
 
     def kill(self) -> None:
         for pgid in list(self.children):
@@ -280,8 +303,9 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
     order = [j["version_id"] for j in jobs]  # written in this order: the same database as one sequential pass
     queue = deque(jobs)
     outcomes: dict[int, Any] = {}
-    next_write = submitted = 0
-    window = max(8, 4 * n)  # results held for in-order writing, at most
+    next_write = 0
+    window = max(64, 16 * n)  # results held for in-order writing, at most (a slow DOC must not stall the pool)
+    depth = 2  # jobs sent ahead to each worker
     bar = None
     if progress and len(jobs) >= 20:
         from tqdm import tqdm
@@ -293,19 +317,19 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
         while next_write < len(order):
             stopping = should_stop()
             for w in workers:
-                if w.job is None and queue and not stopping and submitted - next_write < window:
+                while len(w.jobs) < depth and queue and not stopping and \
+                        len(outcomes) + sum(len(x.jobs) for x in workers) < window:
                     w.assign(queue.popleft())
-                    submitted += 1
-            busy = [w for w in workers if w.job is not None]
+            busy = [w for w in workers if w.jobs]
             if not busy:
                 break  # stopping, or nothing left to hand out
             deadline = min(w.started for w in busy) + settings.timeout
             wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
                  timeout=max(0.0, min(deadline - time.monotonic(), 1.0)))
             for i, w in enumerate(workers):
-                if w.job is None:
+                if not w.jobs:
                     continue
-                while w.job is not None and w.conn.poll():
+                while w.jobs and w.conn.poll():
                     try:
                         kind, vid, payload = w.conn.recv()
                     except (EOFError, OSError):
@@ -315,35 +339,38 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
                         continue
                     if kind == "child":
                         if payload is None:
-                            w.children.clear()
+                            w.children.discard(next(iter(w.children), None))
                         else:
                             w.children.add(payload)
                         continue
-                    job = w.job
+                    job = w.finished()
                     if kind == "done":
                         outcomes[vid] = payload
                     else:  # memory | error
                         outcomes[vid] = Failure(vid, job["url"], kind, f"{job['url']}: {payload}")
-                    w.job = None
-                if w.job is not None and not w.proc.is_alive() and not w.ready:
-                    # not the document's fault: nothing is marked, the stage stops and says why
-                    raise ParseStageError(f"a parse worker could not start (exit code {w.proc.exitcode}); "
-                                          "see the log above")
-                if w.job is not None and not w.proc.is_alive():
-                    failure, reason = _death(w.proc.exitcode, settings)
-                    job = w.job
-                    outcomes[job["version_id"]] = Failure(job["version_id"], job["url"], failure,
-                                                          f"{job['url']}: {reason}")
-                    w.job = None
-                    w.kill()  # its LibreOffice, if any
-                elif w.job is not None and time.monotonic() - w.started > settings.timeout:
-                    job = w.job
+                        w.exiting = w.exiting or kind == "memory"  # it exits after saying so
+                if not w.proc.is_alive():
+                    if w.jobs and not w.ready:
+                        # not the document's fault: nothing is marked, the stage stops and says why
+                        raise ParseStageError(f"a parse worker could not start (exit code {w.proc.exitcode}); "
+                                              "see the log above")
+                    if w.jobs and not w.exiting:  # it died reading its current document
+                        failure, reason = _death(w.proc.exitcode, settings)
+                        queue.extendleft(reversed(w.unstarted()))
+                        job = w.finished()
+                        outcomes[job["version_id"]] = Failure(job["version_id"], job["url"], failure,
+                                                              f"{job['url']}: {reason}")
+                    queue.extendleft(reversed(list(w.jobs)))  # sent, never begun: not its fault
+                    w.jobs.clear()
+                elif w.jobs and time.monotonic() - w.started > settings.timeout:
                     w.kill()
+                    queue.extendleft(reversed(w.unstarted()))
+                    job = w.finished()
                     outcomes[job["version_id"]] = Failure(
                         job["version_id"], job["url"], "timeout",
                         f"{job['url']}: took longer than {settings.timeout:g} s (parse.timeout); worker killed")
-                    w.job = None
-                if w.job is None and not w.proc.is_alive():
+                if not w.proc.is_alive():
+                    w.kill()  # its LibreOffice, if any
                     w.conn.close()
                     workers[i] = _Worker(ctx, str(store.path), limits)  # the pool carries on
             while next_write < len(order) and order[next_write] in outcomes:
