@@ -702,8 +702,8 @@ class Store:
                         row = self._one("SELECT agency_id FROM reports WHERE id = ?", (f.report_id,))
                         report_agency[f.report_id] = row["agency_id"] if row else None
                     agency_id = report_agency[f.report_id]
-                if agency_id is None and f.agency:
-                    agency_id = self.agency_id(f.agency, site=f.site)
+                if agency_id is None and f.agency:  # matched, never created: agencies come with reports
+                    agency_id = self.find_agency_id(f.agency, site=f.site)
                 fp = f.fingerprint
                 if fp in seen_fps:
                     continue
