@@ -31,7 +31,7 @@ def _reparse(db: Path, workers: int, tag: str, repeat: int, tmp: Path) -> tuple[
     from crawler.parse_stage import ParseSettings, reparse
     from storage.db import Store
 
-    best, n, statuses = float("inf"), 0, {}
+    best, n, statuses, slow = float("inf"), 0, {}, []
     for i in range(repeat):
         copy = tmp / f"{tag}-{i}.db"
         shutil.copy(db, copy)
@@ -41,7 +41,9 @@ def _reparse(db: Path, workers: int, tag: str, repeat: int, tmp: Path) -> tuple[
                               everything=True)
             best = min(best, time.perf_counter() - started)
             n, statuses = summary.written, dict(summary.statuses)
+            slow = summary.slowest
         copy.unlink()
+    print(f"    slowest documents ({tag}): " + ", ".join(f"{sec:.1f}s {url.rsplit('/', 1)[-1]}" for sec, url in slow))
     return best, n, statuses
 
 

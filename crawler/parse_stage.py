@@ -105,6 +105,7 @@ class ParseSummary:
     report_ids: list[int] = field(default_factory=list)  # reports written (or kept) by this stage
     changed_reports: list[int] = field(default_factory=list)  # re-parses that changed cells
     left: int = 0  # jobs not written (stopped early)
+    slowest: list[tuple[float, str]] = field(default_factory=list)  # (seconds, url), the five slowest
     elapsed_s: float = 0.0
 
     @property
@@ -226,7 +227,9 @@ class _Worker:
     def finished(self) -> dict[str, Any]:
         """The current job is over: the next one (already sent) starts now."""
         job = self.jobs.popleft()
-        self.started = time.monotonic()
+        now = time.monotonic()
+        job["_seconds"] = now - self.started
+        self.started = now
         self.children.clear()
         return job
 
@@ -401,6 +404,7 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
 def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *, reparse: bool) -> None:
     """One document's outcome, in one transaction."""
     vid = job["version_id"]
+    summary.slowest = sorted([*summary.slowest, (job.get("_seconds", 0.0), job["url"])], reverse=True)[:5]
     with store.transaction():
         if isinstance(outcome, Failure):
             store.mark_parse_failed(vid, failure=outcome.failure, error=outcome.error,
