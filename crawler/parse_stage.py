@@ -64,6 +64,9 @@ class ParseSettings:
     office_memory_mb: int = 4096
     reparse_per_run: int = 500
     parser_version: str | None = None  # None: crawler.parsing.parser_version()
+    #: documents handed to a worker at once: 2 keeps a worker busy while the parent writes (small
+    #: documents), 1 balances best when a few documents are slow (LibreOffice conversions)
+    prefetch: int = 1
 
     @classmethod
     def from_config(cls, config) -> "ParseSettings":
@@ -308,7 +311,7 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
     outcomes: dict[int, Any] = {}
     next_write = 0
     window = max(64, 16 * n)  # results held for in-order writing, at most (a slow DOC must not stall the pool)
-    depth = 2  # jobs sent ahead to each worker
+    depth = max(1, settings.prefetch)  # jobs handed to each worker at once
     bar = None
     if progress and len(jobs) >= 20:
         from tqdm import tqdm
