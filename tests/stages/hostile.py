@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import os
 import stat
 import zipfile
 import zlib
@@ -78,14 +77,9 @@ def hanging_soffice(directory: Path) -> Path:
 
 
 def alive(pid: int) -> bool:
+    """Running (not gone, not a zombie); the state follows the parenthesised command name."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().split()[2] != "Z"
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return False
-    finally:
-        pass
-
-
-__all__ = ["html_span_bomb", "docx_grid_before_bomb", "pdf_memory_bomb", "ole_doc", "hanging_soffice", "alive",
-           "os"]

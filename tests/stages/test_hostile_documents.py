@@ -3,6 +3,7 @@ failure is recorded with its reason, the next run does not retry them, and a new
 does.  Documents go in through ``ingest_document``, the crawl pipeline's only write."""
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -44,7 +45,7 @@ def _version(store: Store, url: str) -> dict:
 @pytest.mark.slow
 def test_hostile_documents_are_stored_marked_not_retried_then_reparsed(tmp_path, monkeypatch):
     fake = hanging_soffice(tmp_path / "fakebin")
-    monkeypatch.setenv("PATH", f"{fake}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
     store = Store(tmp_path / "zoo.db")
     docs = _docs()
     for d in docs.values():

@@ -32,6 +32,14 @@ def _count(path, sql: str) -> int:
         return 0  # not created or not migrated yet
 
 
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+
+
 @pytest.mark.slow
 def test_sigkill_of_the_parse_stage_then_rerun(tmp_path):
     corpus = make_corpus(tmp_path / "corpus", FILES)
@@ -52,8 +60,7 @@ def test_sigkill_of_the_parse_stage_then_rerun(tmp_path):
     assert proc.returncode == -signal.SIGKILL
     # the workers die with their parent (PR_SET_PDEATHSIG), none is left parsing on its own
     deadline = time.monotonic() + 10
-    while any(os.path.exists(f"/proc/{c}") and "Z" not in open(f"/proc/{c}/stat").read().split()[2]
-              for c in children):
+    while any(_alive(c) for c in children):
         assert time.monotonic() < deadline, "parse workers outlived the killed stage"
         time.sleep(0.1)
 
