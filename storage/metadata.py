@@ -227,12 +227,13 @@ def _metadata(database: str) -> dict[str, Any]:
                                               "last_seen": "最近一次见到", "latest_version_id": "当前版本"},
                                   "facets": ["site"]},
                     "document_versions": {"title": "文档版本",
-                                          "description": "同一地址的每个不同内容（按 SHA-256），及解析状态。",
-                                          "facets": ["parse_status", "format", "content_type"]},
+                                          "description": "同一地址的每个不同内容（按 SHA-256），及解析状态（pending 待解析、parse_failed "
+                                                         "解析进程失败，原因见 parse_failure）。",
+                                          "facets": ["parse_status", "parse_failure", "format", "content_type"]},
                     "blobs": {"title": "原文件", "description": "按 SHA-256 存放的原始字节，相同内容只存一份。"},
                     "fetches": {"title": "抓取记录", "description": "每次抓取：HTTP 状态、结果（ok、not_modified、waf_challenge……）。",
                                 "facets": ["fetch_status", "http_status", "site"]},
-                    "events": {"title": "事件", "description": "new_document 新文档、revised 同一地址内容变化、"
+                    "events": {"title": "事件", "description": "new_document 新文档、revised 同一地址内容变化、reparsed 新版解析程序读出不同数字、"
                                                              "report_revised 报告数字变化。", "facets": ["kind"]},
                     "runs": {"title": "运行记录", "description": "每次抓取、导入、核查、发信的开始结束与统计。",
                              "facets": ["kind", "status"]},
