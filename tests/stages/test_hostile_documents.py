@@ -93,6 +93,8 @@ def test_hostile_documents_are_stored_marked_not_retried_then_reparsed(tmp_path,
     hang = _version(store, docs["hang"].url)
     # the converter now times out inside its own 2 s (parse.office_timeout): a parse result, not a dead job
     assert hang["parser_version"] == "v2" and hang["parse_status"] == "failed" and "timed out" in hang["parse_error"]
+    pids = [int(p) for p in (fake / "pids").read_text().split()]  # office.py killed its own group
+    assert len(pids) == 2 and not any(alive(p) for p in pids)
     assert _version(store, docs["memory"].url)["parser_version"] == "v2"
     rest = reparse(store, bumped)
     assert rest.jobs == 3 and {r["parser_version"] for r in store.document_versions(docs["good"].url)} == {"v2"}
