@@ -49,7 +49,8 @@ def test_html_paragraph_count_bound():
     data = ("<html><body>" + "<p>段</p>" * 210_000 + "</body></html>").encode()  # under the 8 MB markup limit
     assert len(data) < 8 * MB
     elapsed, peak = _refused(data, "MAX_BLOCKS", content_type="text/html")
-    assert elapsed < 20 and peak < 200 * MB
+    # the 200,000 paragraphs before the bound are read as any page's would be: seconds, not a night
+    assert elapsed < 60 and peak < 200 * MB
 
 
 def test_docx_grid_before_bomb():
