@@ -368,9 +368,24 @@ _V7 = """
 ALTER TABLE cells ADD COLUMN confidence REAL;
 """
 
-# -- version 8: the parse stage apart from the crawl: versions wait `pending`, a job that dies is
-# `parse_failed` with its reason, each parse names the parser version that made it ------------------
+# -- version 8: alerts never silently lost: one row per channel, recipients that accepted, dropped,
+# and findings waiting in the outbox (alerted only once sent) ---------------------------------------
 _V8 = """
+ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
+ALTER TABLE outbox ADD COLUMN markdown TEXT;
+ALTER TABLE outbox ADD COLUMN delivered TEXT;
+ALTER TABLE outbox ADD COLUMN dropped_at TEXT;
+ALTER TABLE findings ADD COLUMN alert_queued_at TEXT;
+UPDATE findings SET alerted = 0, alert_queued_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+WHERE alerted = 1 AND fingerprint IN (
+    SELECT j.value FROM outbox o, json_each(o.fingerprints) j WHERE o.status IN ('pending', 'failed', 'dead'));
+UPDATE findings SET alert_queued_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+WHERE alerted = 1 AND alert_queued_at IS NULL;
+"""
+
+# -- version 9: the parse stage apart from the crawl: versions wait `pending`, a job that dies is
+# `parse_failed` with its reason, each parse names the parser version that made it ------------------
+_V9 = """
 ALTER TABLE document_versions ADD COLUMN parser_version TEXT;
 ALTER TABLE document_versions ADD COLUMN parse_failure TEXT;
 ALTER TABLE reports ADD COLUMN parser_version TEXT;
@@ -388,7 +403,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "index of events by version", _V5),
     (6, "report_list view", _V6),
     (7, "cells.confidence", _V7),
-    (8, "parse stage: pending versions, parse failures, parser versions", _V8),
+    (8, "outbox per channel, alerted once sent", _V8),
+    (9, "parse stage: pending versions, parse failures, parser versions", _V9),
 ]
 LATEST = MIGRATIONS[-1][0]
 
