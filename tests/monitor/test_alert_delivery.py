@@ -16,6 +16,7 @@ from crawler.config import config_from_dict
 from crawler.run import run_alerts_for, run_checks_for, run_once
 from monitor.alerts import backoff
 from monitor.mailer import Mailer, SmtpSettings, build_message
+from storage import schema
 from storage.db import Store
 from mon_helpers import balanced, expected, previous_year_of, report_from, store_report
 from smtp_server import Recorder, free_port, smtp_server
@@ -268,7 +269,7 @@ def test_alerts_queued_before_the_upgrade_are_not_lost(tmp_path):
                          f"'{json.dumps(fps)}', 'failed', 2, '2025-06-01T00:00:00+00:00', 'SMTP down')")
         old.conn.execute("UPDATE findings SET alerted = 1")
     with Store(config.database_path()) as store:
-        assert store.schema_version == 8
+        assert store.schema_version == schema.LATEST
         (row,) = store.alerts()
         assert row["channel"] == "email" and row["message_id"] is None and row["delivered"] == []
         assert set(_alerted(store).values()) == {0} and store.findings_to_alert() == []
