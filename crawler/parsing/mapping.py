@@ -225,6 +225,22 @@ def text_row(line: str) -> Row:
     return Row(cells=line_cells(line), from_text=True)
 
 
+class _Reading(str):
+    """A cell's text carrying the confidence of its OCR reading (GridCell.confidence) to Cell.confidence;
+    a str, so every label and value rule treats it as the text it is."""
+    confidence: float | None = None
+    alternatives: tuple[str, ...] = ()
+
+
+def _cell_text(c) -> str:
+    if c.confidence is None:
+        return c.text
+    s = _Reading(c.text)
+    s.confidence = c.confidence
+    s.alternatives = c.alternatives
+    return s
+
+
 def grid_rows(table: Table, positional: bool = False) -> list[Row]:
     texts = [[c.text for c in r] for r in table.rows]
     width = max((len(r) for r in texts), default=0)
@@ -235,7 +251,7 @@ def grid_rows(table: Table, positional: bool = False) -> list[Row]:
     rows = []
     for r in table.rows:
         own = [c for c in r[:width] if not c.spanned]
-        cells = [c.text for c in own]
+        cells = [_cell_text(c) for c in own]
         if any(c.strip() for c in cells):
             conf = [c.confidence for c in own] if any(c.confidence is not None for c in own) else []
             rows.append(Row(cells=cells, positional=positional, confidence=conf))
@@ -459,8 +475,11 @@ class _Mapper:
             return
         for k, (col, raw) in enumerate(zip(columns, raws)):
             kind, value = parse_value(raw, decimal=decimal, keep_text=col in keep_text)
-            cell = Cell(table=table, row=row, column=col, value=value, raw=raw, kind=kind, label=label,
-                        confidence=confidence[k] if k < len(confidence) and len(confidence) == len(raws) else None)
+            read = getattr(raw, "confidence", None)  # an OCR reading carries its own
+            if read is None and k < len(confidence) and len(confidence) == len(raws):
+                read = confidence[k]
+            cell = Cell(table=table, row=row, column=col, value=value, raw=str(raw), kind=kind, label=label,
+                        confidence=read, alternatives=getattr(raw, "alternatives", ()))
             self.report.cells.append(cell)
             if kind is CellKind.EMPTY:
                 self.warn("blank_cell", f"{cell.ref} ({label} / {T.column_label(table, col)}) is blank", cell.ref)

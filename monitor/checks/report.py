@@ -122,13 +122,8 @@ class _Checker:
         severity = severity or SEVERITY[rule]
         # No finding rests on a cell the parser is unsure of (a run of digits split, an OCR reading):
         # it becomes a warning that says which cells are uncertain.
-        unsure = [ref for ref in cells if ref in self.cells and self.cells[ref].low_confidence]
+        # (downgrade_uncertain, run last, makes it a warning that names the uncertain cells)
         numbers = dict(numbers or {})
-        if unsure:
-            severity = WARNING if severity == ERROR else severity
-            message += (f"（注意：{'、'.join(unsure)}的读数不确定（原文数字连写或识别所得），"
-                        "此结论须人工核对原件。）")
-            numbers["low_confidence_cells"] = unsure
         f = Finding(rule=rule, severity=severity, message=message, cells=list(cells),
                     numbers=numbers, agency=self.r.agency, year=self.r.year, subject=subject)
         self.findings.append(f)
@@ -379,6 +374,24 @@ def _result_leaves(report: Report) -> tuple[str, ...]:
     return TABLE3_RESULT_ROWS.get(report.template, TABLE3_RESULT_ROWS["2021"])
 
 
+def downgrade_uncertain(report: Report, findings: list[Finding]) -> list[Finding]:
+    """A finding that rests on a cell we are unsure of (``Cell.low_confidence``: an OCR reading, a
+    split run of digits) is a warning saying so (“OCR 可能误读”), never an error blamed on the
+    agency.  The rule, cells and fingerprint stay: when a better reading comes, the finding resolves."""
+    cells = {c.ref: c for c in report.cells}
+    for f in findings:
+        doubtful = [cells[r] for r in f.cells if r in cells and cells[r].low_confidence]
+        if not doubtful:
+            continue
+        if f.severity == ERROR:
+            f.severity = WARNING
+        readings = "、".join(f"{c.ref}读作“{c.raw}”（置信度{c.confidence:.2f}）" for c in doubtful[:5])
+        f.message = (f"读数不确定（OCR 可能误读，或原文数字连写后按勾稽关系拆分）：{readings}；"
+                     f"以下结论取决于该读数，请对照原件核实。{f.message}")
+        f.numbers = {**f.numbers, "low_confidence_cells": [c.ref for c in doubtful]}
+    return findings
+
+
 def check_report(report: Report) -> list[Finding]:
     """Findings of relations 1-7 for one report (nothing is changed in the report)."""
     c = _Checker(report)
@@ -399,4 +412,4 @@ def check_report(report: Report) -> list[Finding]:
             if ref in rf.cells and ref in cf.cells:
                 rf.suspect = rf.suspect or ref
                 cf.suspect = cf.suspect or ref
-    return c.findings
+    return downgrade_uncertain(report, c.findings)

@@ -702,6 +702,12 @@ def _open(data: bytes, name: str):
                                error=f"{name}: corrupt or truncated PDF ({msg})")
 
 
+def _one_picture(pdf, pno: int) -> bool:
+    from ..ocr.image import page_has_picture
+
+    return page_has_picture(pdf, pno)
+
+
 def _unusable(chars: list[_Char]) -> bool:
     """Mostly unmapped glyphs (a CJK font without ToUnicode): the text layer is garbage."""
     bad = sum(1 for c in chars if c.ch == "\ufffd" or 0xE000 <= ord(c.ch) <= 0xF8FF)
@@ -727,6 +733,7 @@ def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFA
         pages = []
         heights: list[float] = []
         all_chars = 0
+        image_pages: list[int] = []  # 0-based pages that carry no text but a page-sized picture
         bad_chars: list[_Char] = []
         for pno in range(min(n_pages, MAX_PAGES)):
             page = pdf[pno]
@@ -735,6 +742,8 @@ def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFA
             finally:
                 page.close()
             all_chars += len(chars)
+            if len(chars) < 10 and _one_picture(pdf, pno):
+                image_pages.append(pno)
             bad_chars.extend(chars[:2000])
             pages.append((tables, lines))
             heights.append(height)
@@ -747,11 +756,10 @@ def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFA
     finally:
         pdf.close()
     if all_chars < 10:
-        return Extracted(format="pdf", status=ParseStatus.NEEDS_OCR, metadata=meta,
-                         error=f"{name}: PDF without a text layer ({n_pages} pages, scanned?); needs OCR")
+        return _ocr(data, name, meta, f"{name}: PDF without a text layer ({n_pages} pages, scanned?); needs OCR")
     if _unusable(bad_chars):
-        return Extracted(format="pdf", status=ParseStatus.NEEDS_OCR, metadata=meta,
-                         error=f"{name}: PDF text layer is unmapped glyphs (font without ToUnicode); needs OCR")
+        return _ocr(data, name, meta,
+                    f"{name}: PDF text layer is unmapped glyphs (font without ToUnicode); needs OCR")
     _drop_running_lines(pages, heights)
     if not any(tables for tables, _ in pages):
         return _stream_fallback(pages, meta, name)
@@ -760,7 +768,9 @@ def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFA
     right = max((ln.x1 for _, lines in pages for ln in lines), default=0.0)
     last_xs: list[float] | None = None  # columns of blocks[-1] when it is a table ending its page
     last_open = False  # and its last row continues on the next page
+    page_starts: list[int] = []  # where each page's blocks begin (image-only pages are spliced in there)
     for tables, lines in pages:
+        page_starts.append(len(blocks))
         items: list[tuple[float, object]] = [(t.top, t) for t in tables]
         items.extend(_paragraphs(lines, left, right))
         items.sort(key=lambda x: x[0])
@@ -780,7 +790,28 @@ def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFA
     for b in blocks:
         if isinstance(b, Table):
             _refresh_spans(b)
-    return Extracted(format="pdf", blocks=blocks, metadata=meta)
+    ex = Extracted(format="pdf", blocks=blocks, metadata=meta)
+    if image_pages:
+        _ocr_pages_into(ex, data, name, image_pages, page_starts)
+    return ex
+
+
+def _ocr(data: bytes, name: str, meta: dict, why: str) -> Extracted:
+    """No usable text layer: every page is read by OCR (crawler/parsing/ocr)."""
+    from ..ocr import extract_pdf_bytes
+
+    return extract_pdf_bytes(data, name=name, meta=meta, why=why)
+
+
+def _ocr_pages_into(ex: Extracted, data: bytes, name: str, image_pages: list[int], page_starts: list[int]) -> None:
+    """Pages that are one picture in a PDF with text elsewhere: their OCR blocks go where the page was."""
+    from ..ocr import ocr_pdf_pages
+
+    read = ocr_pdf_pages(data, [p for p in image_pages if p < len(page_starts)], name=name)
+    for pno in sorted(read, reverse=True):
+        ex.blocks[page_starts[pno]:page_starts[pno]] = read[pno]
+    if read:
+        ex.ocr = "some"
 
 
 def _stream_fallback(pages, meta: dict, name: str) -> Extracted:
