@@ -103,6 +103,23 @@ class Crawl(_Model):
                                "announced by a page and 下一页 chains are cut there, recorded as cap_listing_pages")
     failing_after_runs: int = Field(
         2, ge=1, description="A site failing the same way this many runs in a row is reported as failing")
+    max_run_hours: float = Field(
+        6, gt=0, description="A crawl still running after this many hours is killed and recorded as failed "
+                             "(so one hung crawl cannot block every later night)")
+
+
+class Parse(_Model):
+    """The parse stage: stored document versions -> reports, in a pool of sandboxed worker processes."""
+
+    workers: int = Field(0, ge=0, le=64, description="Worker processes (0: one per CPU core)")
+    memory_mb: int = Field(2048, ge=256, description="Address-space limit of each worker (RLIMIT_AS), MB")
+    cpu_seconds: int = Field(300, ge=1, description="CPU seconds one document may use (RLIMIT_CPU)")
+    timeout: float = Field(600, gt=0, description="Wall-clock seconds one document may take before its "
+                                                  "worker (and any converter it started) is killed")
+    office_timeout: float = Field(120, gt=0, description="Seconds one LibreOffice conversion (DOC/WPS) may take")
+    office_memory_mb: int = Field(4096, ge=512, description="Address-space limit of LibreOffice, MB")
+    reparse_per_run: int = Field(
+        500, ge=0, description="`nianbao run` re-parses at most this many documents read by an older parser")
 
 
 class Monitor(_Model):
@@ -231,6 +248,7 @@ class Config(_Model):
     database: str = Field("data/nianbao.db", description="SQLite database path (relative to the config file)")
     crawl: Crawl = Field(default_factory=Crawl, description="How politely and how hard to crawl")
     sites: list[Site] = Field(default_factory=list, description="The portals to crawl (see `sites[]`)")
+    parse: Parse = Field(default_factory=Parse, description="How documents are parsed (sandboxed pool)")
     monitor: Monitor = Field(default_factory=Monitor)
     alerts: Alerts = Field(default_factory=Alerts)
     schedule: Schedule = Field(default_factory=Schedule)

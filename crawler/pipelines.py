@@ -1,11 +1,12 @@
 """The spider's items into the store: Documents through ``crawler.ingest.ingest_document`` (which
-stores the bytes as a new version when they changed and runs the parsing stage), FetchRecords
-through ``Store.record_fetch``.  Counts per site and status go into Scrapy's stats, which end up in
-the crawl run's row.
+stores the bytes as a new ``pending`` version when they changed, and parses nothing: the parse
+stage reads them after the crawl, in its sandboxed pool), FetchRecords through
+``Store.record_fetch``.  Counts per site and status go into Scrapy's stats, which end up in the
+crawl run's row.
 
-Ingest runs on one worker thread with its own Store connection: parsing a PDF can take seconds, and
-on the reactor thread that would stall every download in flight (and time some of them out).  One
-thread keeps the writes in order; the middleware's fetch-cache reads use the reactor's connection.
+Writes run on one worker thread with its own Store connection: a blob of tens of MB and SQLite's
+write lock must not stall the reactor and every download in flight.  One thread keeps the writes
+in order; the middleware's fetch-cache reads use the reactor's connection.
 """
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ class StorePipeline:
 
         try:
             result = ingest_document(store, item, run_id=self.run_id, site=item.site)
-        except Exception as e:  # storage/parsing must never lose the rest of the crawl
+        except Exception as e:  # a storage failure must never lose the rest of the crawl
             logger.exception("ingest failed for %s", item.url)
             store.record_fetch(item.url, run_id=self.run_id, http_status=item.status,
                                fetch_status="ingest_error", error=f"{type(e).__name__}: {e}", site=item.site)

@@ -1,4 +1,9 @@
-"""One monitoring run: crawl -> parse (ingest, inside the crawl) -> check -> alert.
+"""One monitoring run: crawl (bytes only) -> parse (the sandboxed pool) -> check -> alert.
+
+The crawl is bounded by ``crawl.max_run_hours``: a crawl still going then is killed and recorded
+(its row in ``runs`` says why); what it stored stays, and its pending versions are parsed.  After
+the pending versions, up to ``parse.reparse_per_run`` documents read by an older parser version
+are read again, so a parser improvement reaches the whole database over a few nights.
 
 ``run_once`` is what ``nianbao run``, ``nianbao schedule`` and a systemd timer execute.  Its exit
 code is the contract with cron/systemd (docs/systemd.md):
@@ -17,10 +22,11 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Callable
 
 from crawler.config import Config, ConfigError
+from crawler.parse_stage import ParseSettings, ParseSummary, parse_pending, reparse
 from monitor.alerts import AlertOutcome, AlertSettings, run_alerts
 from monitor.checks.runner import CheckSummary, MonitorSettings, run_checks
 from monitor.mailer import Mailer, SmtpSettings
@@ -75,6 +81,8 @@ class RunResult:
     status: str = "ok"  # ok | partial | aborted
     exit_code: int = EXIT_OK
     crawl: Any = None  # crawler.crawl.CrawlSummary
+    parse: ParseSummary | None = None
+    reparse: ParseSummary | None = None
     checks: CheckSummary | None = None
     alerts: AlertOutcome | None = None
     problems: list[str] = field(default_factory=list)
@@ -88,6 +96,10 @@ class RunResult:
                             "reports": self.crawl.reports, "documents_new": self.crawl.documents_new,
                             "documents_revised": self.crawl.documents_revised, "errors": self.crawl.errors,
                             "failing_sites": self.crawl.failing_sites}
+        if self.parse is not None:
+            out["parse"] = self.parse.as_stats()
+        if self.reparse is not None:
+            out["reparse"] = self.reparse.as_stats()
         if self.checks is not None:
             out["checks"] = self.checks.as_stats()
         if self.alerts is not None:
@@ -100,6 +112,9 @@ class RunResult:
             c = self.crawl
             lines.append(f"  crawl: {c.status}, {c.pages} pages, {c.reports} reports, "
                          f"{c.documents_new} new and {c.documents_revised} revised documents, {c.errors} errors")
+        for p in (self.parse, self.reparse):
+            if p is not None and (p.jobs or p is self.parse):
+                lines.append("  " + p.render().replace("\n", "\n  "))
         if self.checks is not None:
             k = self.checks
             rules = ", ".join(f"{r} {n}" for r, n in sorted(k.by_rule().items())) or "none"
@@ -139,6 +154,12 @@ def run_once(config: Config, *, store: Store | None = None, sites: list[str] | N
     own_store = store is None
     store = store or Store(config.database_path())
     result = RunResult(started=datetime.now(timezone.utc))
+    max_hours = config.crawl.max_run_hours
+    # a run whose process was killed (SIGKILL, power cut) could not record its end: say so now
+    stale = store.abandon_stale_runs(older_than=result.started - timedelta(hours=max_hours + 1),
+                                     reason="no end recorded: its process was killed or the machine stopped")
+    if stale:
+        log.warning("%d earlier runs never recorded their end; marked killed", stale)
     result.run_id = store.start_run("run", config={"sites": sites or [s.name for s in config.sites],
                                                    "crawl": crawl})
     error = None
@@ -146,11 +167,22 @@ def run_once(config: Config, *, store: Store | None = None, sites: list[str] | N
         if crawl and config.sites and not should_stop():
             from crawler.crawl import run_crawl  # Scrapy only when crawling
 
-            result.crawl = run_crawl(config, store, sites=sites, progress=progress)
+            result.crawl = run_crawl(config, store, sites=sites, progress=progress, timeout=max_hours * 3600)
+            if result.crawl.error and "exceeded" in result.crawl.error:
+                result.crawl.error = (f"killed after crawl.max_run_hours = {max_hours:g} h; what it stored is "
+                                      f"kept ({result.crawl.error})")
+                store.finish_run(result.crawl.run_id, "killed", result.crawl.to_stats(), error=result.crawl.error)
             if result.crawl.status != "ok":
                 bad = [n for n, s in result.crawl.sites.items() if s.status != "ok"]
                 result.problems.append(f"crawl {result.crawl.status}: sites {', '.join(bad) or '?'}"
                                        + (f" ({result.crawl.error})" if result.crawl.error else ""))
+        if not should_stop():
+            parse_settings = ParseSettings.from_config(config)
+            result.parse = parse_pending(store, parse_settings, progress=progress, should_stop=should_stop)
+            result.problems += [f"parse failed ({f.failure}): {f.error}" for f in result.parse.failures]
+            if parse_settings.reparse_per_run and not should_stop():
+                result.reparse = reparse(store, parse_settings, limit=parse_settings.reparse_per_run,
+                                         progress=progress, should_stop=should_stop)
         if not should_stop():
             result.checks = run_checks_for(config, store, today=today, run_id=result.run_id, sites=sites)
             result.problems += result.checks.problems

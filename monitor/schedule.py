@@ -15,6 +15,10 @@ Choices (see ../shared/research/tools.md §5):
   cleanly), recorded as ``aborted`` (exit 1) or as finished, then the process exits.  A second
   signal exits at once; the run's row then stays ``running``, which is what it was.
 
+* No run can block the nights after it: the job bounds its own stages (the crawl is killed after
+  ``crawl.max_run_hours`` and recorded as ``killed``; each parse job has a wall timeout and rlimits;
+  SMTP has ``alerts.smtp.timeout``), and a run whose process died is marked ``killed`` by the next.
+
 monitor/ does not import the crawler: the job (``crawler.run.run_once``) is handed in.
 """
 from __future__ import annotations

@@ -93,6 +93,7 @@ class Store:
         self.readonly = readonly
         self._depth = 0
         self._lock = threading.RLock()
+        self._migrate_to = migrate_to
         try:
             if readonly:
                 if not self.path.exists():
@@ -232,6 +233,23 @@ class Store:
                               (chosen, site_key, n.name))
             return chosen
 
+    def find_agency_id(self, name: str, *, site: str | None = None) -> int | None:
+        """The agency ``agency_id`` would pick for this name, without creating or changing anything
+        (None when it would create one): for readers, such as the checks matching a roster."""
+        n = normalise(name)
+        site_key = site or ""
+        row = self._one("SELECT agency_id FROM agency_aliases WHERE site = ? AND alias = ?", (site_key, n.name))
+        if row:
+            return row["agency_id"]
+        candidates = self._all("SELECT id, region FROM agencies WHERE site = ? AND norm = ? ORDER BY id",
+                               (site_key, n.norm))
+        chosen = next((c["id"] for c in candidates if c["region"] == n.region), None)
+        if chosen is None and n.region:
+            chosen = next((c["id"] for c in candidates if c["region"] == ""), None)
+        if chosen is None and not n.region and len(candidates) == 1:
+            chosen = candidates[0]["id"]
+        return chosen
+
     def agencies(self, site: str | None = None) -> list[dict[str, Any]]:
         sql = ("SELECT a.*, (SELECT json_group_array(alias) FROM agency_aliases WHERE agency_id = a.id) AS aliases "
                "FROM agencies a")
@@ -289,7 +307,8 @@ class Store:
             else:
                 version_id = self.conn.execute(
                     "INSERT INTO document_versions(document_id, sha256, size, content_type, http_status, etag, "
-                    "last_modified, first_seen, last_seen, first_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "last_modified, first_seen, last_seen, first_run_id, parse_status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')",
                     (document_id, sha, doc.size, doc.content_type, doc.status, doc.etag, doc.last_modified, seen,
                      seen, run_id)).lastrowid
             unchanged = latest_sha == sha
@@ -332,12 +351,74 @@ class Store:
                                   (now, cache["version_id"]))
 
     def set_parse_status(self, version_id: int, status: ParseStatus | str, *, error: str | None = None,
-                         format: str | None = None) -> None:
+                         format: str | None = None, parser_version: str | None = None) -> None:
         """Mark what the parser made of a stored version (a document is never dropped for failing)."""
         value = status.value if isinstance(status, ParseStatus) else status
         with self.transaction():
-            self.conn.execute("UPDATE document_versions SET parse_status = ?, parse_error = ?, format = ? WHERE id = ?",
-                              (value, error, format, version_id))
+            self.conn.execute("UPDATE document_versions SET parse_status = ?, parse_error = ?, format = ?, "
+                              "parser_version = COALESCE(?, parser_version), parse_failure = NULL WHERE id = ?",
+                              (value, error, format, parser_version, version_id))
+
+    def mark_parse_failed(self, version_id: int, *, failure: str, error: str, parser_version: str) -> None:
+        """A parse job that died (failure: timeout | memory | cpu | crash | error): status
+        ``parse_failed``, not retried until the parser version differs from ``parser_version``."""
+        with self.transaction():
+            self.conn.execute("UPDATE document_versions SET parse_status = 'parse_failed', parse_failure = ?, "
+                              "parse_error = ?, parser_version = ? WHERE id = ?",
+                              (failure, error, parser_version, version_id))
+
+    def parse_jobs(self, parser_version: str, *, mode: str = "pending", site: str | None = None,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+        """Document versions for the parse stage, oldest first, with what the parser needs to read them.
+
+        mode ``pending``: versions never parsed, and versions whose parse job died under another
+        parser version; ``outdated``: each document's latest version last read by another parser
+        version (pending ones excluded: they are not parsed yet); ``all``: each document's latest version.
+        """
+        sql = ("SELECT v.id AS version_id, v.document_id, v.sha256, v.size, v.content_type, v.first_seen, "
+               "v.parse_status, v.parser_version, d.url, d.site, COALESCE(d.report_url, d.url) AS report_url, "
+               "d.link_title, d.page_date, d.listing_date FROM document_versions v "
+               "JOIN documents d ON d.id = v.document_id WHERE ")
+        params: list[Any] = []
+        if mode == "pending":
+            sql += ("(v.parse_status = 'pending' OR (v.parse_status = 'parse_failed' "
+                    "AND COALESCE(v.parser_version, '') != ?))")
+            params.append(parser_version)
+        elif mode == "outdated":
+            sql += ("v.id = d.latest_version_id AND v.parse_status != 'pending' "
+                    "AND COALESCE(v.parser_version, '') != ?")
+            params.append(parser_version)
+        elif mode == "all":
+            sql += "v.id = d.latest_version_id AND v.parse_status != 'pending'"
+        else:
+            raise ValueError(f"parse_jobs: unknown mode {mode!r}")
+        if site is not None:
+            sql += " AND d.site = ?"
+            params.append(site)
+        sql += " ORDER BY v.id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return self._all(sql, params)
+
+    def parse_status_counts(self) -> dict[str, int]:
+        """Document versions by parse status (pending, parsed, parse_failed, ...)."""
+        return {r["parse_status"] or "pending": r["n"] for r in self._all(
+            "SELECT parse_status, COUNT(*) AS n FROM document_versions GROUP BY parse_status ORDER BY parse_status")}
+
+    def parse_failures(self) -> list[dict[str, Any]]:
+        """Versions whose parse job died, with the reason and the parser version that tried."""
+        return self._all("SELECT v.id AS version_id, d.url, d.site, v.parse_failure, v.parse_error, v.parser_version "
+                         "FROM document_versions v JOIN documents d ON d.id = v.document_id "
+                         "WHERE v.parse_status = 'parse_failed' ORDER BY v.id")
+
+    def abandon_stale_runs(self, *, older_than: datetime, reason: str) -> int:
+        """Runs still ``running`` that started before ``older_than`` (their process was killed and
+        could not record its end): marked ``killed`` with the reason.  Returns how many."""
+        with self.transaction():
+            cur = self.conn.execute("UPDATE runs SET status = 'killed', finished = ?, error = ? "
+                                    "WHERE status = 'running' AND started < ?", (ts(utcnow()), reason, ts(older_than)))
+            return cur.rowcount
 
     def blob(self, sha256: str) -> bytes | None:
         row = self._one("SELECT content FROM blobs WHERE sha256 = ?", (sha256,))
@@ -362,12 +443,15 @@ class Store:
 
     # -- reports -------------------------------------------------------------------------------
     def save_report(self, report: Report, *, version_id: int, report_url: str,
-                    site: str | None = None, first_seen: datetime | None = None) -> int:
+                    site: str | None = None, first_seen: datetime | None = None,
+                    parser_version: str | None = None, reparse: bool = False) -> int:
         """Store the parsed report of a document version (one report per report_url).
 
         A report page and its attachment share a report_url: the parse with more assessable cells
         is kept as the report's content (the other document stays stored).  A new version of the
-        same document always replaces the content; a change of cells writes a ``report_revised`` event.
+        same document always replaces the content; a change of cells writes a ``report_revised`` event
+        (``reparsed`` when ``reparse``: the same bytes read by another parser version, which is not
+        the agency revising its report).
         """
         # one row per cell key: a parser that emits a key twice keeps its last reading
         cells = list({(c.table, c.row, c.column): c for c in report.cells}.values())
@@ -377,8 +461,8 @@ class Store:
                             "JOIN documents d ON d.id = v.document_id WHERE v.id = ?", (version_id,))
             if ver is None:
                 raise StoreError(f"{self.path}: no document version {version_id} for report {report_url}")
-            existing = self._one("SELECT id, document_id, assessable_cells, first_seen FROM reports "
-                                 "WHERE report_url = ?", (report_url,))
+            existing = self._one("SELECT * FROM reports WHERE report_url = ?", (report_url,))
+            old_parser = existing["parser_version"] if existing and "parser_version" in existing.keys() else None
             if existing and existing["document_id"] != ver["document_id"] \
                     and assessable <= existing["assessable_cells"]:
                 return existing["id"]
@@ -402,7 +486,11 @@ class Store:
                 "source_url": ver["url"], "source_sha256": ver["sha256"], "format": report.source.format,
                 "period_start": ts(report.period[0]) if report.period else None,
                 "period_end": ts(report.period[1]) if report.period else None,
+                "parser_version": parser_version, "checks_due": 1,  # cleared by the check stage
             }
+            if self._migrate_to is not None:  # opened at an older schema (upgrade tests): its columns only
+                have = {r["name"] for r in self._all("PRAGMA table_info(reports)")}
+                values = {k: v for k, v in values.items() if k in have}
             if existing:
                 report_id = existing["id"]
                 old = {(r["table_name"], r["row"], r["column"]): (r["value"], r["kind"]) for r in self._all(
@@ -437,7 +525,14 @@ class Store:
                 new = {(c.table, c.row, c.column): (c.value, c.kind.value) for c in cells}
                 keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 changed = {".".join(k): [old.get(k, (None,))[0], new.get(k, (None,))[0]] for k in keys[:200]}
-                if keys:
+                if keys and reparse:
+                    self.conn.execute(
+                        "INSERT INTO events(kind, at, url, document_id, version_id, report_id, detail) "
+                        "VALUES ('reparsed', ?, ?, ?, ?, ?, ?)",
+                        (ts(utcnow()), report_url, ver["document_id"], version_id, report_id,
+                         _json({"changed_cells": changed, "count": len(keys), "parser_version": parser_version,
+                                "previous_parser_version": old_parser})))
+                elif keys:
                     self.conn.execute(
                         "INSERT INTO events(kind, at, url, document_id, version_id, report_id, detail) "
                         "VALUES ('report_revised', ?, ?, ?, ?, ?, ?)",
@@ -531,6 +626,23 @@ class Store:
                         "old_sha256": detail.get("previous_sha256"), "changed_cells": changed})
         return out
 
+    def reports_due_for_checks(self) -> list[int]:
+        """Reports written by the parse stage and not checked since (a killed stage leaves some)."""
+        return [r["id"] for r in self._all("SELECT id FROM reports WHERE checks_due = 1 ORDER BY id")]
+
+    def mark_checked(self, report_ids: Iterable[int]) -> None:
+        if self._migrate_to is not None and "checks_due" not in {
+                r["name"] for r in self._all("PRAGMA table_info(reports)")}:
+            return  # opened at a schema older than the parse stage's (upgrade tests)
+        with self.transaction():
+            self.conn.executemany("UPDATE reports SET checks_due = 0 WHERE id = ? AND checks_due != 0",
+                                  [(i,) for i in report_ids])
+
+    def report_row(self, report_id: int) -> dict[str, Any]:
+        """The report's row (no cells, no text); {} when there is none."""
+        row = self._one("SELECT * FROM reports WHERE id = ?", (report_id,))
+        return dict(row) if row else {}
+
     def report_version(self, report_id: int) -> int | None:
         """The document version whose parse is the report's content."""
         row = self._one("SELECT version_id FROM reports WHERE id = ?", (report_id,))
@@ -596,8 +708,8 @@ class Store:
                         row = self._one("SELECT agency_id FROM reports WHERE id = ?", (f.report_id,))
                         report_agency[f.report_id] = row["agency_id"] if row else None
                     agency_id = report_agency[f.report_id]
-                if agency_id is None and f.agency:
-                    agency_id = self.agency_id(f.agency, site=f.site)
+                if agency_id is None and f.agency:  # matched, never created: agencies come with reports
+                    agency_id = self.find_agency_id(f.agency, site=f.site)
                 fp = f.fingerprint
                 if fp in seen_fps:
                     continue
@@ -615,7 +727,7 @@ class Store:
                 sets = ", ".join(f"{k} = ?" for k in cols)
                 if row["resolved_at"] is not None:
                     self.conn.execute(f"UPDATE findings SET {sets}, last_seen = ?, resolved_at = NULL, alerted = 0, "
-                                      "alert_queued_at = NULL "
+                                      "alert_queued_at = NULL, resolved_reason = NULL "
                                       "WHERE id = ?", (*cols.values(), now, row["id"]))
                     delta.new.append(f)
                 else:
@@ -682,6 +794,12 @@ class Store:
             sql += " AND report_id = ?"
             params.append(report_id)
         return [_finding_row(r) for r in self._all(sql + " ORDER BY id", params)]
+
+    def set_resolved_reason(self, fingerprints: Iterable[str], reason: str) -> None:
+        """Say why resolved findings were closed (e.g. "parser corrected"); NULL means no longer found."""
+        with self.transaction():
+            self.conn.executemany("UPDATE findings SET resolved_reason = ? WHERE fingerprint = ? "
+                                  "AND resolved_at IS NOT NULL", [(reason, fp) for fp in fingerprints])
 
     def mark_findings_alerted(self, fingerprints: Iterable[str]) -> None:
         fps = list(fingerprints)

@@ -35,6 +35,8 @@ _REPORT_COLUMNS = {
     "format": "原文件格式（html、pdf、docx、doc、wps、text）",
     "period_start": "报告所述统计期起",
     "period_end": "报告所述统计期止",
+    "parser_version": "解析本报告的解析程序版本（程序改进后会重新解析）",
+    "checks_due": "1 表示解析后尚未检查",
 }
 
 _FINDING_COLUMNS = {
@@ -58,6 +60,7 @@ _FINDING_COLUMNS = {
     "last_seen": "最近一次发现时间",
     "resolved_at": "问题消失的时间（空表示仍存在）",
     "alerted": "是否已发出提醒邮件",
+    "resolved_reason": "问题消失的原因：parser corrected 表示解析程序改进后重新解析所致（并非机关修改）；空表示不再出现",
 }
 
 _CELL_COLUMNS = {
@@ -118,11 +121,12 @@ order by r.agency_id, r.year""",
     },
     "unreadable_documents": {
         "title": "无法解析的文档",
-        "description": "已保存但未能解析出报告的文档版本：需要OCR的扫描件、加密、损坏、格式不支持等。原文件仍保存在数据库中。",
-        "sql": """select d.url, v.parse_status, v.parse_error, v.format, v.content_type, v.size, v.first_seen, d.site,
-  d.link_title, v.id as version_id
+        "description": "已保存但未能解析出报告的文档版本：需要OCR的扫描件、加密、损坏、格式不支持、超出限制，或解析进程超时、内存超限、崩溃（parse_failed，原因见 parse_failure），"
+                       "解析程序版本更新前不再重试。原文件仍保存在数据库中。",
+        "sql": """select d.url, v.parse_status, v.parse_failure, v.parse_error, v.parser_version, v.format,
+  v.content_type, v.size, v.first_seen, d.site, d.link_title, v.id as version_id
 from document_versions v join documents d on d.id = v.document_id
-where v.parse_status not in ('parsed', 'partial', 'not_a_report')
+where v.parse_status not in ('parsed', 'partial', 'not_a_report', 'pending')
 order by v.first_seen desc""",
     },
     "search_text": {
@@ -224,12 +228,13 @@ def _metadata(database: str) -> dict[str, Any]:
                                               "last_seen": "最近一次见到", "latest_version_id": "当前版本"},
                                   "facets": ["site"]},
                     "document_versions": {"title": "文档版本",
-                                          "description": "同一地址的每个不同内容（按 SHA-256），及解析状态。",
-                                          "facets": ["parse_status", "format", "content_type"]},
+                                          "description": "同一地址的每个不同内容（按 SHA-256），及解析状态（pending 待解析、parse_failed "
+                                                         "解析进程失败，原因见 parse_failure）。",
+                                          "facets": ["parse_status", "parse_failure", "format", "content_type"]},
                     "blobs": {"title": "原文件", "description": "按 SHA-256 存放的原始字节，相同内容只存一份。"},
                     "fetches": {"title": "抓取记录", "description": "每次抓取：HTTP 状态、结果（ok、not_modified、waf_challenge……）。",
                                 "facets": ["fetch_status", "http_status", "site"]},
-                    "events": {"title": "事件", "description": "new_document 新文档、revised 同一地址内容变化、"
+                    "events": {"title": "事件", "description": "new_document 新文档、revised 同一地址内容变化、reparsed 新版解析程序读出不同数字、"
                                                              "report_revised 报告数字变化。", "facets": ["kind"]},
                     "runs": {"title": "运行记录", "description": "每次抓取、导入、核查、发信的开始结束与统计。",
                              "facets": ["kind", "status"]},

@@ -407,6 +407,18 @@ FROM findings f
 LEFT JOIN triage t ON t.id = (SELECT MAX(id) FROM triage WHERE fingerprint = f.fingerprint);
 """
 
+# -- version 10: the parse stage apart from the crawl: versions wait `pending`, a job that dies is
+# `parse_failed` with its reason, each parse names the parser version that made it ------------------
+_V10 = """
+ALTER TABLE document_versions ADD COLUMN parser_version TEXT;
+ALTER TABLE document_versions ADD COLUMN parse_failure TEXT;
+ALTER TABLE reports ADD COLUMN parser_version TEXT;
+ALTER TABLE findings ADD COLUMN resolved_reason TEXT;
+ALTER TABLE reports ADD COLUMN checks_due INTEGER NOT NULL DEFAULT 0;
+UPDATE document_versions SET parse_status = 'pending' WHERE parse_status IS NULL;
+CREATE INDEX idx_document_versions_parse ON document_versions(parse_status, parser_version);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "documents, reports, cells, findings, runs, outbox", _V1),
     (2, "labels, wide views, full-text search (trigram)", _V2 + _wide_views()),
@@ -417,6 +429,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (7, "cells.confidence", _V7),
     (8, "outbox per channel, alerted once sent", _V8),
     (9, "triage of findings, with history", _V9),
+    (10, "parse stage: pending versions, parse failures, parser versions", _V10),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -28,18 +28,21 @@ def _fail(message: str) -> None:
 @click.option("--db", type=click.Path(dir_okay=False), default=None,
               help="SQLite database (default: `database` of config.yaml).")
 @click.option("--site", default=None, help="Site name to file the documents under (default: none).")
-@click.option("--force", is_flag=True, help="Parse again even documents already stored with the same bytes.")
+@click.option("--workers", type=int, default=None, help="Parse worker processes (default: parse.workers).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.pass_context
-def ingest(ctx: click.Context, db: str | None, site: str | None, force: bool, paths: tuple[str, ...]) -> None:
-    """Store, parse and check local files (directories are recursed).
+def ingest(ctx: click.Context, db: str | None, site: str | None, workers: int | None, paths: tuple[str, ...]) -> None:
+    """Store local files (directories are recursed), then parse what is pending and check it.
 
     Every file is stored, whatever the parser makes of it; exit 1 if a file could not be read or
-    stored, 2 if the database cannot be opened.
+    stored or its parse job failed, 2 if the database cannot be opened.
     """
     from crawler.ingest import ingest_paths
+    from crawler.parse_stage import parse_pending
+    from monitor.checks.runner import check_reports
 
     path = _db_path(ctx, db)
+    settings = _parse_settings(ctx, workers)
     try:
         store = Store(path)
     except StoreError as e:
@@ -48,18 +51,21 @@ def ingest(ctx: click.Context, db: str | None, site: str | None, force: bool, pa
         configured = next((s for s in get_config(ctx).sites if s.name == site), None)
         if configured is not None:
             store.upsert_site(site, region=configured.region, start_url=configured.start_url)
-    run_id = store.start_run("ingest", config={"paths": list(paths), "site": site, "force": force})
+    run_id = store.start_run("ingest", config={"paths": list(paths), "site": site})
     try:
-        results, errors = ingest_paths(store, paths, run_id=run_id, site=site, force=force, progress=True)
+        results, errors = ingest_paths(store, paths, run_id=run_id, site=site, progress=True)
+        parsed = parse_pending(store, settings, progress=True)
+        checks = check_reports(store, parsed.report_ids, run_id=run_id)
     except BaseException as e:
         store.finish_run(run_id, "failed", error=f"{type(e).__name__}: {e}")
         raise
-    statuses = Counter(r.status for r in results)
+    errors += [f"parse failed ({f.failure}): {f.error}" for f in parsed.failures] + checks.problems
+    statuses = parsed.statuses
     stats = {
         "files": len(results) + len(errors), "stored": len(results), "errors": len(errors),
         "skipped_unchanged": sum(r.skipped for r in results), "new_documents": sum(r.is_new for r in results),
-        "revised": sum(r.revised for r in results), "reports": len({r.report_id for r in results if r.report_id}),
-        "new_findings": sum(len(r.new_findings) for r in results), "parse_status": dict(statuses),
+        "revised": sum(r.revised for r in results), "reports": len(set(parsed.report_ids)),
+        "new_findings": len(checks.new), "parse": parsed.as_stats(),
     }
     store.finish_run(run_id, "ok" if not errors else "partial", stats=stats,
                      error="; ".join(errors[:20]) or None)
@@ -68,9 +74,90 @@ def ingest(ctx: click.Context, db: str | None, site: str | None, force: bool, pa
         click.echo(f"nianbao: {e}", err=True)
     by_status = ", ".join(f"{k} {v}" for k, v in sorted(statuses.items(), key=lambda kv: str(kv[0])))
     click.echo(f"{stats['stored']} files stored in {path} ({stats['skipped_unchanged']} unchanged), "
-               f"{stats['reports']} reports, {stats['new_findings']} new findings"
+               f"{parsed.written} parsed, {stats['reports']} reports, {stats['new_findings']} new findings"
                + (f"; parse: {by_status}" if by_status else "") + (f"; {len(errors)} errors" if errors else ""))
     sys.exit(1 if errors else 0)
+
+
+def _parse_settings(ctx: click.Context, workers: int | None):
+    from crawler.parse_stage import ParseSettings
+
+    settings = ParseSettings.from_config(get_config(ctx))
+    if workers is not None:
+        if workers < 0:
+            _fail("--workers: must be 0 (one per core) or more")
+        settings.workers = workers
+    return settings
+
+
+@click.command("parse-pending")
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="SQLite database (default: `database` of config.yaml).")
+@click.option("--site", default=None, help="Only documents of this site.")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: parse.workers; 0 = per core).")
+@click.pass_context
+def parse_pending_cmd(ctx: click.Context, db: str | None, site: str | None, workers: int | None) -> None:
+    """Parse the stored documents waiting to be parsed, in the sandboxed worker pool.
+
+    A document whose parse job times out, runs out of memory or crashes is marked parse_failed
+    with the reason and not tried again until the parser version changes.  Exit 1 when some did.
+    """
+    from crawler.parse_stage import parse_pending
+
+    _stage(ctx, db, workers, lambda store, settings: parse_pending(store, settings, site=site, progress=True),
+           kind="parse")
+
+
+@click.command("reparse")
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="SQLite database (default: `database` of config.yaml).")
+@click.option("--outdated", "mode", flag_value="outdated", default=True,
+              help="Documents read by another parser version (the default).")
+@click.option("--all", "mode", flag_value="all", help="Every stored document.")
+@click.option("--site", default=None, help="Only documents of this site.")
+@click.option("--limit", type=int, default=None, help="At most this many documents.")
+@click.option("--workers", type=int, default=None, help="Worker processes (default: parse.workers; 0 = per core).")
+@click.pass_context
+def reparse_cmd(ctx: click.Context, db: str | None, mode: str, site: str | None, limit: int | None,
+                workers: int | None) -> None:
+    """Parse stored documents again with the current parser, then re-run the checks.
+
+    A re-parse that changes a report's cells is recorded (event `reparsed`: cells, old -> new);
+    findings it makes go away are closed as "parser corrected".
+    """
+    from crawler.parse_stage import reparse
+    from crawler.run import run_checks_for
+
+    def go(store, settings):
+        summary = reparse(store, settings, everything=mode == "all", site=site, limit=limit, progress=True)
+        if summary.report_ids:  # the checks of every site whose reports were read again
+            sites = [site] if site else sorted({store.report_row(r).get("site") for r in summary.report_ids},
+                                               key=lambda s: s or "")
+            checks = run_checks_for(get_config(ctx), store, sites=sites)
+            click.echo(f"checks: {checks.reports} reports, {len(checks.new)} new findings, "
+                       f"{len(checks.resolved)} resolved ({checks.parser_corrected} parser corrected)")
+        return summary
+
+    _stage(ctx, db, workers, go, kind="reparse")
+
+
+def _stage(ctx: click.Context, db: str | None, workers: int | None, work, *, kind: str) -> None:
+    path = _db_path(ctx, db)
+    settings = _parse_settings(ctx, workers)
+    try:
+        store = Store(path)
+    except StoreError as e:
+        _fail(str(e))
+    run_id = store.start_run(kind, config={"workers": settings.n_workers(), "parser_version": settings.version()})
+    try:
+        summary = work(store, settings)
+    except BaseException as e:
+        store.finish_run(run_id, "failed", error=f"{type(e).__name__}: {e}")
+        raise
+    store.finish_run(run_id, "partial" if summary.failures else "ok", stats=summary.as_stats())
+    store.close()
+    click.echo(summary.render())
+    sys.exit(1 if summary.failures else 0)
 
 
 def _settings(public: bool = False) -> dict:
@@ -183,4 +270,4 @@ def serve(ctx: click.Context, db: str | None, host: str | None, port: int | None
     server.run(sockets=[sock])
 
 
-COMMANDS = [ingest, serve]
+COMMANDS = [ingest, parse_pending_cmd, reparse_cmd, serve]

@@ -82,6 +82,10 @@ class DemoSummary:
             f"sites crawled        {len(self.sites)}: {', '.join(self.sites)}",
             f"reports found        {self.reports_total} of {self.expected_reports} published ({fmt})",
             f"parsed fully         {self.reports_parsed} of {self.reports_total} ({status})",
+            "parse stage          " + "; ".join(
+                f"{p.written} documents in {p.elapsed_s:.1f}s, {p.workers} workers"
+                + (f", {len(p.failures)} failed" if p.failures else "")
+                for p in (r.parse for r in self.runs) if p is not None),
             f"second crawl         {self.second_crawl.get('conditional_requests', 0)} conditional requests, "
             f"{self.second_crawl.get('not_modified', 0)} not modified, "
             f"{self.second_crawl.get('documents_revised', 0)} revised",

@@ -29,12 +29,27 @@ from .sniff import sniff
 
 log = logging.getLogger(__name__)
 
+#: Bumped whenever a change of the parser can change what it reads from the same bytes: every
+#: report records the version that made it, and `nianbao reparse --outdated` (and `nianbao run`,
+#: bounded per run) reads again what an older version read.  NIANBAO_PARSER_VERSION overrides it
+#: (tests, or trying a parser change on a copy of the database).
+PARSER_VERSION = "2026.12.1"
+
+
+def parser_version() -> str:
+    """The parser version in force (PARSER_VERSION unless NIANBAO_PARSER_VERSION says otherwise)."""
+    import os
+
+    return os.environ.get("NIANBAO_PARSER_VERSION") or PARSER_VERSION
+
+
 MAX_DOCUMENT_BYTES = 100 * 1024 * 1024
 MAX_MARKUP_BYTES = 8 * 1024 * 1024
 
 _DATA_URI = re.compile(rb"data:[\w/+.-]{0,64};base64,[A-Za-z0-9+/=\s]{64,}")
 
-__all__ = ["parse_bytes", "parse_file", "parse_pages", "extract_bytes", "MAX_DOCUMENT_BYTES", "MAX_MARKUP_BYTES"]
+__all__ = ["parse_bytes", "parse_file", "parse_pages", "extract_bytes", "parser_version", "PARSER_VERSION",
+           "MAX_DOCUMENT_BYTES", "MAX_MARKUP_BYTES"]
 
 
 def _name(url: str | None, path: str | None) -> str:
@@ -43,11 +58,21 @@ def _name(url: str | None, path: str | None) -> str:
 
 def extract_bytes(data: bytes, *, url: str | None = None, path: str | None = None,
                   content_type: str | None = None, fmt: str | None = None):
-    """Bytes -> (format, Extracted).  Extracted.status is set when extraction itself decided."""
-    from .extract.base import Extracted
+    """Bytes -> (format, Extracted).  Extracted.status is set when extraction itself decided;
+    a document beyond a bound of extract/base.py (table size, paragraph count...) is too_large."""
+    from .extract.base import Extracted, LimitExceeded
 
     name = _name(url, path)
     fmt = fmt or sniff(data, content_type=content_type, path=path or url)
+    try:
+        return _extract(data, fmt, name, content_type)
+    except LimitExceeded as e:  # a bomb: refused, naming the bound it went beyond
+        return fmt, Extracted(format=fmt, status=ParseStatus.TOO_LARGE, error=f"{name}: refused: {e}")
+
+
+def _extract(data: bytes, fmt: str, name: str, content_type: str | None):
+    from .extract.base import MAX_TEXT_LINES, Extracted, LimitExceeded
+
     if fmt == "empty":
         return fmt, Extracted(format="unknown", status=ParseStatus.EMPTY, error=f"{name}: empty document")
     if len(data) > MAX_DOCUMENT_BYTES:
@@ -66,6 +91,9 @@ def extract_bytes(data: bytes, *, url: str | None = None, path: str | None = Non
         return fmt, html.extract(data, content_type=content_type, name=name)
     if fmt == "text":
         from .extract import text
+
+        if data.count(b"\n") > MAX_TEXT_LINES:
+            raise LimitExceeded(f"more than {MAX_TEXT_LINES} lines of text (limit MAX_TEXT_LINES)")
 
         return fmt, text.extract(data)
     if fmt == "docx":
@@ -102,6 +130,8 @@ def parse_bytes(data: bytes, *, url: str | None = None, path: str | None = None,
     name = _name(url, path)
     try:
         fmt, ex = extract_bytes(data, url=url, path=path, content_type=content_type)
+    except MemoryError:  # the parse stage's memory limit: its worker records it as such
+        raise
     except Exception as e:  # an extractor bug must not lose the document: store it as failed
         log.warning("%s: extraction failed: %s: %s", name, type(e).__name__, e)
         log.debug("extraction traceback for %s", name, exc_info=True)
@@ -124,6 +154,8 @@ def parse_bytes(data: bytes, *, url: str | None = None, path: str | None = None,
             from .ocr.proofread import settle
 
             settle(report, ex.ocr)
+    except MemoryError:
+        raise
     except Exception as e:
         log.warning("%s: mapping failed: %s: %s", name, type(e).__name__, e)
         log.debug("mapping traceback for %s", name, exc_info=True)

@@ -61,6 +61,8 @@ class CheckSummary:
     still_open: int = 0
     resolved: list[dict[str, Any]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # a report that could not be checked, ...
+    parser_corrected: int = 0  # resolved because a re-parse changed the report's cells
+    checked_ids: list[int] = field(default_factory=list)  # reports whose findings were synced
 
     @property
     def ok(self) -> bool:
@@ -72,6 +74,7 @@ class CheckSummary:
     def as_stats(self) -> dict[str, Any]:
         return {"sites": len(self.sites), "reports": self.reports, "findings": self.findings,
                 "new": len(self.new), "still_open": self.still_open, "resolved": len(self.resolved),
+                "parser_corrected": self.parser_corrected,
                 "new_by_rule": dict(self.by_rule()), "problems": self.problems[:20]}
 
 
@@ -96,8 +99,76 @@ def run_checks(store, settings: MonitorSettings, *, today: date | None = None,
         summary.new.extend(delta.new)
         summary.still_open += len(delta.still_open)
         summary.resolved.extend(delta.resolved)
+        summary.parser_corrected += parser_corrected(store, delta)
         log.info("checks of site %s: %d findings, %d new, %d resolved", site, len(findings),
                  len(delta.new), len(delta.resolved))
+    store.mark_checked(summary.checked_ids)
+    return summary
+
+
+def parser_corrected(store, delta) -> int:
+    """Findings a re-parse made go away are closed as "parser corrected", not as fixed by the agency.
+
+    A finding resolved in this pass whose report was re-parsed with changed cells after the finding
+    was last seen (a ``reparsed`` event: same bytes, newer parser) owes its end to the parser.  A
+    finding of the same rule on the same report that appears in the same pass is the same problem
+    read better: it takes over its predecessor's alerted flag instead of being alerted as new.
+    """
+    if not delta.resolved:
+        return 0
+    reparsed: dict[int, str] = {}
+    for e in store.events(kind="reparsed"):
+        if e["report_id"] is not None:
+            reparsed[e["report_id"]] = max(reparsed.get(e["report_id"], ""), e["at"])
+    corrected = [r for r in delta.resolved
+                 if r.get("report_id") in reparsed and reparsed[r["report_id"]] >= (r.get("last_seen") or "")]
+    if not corrected:
+        return 0
+    store.set_resolved_reason([r["fingerprint"] for r in corrected], PARSER_CORRECTED)
+    told = {(r["rule"], r["report_id"]) for r in corrected if r.get("alerted")}
+    successors = [f.fingerprint for f in delta.new if (f.rule, f.report_id) in told]
+    if successors:
+        store.mark_findings_alerted(successors)
+    return len(corrected)
+
+
+PARSER_CORRECTED = "parser corrected"
+
+
+def check_reports(store, report_ids: Iterable[int] | None = None, *, run_id: int | None = None) -> CheckSummary:
+    """The within-report rules over stored reports (default: every report the parse stage wrote
+    and no check has read since, as after ``nianbao ingest``), synced report by report.  The
+    cross-report rules need every report of a site: ``run_checks``."""
+    summary = CheckSummary()
+    ids = sorted(set(store.reports_due_for_checks()) | set(report_ids or ()))
+    for rid in ids:
+        try:
+            report = store.load_report(rid)
+        except Exception as e:  # noqa: BLE001
+            summary.problems.append(f"report {rid}: cannot load: {e}")
+            continue
+        if report.status.value not in _CHECKABLE:
+            store.mark_checked([rid])  # stored and marked by parsing; nothing to check in it
+            continue
+        row = store.report_row(rid)
+        summary.reports += 1
+        try:
+            found = check_report(report)
+        except Exception as e:  # noqa: BLE001 - a checker bug must not hide the other reports
+            summary.problems.append(f"report {rid}: check_report failed: {e}")
+            log.exception("check_report failed on report %s", rid)
+            continue
+        for f in found:
+            f.report_id, f.site = rid, row.get("site")
+            f.agency, f.year = f.agency or report.agency, f.year or report.year
+        delta = store.sync_findings(found, rules=REPORT_RULES, site=row.get("site"), report_id=rid, run_id=run_id,
+                                    seen_at=row.get("first_seen"))
+        summary.findings += len(found)
+        summary.new.extend(delta.new)
+        summary.still_open += len(delta.still_open)
+        summary.resolved.extend(delta.resolved)
+        summary.parser_corrected += parser_corrected(store, delta)
+        store.mark_checked([rid])
     return summary
 
 
@@ -133,6 +204,7 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
                 log.exception("cannot load report %s", row["id"])
     stored += [_Stored(row, loaded[row["id"]]) for row in checkable if row["id"] in loaded]
     summary.reports += len(stored)
+    summary.checked_ids += [s.id for s in stored]
     out: list[Finding] = []
 
     def tag(found: list[Finding], s: _Stored | None) -> None:
@@ -189,13 +261,12 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
     roster = settings.rosters.get(site, {})
     stored_kinds = {key_of(r, r.get("agency")): r.get("agency_kind") for r in rows
                     if r.get("agency_kind") in ("town", "government")}  # 'department' is storage's default
+    # a check reads: the roster's names are matched to the agencies storage knows (its identity
+    # rules), never inserted; an agency that never published is known by its roster name
     roster_keys: dict[Any, tuple[str, str]] = {}
     for name, kind in roster.items():
-        try:
-            key = store.agency_id(name, site=site, kind=kind)
-        except Exception:  # noqa: BLE001 - a read-only store: match by name
-            key = name
-        roster_keys[key] = (name, kind)
+        key = store.find_agency_id(name, site=site)
+        roster_keys[key if key is not None else name] = (name, kind)
 
     def kind_of(key, name: str) -> str:
         if key in roster_keys:

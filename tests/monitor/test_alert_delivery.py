@@ -16,6 +16,7 @@ from crawler.config import config_from_dict
 from crawler.run import run_alerts_for, run_checks_for, run_once
 from monitor.alerts import backoff
 from monitor.mailer import Mailer, SmtpSettings, build_message
+from storage import schema
 from storage.db import Store
 from mon_helpers import balanced, expected, previous_year_of, report_from, store_report
 from smtp_server import Recorder, free_port, smtp_server

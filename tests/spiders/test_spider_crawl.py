@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from minisite import MiniPortal, Resource, page, report_page  # noqa: E402
 
 from crawler.config import config_from_dict  # noqa: E402
-from crawler.crawl import run_crawl  # noqa: E402
+from crawl_then_parse import run_crawl  # noqa: E402
 from storage.db import Store  # noqa: E402
 
 pytestmark = pytest.mark.timeout(180)

@@ -17,7 +17,7 @@ import sqlite_utils
 import yaml
 
 from crawler.config import config_from_dict
-from crawler.crawl import run_crawl
+from crawl_then_parse import run_crawl
 from crawler.demo.portal import FAULTS, DemoPortal
 from storage.db import Store
 from spiders.hostile import SKIP_STATUSES

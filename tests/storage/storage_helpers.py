@@ -95,3 +95,31 @@ def make_corpus(directory: Path, n: int) -> list[Path]:
         p.write_text(text, encoding="utf-8")
         out.append(p)
     return out
+
+
+def stage(store, items, *, workers: int = 1, **settings):
+    """Store documents or paths (the crawl/ingest stage), then parse what is pending and run the
+    within-report checks on it (the parse and check stages), as `nianbao ingest` does.  Returns
+    {url: SimpleNamespace(status, report_id, version_id, skipped, ...)} and the parse summary."""
+    from types import SimpleNamespace
+
+    from crawler.ingest import ingest_document, ingest_paths
+    from crawler.parse_stage import ParseSettings, parse_pending
+    from monitor.checks.runner import check_reports
+
+    if all(isinstance(i, Document) for i in items):
+        results = [ingest_document(store, d) for d in items]
+    else:
+        results, errors = ingest_paths(store, items)
+        assert errors == []
+    summary = parse_pending(store, ParseSettings(workers=workers, **settings))
+    check_reports(store, summary.report_ids)
+    out = {}
+    for r in results:
+        v = store.conn.execute("SELECT v.parse_status, v.parse_failure, v.parse_error, "
+                               "COALESCE(d.report_url, d.url) AS report_url FROM document_versions v "
+                               "JOIN documents d ON d.id = v.document_id WHERE v.id = ?",
+                               (r.version_id,)).fetchone()
+        out[r.url] = SimpleNamespace(**vars(r), status=v["parse_status"], failure=v["parse_failure"],
+                                     parse_error=v["parse_error"], report_id=store.report_id(v["report_url"]))
+    return out, summary

@@ -1,4 +1,4 @@
-"""Ingest the seeds through the real parser and checks; rows, views, full-text search, idempotence."""
+"""The seeds through the three stages (store, parse pool, checks); rows, views, full-text search, idempotence."""
 from __future__ import annotations
 
 import os
@@ -12,16 +12,15 @@ from crawler.ingest import ingest_document, ingest_paths
 from storage.db import Store
 from storage.models import ParseStatus
 
-from storage_helpers import SEEDS, doc, expected, seed_path
+from storage_helpers import SEEDS, doc, expected, seed_path, stage
 
 NIANBAO = [os.path.join(os.path.dirname(sys.executable), "nianbao")]
 
 
 @pytest.fixture
 def seeded(store):
-    results, errors = ingest_paths(store, [SEEDS])
-    assert errors == []
-    return store, {r.url.rsplit("/", 1)[1][:3]: r for r in results}
+    results, _ = stage(store, [SEEDS])
+    return store, {url.rsplit("/", 1)[1][:3]: r for url, r in results.items()}
 
 
 def test_seed_rows(seeded):
@@ -29,7 +28,7 @@ def test_seed_rows(seeded):
     assert store.counts()["reports"] == 5 and store.counts()["documents"] == 5
     for seed, result in by_seed.items():
         exp = expected(seed)
-        assert result.status == ParseStatus.PARSED.value and result.content_kept
+        assert result.status == ParseStatus.PARSED.value
         report = store.load_report(result.report_id)
         assert (report.agency, report.year, report.template) == (exp["agency"], exp["year"], exp["template"])
         assert report.table3 == exp["table3"], seed
@@ -92,11 +91,15 @@ def test_full_text_search(seeded):
 def test_ingest_twice_changes_nothing(seeded, tmp_path):
     store, _ = seeded
     before, counts = store.content_hash(), store.counts()
-    results, errors = ingest_paths(store, [SEEDS])
-    assert errors == [] and all(r.skipped for r in results)
+    results, summary = stage(store, [SEEDS])
+    assert all(r.skipped for r in results.values()) and summary.jobs == 0  # nothing parsed again
     assert store.content_hash() == before and store.counts() == counts
-    # forcing a re-parse of the same bytes writes the same content too
-    ingest_paths(store, [SEEDS], force=True)
+    # re-parsing every document with the same parser writes the same content too (no event, no finding)
+    from crawler.parse_stage import ParseSettings, reparse
+    from monitor.checks.runner import check_reports
+    again = reparse(store, ParseSettings(workers=1), everything=True)
+    assert again.written == 5 and again.changed_reports == []
+    assert check_reports(store).new == []  # the check stage reads them again: nothing new
     assert store.content_hash() == before and store.counts() == counts
 
 
@@ -106,27 +109,32 @@ def test_hash_sees_a_change(seeded, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()
     shutil.copy(seed_path("002"), copy / "changed.txt")
-    ingest_paths(store, [copy])
+    stage(store, [copy])
     assert store.content_hash() != before
 
 
 def test_unparseable_document_is_stored_and_marked(store):
-    r = ingest_document(store, doc("http://x.gov.cn/noise.bin", os.urandom(2048) + b"\x00" * 64))
+    noise = doc("http://x.gov.cn/noise.bin", os.urandom(2048) + b"\x00" * 64)
+    news = doc("http://x.gov.cn/news.html", "<html><body><p>新闻：今天天气很好。</p></body></html>".encode("utf-8"),
+               content_type="text/html")
+    stored = ingest_document(store, noise)
+    assert store.document_versions(noise.url)[0]["parse_status"] == "pending" and stored.is_new
+    out, _ = stage(store, [noise, news])
+    r = out[noise.url]
     assert r.status in ("unsupported", "failed") and r.report_id is None
     row = store.document_versions("http://x.gov.cn/noise.bin")[0]
     assert row["parse_status"] == r.status and store.blob(row["sha256"])
-    news = ingest_document(store, doc("http://x.gov.cn/news.html", "<html><body><p>新闻：今天天气很好。</p></body></html>"
-                                      .encode("utf-8"), content_type="text/html"))
-    assert news.status == "not_a_report" and store.counts()["reports"] == 0
+    assert out[news.url].status == "not_a_report" and store.counts()["reports"] == 0
 
 
 def test_page_and_attachment_are_one_report(store):
     text = seed_path("003").read_bytes()
-    page = ingest_document(store, doc("http://x.gov.cn/art/r.html", "<html><body><h1>互助县卫生健康局2024年政府信息公开"
-                                      "工作年度报告</h1><p>详见附件。</p></body></html>".encode(), content_type="text/html"))
-    att = ingest_document(store, doc("http://x.gov.cn/art/r.txt", text, content_type="text/plain",
-                                     report_url="http://x.gov.cn/art/r.html"))
-    assert att.report_id is not None and att.content_kept
+    out, _ = stage(store, [
+        doc("http://x.gov.cn/art/r.html", "<html><body><h1>互助县卫生健康局2024年政府信息公开"
+            "工作年度报告</h1><p>详见附件。</p></body></html>".encode(), content_type="text/html"),
+        doc("http://x.gov.cn/art/r.txt", text, content_type="text/plain", report_url="http://x.gov.cn/art/r.html")])
+    page, att = out["http://x.gov.cn/art/r.html"], out["http://x.gov.cn/art/r.txt"]
+    assert att.report_id is not None and store.reports()[0]["source_url"] == "http://x.gov.cn/art/r.txt"
     assert page.report_id in (None, att.report_id)
     assert store.counts()["reports"] == 1 and store.counts()["documents"] == 2
     assert store.load_report(att.report_id).table3 == expected("003")["table3"]
@@ -169,17 +177,10 @@ def test_cli_ingest_under_a_configured_site(tmp_path):
         assert s.agencies(site="daxing")[0]["region"] == "大兴区"
 
 
-def test_failed_parse_is_retried_when_seen_again(store, monkeypatch):
-    import crawler.parsing as parsing
-
-    real = parsing.parse_bytes
-    monkeypatch.setattr(parsing, "parse_bytes", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("converter died")))
+def test_same_bytes_seen_again_are_not_parsed_again(store):
     d = doc("http://x.gov.cn/r.txt", seed_path("002").read_bytes(), content_type="text/plain")
-    first = ingest_document(store, d)
-    assert first.status == "failed" and first.report_id is not None  # stored, marked, visible
-    assert "converter died" in store.reports()[0]["error"]
-    monkeypatch.setattr(parsing, "parse_bytes", real)
-    again = ingest_document(store, d)
-    assert not again.skipped and again.status == "parsed" and again.report_id == first.report_id
-    assert store.load_report(again.report_id).table3 == expected("002")["table3"]
-    assert ingest_document(store, d).skipped
+    first, s1 = stage(store, [d])
+    assert s1.written == 1 and first[d.url].status == "parsed"
+    again, s2 = stage(store, [d])
+    assert again[d.url].skipped and s2.jobs == 0 and again[d.url].report_id == first[d.url].report_id
+    assert store.load_report(first[d.url].report_id).table3 == expected("002")["table3"]

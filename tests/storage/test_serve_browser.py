@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.ingest import ingest_paths
 from storage.db import Store
 
-from storage_helpers import SEEDS, expected, free_port
+from storage_helpers import SEEDS, expected, free_port, stage
 
 NIANBAO = os.path.join(os.path.dirname(sys.executable), "nianbao")
 CHROMIUM = "/usr/bin/chromium"
@@ -32,9 +31,8 @@ def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve")
     db = tmp / "nianbao.db"
     with Store(db) as store:
-        results, errors = ingest_paths(store, [SEEDS])
-        assert not errors
-        seed_001 = next(r.report_id for r in results if "/001_" in r.url)
+        results, _ = stage(store, [SEEDS])  # store, parse, check: as `nianbao ingest`
+        seed_001 = next(r.report_id for url, r in results.items() if "/001_" in url)
     port = free_port()
     log = open(tmp / "serve.log", "w")
     proc = subprocess.Popen([NIANBAO, "serve", "--db", str(db), "--port", str(port), "--no-open"],

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from crawler.ingest import ingest_paths
 from storage.db import Store
 
-from storage_helpers import SEEDS, free_port
+from storage_helpers import SEEDS, free_port, stage
 
 NIANBAO = os.path.join(os.path.dirname(sys.executable), "nianbao")
 PRIVATE = ("outbox", "runs", "fetches", "blobs", "events", "triage", "finding_triage")
@@ -33,8 +32,7 @@ def db(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("public")
     path = tmp / "nianbao.db"
     with Store(path) as store:
-        results, errors = ingest_paths(store, [SEEDS])
-        assert not errors
+        stage(store, [SEEDS])  # store, parse, check: as `nianbao ingest`
         store.enqueue_alert(key="k1", recipients=["chief@example.org"], subject="秘密", text="t", html="<p>h</p>",
                             fingerprints=[])
     return path

@@ -15,7 +15,7 @@ from storage_helpers import doc, expected, report_from_expected
 def test_pragmas_and_schema(store):
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert store.schema_version == 9
+    assert store.schema_version == 10
     # every lookup the pipeline makes has an index
     plan = store.conn.execute("EXPLAIN QUERY PLAN SELECT * FROM findings WHERE report_id = 1").fetchall()
     assert "idx_findings_report" in str([tuple(r) for r in plan])

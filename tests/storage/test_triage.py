@@ -38,11 +38,11 @@ def _set_cell(store, rid, ref, raw, value):
 @pytest.fixture
 def with_report(store):
     from crawler.ingest import ingest_paths
+    from crawler.parse_stage import ParseSettings, parse_pending
     results, errors = ingest_paths(store, [seed_path("001")], site="s1")
     assert not errors
-    with store.transaction():  # the ingest's own checks are not the subject here
-        store.conn.execute("DELETE FROM findings")
-    return store, results[0].report_id
+    (report_id,) = parse_pending(store, ParseSettings(workers=1)).report_ids  # the parse stage; no checks
+    return store, report_id
 
 
 def test_dismissal_holds_while_the_cells_are_unchanged_and_reopens_when_they_change(with_report):

@@ -11,6 +11,54 @@ from typing import Union
 from storage.models import ParseStatus
 
 
+#: Bounds on what a document may make the extractor build (bytes are hostile: a 1.9 KB HTML table
+#: with colspan=1000 spans, or a 166-byte DOCX with w:gridBefore=2000000, would otherwise build
+#: hundreds of MB of grid).  A report's tables have at most a few dozen columns and a few hundred
+#: rows; the national format's largest has 16 columns.  Beyond a bound the document is refused
+#: (status too_large, the message naming the limit), never truncated into a wrong reading.
+MAX_TABLE_COLUMNS = 256
+MAX_TABLE_ROWS = 20_000
+MAX_TABLE_CELLS = 50_000
+MAX_DOCUMENT_CELLS = 1_000_000
+MAX_BLOCKS = 200_000  # paragraphs and tables of one document
+MAX_TEXT_LINES = 500_000
+
+
+class LimitExceeded(Exception):
+    """The document goes beyond one of the bounds above; the message names it and its value."""
+
+
+class Budget:
+    """Counts what one extraction has built, across its tables and paragraphs."""
+
+    def __init__(self) -> None:
+        self.cells = 0
+        self.blocks = 0
+
+    def add_cells(self, n: int, where: str = "") -> None:
+        self.cells += n
+        if self.cells > MAX_DOCUMENT_CELLS:
+            raise LimitExceeded(f"more than {MAX_DOCUMENT_CELLS} table cells in the document{where} "
+                                f"(limit MAX_DOCUMENT_CELLS)")
+
+    def add_block(self) -> None:
+        self.blocks += 1
+        if self.blocks > MAX_BLOCKS:
+            raise LimitExceeded(f"more than {MAX_BLOCKS} paragraphs and tables (limit MAX_BLOCKS)")
+
+
+def check_table(rows: int, columns: int, cells: int) -> None:
+    """Raise LimitExceeded when a table being built goes beyond the per-table bounds."""
+    if columns > MAX_TABLE_COLUMNS:
+        raise LimitExceeded(f"a table {columns} columns wide (spans included; limit MAX_TABLE_COLUMNS = "
+                            f"{MAX_TABLE_COLUMNS})")
+    if rows > MAX_TABLE_ROWS:
+        raise LimitExceeded(f"a table of {rows} rows (limit MAX_TABLE_ROWS = {MAX_TABLE_ROWS})")
+    if cells > MAX_TABLE_CELLS:
+        raise LimitExceeded(f"a table of more than {cells} cells (spans included; limit MAX_TABLE_CELLS = "
+                            f"{MAX_TABLE_CELLS})")
+
+
 @dataclass
 class GridCell:
     text: str  # whitespace-normalised text of the cell ("" for blank)

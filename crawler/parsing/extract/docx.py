@@ -21,7 +21,7 @@ from lxml import etree
 
 from storage.models import ParseStatus
 
-from .base import Extracted, GridCell, Paragraph, Table
+from .base import Budget, Extracted, GridCell, Paragraph, Table, check_table
 from .html import join_lines, norm_ws
 
 log = logging.getLogger(__name__)
@@ -184,12 +184,20 @@ def _cell_text(tc) -> str:
     return join_lines(lines)
 
 
-def table_grid(tbl) -> Table:
-    """A w:tbl as a rectangular grid: gridSpan spreads right, vMerge continues the cell above."""
+def table_grid(tbl, budget: Budget | None = None) -> Table:
+    """A w:tbl as a rectangular grid: gridSpan spreads right, vMerge continues the cell above.
+
+    LimitExceeded (checked before each allocation) when a row's w:gridBefore/w:gridSpan/w:gridAfter
+    would make it wider than MAX_TABLE_COLUMNS, or the table larger than the table bounds.
+    """
     grid: list[list[GridCell | None]] = []
-    for ri, tr in enumerate(_rows_of(tbl)):
+    trs = list(_rows_of(tbl))
+    check_table(len(trs), 0, 0)
+    cells = 0
+    for ri, tr in enumerate(trs):
         trpr = tr.find(_W + "trPr")
-        ci = _int_attr(trpr, _W + "gridBefore") if trpr is not None else 0
+        ci = max(0, _int_attr(trpr, _W + "gridBefore")) if trpr is not None else 0
+        check_table(len(trs), ci, cells + ci)
         row: list[GridCell | None] = [GridCell("") for _ in range(ci)]
         for tc in _cells_of(tr):
             tcpr = tc.find(_W + "tcPr")
@@ -205,6 +213,7 @@ def table_grid(tbl) -> Table:
                 if hm is not None:
                     hmerge = hm.get(_W + "val") or "continue"
             span = min(span, 1000)
+            check_table(len(trs), len(row) + span, cells + len(row) + span)
             if hmerge == "continue" and row:
                 # Legacy horizontal merge: this cell belongs to the one on its left.
                 left = len(row) - 1
@@ -227,7 +236,11 @@ def table_grid(tbl) -> Table:
             row.append(GridCell(text))
             for _ in range(span - 1):
                 row.append(GridCell(text, spanned=True, origin=(ri, start)))
+        cells += len(row)
+        check_table(len(trs), len(row), cells)
         grid.append(row)
+    if budget is not None:
+        budget.add_cells(cells)
     return Table.from_grid(grid)
 
 
@@ -238,7 +251,8 @@ def _origin_text(grid, row, origin, ri) -> str:
     return grid[r][c].text
 
 
-def _walk_body(el, blocks: list, heading_styles: dict[str, int]) -> None:
+def _walk_body(el, blocks: list, heading_styles: dict[str, int], budget: Budget | None = None) -> None:
+    budget = budget if budget is not None else Budget()
     for ch in el:
         tag = ch.tag
         if tag == _W + "p":
@@ -259,6 +273,7 @@ def _walk_body(el, blocks: list, heading_styles: dict[str, int]) -> None:
             for line in text.split("\n"):
                 line = norm_ws(line)
                 if line:
+                    budget.add_block()
                     blocks.append(Paragraph(text=line, heading=heading))
         elif tag == _W + "tbl":
             if ch.find(f".//{_W}tbl") is not None:
@@ -266,15 +281,16 @@ def _walk_body(el, blocks: list, heading_styles: dict[str, int]) -> None:
                 # its cells are read as body content.
                 for tr in _rows_of(ch):
                     for tc in _cells_of(tr):
-                        _walk_body(tc, blocks, heading_styles)
+                        _walk_body(tc, blocks, heading_styles, budget)
                 continue
-            t = table_grid(ch)
+            t = table_grid(ch, budget)
             if t.rows:
+                budget.add_block()
                 blocks.append(t)
         elif tag in (_W + "sdt", _W + "customXml", _W + "ins", _W + "smartTag"):
             content = ch.find(_W + "sdtContent") if tag == _W + "sdt" else ch
             if content is not None:
-                _walk_body(content, blocks, heading_styles)
+                _walk_body(content, blocks, heading_styles, budget)
 
 
 def extract(data: bytes, *, name: str = "document") -> Extracted:

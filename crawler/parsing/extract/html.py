@@ -26,7 +26,7 @@ from crawler.parsing import template as T
 from storage.decoding import decode  # one decoder for the spider and the parser
 from storage.models import ParseStatus
 
-from .base import Extracted, GridCell, Paragraph, Table
+from .base import MAX_TABLE_COLUMNS, Budget, Extracted, GridCell, Paragraph, Table, check_table
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +149,14 @@ def _span(v: str | None, limit: int) -> int:
     return max(1, min(n, limit))
 
 
-def table_grid(table) -> Table:
-    """A <table> as a rectangular grid, spans resolved."""
+def table_grid(table, budget: Budget | None = None) -> Table:
+    """A <table> as a rectangular grid, spans resolved.  LimitExceeded beyond the table bounds."""
     trs = _rows_of(table)
     multiline = set(_MULTILINE_CELLS(table))
-    grid: list[list[GridCell | None]] = [[] for _ in trs]
     nrows = len(trs)
+    check_table(nrows, 0, 0)
+    grid: list[list[GridCell | None]] = [[] for _ in trs]
+    cells = 0  # positions allocated so far, spans included
     for ri, tr in enumerate(trs):
         ci = 0
         row = grid[ri]
@@ -171,12 +173,18 @@ def table_grid(table) -> Table:
                         row.extend([None] * (ci - len(row)))
                     row[ci] = GridCell(text)
                 ci += 1
+                cells += 1
+                if ci > MAX_TABLE_COLUMNS:
+                    check_table(nrows, ci, cells)
                 continue
             rs = _span(rs_attr, nrows - ri)
             cs = _span(cs_attr, _MAX_SPAN)
+            # checked before anything is allocated: the span alone may be the bomb
+            check_table(nrows, ci + cs, cells + rs * cs)
             for dr in range(rs):
                 r = grid[ri + dr]
                 if len(r) < ci + cs:
+                    cells += ci + cs - len(r)
                     r.extend([None] * (ci + cs - len(r)))
                 for dc in range(cs):
                     if r[ci + dc] is not None:
@@ -186,6 +194,9 @@ def table_grid(table) -> Table:
                     else:
                         r[ci + dc] = GridCell(text, spanned=True, origin=(ri, ci))
             ci += cs
+        check_table(nrows, len(row), cells)
+    if budget is not None:
+        budget.add_cells(cells)
     return Table.from_grid(grid if any(grid) else [])  # a table of no cells has no rows
 
 
@@ -200,10 +211,12 @@ class _Walker:
         self.blocks: list = []
         self.buf: list[str] = []
         self.heading: int | None = None
+        self.budget = Budget()
 
     def flush(self) -> None:
         text = norm_ws("".join(self.buf))
         if text:
+            self.budget.add_block()
             self.blocks.append(Paragraph(text=text, heading=self.heading))
         self.buf = []
         self.heading = None
@@ -220,8 +233,9 @@ class _Walker:
                         self.walk_children(td)
                         self.flush()
             else:
-                grid = table_grid(el)
+                grid = table_grid(el, self.budget)
                 if grid.rows:
+                    self.budget.add_block()
                     self.blocks.append(grid)
             return
         if t == "br":

@@ -1,0 +1,443 @@
+"""The parse stage: stored document versions -> reports, in a pool of sandboxed worker processes.
+
+The crawl (and ``nianbao ingest``) only stores bytes; each new version waits ``pending``.  This
+stage reads them through worker processes, because every byte from a portal is hostile and a
+parser can be made to hang, crash or eat all memory:
+
+* each worker runs under an address-space limit (RLIMIT_AS, ``parse.memory_mb``) and, per
+  document, a CPU-time limit (RLIMIT_CPU, ``parse.cpu_seconds``); the parent kills a worker whose
+  document takes longer than ``parse.timeout`` of wall time, with any LibreOffice it started
+  (those run in their own process groups, which the worker reports to the parent);
+* a job that dies (timeout, memory, CPU, a crash and its signal, an exception) marks its version
+  ``parse_failed`` with the reason and the parser version that tried; it is not tried again
+  until the parser version changes (``crawler.parsing.PARSER_VERSION``), and the pool goes on
+  with a fresh worker;
+* the parent is the one writer: it writes each document's outcome (status, report, cells) in one
+  transaction, in version order, so a killed stage leaves every document either parsed or still
+  pending, and the next run parses exactly the rest.
+
+Workers read the bytes from the database themselves (read-only connection): the parent sends
+only a version's id and facts, and gets back a Report.
+"""
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from multiprocessing.connection import wait
+from typing import Any
+
+from storage.db import Store, ts
+from storage.models import ParseStatus
+
+log = logging.getLogger(__name__)
+
+#: Parse outcomes that are not a report at all: the version is marked, no report row.
+NOT_REPORTS = (ParseStatus.NOT_A_REPORT, ParseStatus.EMPTY, ParseStatus.UNSUPPORTED)
+
+PARSE_FAILED = "parse_failed"
+
+
+def cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+class ParseStageError(RuntimeError):
+    """The pool itself cannot work (a worker cannot start): no document is blamed."""
+
+
+@dataclass
+class ParseSettings:
+    workers: int = 0  # 0: one per core
+    memory_mb: int = 2048
+    cpu_seconds: int = 300
+    timeout: float = 600
+    office_timeout: float = 120
+    office_memory_mb: int = 4096
+    reparse_per_run: int = 500
+    parser_version: str | None = None  # None: crawler.parsing.parser_version()
+    #: documents handed to a worker at once: 2 keeps a worker busy while the parent writes (small
+    #: documents), 1 balances best when a few documents are slow (LibreOffice conversions)
+    prefetch: int = 1
+
+    @classmethod
+    def from_config(cls, config) -> "ParseSettings":
+        p = config.parse
+        return cls(workers=p.workers, memory_mb=p.memory_mb, cpu_seconds=p.cpu_seconds, timeout=p.timeout,
+                   office_timeout=p.office_timeout, office_memory_mb=p.office_memory_mb,
+                   reparse_per_run=p.reparse_per_run)
+
+    def n_workers(self) -> int:
+        return self.workers or cores()
+
+    def version(self) -> str:
+        if self.parser_version:
+            return self.parser_version
+        from crawler.parsing import parser_version
+
+        return parser_version()
+
+
+@dataclass
+class Failure:
+    """A parse job that died: failure is timeout | memory | cpu | crash | error."""
+
+    version_id: int
+    url: str
+    failure: str
+    error: str
+
+
+@dataclass
+class ParseSummary:
+    mode: str = "pending"  # pending | outdated | all
+    parser_version: str = ""
+    workers: int = 0
+    jobs: int = 0
+    written: int = 0
+    statuses: Counter = field(default_factory=Counter)  # parse status -> versions
+    failures: list[Failure] = field(default_factory=list)
+    report_ids: list[int] = field(default_factory=list)  # reports written (or kept) by this stage
+    changed_reports: list[int] = field(default_factory=list)  # re-parses that changed cells
+    left: int = 0  # jobs not written (stopped early)
+    slowest: list[tuple[float, str]] = field(default_factory=list)  # (seconds, url), the five slowest
+    elapsed_s: float = 0.0
+
+    @property
+    def per_s(self) -> float:
+        return self.written / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def render(self) -> str:
+        what = {"pending": "parse", "outdated": "re-parse (outdated)", "all": "re-parse (all)"}[self.mode]
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "nothing to do"
+        line = (f"{what}: {self.written} documents in {self.elapsed_s:.1f}s ({self.per_s:.1f}/s, "
+                f"{self.workers} workers, parser {self.parser_version}): {statuses}")
+        if self.mode != "pending":
+            line += f"; {len(self.changed_reports)} reports changed"
+        lines = [line]
+        lines += [f"  parse failed ({f.failure}): {f.error}" for f in self.failures[:20]]
+        if self.left:
+            lines.append(f"  {self.left} documents left for the next run")
+        return "\n".join(lines)
+
+    def as_stats(self) -> dict[str, Any]:
+        return {"mode": self.mode, "parser_version": self.parser_version, "workers": self.workers,
+                "jobs": self.jobs, "written": self.written, "statuses": dict(self.statuses),
+                "failures": [{"url": f.url, "failure": f.failure, "error": f.error} for f in self.failures[:50]],
+                "changed_reports": len(self.changed_reports), "left": self.left,
+                "elapsed_s": round(self.elapsed_s, 2)}
+
+
+# -- worker side ----------------------------------------------------------------------------------
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
+    """One worker: limits itself, then parses the jobs the parent sends until told to stop."""
+    import resource
+
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    mem = limits["memory"] if hard == resource.RLIM_INFINITY else min(limits["memory"], hard)
+    # only the soft limit: LibreOffice, started from here, gets its own (parse.office_memory_mb)
+    resource.setrlimit(resource.RLIMIT_AS, (mem, hard))
+    from crawler.parsing import parse_bytes
+    from crawler.parsing.extract import office
+
+    office.CONVERT_TIMEOUT = limits["office_timeout"]
+    office.MEMORY_LIMIT = limits["office_memory"]
+    office.spawn_hook = lambda pgid: conn.send(("child", None, pgid))
+    store = Store(db_path, readonly=True)
+    _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
+    conn.send(("ready", None, os.getpid()))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            break
+        if job is None:
+            break
+        vid = job["version_id"]
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_soft = int(used.ru_utime + used.ru_stime) + limits["cpu"] + 1
+        if cpu_hard != resource.RLIM_INFINITY:
+            cpu_soft = min(cpu_soft, cpu_hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_soft, cpu_hard))  # SIGXCPU beyond it
+        data = report = None
+        try:
+            data = store.blob(job["sha256"])
+            if data is None:
+                conn.send(("error", vid, f"{job['url']}: bytes {job['sha256']} missing from the database"))
+                continue
+            hints = {k: job[k] for k in ("link_title", "page_date", "listing_date") if job.get(k)}
+            report = parse_bytes(data, url=job["url"], content_type=job.get("content_type"), hints=hints)
+            conn.send(("done", vid, report))
+        except MemoryError:
+            data = report = None
+            try:
+                conn.send(("memory", vid, f"exceeded the memory limit of {limits['memory'] // 2**20} MB "
+                                          "(parse.memory_mb, RLIMIT_AS)"))
+            finally:
+                os._exit(3)  # a process that ran out of memory is not trusted with another document
+        except Exception as e:  # noqa: BLE001 - parse_bytes promises not to raise; if it does, say so
+            conn.send(("error", vid, f"parser raised {type(e).__name__}: {e}"))
+    store.close()
+
+
+# -- parent side ----------------------------------------------------------------------------------
+
+class _Worker:
+    def __init__(self, ctx, db_path: str, limits: dict[str, Any]) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, db_path, limits), daemon=True,
+                                name="nianbao-parse")
+        self.proc.start()
+        child.close()
+        # jobs sent, in the order the worker takes them: the first is the one it is reading (since
+        # ``started``); the next waits in the pipe so the worker never idles while the parent writes
+        self.jobs: deque[dict[str, Any]] = deque()
+        self.started = 0.0
+        self.children: set[int] = set()  # LibreOffice process groups running for the current job
+        self.ready = False  # set when the worker has started: a death before that is the pool's fault
+        self.exiting = False  # it said it ran out of memory and exits: the jobs left were never begun
+
+    @property
+    def job(self) -> dict[str, Any] | None:
+        return self.jobs[0] if self.jobs else None
+
+    def assign(self, job: dict[str, Any]) -> None:
+        if not self.jobs:
+            self.started = time.monotonic()
+        self.jobs.append(job)
+        self.conn.send(job)
+
+    def finished(self) -> dict[str, Any]:
+        """The current job is over: the next one (already sent) starts now."""
+        job = self.jobs.popleft()
+        now = time.monotonic()
+        job["_seconds"] = now - self.started
+        self.started = now
+        self.children.clear()
+        return job
+
+    def unstarted(self) -> list[dict[str, Any]]:
+        """Jobs sent but not begun (given back to the queue when the worker dies)."""
+        rest = list(self.jobs)[1:]
+        while len(self.jobs) > 1:
+            self.jobs.pop()
+        return rest
+
+    def kill(self) -> None:
+        for pgid in list(self.children):
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.children.clear()
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(5)
+
+    def stop(self) -> None:
+        try:
+            self.conn.send(None)
+        except (OSError, BrokenPipeError):
+            pass
+        self.proc.join(2)
+        if self.proc.is_alive():
+            self.kill()
+        self.conn.close()
+
+
+def _signal_name(code: int) -> str:
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"
+
+
+def _death(exitcode: int | None, settings: ParseSettings) -> tuple[str, str]:
+    """(failure, reason) of a worker that died during a job."""
+    if exitcode is not None and exitcode < 0:
+        name = _signal_name(exitcode)
+        if -exitcode == signal.SIGXCPU:
+            return "cpu", f"used more than {settings.cpu_seconds} s of CPU (parse.cpu_seconds, RLIMIT_CPU; {name})"
+        if -exitcode == signal.SIGKILL:
+            return "crash", f"worker killed by {name} (the system out-of-memory killer?)"
+        if -exitcode == signal.SIGABRT:  # C/C++ code (pdfium, libxml2) aborts when an allocation fails
+            return "crash", (f"worker crashed ({name}; native code aborts when an allocation fails, as under "
+                             f"the memory limit of {settings.memory_mb} MB, parse.memory_mb)")
+        return "crash", f"worker crashed ({name})"
+    return "crash", f"worker exited with code {exitcode} during the document"
+
+
+def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, *, mode: str = "pending",
+             progress: bool = False, should_stop=None) -> ParseSummary:
+    """Parse ``jobs`` (rows of Store.parse_jobs) in the pool; write each outcome; return the figures."""
+    started = time.monotonic()
+    since = ts(datetime.now(timezone.utc))
+    summary = ParseSummary(mode=mode, parser_version=settings.version(), jobs=len(jobs))
+    should_stop = should_stop or (lambda: False)
+    if not jobs:
+        return summary
+    if not store.has_labels():
+        from crawler.ingest import fill_labels
+
+        fill_labels(store)
+    limits = {"memory": settings.memory_mb * 2**20, "cpu": settings.cpu_seconds,
+              "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20}
+    ctx = mp.get_context("spawn")  # no fork of a process holding SQLite connections and threads
+    n = max(1, min(settings.n_workers(), len(jobs)))
+    summary.workers = n
+    by_id = {j["version_id"]: j for j in jobs}
+    order = [j["version_id"] for j in jobs]  # written in this order: the same database as one sequential pass
+    queue = deque(jobs)
+    outcomes: dict[int, Any] = {}
+    next_write = 0
+    window = max(64, 16 * n)  # results held for in-order writing, at most (a slow DOC must not stall the pool)
+    depth = max(1, settings.prefetch)  # jobs handed to each worker at once
+    bar = None
+    if progress and len(jobs) >= 20:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(jobs), desc="parse", unit="doc")
+    workers = [_Worker(ctx, str(store.path), limits) for _ in range(n)]
+    reparse = mode != "pending"
+    try:
+        while next_write < len(order):
+            stopping = should_stop()
+            for w in workers:
+                while len(w.jobs) < depth and queue and not stopping and \
+                        len(outcomes) + sum(len(x.jobs) for x in workers) < window:
+                    w.assign(queue.popleft())
+            busy = [w for w in workers if w.jobs]
+            if not busy:
+                break  # stopping, or nothing left to hand out
+            deadline = min(w.started for w in busy) + settings.timeout
+            wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
+                 timeout=max(0.0, min(deadline - time.monotonic(), 1.0)))
+            for i, w in enumerate(workers):
+                if not w.jobs:
+                    continue
+                while w.jobs and w.conn.poll():
+                    try:
+                        kind, vid, payload = w.conn.recv()
+                    except (EOFError, OSError):
+                        break
+                    if kind == "ready":
+                        w.ready = True
+                        continue
+                    if kind == "child":
+                        if payload is None:
+                            w.children.discard(next(iter(w.children), None))
+                        else:
+                            w.children.add(payload)
+                        continue
+                    job = w.finished()
+                    if kind == "done":
+                        outcomes[vid] = payload
+                    else:  # memory | error
+                        outcomes[vid] = Failure(vid, job["url"], kind, f"{job['url']}: {payload}")
+                        w.exiting = w.exiting or kind == "memory"  # it exits after saying so
+                if not w.proc.is_alive():
+                    if w.jobs and not w.ready:
+                        # not the document's fault: nothing is marked, the stage stops and says why
+                        raise ParseStageError(f"a parse worker could not start (exit code {w.proc.exitcode}); "
+                                              "see the log above")
+                    if w.jobs and not w.exiting:  # it died reading its current document
+                        failure, reason = _death(w.proc.exitcode, settings)
+                        queue.extendleft(reversed(w.unstarted()))
+                        job = w.finished()
+                        outcomes[job["version_id"]] = Failure(job["version_id"], job["url"], failure,
+                                                              f"{job['url']}: {reason}")
+                    queue.extendleft(reversed(list(w.jobs)))  # sent, never begun: not its fault
+                    w.jobs.clear()
+                elif w.jobs and time.monotonic() - w.started > settings.timeout:
+                    w.kill()
+                    queue.extendleft(reversed(w.unstarted()))
+                    job = w.finished()
+                    outcomes[job["version_id"]] = Failure(
+                        job["version_id"], job["url"], "timeout",
+                        f"{job['url']}: took longer than {settings.timeout:g} s (parse.timeout); worker killed")
+                if not w.proc.is_alive():
+                    w.kill()  # its LibreOffice, if any
+                    w.conn.close()
+                    workers[i] = _Worker(ctx, str(store.path), limits)  # the pool carries on
+            while next_write < len(order) and order[next_write] in outcomes:
+                vid = order[next_write]
+                _write(store, by_id[vid], outcomes.pop(vid), summary, reparse=reparse)
+                next_write += 1
+                if bar is not None:
+                    bar.update(1)
+        # a job already running when a stop was asked is written when its turn comes; jobs never
+        # handed out stay pending (or outdated) for the next run
+        while next_write < len(order) and order[next_write] in outcomes:
+            vid = order[next_write]
+            _write(store, by_id[vid], outcomes.pop(vid), summary, reparse=reparse)
+            next_write += 1
+    finally:
+        for w in workers:
+            w.stop()
+        if bar is not None:
+            bar.close()
+    summary.left = len(order) - next_write
+    if reparse:
+        summary.changed_reports = sorted({e["report_id"] for e in store.events(kind="reparsed", since=since)
+                                          if e["report_id"] is not None})
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *, reparse: bool) -> None:
+    """One document's outcome, in one transaction."""
+    vid = job["version_id"]
+    summary.slowest = sorted([*summary.slowest, (job.get("_seconds", 0.0), job["url"])], reverse=True)[:5]
+    with store.transaction():
+        if isinstance(outcome, Failure):
+            store.mark_parse_failed(vid, failure=outcome.failure, error=outcome.error,
+                                    parser_version=summary.parser_version)
+            summary.failures.append(outcome)
+            summary.statuses[PARSE_FAILED] += 1
+            log.warning("parse failed (%s): %s", outcome.failure, outcome.error)
+        else:
+            report = outcome
+            store.set_parse_status(vid, report.status, error=report.error, format=report.source.format,
+                                   parser_version=summary.parser_version)
+            summary.statuses[report.status.value] += 1
+            if report.status not in NOT_REPORTS:
+                summary.report_ids.append(store.save_report(
+                    report, version_id=vid, report_url=job["report_url"], site=job["site"],
+                    first_seen=job["first_seen"], parser_version=summary.parser_version, reparse=reparse))
+    summary.written += 1
+
+
+def parse_pending(store: Store, settings: ParseSettings, *, site: str | None = None, progress: bool = False,
+                  should_stop=None) -> ParseSummary:
+    """Parse every version waiting (``pending``, or failed under another parser version)."""
+    jobs = store.parse_jobs(settings.version(), mode="pending", site=site)
+    return run_jobs(store, jobs, settings, mode="pending", progress=progress, should_stop=should_stop)
+
+
+def reparse(store: Store, settings: ParseSettings, *, everything: bool = False, site: str | None = None,
+            limit: int | None = None, progress: bool = False, should_stop=None) -> ParseSummary:
+    """Read stored documents again: those read by another parser version (``everything``: all),
+    each document's latest version.  A change of cells is a ``reparsed`` event."""
+    mode = "all" if everything else "outdated"
+    jobs = store.parse_jobs(settings.version(), mode=mode, site=site, limit=limit)
+    return run_jobs(store, jobs, settings, mode=mode, progress=progress, should_stop=should_stop)
