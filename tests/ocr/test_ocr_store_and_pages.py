@@ -3,6 +3,7 @@ images beside the tables, uncertain cells marked with their confidence."""
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import corpus
 from crawler.cli.store import datasette_app
 from crawler.ingest import ingest_document
+from crawler.parse_stage import ParseSettings, parse_pending
 from storage.db import Store
 from storage.models import Document
 
@@ -33,7 +35,11 @@ def _get(path, url):
 def test_a_scanned_pdf_is_stored_parsed_and_shown_with_its_pages(tmp_path, scanned_pdf):
     store = Store(tmp_path / "nianbao.db")
     url = "https://www.example.gov.cn/attach/scan-2024.pdf"
-    res = ingest_document(store, Document(url=url, content=scanned_pdf, content_type="application/pdf"))
+    ingest_document(store, Document(url=url, content=scanned_pdf, content_type="application/pdf"))
+    summary = parse_pending(store, ParseSettings(workers=1))  # the parse stage, as `nianbao ingest` runs it
+    assert summary.report_ids, summary
+    res = SimpleNamespace(report_id=store.report_id(url),
+                          status=store.conn.execute("SELECT parse_status FROM document_versions").fetchone()[0])
     assert res.status == "parsed", res
     cells = store.conn.execute("select count(*), count(confidence) from cells where report_id = ?",
                                [res.report_id]).fetchone()
