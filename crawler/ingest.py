@@ -69,8 +69,6 @@ def ingest_document(store: Store, doc: Document, *, run_id: int | None = None, s
     site = site or doc.site
     report_url = doc.report_url or doc.url
     result = IngestResult(url=doc.url)
-    if not store.has_labels():  # the crawler's first document fills them; later ones pay one lookup
-        fill_labels(store)
     cache = store.fetch_cache(doc.url)
     # "failed" (a converter crash, a timeout) may be transient: such bytes are parsed again when seen again
     if cache and not force and cache["sha256"] == doc.sha256 and cache["parse_status"] \
@@ -141,9 +139,8 @@ def document_from_path(path: Path, *, site: str | None = None) -> Document:
 
 
 def fill_labels(store: Store) -> None:
-    """The Chinese labels of every cell, for people browsing `cells` (storage cannot import them)."""
-    from crawler.parsing.template import all_labels
-    store.set_labels(all_labels())
+    """The Chinese labels of every cell, for people browsing `cells` (the Store also does it on open)."""
+    store.sync_labels()
 
 
 def ingest_paths(store: Store, paths: Iterable[str | Path], *, run_id: int | None = None, site: str | None = None,

@@ -19,6 +19,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import unquote
@@ -28,6 +29,7 @@ from storage.agencies import normalise
 from storage.models import (
     Cell, CellKind, Document, Finding, ParseStatus, ParseWarning, Report, Source,
 )
+from vocabulary.template import all_labels
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,11 @@ class FindingDelta:
     new: list[Finding] = field(default_factory=list)  # first seen now (or reopened)
     still_open: list[Finding] = field(default_factory=list)  # known before, seen again
     resolved: list[dict[str, Any]] = field(default_factory=list)  # open before, cause gone
+
+
+@lru_cache(maxsize=1)
+def _vocabulary_labels() -> tuple[dict[str, str], ...]:
+    return tuple(all_labels())
 
 
 def utcnow() -> datetime:
@@ -108,6 +115,8 @@ class Store:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")
                 schema.migrate(self.conn, upto=migrate_to)
+                if migrate_to is None:  # a database held at an old version keeps that version's tables
+                    self.sync_labels()
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"{self.path}: cannot open database: {e}") from None
 
@@ -679,16 +688,30 @@ class Store:
                 (error, ts(next_attempt_at), max_attempts, max_attempts, alert_id))
 
     # -- labels --------------------------------------------------------------------------------
-    def set_labels(self, rows: Iterable[dict[str, str]]) -> None:
-        """Fill `labels` (table_name,row,column -> Chinese labels); the caller supplies them."""
+    def sync_labels(self) -> bool:
+        """Make `labels` (template, table_name, row, column -> Chinese labels) what the vocabulary says.
+
+        Run on every writable open, after the migrations: a label corrected in the vocabulary reaches
+        every database, and a key the vocabulary dropped leaves.  Returns whether anything changed.
+        """
+        rows = _vocabulary_labels()
+        want = {(r["template"], r["table_name"], r["row"], r["column"]): (r["row_label"], r["column_label"])
+                for r in rows}
+        have = {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in self.conn.execute(
+            'SELECT template, table_name, row, "column", row_label, column_label FROM labels')}
+        if have == want:
+            return False
         with self.transaction():
+            self.conn.executemany('DELETE FROM labels WHERE template = ? AND table_name = ? AND row = ? '
+                                  'AND "column" = ?', [k for k in have if k not in want])
             self.conn.executemany(
                 'INSERT INTO labels(template, table_name, row, "column", row_label, column_label) '
                 "VALUES (:template, :table_name, :row, :column, :row_label, :column_label) "
                 'ON CONFLICT(template, table_name, row, "column") DO UPDATE SET '
-                "row_label = excluded.row_label, column_label = excluded.column_label "
-                "WHERE row_label IS NOT excluded.row_label OR column_label IS NOT excluded.column_label",
-                list(rows))
+                "row_label = excluded.row_label, column_label = excluded.column_label",
+                [r for r in rows if have.get((r["template"], r["table_name"], r["row"], r["column"]))
+                 != (r["row_label"], r["column_label"])])
+        return True
 
     def has_labels(self) -> bool:
         return self._one("SELECT 1 FROM labels LIMIT 1") is not None

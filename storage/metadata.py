@@ -160,12 +160,15 @@ def wide_column_descriptions(labels: list[dict[str, str]]) -> dict[str, dict[str
 def metadata(database: str, labels: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """Datasette metadata for the database named ``database`` (the file's stem).
 
-    ``labels`` (rows of crawler.parsing.template.all_labels(), which storage cannot import) describe
-    the wide views' columns in Chinese.
+    ``labels`` (rows as in the `labels` table; by default the vocabulary's) describe the wide views'
+    columns in Chinese.
     """
     meta = _metadata(database)
     tables = meta["databases"][database]["tables"]
-    for view, cols in wide_column_descriptions(labels or []).items():
+    if labels is None:
+        from vocabulary.template import all_labels
+        labels = all_labels()
+    for view, cols in wide_column_descriptions(labels).items():
         tables[view].setdefault("columns", {}).update(cols)
     return meta
 

@@ -86,10 +86,9 @@ def datasette_app(path: Path):
     """
     from datasette.app import Datasette
 
-    from crawler.parsing.template import all_labels
     from storage.metadata import metadata
 
-    return Datasette([str(path)], metadata=metadata(path.stem, all_labels()), settings=_settings())
+    return Datasette([str(path)], metadata=metadata(path.stem), settings=_settings())
 
 
 def _has_display() -> bool:

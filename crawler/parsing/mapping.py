@@ -1,6 +1,6 @@
 """Extracted (paragraphs and grids) -> Report (the canonical model).
 
-Mapping knows the template (crawler/parsing/template.py) and nothing of formats.  The steps:
+Mapping knows the template (vocabulary/template.py) and nothing of formats.  The steps:
 
 1. sections: headings numbered 一、二、… matched fuzzily against the template's wordings; a heading
    numbered 1、 only fills a gap between them (seed 000), so numbered sub-items stay inside;
@@ -33,7 +33,7 @@ from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz
 
-from crawler.parsing import template as T
+from vocabulary import template as T
 from crawler.parsing.extract.base import Extracted, Paragraph, Table
 from crawler.parsing.metadata import extract_metadata
 from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS,

@@ -18,7 +18,7 @@ import unicodedata
 from collections import Counter
 from datetime import date
 
-from crawler.parsing import template as T
+from vocabulary import template as T
 from crawler.parsing.extract.base import Extracted, Paragraph
 from storage.models import Report
 

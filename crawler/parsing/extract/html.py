@@ -23,7 +23,7 @@ import re
 
 from lxml import etree
 
-from crawler.parsing import template as T
+from vocabulary import template as T
 from storage.models import ParseStatus
 
 from .base import Extracted, GridCell, Paragraph, Table

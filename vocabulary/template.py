@@ -1,16 +1,18 @@
-"""The template definition: every Chinese label of the national format, as data, in one place.
+"""The template definition: the Chinese labels of the national format, as data, in one place.
 
-Canonical keys come from storage.models (the vocabulary of the database and the checks); this
-module adds what a report prints: section headings, table headers, row labels and their known
-variants.  Mapping reads only this module to know what to look for; renderers use it to print
-canonical reports.  Sources: ../shared/spec/report-model.md, 国办公开办函〔2021〕30号 and
-〔2019〕60号 as copied by real reports.
+Canonical keys come from vocabulary.keys (the names the database and the checks use); this module
+adds what a report prints: section headings, table headers, row labels and their known variants,
+Table 二's blocks, the short names the checks' messages use, and the patterns metadata is read by.
+Parsing reads it to know what to look for; storage writes its `labels` table from it; the monitor's
+messages and the Datasette report page take their labels from it.  Sources:
+../shared/spec/report-model.md, 国办公开办函〔2021〕30号 and 〔2019〕60号 as copied by real reports.
+Imports nothing of ours but vocabulary.keys.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.models import SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS
+from vocabulary.keys import SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS
 
 # -- sections ---------------------------------------------------------------------------------
 #: key -> canonical heading (without numbering) and variants seen in real reports.
@@ -33,10 +35,30 @@ def section_heading(key: str) -> str:
     return f"{SECTION_NUMERALS[list(SECTIONS).index(key)]}、{SECTIONS[key][0]}"
 
 
+#: Section key -> its heading as printed, numbered ('二、主动公开政府信息情况'): messages, pages.
+SECTION_HEADINGS: dict[str, str] = {k: section_heading(k) for k in SECTIONS}
+
+
 # -- Table 二 -----------------------------------------------------------------------------------
-#: Block headers (第二十条第（X）项) of Table 二.
-TABLE2_BLOCKS = ("第二十条第（一）项", "第二十条第（五）项", "第二十条第（六）项", "第二十条第（八）项")
-TABLE2_BLOCKS_2019 = TABLE2_BLOCKS + ("第二十条第（九）项",)
+@dataclass(frozen=True)
+class Table2Block:
+    """A block of Table 二: the article of the Regulations it reports on and its rows (both templates)."""
+    key: str  # "20.1": 第二十条第（一）项
+    label: str
+    rows: tuple[str, ...]
+
+
+#: Table 二's blocks in printed order; a template prints those of its rows that TABLE2_LAYOUT has.
+TABLE2_BLOCK_LAYOUT: tuple[Table2Block, ...] = (
+    Table2Block("20.1", "第二十条第（一）项", ("regulations", "normative_documents")),
+    Table2Block("20.5", "第二十条第（五）项", ("licensing", "other_external_services")),
+    Table2Block("20.6", "第二十条第（六）项", ("punishment", "coercion")),
+    Table2Block("20.8", "第二十条第（八）项", ("fees_wan_yuan", "fees")),
+    Table2Block("20.9", "第二十条第（九）项", ("procurement",)),  # template 2019 only
+)
+#: Block headers (第二十条第（X）项) of Table 二, template 2021, then 2019 (adds 第（九）项).
+TABLE2_BLOCKS = tuple(b.label for b in TABLE2_BLOCK_LAYOUT[:4])
+TABLE2_BLOCKS_2019 = tuple(b.label for b in TABLE2_BLOCK_LAYOUT)
 #: Header of the label column of every Table 二 block.
 TABLE2_CONTENT_HEADER = "信息内容"
 
@@ -141,6 +163,17 @@ TABLE3_ROW_LABELS: dict[str, RowLabel] = {r.key: r for r in (
     RowLabel("carried_forward", "四、结转下年度继续办理", variants=("结转下年度继续办理",)),
 )}
 
+#: Short names of Table 三's rows for messages ('不予公开-属于国家秘密'), in printed order.
+TABLE3_ROW_NAMES: dict[str, str] = {
+    "new": "本年新收", "carried_over": "上年结转", "granted": "予以公开", "partially_granted": "部分公开",
+    **{k: f"{TABLE3_GROUPS[r.group][3:]}-{r.label[2:]}" for k, r in TABLE3_ROW_LABELS.items()
+       if r.group in ("withheld", "unavailable", "rejected")},
+    "other_no_correction": "其他处理-逾期不补正", "other_no_fee": "其他处理-逾期未缴纳费用", "other_other": "其他处理-其他",
+    "other_handling": "其他处理", "total_processed": "（七）总计", "carried_forward": "结转下年度继续办理",
+}
+_PRINTED = (*TABLE3_ROWS["2021"][:-2], "other_handling", *TABLE3_ROWS["2021"][-2:])
+TABLE3_ROW_NAMES = {k: TABLE3_ROW_NAMES[k] for k in _PRINTED}  # printed order (2019's row before （七）)
+
 # -- Table 四 -----------------------------------------------------------------------------------
 TABLE4_GROUP_LABELS: dict[str, str] = {
     "review": "行政复议",
@@ -153,6 +186,12 @@ TABLE4_COLUMN_LABELS: dict[str, str] = {
     "other": "其他结果",
     "pending": "尚未审结",
     "total": "总计",
+}
+#: Names of Table 四's groups in messages ('行政诉讼（未经复议直接起诉）').
+TABLE4_GROUP_NAMES: dict[str, str] = {
+    "review": "行政复议",
+    "litigation_direct": "行政诉讼（未经复议直接起诉）",
+    "litigation_after_review": "行政诉讼（复议后起诉）",
 }
 #: Table 四's printed headers: its two groups, then the two kinds of 行政诉讼.
 TABLE4_HEADERS = ("行政复议", "行政诉讼", "未经复议直接起诉", "复议后起诉")
