@@ -387,6 +387,10 @@ class Store:
                     and assessable <= existing["assessable_cells"]:
                 return existing["id"]
             agency_id = self.agency_id(report.agency, site=site) if report.agency else None
+            if agency_id is not None and report.agency_printed and report.agency_printed != report.agency:
+                # the printed short name is an alias of the agency it was qualified to, on this site
+                self.conn.execute("INSERT OR IGNORE INTO agency_aliases(agency_id, site, alias) VALUES (?, ?, ?)",
+                                  (agency_id, site or "", normalise(report.agency_printed).name))
             region = None
             if agency_id is not None:
                 region = self._one("SELECT region FROM agencies WHERE id = ?", (agency_id,))["region"] or None
@@ -398,7 +402,8 @@ class Store:
             if existing and existing["first_seen"] < seen:
                 seen = existing["first_seen"]
             values = {
-                "report_url": report_url, "agency_id": agency_id, "agency": report.agency, "site": site,
+                "report_url": report_url, "agency_id": agency_id, "agency": report.agency,
+                "agency_printed": report.agency_printed, "site": site,
                 "region": region, "year": report.year, "template": report.template, "title": report.title,
                 "published": ts(report.published), "first_seen": seen, "status": report.status.value,
                 "error": report.error, "warnings_count": len(report.warnings), "cells_count": len(cells),
@@ -466,7 +471,8 @@ class Store:
         return Report(
             source=Source(path=unquote(url[7:]) if url.startswith("file://") else None,
                           url=None if url.startswith("file://") else url, sha256=r["source_sha256"], format=r["format"]),
-            status=ParseStatus(r["status"]), error=r["error"], agency=r["agency"], year=r["year"], title=r["title"],
+            status=ParseStatus(r["status"]), error=r["error"], agency=r["agency"],
+            agency_printed=r["agency_printed"] if "agency_printed" in r.keys() else None, year=r["year"], title=r["title"],
             published=date.fromisoformat(r["published"]) if r["published"] else None, template=r["template"] or "unknown",
             cells=cells, sections=json.loads(r["sections"]) if r["sections"] else {}, text=r["text"] or "",
             period=period, warnings=warnings, findings=self.findings(report_id=report_id))

@@ -165,7 +165,8 @@ class Report:
     source: Source = field(default_factory=Source)
     status: ParseStatus = ParseStatus.PARSED
     error: str | None = None  # why, when status is not parsed/partial
-    agency: str | None = None
+    agency: str | None = None  # the whole name: identity (区教育局 on the 武昌区 portal -> 武汉市武昌区教育局)
+    agency_printed: str | None = None  # the name as the document/page prints it: evidence
     year: int | None = None
     title: str | None = None
     published: date | None = None
@@ -234,6 +235,7 @@ class Report:
             "status": self.status.value,
             "error": self.error,
             "agency": self.agency,
+            "agency_printed": self.agency_printed,
             "year": self.year,
             "title": self.title,
             "published": self.published.isoformat() if self.published else None,

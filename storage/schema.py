@@ -368,6 +368,11 @@ _V7 = """
 ALTER TABLE cells ADD COLUMN confidence REAL;
 """
 
+# -- version 8: the agency's name as printed (evidence) beside the qualified one (identity) ---------
+_V8 = """
+ALTER TABLE reports ADD COLUMN agency_printed TEXT;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "documents, reports, cells, findings, runs, outbox", _V1),
     (2, "labels, wide views, full-text search (trigram)", _V2 + _wide_views()),
@@ -376,6 +381,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "index of events by version", _V5),
     (6, "report_list view", _V6),
     (7, "cells.confidence", _V7),
+    (8, "reports.agency_printed", _V8),
 ]
 LATEST = MIGRATIONS[-1][0]
 

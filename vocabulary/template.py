@@ -319,3 +319,25 @@ CN_TEN = "十"
 #: Further labels of the date line in a page's info bar (时间：2025-01-16 10:00); the HTML extractor
 #: stores such a date under the first non-ASCII key of PUBDATE_KEYS.
 PAGE_DATE_LABELS = ("时间", "日期", "发布于")
+
+# -- the page's own metadata: info bars, 索引号 tables, gkmlpt/Hanweb metadata blocks -------------------
+#: Fields that name the publishing agency (索引号 tables, gkmlpt blocks, VSB headers), most trusted first.
+AGENCY_FIELDS = ("发布机构", "发布单位", "发文机关", "发文单位", "发布部门", "公开单位", "信息公开单位")
+#: Fields and meta names that name the source: usually the agency, sometimes the site (中国政府网, 本网).
+SOURCE_FIELDS = ("ContentSource", "来源", "信息来源", "文章来源", "稿件来源")
+#: Fields that carry the document's name (gkmlpt 名称, Mingshan 信息名称, a 标题 row).
+TITLE_FIELDS = ("标题", "名称", "信息名称", "文件名称", "题名", "文章标题")
+#: Meta names of the site a page belongs to (its region qualifies a short agency name).
+SITE_NAME_KEYS = ("SiteName", "siteName", "sitename")
+#: Every label of an info bar or metadata table, read as 'label[:：] value' up to the next label.
+PAGE_FIELD_LABELS = (*AGENCY_FIELDS, *SOURCE_FIELDS[1:], *TITLE_FIELDS,
+                     "发布日期", "发布时间", "发文日期", "成文日期", "生成日期", "印发日期", *PAGE_DATE_LABELS,
+                     "索引号", "分类", "主题分类", "体裁分类", "公开方式", "公开形式", "公开范围", "公开时限", "文号",
+                     "发文字号", "有效性", "是否有效", "主题词", "关键词", "作者", "浏览次数", "点击数", "浏览量", "阅读",
+                     "字体", "字号", "分享")
+#: A label glued to the front of a title ('标题临沂市教育局…', '标题:平潭综合实验区…'): not part of it.
+TITLE_LABEL_PATTERN = r"^(?:" + "|".join(TITLE_FIELDS) + r")\s*[:：]?\s*"
+#: What may follow a report title's last word and still belong to it: （图片版）, （超链版）, （修订版）.
+TITLE_SUFFIX_PATTERN = r"[（(][^（）()]{1,6}[)）]"
+#: Words that make a 来源 value a site or a channel, not an agency.
+NOT_AGENCY_SOURCES = ("网", "本站", "本网", "新闻", "日报", "报社", "电视台", "微信", "公众号")
