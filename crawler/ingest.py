@@ -79,6 +79,9 @@ def ingest_document(store: Store, doc: Document, *, run_id: int | None = None, s
         result.report_id = store.report_id(report_url)
         return result
 
+    region = store.site_region(site) if site else None
+    if region:  # the site's configured region qualifies a short agency name (区教育局)
+        hints = {"region": region, **(hints or {})}
     report = _parse(doc, hints)
     findings: list[Finding] = []
     if report.status in (ParseStatus.PARSED, ParseStatus.PARTIAL):

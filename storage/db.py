@@ -201,6 +201,11 @@ class Store:
                 (name, region, start_url))
             return self._one("SELECT id FROM sites WHERE name = ?", (name,))["id"]
 
+    def site_region(self, name: str) -> str | None:
+        """The configured region of a site (it qualifies the short agency names its pages print)."""
+        row = self._one("SELECT region FROM sites WHERE name = ?", (name,))
+        return (row["region"] or None) if row else None
+
     def agency_id(self, name: str, *, site: str | None = None, kind: str | None = None) -> int:
         """Find or create the agency; names are normalised and aliases kept.  ``kind`` (from the
         config roster) overrides the kind guessed from the name.
