@@ -211,7 +211,7 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
         lab = labels.get((table, row, col))
         if lab and lab[0]:
             return lab[0]
-        return V.row_label(table, row)
+        return V.row_label(table, row, template)
 
     def col_label(table: str, row: str, col: str) -> str:
         lab = labels.get((table, row, col))

@@ -209,12 +209,18 @@ PLACEHOLDERS = ("（单位名称）", "(单位名称)", "XX", "××", "xx", "此
 TITLE_KEYWORDS = ("政府信息公开工作年度报告", "政府信息公开年度报告", "政府信息公开工作报告", "信息公开年报")
 
 
-def row_label(table: str, row: str) -> str:
+#: Table 二 rows the 2019 format prints differently (its 第（一）项 says 规范性文件).
+TABLE2_ROWS_2019: dict[str, str] = {"normative_documents": "规范性文件"}
+
+
+def row_label(table: str, row: str, template: str | None = None) -> str:
     """Canonical Chinese label of a row, for display (Datasette page, emails, findings)."""
     if table == "table3":
         r = TABLE3_ROW_LABELS.get(row)
         return r.full_label if r else row
     if table == "table2":
+        if template == "2019" and row in TABLE2_ROWS_2019:
+            return TABLE2_ROWS_2019[row]
         return TABLE2_ROWS.get(row, (row,))[0]
     if table == "table4":
         return TABLE4_GROUP_LABELS.get(row, row)
@@ -238,7 +244,8 @@ def all_labels() -> list[dict[str, str]]:
         for row, cols in TABLE2_LAYOUT[template].items():
             for col in (cols or (SCALAR,)):
                 out.append({"template": template, "table_name": "table2", "row": row, "column": col,
-                            "row_label": row_label("table2", row), "column_label": column_label("table2", col)})
+                            "row_label": row_label("table2", row, template),
+                            "column_label": column_label("table2", col)})
         for row in TABLE3_ROWS[template]:
             for col in TABLE3_COLUMNS:
                 out.append({"template": template, "table_name": "table3", "row": row, "column": col,
