@@ -189,7 +189,7 @@ def table_grid(tbl) -> Table:
     grid: list[list[GridCell | None]] = []
     for ri, tr in enumerate(_rows_of(tbl)):
         trpr = tr.find(_W + "trPr")
-        ci = _int_attr(trpr, _W + "gridBefore") if trpr is not None else 0
+        ci = min(_int_attr(trpr, _W + "gridBefore") if trpr is not None else 0, 1000)
         row: list[GridCell | None] = [GridCell("") for _ in range(ci)]
         for tc in _cells_of(tr):
             tcpr = tc.find(_W + "tcPr")
@@ -227,6 +227,9 @@ def table_grid(tbl) -> Table:
             row.append(GridCell(text))
             for _ in range(span - 1):
                 row.append(GridCell(text, spanned=True, origin=(ri, start)))
+        # w:gridAfter: grid columns left empty after the row's last cell (a short row, as Word saves it)
+        after = min(_int_attr(trpr, _W + "gridAfter") if trpr is not None else 0, 1000)
+        row.extend(GridCell("") for _ in range(after))
         grid.append(row)
     return Table.from_grid(grid)
 
