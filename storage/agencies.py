@@ -188,9 +188,9 @@ def qualify(printed: str, *, fuller: tuple[str, ...] = (), regions: tuple[str, .
             return f
     if is_region(name):
         return name + GOVERNMENT
+    if normalise(name).region:
+        return name  # it names its own region (城厢区卫生健康局, 市中区卫生健康局): kept as printed
     bare = _BARE.match(name)
-    if not bare and normalise(name).region:
-        return name  # it names its own region (城厢区卫生健康局): kept as printed
     for r in regions:
         region = region_prefix(r)
         if not region or name.startswith(region):

@@ -82,6 +82,7 @@ def test_regions_that_end_like_non_regions(name, norm, region):
     # whole names stay as printed: an office is not its government, a region of its own is kept
     ("濂溪区人民政府", ("濂溪区人民政府办公室",), ("九江市濂溪区人民政府",), "濂溪区人民政府"),
     ("城厢区卫生健康局", ("城厢区卫健局",), ("莆田市城厢区人民政府",), "城厢区卫生健康局"),
+    ("市中区卫生健康局", (), ("示例省市中区人民政府",), "市中区卫生健康局"),  # 市中区 is a region, not a bare 市
     ("国务院办公厅", ("中国政府网",), ("中国政府网",), "国务院办公厅"),
     ("区教育局", (), ("中国政府网",), "区教育局"),  # no region to be had: left short, never guessed
     ("县教育局", (), ("武汉市武昌区",), "县教育局"),  # the site has no 县
