@@ -4,8 +4,17 @@ Sources, most trusted first:
 * the document itself: the title line(s) before section 一 (an agency line followed by
   '2024年政府信息公开工作年度报告' is one title), the statistical period sentence, and the signature
   block at the end (agency line + date line);
-* page metadata found by the extractor (ArticleTitle, PubDate, 发布日期/发布时间, docx core properties);
-* hints from the crawl: link_title (listing entry), page_date, listing_date, url (a year in the path).
+* the page's own metadata found by the extractor: meta ArticleTitle / PubDate / ContentSource /
+  SiteName, the info bar's and metadata tables' fields (发布机构/发布单位, 来源, 名称/标题, 发布日期/发布时间,
+  索引号 tables of Hanweb and gkmlpt), the visible heading above the body, <title>, docx core properties;
+* hints from the crawl: link_title (listing entry), page_date, listing_date, url (a year in the path),
+  region (the configured region of the site).
+
+A label glued to a title ('标题:…', '名称：…') and a site name after it ('…年度报告-某县人民政府') are
+dropped.  The agency as printed is kept (Report.agency_printed, the evidence); the agency itself is
+that name made whole (storage.agencies.qualify): a fuller printing of it on the page (沅江路街道 ->
+洪江区沅江路街道办事处), a bare region's government (上海市 -> 上海市人民政府), or the region of the page's
+site or of the configured site before a short name (区教育局 -> 武汉市武昌区教育局).
 
 The reporting year comes from the title, then the period, then the text, and only then from the URL
 or the publication date (reports are published the following year).
