@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/dependency_table.py          # the table, as markdown
     .venv/bin/python scripts/dependency_table.py --check  # exit 1 if README.md's copy differs
+    .venv/bin/python scripts/dependency_table.py --write  # replace README.md's copy
 
 For each package of the product (crawler/ with crawler/parsing/ and crawler/demo/ apart, spiders/,
 storage/, monitor/, vocabulary/) it lists the packages of ours it imports and the third-party
@@ -101,6 +102,15 @@ def main(argv: list[str]) -> int:
         if got != now:
             print("README.md's dependency table is stale; the code's imports say:\n" + now, file=sys.stderr)
             return 1
+        return 0
+    if argv[1:] == ["--write"]:
+        path = ROOT / "README.md"
+        text = path.read_text(encoding="utf-8")
+        old = readme_table(text)
+        if old is None:
+            print(f"README.md has no {START} ... {END} block", file=sys.stderr)
+            return 1
+        path.write_text(text.replace(old, now, 1), encoding="utf-8")
         return 0
     print(now)
     return 0

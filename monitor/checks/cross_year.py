@@ -8,8 +8,10 @@ read as 0: the within-report checks already flag them.
 from __future__ import annotations
 
 import re
+import zlib
 from dataclasses import dataclass
 
+from datasketch import LeanMinHash, MinHash, MinHashLSH
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
@@ -142,6 +144,38 @@ MIN_NONZERO_NUMBERS = 3  # all-zero tables are common and honest; identical zero
 _STRIP = re.compile(r"[\s0-9０-９〇一二三四五六七八九十百千万零年月日%％.,，。、；;：:（）()“”\"'《》\-—/]+")
 
 
+#: Groups at least this large are compared through MinHash LSH candidates instead of every pair.
+LSH_MIN_GROUP = 300
+#: Character shingle length for MinHash; short enough that a copy with a few words changed keeps
+#: most of its shingles.
+SHINGLE = 4
+NUM_PERM = 64
+#: Jaccard similarity of shingle sets above which a pair becomes a candidate.  A copy at the
+#: rule's Indel threshold (0.95) with its edits spread one every 20 characters still shares about
+#: two thirds of its 4-shingles; 0.5 leaves room below that, at the cost of more candidates to score.
+LSH_THRESHOLD = 0.5
+
+
+def _shingle_hash(shingle: bytes) -> int:
+    return zlib.crc32(shingle)
+
+
+def candidate_pairs(texts: list[str]) -> set[tuple[int, int]]:
+    """Index pairs (i < j) of ``texts`` whose shingle sets MinHash LSH finds similar."""
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+    pairs: set[tuple[int, int]] = set()
+    for i, text in enumerate(texts):
+        data = text.encode("utf-32-le")  # four bytes a character: shingles are plain byte slices
+        width = SHINGLE * 4
+        shingles = {data[k:k + width] for k in range(0, max(len(data) - width, 0) + 1, 4)}
+        m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_shingle_hash)
+        m.update_batch(shingles)
+        sig = LeanMinHash(m)
+        pairs.update((j, i) for j in lsh.query(sig))
+        lsh.insert(i, sig)
+    return pairs
+
+
 @dataclass
 class Counterpart:
     """A report another one is compared with, and why it is comparable."""
@@ -169,6 +203,7 @@ class Prepared:
         self._texts: dict[int, str] = {}
         self._numbers: dict[int, dict[str, float]] = {}
         self._batches: list[tuple[set[int], dict[tuple[int, int], float]]] = []
+        self._related: dict[int, set[int]] = {}
 
     def text(self, r: Report) -> str:
         if id(r) not in self._texts:
@@ -180,9 +215,17 @@ class Prepared:
             self._numbers[id(r)] = _numbers(r)
         return self._numbers[id(r)]
 
-    def compare_all(self, reports: list[Report], cutoff: float) -> None:
-        """Similarity of every pair of ``reports`` at once (rapidfuzz's extract loops in C++);
-        a pair below ``cutoff`` scores 0.  Later lookups of these pairs cost nothing."""
+    def compare_all(self, reports: list[Report], cutoff: float, *, method: str = "auto") -> None:
+        """Similarity of the pairs of ``reports`` that can reach ``cutoff``, computed at once; a pair
+        not scored scores 0.  Later lookups of these pairs cost nothing.
+
+        ``exact`` scores every pair (rapidfuzz's extract loops in C++): quadratic, fine for a
+        site's few hundred agencies.  ``lsh`` first finds candidate pairs by MinHash LSH over the
+        narratives' character shingles (datasketch), then scores only those: sub-quadratic, for
+        groups of thousands (a national pass, a province's departments).  ``auto`` picks exact
+        below ``LSH_MIN_GROUP`` reports.  The LSH threshold sits far below what a copy scores
+        (see ``LSH_THRESHOLD``), so it only saves work and does not decide anything.
+        """
         texts = [self.text(r) for r in reports]
         keep = [i for i, t in enumerate(texts) if len(t) >= MIN_TEXT_CHARS]
         if len(keep) < 2:
@@ -190,11 +233,36 @@ class Prepared:
         choices = [texts[i] for i in keep]
         members = {id(reports[i]) for i in keep}
         scores: dict[tuple[int, int], float] = {}
-        for i in keep:
-            for _, score, j in process.extract(texts[i], choices, scorer=Indel.normalized_similarity,
-                                               score_cutoff=cutoff, limit=None):
-                scores[(id(reports[i]), id(reports[keep[j]]))] = score
+        if method == "exact" or (method == "auto" and len(keep) < LSH_MIN_GROUP):
+            for i in keep:
+                for _, score, j in process.extract(texts[i], choices, scorer=Indel.normalized_similarity,
+                                                   score_cutoff=cutoff, limit=None):
+                    scores[(id(reports[i]), id(reports[keep[j]]))] = score
+        else:
+            for a, b in candidate_pairs(choices):
+                score = Indel.normalized_similarity(choices[a], choices[b], score_cutoff=cutoff)
+                if score:
+                    ra, rb = reports[keep[a]], reports[keep[b]]
+                    scores[(id(ra), id(rb))] = scores[(id(rb), id(ra))] = score
+            for i in keep:  # a report compared with itself, as the exact path scores it
+                scores[(id(reports[i]), id(reports[i]))] = 1.0
         self._batches.append((members, scores))
+        for a, b in scores:
+            if a != b:
+                self._related.setdefault(a, set()).add(b)
+        same: dict[frozenset, list[int]] = {}
+        for r in reports:  # identical tables: grouped by their numbers, not compared pair by pair
+            numbers = self.numbers(r)
+            if sum(1 for v in numbers.values() if v) >= MIN_NONZERO_NUMBERS:
+                same.setdefault(frozenset(numbers.items()), []).append(id(r))
+        for group in same.values():
+            for a in group:
+                self._related.setdefault(a, set()).update(b for b in group if b != a)
+
+    def related(self, report: Report) -> set[int]:
+        """``id()`` of the reports compared by ``compare_all`` that the copied rule may flag
+        against ``report``: similar narratives or identical tables.  Empty when not compared."""
+        return self._related.get(id(report), set())
 
     def similarity(self, a: Report, b: Report) -> float | None:
         for members, scores in self._batches:

@@ -117,14 +117,21 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
     summary = summary or CheckSummary()
     rows = [r for r in store.reports(site=site) if r.get("site") == site]
     stored: list[_Stored] = []
-    for row in rows:
-        if row.get("status") not in _CHECKABLE:
-            continue  # stored and marked by parsing; nothing to check in it
-        try:
-            stored.append(_Stored(row, store.load_report(row["id"])))
-        except Exception as e:  # noqa: BLE001 - one broken row must not hide the others
-            summary.problems.append(f"report {row['id']} ({row.get('report_url')}): cannot load: {e}")
-            log.exception("cannot load report %s", row["id"])
+    checkable = [row for row in rows if row.get("status") in _CHECKABLE]  # others: marked by parsing
+    try:
+        loaded = {id_: report for id_, report in
+                  zip((row["id"] for row in checkable), store.load_reports(row["id"] for row in checkable))}
+        if len(loaded) != len(checkable):
+            raise LookupError("a report vanished while loading")
+    except Exception:  # noqa: BLE001 - find the broken row one by one, so it does not hide the others
+        loaded = {}
+        for row in checkable:
+            try:
+                loaded[row["id"]] = store.load_report(row["id"])
+            except Exception as e:  # noqa: BLE001
+                summary.problems.append(f"report {row['id']} ({row.get('report_url')}): cannot load: {e}")
+                log.exception("cannot load report %s", row["id"])
+    stored += [_Stored(row, loaded[row["id"]]) for row in checkable if row["id"] in loaded]
     summary.reports += len(stored)
     out: list[Finding] = []
 
@@ -164,6 +171,7 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
     prepared = cross_year.Prepared()
     for y, group in by_year.items():  # every agency against every other of the same year, in one go
         prepared.compare_all([g.report for g in group], settings.copied_similarity)
+    year_index = {y: {id(g.report): g for g in group} for y, group in by_year.items()}
     for (a, y), s in primary.items():
         prev = primary.get((a, y - 1))
         if prev is not None:
@@ -172,8 +180,10 @@ def check_site(store, settings: MonitorSettings, site: str | None, *, today: dat
             tag(cross_year.swing(prev.report, s.report, factor=settings.swing_factor,
                                  min_base=settings.swing_min_base), s)
         others = [cross_year.Counterpart(prev.report, "previous_year", prev.id)] if prev else []
+        # only the agencies compare_all found related: the rest cannot be flagged, and listing
+        # every agency of the year for every agency is quadratic at national size
         others += [cross_year.Counterpart(o.report, "other_agency", o.id)
-                   for o in by_year[y] if o is not s]
+                   for o in sorted((year_index[y][r] for r in prepared.related(s.report)), key=lambda o: o.id)]
         tag(cross_year.copied(s.report, others, threshold=settings.copied_similarity, prepared=prepared), s)
 
     roster = settings.rosters.get(site, {})
