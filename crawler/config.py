@@ -6,6 +6,7 @@ Errors name the key (``sites[0].start_url: ...``) so that a person can fix the f
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -105,8 +106,19 @@ class Smtp(_Model):
         None, description="Name of the environment variable holding the SMTP password (never stored)")
     sender: str = Field("nianbao@localhost", alias="from", description="From address")
     timeout: float = Field(30, gt=0, description="SMTP timeout, seconds")
+    allow_plaintext_auth: bool = Field(
+        False, description="Allow AUTH (user and password) with security: none; only for a server on this "
+                           "machine, since the password would cross the network in clear")
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _auth_over_tls(self) -> "Smtp":
+        if self.user and self.security == "none" and not self.allow_plaintext_auth:
+            raise ValueError("allow_plaintext_auth: alerts.smtp.user is set but security is none, so the password "
+                             "would cross the network in clear; use security: starttls or ssl "
+                             "(or allow_plaintext_auth: true for a server on this machine)")
+        return self
 
     def password(self) -> str | None:
         if not self.password_env:
@@ -127,7 +139,28 @@ class Alerts(_Model):
     datasette_url: str = Field("http://127.0.0.1:8001",
                                description="Base URL of `nianbao serve`, used for links in emails")
     smtp: Smtp = Field(default_factory=Smtp)
-    max_attempts: int = Field(8, ge=1, description="Give up on an alert after this many failed sends")
+    email: bool = Field(True, description="Send the digest by email (alerts.smtp); false for apprise only")
+    apprise: list[str] = Field(
+        default_factory=list,
+        description="Apprise URLs that also get the digest (markdown): dingtalk://, wecombot://, feishu://, "
+                    "slack://, tgram://, json:// ...; write secrets as {env:NAME}, read from the environment "
+                    "when sending and never stored")
+    max_attempts: int = Field(
+        8, ge=1, description="After this many failed sends an alert is dead: no more retries, the run exits 1 "
+                             "and `nianbao status` lists it until `nianbao alert --retry-dead` or `--drop ID`")
+
+    @field_validator("apprise")
+    @classmethod
+    def _apprise_urls(cls, urls: list[str]) -> list[str]:
+        for i, url in enumerate(urls):
+            if not re.match(r"^[a-z][a-z0-9+.-]*://\S", url):
+                raise ValueError(f"[{i}]: {url!r} is not an apprise URL (schema://..., e.g. dingtalk://TOKEN)")
+            from monitor.channels import ENV_PLACEHOLDER
+
+            rest = ENV_PLACEHOLDER.sub("", url)
+            if "{env:" in rest or "{env" in rest:
+                raise ValueError(f"[{i}]: malformed placeholder; write {{env:NAME}} with NAME a variable name")
+        return urls
 
 
 class Schedule(_Model):
@@ -135,11 +168,32 @@ class Schedule(_Model):
     timezone: str = Field("Asia/Shanghai", description="Timezone of the cron expression")
     misfire_grace_hours: float = Field(6, gt=0, description="A late run still runs if this many hours late")
 
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r}: use an IANA name such as Asia/Shanghai") from None
+        return v
+
     @field_validator("cron")
     @classmethod
-    def _five_fields(cls, v: str) -> str:
+    def _valid_cron(cls, v: str) -> str:
+        from datetime import datetime, timezone
+
+        from apscheduler.triggers.cron import CronTrigger
+
         if len(v.split()) != 5:
             raise ValueError("must have 5 fields: minute hour day month weekday")
+        try:
+            trigger = CronTrigger.from_crontab(v, timezone="UTC")
+        except ValueError as e:
+            raise ValueError(f"not a valid crontab expression {v!r}: {e}") from None
+        if trigger.get_next_fire_time(None, datetime.now(timezone.utc)) is None:
+            raise ValueError(f"{v!r} never fires (no such date)")
         return v
 
 
@@ -217,6 +271,9 @@ def config_from_dict(raw: dict, *, base_dir: Path | None = None, path: str | Pat
         key = _key(err["loc"])
         if ": " in msg and msg.split(": ", 1)[0].startswith("sites["):
             key, msg = msg.split(": ", 1)
+        elif re.match(r"^(\[\d+\]|[a-z_]+)(\.[a-z_]+|\[\d+\])*: ", msg):  # a validator naming its sub-key
+            sub, msg = msg.split(": ", 1)
+            key = key + sub if sub.startswith("[") else f"{key}.{sub}"
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check its spelling against docs/configuration.md)"
         raise ConfigError(key, msg, path) from None

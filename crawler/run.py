@@ -37,19 +37,36 @@ def mailer_from_config(config: Config) -> Mailer:
     if smtp.user and not smtp.password_env:
         raise ConfigError("alerts.smtp.password_env",
                           "required when alerts.smtp.user is set (name of the env var holding the password)")
+    if smtp.user and smtp.security == "none" and not smtp.allow_plaintext_auth:
+        raise ConfigError("alerts.smtp.allow_plaintext_auth",
+                          "alerts.smtp.user is set but security is none: the password would cross the network "
+                          "in clear; use security: starttls or ssl (or allow_plaintext_auth: true)")
     password = smtp.password() if smtp.user else None  # ConfigError names the key when unset
     return Mailer(SmtpSettings(host=smtp.host, port=smtp.port, security=smtp.security, user=smtp.user,
-                               password=password, sender=smtp.sender, timeout=smtp.timeout))
+                               password=password, sender=smtp.sender, timeout=smtp.timeout,
+                               allow_plaintext_auth=smtp.allow_plaintext_auth))
 
 
 def check_alert_config(config: Config) -> None:
     """Fail early (exit 2) on what would only fail at send time."""
     if not config.alerts.enabled:
         return
-    if not config.alerts.recipients and not any(s.recipients for s in config.sites):
-        raise ConfigError("alerts.recipients",
-                          "no recipients: set alerts.recipients or sites[].recipients, or alerts.enabled: false")
-    mailer_from_config(config)
+    a = config.alerts
+    if not a.email and not a.apprise:
+        raise ConfigError("alerts.email", "email is off and alerts.apprise is empty: no channel to alert on "
+                                          "(or alerts.enabled: false)")
+    if a.email:
+        if not a.recipients and not any(s.recipients for s in config.sites):
+            raise ConfigError("alerts.recipients",
+                              "no recipients: set alerts.recipients or sites[].recipients, or alerts.enabled: false")
+        mailer_from_config(config)
+    from monitor.channels import ChannelError, check_url
+
+    for i, url in enumerate(a.apprise):
+        try:
+            check_url(url)
+        except ChannelError as e:
+            raise ConfigError(f"alerts.apprise[{i}]", str(e)) from None
 
 
 @dataclass
@@ -105,7 +122,7 @@ def run_checks_for(config: Config, store: Store, *, today: date | None = None, r
 def run_alerts_for(config: Config, store: Store, *, now: datetime | None = None,
                    dry_run: bool = False) -> AlertOutcome:
     settings = AlertSettings.from_config(config)
-    mailer = None if dry_run or not config.alerts.enabled else mailer_from_config(config)
+    mailer = None if dry_run or not config.alerts.enabled or not config.alerts.email else mailer_from_config(config)
     return run_alerts(store, settings, mailer, sender=config.alerts.smtp.sender, now=now, dry_run=dry_run)
 
 
@@ -140,6 +157,14 @@ def run_once(config: Config, *, store: Store | None = None, sites: list[str] | N
         if not should_stop():
             result.alerts = run_alerts_for(config, store, now=now)
             result.problems += [f"alert {i} not sent: {e}" for i, e in result.alerts.delivery.failed]
+            if result.alerts.delivery.skipped:  # queued for a channel since taken out of config
+                ids = ", ".join(map(str, result.alerts.delivery.skipped))
+                result.problems.append(f"alerts {ids} wait for a channel no longer configured (alerts.email, "
+                                       "alerts.apprise): configure it again, or `nianbao alert --drop ID`")
+            if result.alerts.dead:  # given up on: stays a failure of every run until an operator acts
+                ids = ", ".join(str(a["id"]) for a in result.alerts.dead)
+                result.problems.append(f"{len(result.alerts.dead)} alerts are dead (ids {ids}): "
+                                       "`nianbao alert --retry-dead` to send them again, `--drop ID` to give up")
             waiting = [a for a in store.alerts(status="failed") if a["id"] not in
                        {i for i, _ in result.alerts.delivery.failed}]
             if waiting:  # failed before, not yet due again: alerts are still not getting through

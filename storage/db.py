@@ -634,7 +634,8 @@ class Store:
                     continue
                 sets = ", ".join(f"{k} = ?" for k in cols)
                 if row["resolved_at"] is not None:
-                    self.conn.execute(f"UPDATE findings SET {sets}, last_seen = ?, resolved_at = NULL, alerted = 0 "
+                    self.conn.execute(f"UPDATE findings SET {sets}, last_seen = ?, resolved_at = NULL, alerted = 0, "
+                                      "alert_queued_at = NULL "
                                       "WHERE id = ?", (*cols.values(), now, row["id"]))
                     delta.new.append(f)
                 else:
@@ -674,11 +675,15 @@ class Store:
         return self._findings(sql[len("SELECT * FROM findings WHERE "):], params)
 
     def _findings(self, where: str, params: Iterable[Any]) -> list[Finding]:
-        return [Finding(rule=r["rule"], severity=r["severity"], message=r["message"] or "",
-                        cells=json.loads(r["cells"] or "[]"), suspect=r["suspect"],
-                        numbers=json.loads(r["numbers"] or "{}"), agency=r["agency"], year=r["year"],
-                        report_id=r["report_id"], site=r["site"], subject=r["subject"] or "")
-                for r in self.conn.execute(f"SELECT * FROM findings WHERE {where} ORDER BY id", tuple(params))]
+        return [_finding(r) for r in self.conn.execute(f"SELECT * FROM findings WHERE {where} ORDER BY id",
+                                                       tuple(params))]
+
+    def findings_to_alert(self) -> list[Finding]:
+        """The findings an alert pass composes: open, never sent, not waiting in the outbox.
+
+        The one query that decides who gets told: every filter on what is alerted belongs here.
+        """
+        return self._findings("resolved_at IS NULL AND alerted = 0 AND alert_queued_at IS NULL", ())
 
     def finding_rows(self, *, open_only: bool = True, report_id: int | None = None) -> list[dict[str, Any]]:
         """Findings as stored (with fingerprint, first/last seen, resolved_at, alerted)."""
@@ -696,14 +701,31 @@ class Store:
             self.conn.executemany("UPDATE findings SET alerted = 1 WHERE fingerprint = ?", [(fp,) for fp in fps])
 
     # -- alert outbox --------------------------------------------------------------------------
+    # An alert is one message on one channel ('email', or an apprise URL as written in config, its
+    # {env:NAME} secrets unexpanded).  It leaves the queue only when sent (status 'sent') or when an
+    # operator drops it ('dropped'); 'dead' (max_attempts failed sends) waits for an operator.
+    # A finding is queued (alert_queued_at) when its alerts are written, and alerted once every
+    # alert carrying it is sent.
+    UNSENT = ("pending", "failed", "dead")
+
     def enqueue_alert(self, *, key: str, recipients: list[str], subject: str, text: str,
-                      html: str, fingerprints: list[str], site: str | None = None) -> int | None:
-        """Write an alert before it is sent; None if an alert with this key already exists."""
+                      html: str, fingerprints: list[str], site: str | None = None, channel: str = "email",
+                      markdown: str | None = None, message_id: str | None = None) -> int | None:
+        """Write an alert before it is sent; None if an alert with this key already exists.
+
+        Its findings count as queued from now on (not composed again while it waits).
+        """
         with self.transaction():
+            now = ts(utcnow())
             cur = self.conn.execute(
-                "INSERT OR IGNORE INTO outbox(key, site, recipients, subject, text, html, fingerprints, status, "
-                "attempts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
-                (key, site, _json(recipients), subject, text, html, _json(fingerprints), ts(utcnow())))
+                "INSERT OR IGNORE INTO outbox(key, channel, site, recipients, subject, text, html, markdown, "
+                "fingerprints, status, attempts, created_at, message_id, delivered) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, '[]')",
+                (key, channel, site, _json(recipients), subject, text, html, markdown, _json(fingerprints), now,
+                 message_id))
+            self.conn.executemany(
+                "UPDATE findings SET alert_queued_at = COALESCE(alert_queued_at, ?) WHERE fingerprint = ?",
+                [(now, fp) for fp in fingerprints])
             return cur.lastrowid if cur.rowcount else None
 
     def due_alerts(self, now: datetime) -> list[dict[str, Any]]:
@@ -716,20 +738,76 @@ class Store:
             "SELECT * FROM outbox" + (" WHERE status = ?" if status else "") + " ORDER BY id",
             (status,) if status else ())]
 
-    def mark_alert_sent(self, alert_id: int, *, message_id: str | None = None) -> None:
+    def alert(self, alert_id: int) -> dict[str, Any] | None:
+        row = self._one("SELECT * FROM outbox WHERE id = ?", (alert_id,))
+        return _alert_row(dict(row)) if row else None
+
+    def set_alert_message_id(self, alert_id: int, message_id: str) -> None:
+        """Give an alert queued without one its Message-ID (before its first send; kept for every retry)."""
         with self.transaction():
-            self.conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?, "
-                              "attempts = attempts + 1, last_error = NULL WHERE id = ?",
+            self.conn.execute("UPDATE outbox SET message_id = ? WHERE id = ? AND message_id IS NULL",
+                              (message_id, alert_id))
+
+    def mark_alert_sent(self, alert_id: int, *, message_id: str | None = None,
+                        delivered: Iterable[str] = ()) -> None:
+        """The alert got through: it leaves the queue, and its findings that no unsent alert still
+        carries are alerted."""
+        with self.transaction():
+            self._add_delivered(alert_id, delivered)
+            self.conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, message_id = COALESCE(?, message_id), "
+                              "attempts = attempts + 1, last_error = NULL, next_attempt_at = NULL WHERE id = ?",
                               (ts(utcnow()), message_id, alert_id))
+            self.conn.execute(
+                "UPDATE findings SET alerted = 1 WHERE fingerprint IN "
+                "(SELECT j.value FROM outbox o, json_each(o.fingerprints) j WHERE o.id = ?) "
+                "AND fingerprint NOT IN (SELECT j.value FROM outbox o, json_each(o.fingerprints) j "
+                f"WHERE o.id != ? AND o.status IN ({', '.join('?' * len(self.UNSENT))}))",
+                (alert_id, alert_id, *self.UNSENT))
 
     def mark_alert_failed(self, alert_id: int, *, error: str, next_attempt_at: datetime,
-                          max_attempts: int | None = None) -> None:
-        """Count a failed send; after ``max_attempts`` the alert is 'dead' (kept, never retried)."""
+                          max_attempts: int | None = None, delivered: Iterable[str] = ()) -> str:
+        """Count a failed send; after ``max_attempts`` the alert is 'dead' (kept, not retried until an
+        operator says so).  ``delivered``: recipients that accepted it this time (not sent to again).
+        Returns the new status."""
         with self.transaction():
+            self._add_delivered(alert_id, delivered)
             self.conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, "
                 "status = CASE WHEN ? IS NOT NULL AND attempts + 1 >= ? THEN 'dead' ELSE 'failed' END WHERE id = ?",
                 (error, ts(next_attempt_at), max_attempts, max_attempts, alert_id))
+            return self._one("SELECT status FROM outbox WHERE id = ?", (alert_id,))["status"]
+
+    def _add_delivered(self, alert_id: int, recipients: Iterable[str]) -> None:
+        new = list(recipients)
+        if not new:
+            return
+        row = self._one("SELECT delivered FROM outbox WHERE id = ?", (alert_id,))
+        done = json.loads(row["delivered"] or "[]") if row else []
+        self.conn.execute("UPDATE outbox SET delivered = ? WHERE id = ?",
+                          (_json(sorted(set(done) | set(new))), alert_id))
+
+    def retry_dead_alerts(self, ids: Iterable[int] | None = None) -> list[int]:
+        """Dead alerts (all, or these) go back to the queue with a fresh count of attempts."""
+        with self.transaction():
+            rows = self._all("SELECT id FROM outbox WHERE status = 'dead' ORDER BY id")
+            wanted = {int(i) for i in ids} if ids is not None else None
+            revived = [r["id"] for r in rows if wanted is None or r["id"] in wanted]
+            self.conn.executemany("UPDATE outbox SET status = 'failed', attempts = 0, next_attempt_at = NULL "
+                                  "WHERE id = ?", [(i,) for i in revived])
+            return revived
+
+    def drop_alert(self, alert_id: int) -> dict[str, Any]:
+        """An operator gives up on an unsent alert: kept as 'dropped' (with its text), never sent.
+        Its findings stay not alerted, and are not composed again.  KeyError if no such unsent alert."""
+        with self.transaction():
+            row = self._one("SELECT * FROM outbox WHERE id = ?", (alert_id,))
+            if row is None:
+                raise KeyError(f"no alert {alert_id} in the outbox")
+            if row["status"] not in self.UNSENT:
+                raise KeyError(f"alert {alert_id} is {row['status']}, not waiting to be sent")
+            self.conn.execute("UPDATE outbox SET status = 'dropped', dropped_at = ?, next_attempt_at = NULL "
+                              "WHERE id = ?", (ts(utcnow()), alert_id))
+            return _alert_row(dict(row))
 
     # -- labels --------------------------------------------------------------------------------
     def sync_labels(self) -> bool:
@@ -795,7 +873,15 @@ class Store:
 def _alert_row(r: dict[str, Any]) -> dict[str, Any]:
     r["recipients"] = json.loads(r["recipients"])
     r["fingerprints"] = json.loads(r["fingerprints"] or "[]")
+    r["delivered"] = json.loads(r.get("delivered") or "[]")
     return r
+
+
+def _finding(r: dict[str, Any]) -> Finding:
+    return Finding(rule=r["rule"], severity=r["severity"], message=r["message"] or "",
+                   cells=json.loads(r["cells"] or "[]"), suspect=r["suspect"],
+                   numbers=json.loads(r["numbers"] or "{}"), agency=r["agency"], year=r["year"],
+                   report_id=r["report_id"], site=r["site"], subject=r["subject"] or "")
 
 
 def _finding_row(r: dict[str, Any]) -> dict[str, Any]:

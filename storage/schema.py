@@ -368,8 +368,23 @@ _V7 = """
 ALTER TABLE cells ADD COLUMN confidence REAL;
 """
 
-# -- version 8: the agency's name as printed (evidence) beside the qualified one (identity) ---------
+# -- version 8: alerts never silently lost: one row per channel, recipients that accepted, dropped,
+# and findings waiting in the outbox (alerted only once sent) ---------------------------------------
 _V8 = """
+ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
+ALTER TABLE outbox ADD COLUMN markdown TEXT;
+ALTER TABLE outbox ADD COLUMN delivered TEXT;
+ALTER TABLE outbox ADD COLUMN dropped_at TEXT;
+ALTER TABLE findings ADD COLUMN alert_queued_at TEXT;
+UPDATE findings SET alerted = 0, alert_queued_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+WHERE alerted = 1 AND fingerprint IN (
+    SELECT j.value FROM outbox o, json_each(o.fingerprints) j WHERE o.status IN ('pending', 'failed', 'dead'));
+UPDATE findings SET alert_queued_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
+WHERE alerted = 1 AND alert_queued_at IS NULL;
+"""
+
+# -- version 9: the agency's name as printed (evidence) beside the qualified one (identity) ---------
+_V9 = """
 ALTER TABLE reports ADD COLUMN agency_printed TEXT;
 """
 
@@ -381,7 +396,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "index of events by version", _V5),
     (6, "report_list view", _V6),
     (7, "cells.confidence", _V7),
-    (8, "reports.agency_printed", _V8),
+    (8, "outbox per channel, alerted once sent", _V8),
+    (9, "reports.agency_printed", _V9),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -68,7 +68,7 @@ def test_missing_smtp_password_names_the_key(tmp_path):
     cfg.write_text(
         f"database: {tmp_path / 'n.db'}\n"
         "alerts:\n  recipients: [a@example.org]\n"
-        "  smtp: {host: 127.0.0.1, port: 2525, user: bot, password_env: NB_TEST_ABSENT_PW}\n",
+        "  smtp: {host: 127.0.0.1, port: 2525, security: starttls, user: bot, password_env: NB_TEST_ABSENT_PW}\n",
         encoding="utf-8")
     out = nianbao("--config", str(cfg), "run", env={"NB_TEST_ABSENT_PW": ""} and {})
     assert out.returncode == 2

@@ -71,6 +71,7 @@ def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
         runs = store.last_runs(limit=8)
         counts = store.counts()
         outbox = Counter(a["status"] for a in store.alerts())
+        dead = store.alerts(status="dead")
         findings = Counter((f.rule, f.severity) for f in store.findings(open_only=True))
         crawl = store.last_runs(limit=1, kind="crawl")
     finally:
@@ -83,6 +84,8 @@ def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
                                                  "reports", "cells", "findings", "outbox")},
         "open_findings": {f"{rule}/{sev}": n for (rule, sev), n in sorted(findings.items())},
         "outbox": dict(outbox),
+        "dead_alerts": [{k: a.get(k) for k in ("id", "channel", "subject", "attempts", "last_error", "created_at")}
+                        for a in dead],
         "failing_sites": failing,
     }
     if as_json:
@@ -96,6 +99,11 @@ def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
     click.echo("\n" + (_table([(k, n) for k, n in data["open_findings"].items()], ("open finding", "count"))
                        if findings else "no open findings"))
     click.echo("\noutbox: " + (", ".join(f"{k} {v}" for k, v in sorted(outbox.items())) or "empty"))
+    if dead:  # given up on after max_attempts: an operator must retry or drop them
+        click.echo("dead alerts (not sent; `nianbao alert --retry-dead`, or `nianbao alert --drop ID`):")
+        click.echo(_table([(a["id"], (a.get("channel") or "email")[:40], (a["created_at"] or "")[:19], a["attempts"],
+                            (a["subject"] or "")[:30], (a["last_error"] or "")[:70]) for a in dead],
+                          ("id", "channel", "queued", "tries", "subject", "last error")))
     click.echo("failing sites: " + ("; ".join(f"{s} ({', '.join(v)})" for s, v in failing.items()) or "none"))
 
 

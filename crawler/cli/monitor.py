@@ -1,8 +1,8 @@
 """`nianbao check`, `alert`, `run` and `schedule`: the monitor's commands.
 
 Exit codes (cron and systemd rely on them; docs/systemd.md): 0 ok, 1 partial failure (a site
-failed, a report could not be checked, an alert could not be sent and stays queued), 2 config or
-usage error.
+failed, a report could not be checked, an alert could not be sent and stays queued, or a dead alert
+waits for `nianbao alert --retry-dead` / `--drop ID`), 2 config or usage error.
 """
 from __future__ import annotations
 
@@ -75,16 +75,39 @@ def check(ctx: click.Context, sites: tuple[str, ...], today: str | None) -> None
 
 
 @click.command("alert")
-@click.option("--dry-run", is_flag=True, help="Print the emails that would be sent; queue and send nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the messages that would be sent; queue and send nothing.")
+@click.option("--retry-dead", is_flag=True,
+              help="Put dead alerts (max_attempts failed sends) back in the queue and try them now.")
+@click.option("--drop", "drop_ids", type=int, multiple=True, metavar="ID",
+              help="Give up on this unsent alert (kept in the outbox as dropped, never sent); repeatable.")
 @click.pass_context
-def alert(ctx: click.Context, dry_run: bool) -> None:
-    """Email digests of the findings not yet alerted, and retry queued alerts that are due."""
+def alert(ctx: click.Context, dry_run: bool, retry_dead: bool, drop_ids: tuple[int, ...]) -> None:
+    """Send digests of the findings not yet alerted, and retry queued alerts that are due.
+
+    Exit 1 while an alert could not be sent or a dead alert waits for an operator
+    (`nianbao status` lists them).
+    """
     from crawler.run import check_alert_config, run_alerts_for
 
     config = get_config(ctx)
+    if dry_run and (retry_dead or drop_ids):
+        raise click.UsageError("--dry-run changes nothing; it cannot be combined with --retry-dead or --drop")
     if not dry_run:
         check_alert_config(config)
     store = _store(config)
+    if drop_ids:
+        try:
+            with store.transaction():
+                dropped = [store.drop_alert(i) for i in drop_ids]
+        except KeyError as e:
+            store.close()
+            raise click.BadParameter(str(e.args[0]), param_hint="--drop") from None
+        for a in dropped:
+            click.echo(f"dropped alert {a['id']} ({a['channel']}: {a['subject']}); its "
+                       f"{len(a['fingerprints'])} findings will not be alerted")
+    if retry_dead:
+        revived = store.retry_dead_alerts()
+        click.echo(f"{len(revived)} dead alerts queued again" + (f": {', '.join(map(str, revived))}" if revived else ""))
     run_id = None if dry_run else store.start_run("alert")
     try:
         outcome = run_alerts_for(config, store, dry_run=dry_run)
@@ -100,13 +123,20 @@ def alert(ctx: click.Context, dry_run: bool) -> None:
         if not outcome.digests:
             click.echo("nothing to send: no open finding waits for an alert")
         for d in outcome.digests:
-            click.echo(f"To: {', '.join(d.recipients)}\nSubject: {d.subject}\n"
-                       f"Findings: {len(d.fingerprints)}  Key: {d.key}\n\n{d.text}\n{'=' * 72}")
+            to = ", ".join(d.recipients) if d.channel == "email" else d.channel
+            click.echo(f"To: {to}\nSubject: {d.subject}\n"
+                       f"Findings: {len(d.fingerprints)}  Key: {d.key}\n\n{d.text or d.markdown}\n{'=' * 72}")
         sys.exit(0)
     click.echo(f"{len(outcome.digests)} digests composed, {outcome.delivery.queued} queued, "
                f"{len(outcome.delivery.sent)} sent, {len(outcome.delivery.failed)} failed (kept in the outbox)")
     for _, err in outcome.delivery.failed:
         click.echo(f"  failed: {err}", err=True)
+    for i in outcome.delivery.skipped:
+        click.echo(f"  waiting: alert {i} is queued for a channel no longer configured "
+                   f"(configure it again, or `nianbao alert --drop {i}`)", err=True)
+    for a in outcome.dead:
+        click.echo(f"  dead: alert {a['id']} ({a['channel']}, {a['attempts']} attempts): {a['last_error']} "
+                   f"-- `nianbao alert --retry-dead` or `nianbao alert --drop {a['id']}`", err=True)
     sys.exit(0 if outcome.ok else 1)
 
 

@@ -119,6 +119,7 @@ def test_smtp_login_with_password_from_env(tmp_path, monkeypatch):
     config = _config(tmp_path, port)
     config.alerts.smtp.user = "robot"
     config.alerts.smtp.password_env = "NIANBAO_TEST_SMTP_PASSWORD"
+    config.alerts.smtp.allow_plaintext_auth = True  # a server on this machine, without TLS
     monkeypatch.delenv("NIANBAO_TEST_SMTP_PASSWORD", raising=False)
     with pytest.raises(ConfigError) as e:
         mailer_from_config(config)
@@ -146,6 +147,7 @@ def test_config_errors_name_the_key(tmp_path):
         check_alert_config(config)
     assert e.value.key == "alerts.recipients"
     config.alerts.smtp.user = "robot"
+    config.alerts.smtp.security = "starttls"
     config.alerts.recipients = ["x@example.org"]
     with pytest.raises(ConfigError) as e:
         check_alert_config(config)

@@ -87,7 +87,7 @@ def test_run_exit_codes(tmp_path):
 
 
 def test_config_error_is_exit_2_and_names_the_key(tmp_path):
-    cfg = _setup(tmp_path, 25, user="robot", password_env="NIANBAO_TEST_NO_SUCH_VAR")
+    cfg = _setup(tmp_path, 25, security="starttls", user="robot", password_env="NIANBAO_TEST_NO_SUCH_VAR")
     env = {k: v for k, v in os.environ.items() if k != "NIANBAO_TEST_NO_SUCH_VAR"}
     out = subprocess.run([NIANBAO, "--config", str(cfg), "run", "--no-crawl"], capture_output=True, text=True,
                          timeout=120, env=env)

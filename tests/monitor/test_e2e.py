@@ -20,6 +20,7 @@ import pytest
 
 from crawler.config import config_from_dict
 from crawler.run import EXIT_OK, EXIT_PARTIAL, run_once
+from monitor.checks.categories import category
 from storage.db import Store
 from smtp_server import free_port, smtp_server
 
@@ -104,7 +105,8 @@ def test_digest_names_every_planted_anomaly_and_links_resolve(portal, tmp_path):
         html = msg.get_body(("html",)).get_content()
         for rule, site, agency, year in expected:
             assert f"站点：{site}" in text
-            assert re.search(rf"{agency} {year}年度 · .* \[{rule}\]", text), (rule, agency)
+            # the officer's category names the problem (the rule id stays in the HTML's data-rule)
+            assert re.search(rf"{agency} {year}年度 · {re.escape(category(rule))}\n", text), (rule, agency)
             assert f'data-rule="{rule}"' in html
         fingerprints = set(re.findall(r'data-fingerprint="([0-9a-f]+)"', html))
         assert fingerprints == {f.fingerprint for f in got}
