@@ -206,6 +206,12 @@ class Store:
                 (name, region, start_url))
             return self._one("SELECT id FROM sites WHERE name = ?", (name,))["id"]
 
+    def _columns(self, table: str) -> set[str]:
+        cache = self.__dict__.setdefault("_column_cache", {})
+        if table not in cache:
+            cache[table] = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+        return cache[table]
+
     def site_region(self, name: str) -> str | None:
         """The configured region of a site (it qualifies the short agency names its pages print)."""
         row = self._one("SELECT region FROM sites WHERE name = ?", (name,))
@@ -422,6 +428,8 @@ class Store:
                 "period_start": ts(report.period[0]) if report.period else None,
                 "period_end": ts(report.period[1]) if report.period else None,
             }
+            if "agency_printed" not in self._columns("reports"):  # a database held at an older version
+                values.pop("agency_printed")
             if existing:
                 report_id = existing["id"]
                 old = {(r["table_name"], r["row"], r["column"]): (r["value"], r["kind"]) for r in self._all(
