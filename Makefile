@@ -7,13 +7,15 @@ SYSTEM_STAMP := $(VENV)/.system-deps
 
 .PHONY: install system-deps test demo bench clean
 
-# Debian packages the parsing stage and the browser tests need (LibreOffice for DOC/WPS and the
+# Debian packages the parsing stage and the browser tests need (LibreOffice for DOC/WPS, the 通报 XLSX → PDF
+# check (Calc) and the
 # rendered test corpus, a CJK font for PDFs, Chromium for the Datasette page tests, poppler for
 # looking at PDFs).  Installed only when missing.
 system-deps: $(SYSTEM_STAMP)
 $(SYSTEM_STAMP):
 	@missing=""; \
 	command -v soffice >/dev/null 2>&1 || missing="$$missing libreoffice-writer-nogui"; \
+	dpkg -s libreoffice-calc-nogui >/dev/null 2>&1 || missing="$$missing libreoffice-calc-nogui"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-zenhei"; \

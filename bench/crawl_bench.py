@@ -4,7 +4,9 @@ Everything on loopback, politeness off (no delays, no AutoThrottle, no robots.tx
 flight) for every run, so the figures compare the crawl machinery, not the wait:
 
 1. baseline: ``scrapy bench`` (Scrapy's own link-following spider and bench server), same settings;
-2. nianbao spider only (``--dry-run``: discovery, adapters, title filter; items dropped);
+2. nianbao spider only (``--dry-run``: discovery, adapters, title filter; items dropped), with and
+   without the URL policy middleware (``--no-url-policy``), alternating, ``--policy-rounds`` times
+   each: the policy's cost is the ratio of the medians of the two pages/s figures;
 3. nianbao full crawl into a fresh database (store + parse every report, as `nianbao crawl` does);
 4. nianbao incremental re-crawl of the same portal when nothing changed (conditional requests, 304s).
 
@@ -18,6 +20,7 @@ import argparse
 import json
 import re
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,12 +61,14 @@ def scrapy_bench(seconds: int) -> dict:
             "peak_rss_mb": int(mem.group(1)) / 2**20 if mem else None}
 
 
-def our_crawl(config_json: Path, db: Path, *, dry_run: bool) -> dict:
+def our_crawl(config_json: Path, db: Path, *, dry_run: bool, url_policy: bool = True) -> dict:
     result = config_json.with_suffix(f".{time.monotonic_ns()}.json")
     cmd = [sys.executable, "-m", "crawler.crawl", "--config-json", str(config_json), "--db", str(db),
            "--result", str(result), "--impolite"]
     if dry_run:
         cmd.append("--dry-run")
+    if not url_policy:
+        cmd.append("--no-url-policy")
     started = time.monotonic()
     subprocess.run(cmd, cwd=ROOT, check=True, stderr=subprocess.DEVNULL)
     wall = time.monotonic() - started
@@ -78,11 +83,36 @@ def our_crawl(config_json: Path, db: Path, *, dry_run: bool) -> dict:
             "new_documents": st.get("nianbao/documents_is_new", 0)}
 
 
+def policy_cost_per_request(start_url: str, n: int = 50_000) -> float:
+    """Seconds the URL policy middleware spends on one request, in process (no download): a
+    figure the busy machine disturbs less than two whole crawls."""
+    from scrapy.http import Request
+    from scrapy.utils.test import get_crawler
+
+    from crawler.middlewares import UrlPolicyMiddleware
+    from spiders.portal import PortalSpider
+
+    crawler = get_crawler(PortalSpider, {"NIANBAO_SITES": [{"name": "scale", "start_url": start_url,
+                                                            "max_pages": n + 1}]})
+    mw = UrlPolicyMiddleware.from_crawler(crawler)
+    requests = [Request(f"{start_url}p{i}.html", meta={"site": "scale"}) for i in range(n)]
+    started = time.perf_counter()
+    for r in requests:
+        coro = mw.process_request(r)
+        try:
+            coro.send(None)  # an IP literal host: nothing to wait for
+        except StopIteration:
+            pass
+    return (time.perf_counter() - started) / n
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pages", type=int, default=20000, help="size of the generated portal (pages of a full crawl)")
     ap.add_argument("--bench-seconds", type=int, default=30, help="how long `scrapy bench` runs")
     ap.add_argument("--skip-full", action="store_true", help="spider-only figures (no store, no re-crawl)")
+    ap.add_argument("--policy-rounds", type=int, default=2,
+                    help="spider-only runs with and without the URL policy, alternating (cost = ratio of medians)")
     args = ap.parse_args()
 
     from crawler.config import config_from_dict
@@ -109,6 +139,18 @@ def main() -> None:
                   f"{spider['pages_per_s'] / base['pages_per_s']:.2f}")
             if spider["reports"] != expected_reports:
                 print(f"  !! found {spider['reports']} report pages, expected {expected_reports}")
+            with_policy, without = [spider["pages_per_s"]], []
+            for i in range(args.policy_rounds):
+                without.append(our_crawl(cfg_json, Path(tmp) / "dry.db", dry_run=True, url_policy=False)["pages_per_s"])
+                if i + 1 < args.policy_rounds:
+                    with_policy.append(our_crawl(cfg_json, Path(tmp) / "dry.db", dry_run=True)["pages_per_s"])
+            on, off = statistics.median(with_policy), statistics.median(without)
+            print(f"  URL policy cost: spider only {on:8.1f} pages/s with the policy middleware, {off:.1f} without "
+                  f"(medians of {len(with_policy)} and {len(without)} alternating runs); with/without "
+                  f"{on / off:.3f}, cost {100 * (1 - on / off):+.1f}% (target < 5%)")
+            per = policy_cost_per_request(url + "/zwgk/")
+            print(f"  URL policy alone: {per * 1e6:.1f} µs per request in process, "
+                  f"{100 * per * spider['pages_per_s']:.2f}% of a page's time at {spider['pages_per_s']:.1f} pages/s")
             if args.skip_full:
                 return
             db = Path(tmp) / "bench.db"

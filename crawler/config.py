@@ -54,7 +54,8 @@ class Site(_Model):
     start_url: str = Field(description="The portal's 政务公开 page or its 年报 column")
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Extra hosts attachments may come from (the start URL's host is always allowed)",
+        description="Extra hosts the site's pages, redirects and attachments may come from, as `host` "
+                    "(ports 80 and 443) or `host:port`; the start URL's host is always allowed",
     )
     platform: Literal["auto", "trs", "hanweb", "gkmlpt", "generic"] = Field(
         "auto", description="Platform adapter; 'auto' detects it from each page")
@@ -62,6 +63,7 @@ class Site(_Model):
     roster: list[RosterEntry] = Field(default_factory=list, description="Agencies expected to publish")
     obey_robots: bool | None = Field(None, description="Override crawl.obey_robots for this site")
     download_delay: float | None = Field(None, ge=0, description="Override crawl.download_delay (seconds)")
+    max_pages: int | None = Field(None, ge=1, description="Override crawl.max_pages_per_site for this site")
     recipients: list[str] = Field(
         default_factory=list, description="Alert recipients for this site (default: alerts.recipients)")
 
@@ -70,6 +72,14 @@ class Site(_Model):
     def _http_url(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _bare_hosts(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if not h or "/" in h or "@" in h or h != h.strip():
+                raise ValueError(f"{h!r} must be a host name or host:port, without scheme or path")
         return v
 
 
@@ -83,6 +93,12 @@ class Crawl(_Model):
     timeout: float = Field(30, gt=0, description="Download timeout, seconds")
     retries: int = Field(3, ge=0, description="Retries on 5xx and timeouts, with backoff")
     max_size_mb: float = Field(50, gt=0, description="Largest document fetched (DOWNLOAD_MAXSIZE)")
+    max_pages_per_site: int = Field(
+        5000, ge=1, description="Most requests (pages, data replies, attachments) one site may make in a run; "
+                                "beyond it the site's crawl stops, recorded as cap_site_pages")
+    max_listing_pages: int = Field(
+        100, ge=1, le=1000, description="Most pages read of one listing (a column's pager or data pages): page counts "
+                               "announced by a page and 下一页 chains are cut there, recorded as cap_listing_pages")
     failing_after_runs: int = Field(
         2, ge=1, description="A site failing the same way this many runs in a row is reported as failing")
 
@@ -200,6 +216,13 @@ class Schedule(_Model):
 class Serve(_Model):
     host: str = Field("127.0.0.1", description="Datasette host")
     port: int = Field(8001, ge=0, le=65535, description="Datasette port (0 picks a free one)")
+    public: bool = Field(
+        False, description="Public reading room: no arbitrary SQL, outbox/runs/fetches/blobs/events hidden, no "
+                           "sign-in or triage. Required to listen on a non-loopback host")
+    accounts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Officers who may sign in and triage findings: name -> name of the environment variable "
+                    "holding the password hash (make one with `datasette hash-password`); unused when public")
 
 
 class Config(_Model):

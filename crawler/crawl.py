@@ -26,7 +26,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from spiders.hostile import FAILURE_STATUSES
+from spiders.hostile import CAP_LISTING_PAGES, CAP_SITE_PAGES, CAP_STATUSES, FAILURE_STATUSES, SKIP_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,9 @@ class SiteSummary:
     documents_revised: int = 0
     not_modified: int = 0
     errors: int = 0
-    failures: dict[str, int] = field(default_factory=dict)  # fetch_status -> count
+    failures: dict[str, int] = field(default_factory=dict)  # fetch_status -> count (cap hits included)
+    #: URLs not fetched by policy (robots.txt, the URL policy): fetch_status -> count; never a failure
+    skipped: dict[str, int] = field(default_factory=dict)
     #: failure statuses seen in this run and each of the previous runs (failing_after_runs in a row)
     repeated_failures: list[str] = field(default_factory=list)
     status: str = "ok"  # ok | partial (some failures) | failed (nothing fetched)
@@ -60,6 +62,7 @@ class CrawlSummary:
     not_modified: int = 0
     conditional_requests: int = 0
     errors: int = 0
+    skipped: int = 0  # robots.txt disallowed + refused by the URL policy
     sites: dict[str, SiteSummary] = field(default_factory=dict)
     failing_sites: dict[str, list[str]] = field(default_factory=dict)  # site -> repeated statuses
     peak_rss_mb: float | None = None
@@ -71,12 +74,21 @@ class CrawlSummary:
             f"crawl run {self.run_id}: {self.status} in {self.elapsed_s:.1f}s — pages {self.pages}, "
             f"reports {self.reports}, attachments {self.attachments}, new documents "
             f"{self.documents_new}, revised {self.documents_revised}, not modified {self.not_modified}, "
-            f"errors {self.errors}"
+            f"errors {self.errors}, skipped {self.skipped}"
         ]
         for s in self.sites.values():
             fails = ", ".join(f"{k} {v}" for k, v in sorted(s.failures.items())) or "no failures"
+            skipped = ", ".join(f"{k} {v}" for k, v in sorted(s.skipped.items()))
             lines.append(f"  {s.name}: {s.status}; pages {s.pages}, reports {s.reports}, "
-                         f"attachments {s.attachments}, not modified {s.not_modified}; {fails}")
+                         f"attachments {s.attachments}, not modified {s.not_modified}; {fails}"
+                         + (f"; skipped: {skipped}" if skipped else ""))
+            if s.failures.get(CAP_SITE_PAGES):
+                lines.append(f"    {s.name}: crawl cut short by cap_site_pages: the page budget was reached and "
+                             f"{s.failures[CAP_SITE_PAGES]} requests were not made (crawl.max_pages_per_site, "
+                             f"sites[].max_pages)")
+            if s.failures.get(CAP_LISTING_PAGES):
+                lines.append(f"    {s.name}: crawl cut short by cap_listing_pages: a listing announced more pages "
+                             f"than crawl.max_listing_pages (the rest of the site was crawled)")
         for name, statuses in self.failing_sites.items():
             lines.append(f"  ! {name} keeps failing the same way: {', '.join(statuses)}")
         if self.error:
@@ -162,9 +174,15 @@ def summarize(run_id: int, stats: dict[str, Any], site_names: list[str]) -> Craw
                          errors=g(f"site/{name}/errors"))
         counts = {st: g(f"site/{name}/fetch/{st}") for st in FAILURE_STATUSES}
         ss.failures = {st: n for st, n in counts.items() if n}
+        skipped = {st: g(f"site/{name}/fetch/{st}") for st in SKIP_STATUSES}
+        ss.skipped = {st: n for st, n in skipped.items() if n}
+        s.skipped += sum(ss.skipped.values())
         fetched = ss.pages + ss.reports + ss.attachments + ss.not_modified
         if ss.failures:
-            ss.status = "partial" if fetched > sum(ss.failures.values()) else "failed"
+            # a cap is one fact however many requests it stopped
+            failed = sum(n for st, n in ss.failures.items() if st not in CAP_STATUSES) + \
+                sum(1 for st in ss.failures if st in CAP_STATUSES)
+            ss.status = "partial" if fetched > failed else "failed"
         s.sites[name] = ss
     statuses = [ss.status for ss in s.sites.values()]
     if any(st != "ok" for st in statuses):
@@ -235,7 +253,8 @@ class CrawlProgress:
         st = self.crawler.stats
         g = lambda k: int(st.get_value(f"nianbao/{k}", 0) or 0)  # noqa: E731
         return (f"sites {g('sites')} · pages {g('pages')} · reports {g('reports')} · attachments "
-                f"{g('attachments')} · not modified {g('fetch/not_modified')} · errors {g('errors')}")
+                f"{g('attachments')} · not modified {g('fetch/not_modified')} · errors {g('errors')} · "
+                f"skipped {g('skipped')}")
 
     def opened(self, spider) -> None:
         from twisted.internet import task
@@ -296,8 +315,13 @@ def child_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--impolite", action="store_true")
     ap.add_argument("--dry-run", action="store_true",
                     help="no store: items are counted and dropped (spider throughput, bench/crawl_bench.py)")
+    ap.add_argument("--no-url-policy", action="store_true",
+                    help="without the URL policy middleware (bench/crawl_bench.py measures its cost)")
     args = ap.parse_args(argv)
 
+    from crawler.settings import offline_public_suffix_list
+
+    offline_public_suffix_list()  # before Scrapy is imported
     from scrapy.crawler import CrawlerProcess
 
     from crawler.config import config_from_dict
@@ -312,6 +336,8 @@ def child_main(argv: list[str] | None = None) -> int:
     if os.environ.get("NIANBAO_PROGRESS_INTERVAL"):
         settings["NIANBAO_PROGRESS_INTERVAL"] = float(os.environ["NIANBAO_PROGRESS_INTERVAL"])
     _die_with_parent()
+    if args.no_url_policy:
+        settings["NIANBAO_URL_POLICY"] = False
     if args.dry_run:
         settings["ITEM_PIPELINES"] = {}
         settings["NIANBAO_DB"] = None

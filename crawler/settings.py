@@ -5,6 +5,13 @@ Politeness (per host): robots.txt obeyed unless a site opts out, its Crawl-delay
 ``download_delay`` as its floor, at most ``concurrent_per_domain`` (≤ 2 by default) requests in
 flight per host, timeouts, retries on 5xx/timeouts with exponential backoff, DOWNLOAD_MAXSIZE and a
 User-Agent that names the project and the operator's contact.
+
+URL policy (``crawler.middlewares.UrlPolicyMiddleware``, in place of Scrapy's OffsiteMiddleware):
+every request and redirect hop must be http/https to one of the site's hosts and must not resolve
+to a loopback/private/link-local/reserved address the start host is not itself on; at most
+``max_pages_per_site`` requests per site.  Download handlers other than http/https are switched
+off as a second line.  robots.txt: Scrapy's middleware is on whenever any site obeys it, and the
+requests of sites that do not carry ``dont_obey_robotstxt``.
 """
 from __future__ import annotations
 
@@ -25,13 +32,31 @@ def _version() -> str:
         return "0"
 
 
-def site_dict(site: Site) -> dict[str, Any]:
+def obeys_robots(site: Site, config: Config) -> bool:
+    """The site's own obey_robots, else the crawl's."""
+    return config.crawl.obey_robots if site.obey_robots is None else site.obey_robots
+
+
+def site_dict(site: Site, config: Config | None = None) -> dict[str, Any]:
     """A site as the spider sees it (plain data: the spider may not import crawler.config)."""
+    crawl = config.crawl if config is not None else None
     return {
         "name": site.name, "start_url": site.start_url, "allowed_hosts": list(site.allowed_hosts),
         "platform": site.platform, "selectors": site.selectors.model_dump(exclude_none=True),
-        "obey_robots": site.obey_robots,
+        "obey_robots": obeys_robots(site, config) if config is not None else site.obey_robots,
+        "max_pages": site.max_pages or (crawl.max_pages_per_site if crawl else None),
+        "max_listing_pages": crawl.max_listing_pages if crawl else None,
     }  # a site's download_delay is not the spider's business: it becomes a DOWNLOAD_SLOTS entry
+
+
+def offline_public_suffix_list() -> None:
+    """Scrapy's cookie handling asks tldextract for the Public Suffix List, which by default
+    downloads it from the internet (and prints tracebacks when it cannot).  An empty URL list makes
+    tldextract use its bundled snapshot silently (tldextract documents the variable); it must be
+    set before Scrapy builds its extractor (at import of its cookies middleware)."""
+    import os
+
+    os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""
 
 
 def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: list[Site],
@@ -48,7 +73,8 @@ def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: 
         "BOT_NAME": "nianbao",
         "SPIDER_MODULES": ["spiders"],
         "USER_AGENT": USER_AGENT_TEMPLATE.format(version=_version(), contact=c.contact),
-        "ROBOTSTXT_OBEY": c.obey_robots,
+        # on when any site obeys; the requests of the others carry dont_obey_robotstxt
+        "ROBOTSTXT_OBEY": any(obeys_robots(s, config) for s in sites),
         "DOWNLOAD_DELAY": delay,
         "DOWNLOAD_DELAY_JITTER": 0.5 if polite else 0.0,
         "DOWNLOAD_SLOTS": slots,
@@ -74,8 +100,15 @@ def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: 
         "LOG_LEVEL": "WARNING",
         "LOG_INSTALL_ROOT_HANDLER": True,
         "REQUEST_FINGERPRINTER_IMPLEMENTATION": "2.7",
+        # http and https only: no file://, ftp://, s3://, data: downloads even if a request got through
+        "DOWNLOAD_HANDLERS": {"file": None, "ftp": None, "s3": None, "data": None},
         "DOWNLOADER_MIDDLEWARES": {
-            # robots.txt (100) runs first, then our Crawl-delay/backoff wait, then conditional headers
+            # the URL policy (50) before anything else, robots.txt included (so a refused host's
+            # robots.txt is never fetched either); then robots.txt (100), our Crawl-delay/backoff
+            # wait, then conditional headers
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+            "crawler.middlewares.UrlPolicyMiddleware": 50,
+            "crawler.middlewares.OffThreadDecodeMiddleware": 560,  # after decompression and redirects
             "crawler.middlewares.PoliteDelayMiddleware": 110,
             "crawler.middlewares.ConditionalRequestMiddleware": 120,
             "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
@@ -85,7 +118,8 @@ def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: 
         "EXTENSIONS": {"crawler.crawl.CrawlProgress": 500},
         "NIANBAO_DB": db_path,
         "NIANBAO_RUN_ID": run_id,
-        "NIANBAO_SITES": [site_dict(s) for s in sites],
+        "NIANBAO_SITES": [site_dict(s, config) for s in sites],
+        "NIANBAO_URL_POLICY": True,  # bench/crawl_bench.py measures the policy's cost by turning it off
         "NIANBAO_PROGRESS": progress,
         "NIANBAO_PROGRESS_INTERVAL": None,  # default: 0.5 s on a terminal, 30 s in a log
     }

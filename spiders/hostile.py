@@ -3,12 +3,18 @@
 A page recognised here is recorded with its ``fetch_status`` and never handed to parsing as a
 report.  The heuristics follow ../shared/research/portals.md §9: status, size, and marker strings,
 with a positive check (enough real text) because a failed challenge often blanks the page.
-Also here: decoding pages that declare no charset (GBK sites), and naming transport failures.
+Also here: the vocabulary of fetch statuses (failures, policy skips, cap hits), the visible text of
+a page (lxml, linear time) and naming transport failures.  Bytes -> text is ``storage.decoding``,
+the decoder the parser uses too.
 """
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from lxml import etree
 
 # -- fetch statuses (the vocabulary of documents.fetch_status / fetches.fetch_status) -----------
 OK = "ok"
@@ -29,14 +35,23 @@ REDIRECT_LOOP = "redirect_loop"
 TRUNCATED = "truncated"
 DNS_ERROR = "dns_error"
 CONNECTION_ERROR = "connection_error"
-ROBOTS_DISALLOWED = "robots_disallowed"
 ERROR = "error"
+# policy: a URL we chose not to fetch (counted as skipped, never a failure of the site)
+ROBOTS_DISALLOWED = "robots_disallowed"
+REFUSED_SCHEME = "refused_scheme"  # not http/https (file:, ftp:, data: …)
+REFUSED_OFFSITE = "refused_offsite"  # host:port not among the site's hosts (start URL + allowed_hosts)
+REFUSED_ADDRESS = "refused_address"  # resolves to a loopback/private/link-local/reserved address
+# caps: the crawl of a site was cut short (a failure: the site was not read to its end)
+CAP_SITE_PAGES = "cap_site_pages"  # crawl.max_pages_per_site / sites[].max_pages
+CAP_LISTING_PAGES = "cap_listing_pages"  # crawl.max_listing_pages: page count clamped, pager chain cut
 
 FAILURE_STATUSES = (
     WAF_412, WAF_521, WAF_OTHER, SOFT_404, JS_ONLY, LOGIN_REDIRECT, TLS_ERROR, TIMEOUT, HTTP_5XX,
-    HTTP_4XX, HTTP_404, TOO_LARGE, REDIRECT_LOOP, TRUNCATED, DNS_ERROR, CONNECTION_ERROR,
-    ROBOTS_DISALLOWED, ERROR,
+    HTTP_4XX, HTTP_404, TOO_LARGE, REDIRECT_LOOP, TRUNCATED, DNS_ERROR, CONNECTION_ERROR, ERROR,
+    CAP_SITE_PAGES, CAP_LISTING_PAGES,
 )
+SKIP_STATUSES = (ROBOTS_DISALLOWED, REFUSED_SCHEME, REFUSED_OFFSITE, REFUSED_ADDRESS)
+CAP_STATUSES = (CAP_SITE_PAGES, CAP_LISTING_PAGES)
 
 SOFT_404_MARKERS = ("页面不存在", "找不到", "页面未找到", "您访问的页面", "404 Not Found", "Page Not Found",
                     "该信息已删除", "信息不存在", "页面已删除")
@@ -45,12 +60,31 @@ LOGIN_MARKERS = ("login", "passport", "sso", "cas/", "denglu")
 LOGIN_TEXT = ("用户登录", "请登录", "统一身份认证", "账号登录")
 _TS_RE = re.compile(r"\$_ts\s*=|\$_ts\.")
 _JSL_RE = re.compile(r"__jsl_clearance|__jsluid")
-_TAG_RE = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.S | re.I)
+_WS_RE = re.compile(r"\s+")
+_INVISIBLE = ("script", "style", "noscript", "template")
+#: Bodies above this size are decoded and read off the reactor thread
+#: (``crawler.middlewares.OffThreadDecodeMiddleware``).
+LARGE_BODY = 256 * 1024
+
+
+def _tree(html: str):
+    """An lxml tree of ``html`` (None when empty): libxml2's parser is linear on any input."""
+    if not html or not html.strip():
+        return None
+    parser = etree.HTMLParser(encoding="utf-8", remove_comments=True, remove_pis=True, no_network=True)
+    try:
+        return etree.fromstring(html.encode("utf-8", "replace"), parser)
+    except (etree.ParserError, etree.XMLSyntaxError, ValueError):
+        return None
 
 
 def visible_text(html: str) -> str:
-    """Rough visible text: tags, scripts and styles dropped, whitespace collapsed."""
-    return re.sub(r"\s+", " ", _TAG_RE.sub(" ", html)).strip()
+    """The page's visible text: scripts, styles and tags dropped, whitespace collapsed."""
+    root = _tree(html)
+    if root is None:
+        return ""
+    etree.strip_elements(root, *_INVISIBLE, with_tail=False)
+    return _WS_RE.sub(" ", " ".join(root.itertext())).strip()
 
 
 @dataclass
@@ -74,13 +108,14 @@ class Verdict:
 
 def classify_response(status: int, url: str, body: bytes, *, text: str | None = None,
                       set_cookies: list[str] | None = None, redirect_urls: list[str] | None = None,
-                      content_type: str | None = None) -> Verdict | None:
-    """A hostile verdict for a received response, or None if it looks like content."""
+                      content_type: str | None = None, visible: str | None = None) -> Verdict | None:
+    """A hostile verdict for a received response, or None if it looks like content.
+
+    ``visible`` is ``visible_text`` of the page's head (first 64 K characters) when the caller
+    already has it (computed off the reactor thread for large pages)."""
     head = body[:65536]
-    try:
-        snippet = text if text is not None else head.decode("utf-8", "replace")
-    except Exception:  # pragma: no cover - decode with replace cannot fail
-        snippet = ""
+    # without a text (an attachment, a data reply) a lossy UTF-8 view is enough to spot markers
+    snippet = text[:65536] if text is not None else head.decode("utf-8", "replace")
     cookies = " ".join(set_cookies or [])
     if status == 412 and (_TS_RE.search(snippet) or len(body) < 20000):
         return Verdict(WAF_412, "HTTP 412 challenge (瑞数 $_ts script)")
@@ -102,7 +137,8 @@ def classify_response(status: int, url: str, body: bytes, *, text: str | None = 
         return Verdict(LOGIN_REDIRECT, f"redirected to a login page {url}")
     if not is_html or "xml" in ct or "json" in ct:
         return None
-    visible = visible_text(snippet)
+    if visible is None:
+        visible = visible_text(snippet)
     if _TS_RE.search(snippet) and len(visible) < 200:
         return Verdict(WAF_412, "$_ts challenge script served with status 200")
     if _JSL_RE.search(snippet) and len(visible) < 200:
@@ -120,7 +156,6 @@ def classify_response(status: int, url: str, body: bytes, *, text: str | None = 
 _XHR_MARKERS = re.compile(r"XMLHttpRequest|\$\.(?:ajax|get|post|getJSON)\b|\bfetch\(|axios|new Vue\b|"
                           r"createApp\(|ReactDOM|loadList|\bapi/|\.json\b|id=[\"']app[\"']", re.I)
 _NOSCRIPT_RE = re.compile(r"<noscript>[^<]*(?:JavaScript|javascript|脚本)", re.I)
-_ANCHOR_RE = re.compile(r"<a\b[^>]*href[^>]*>(.*?)</a>", re.S | re.I)
 
 
 def looks_js_only(html: str, entry_links: int | None = None) -> bool:
@@ -132,60 +167,54 @@ def looks_js_only(html: str, entry_links: int | None = None) -> bool:
         return False
     if entry_links is not None:
         return entry_links == 0
-    for inner in _ANCHOR_RE.findall(html):
-        if len(visible_text(inner)) >= 8:
+    root = _tree(html)
+    for a in (root.iter("a") if root is not None else ()):
+        if a.get("href") is not None and len(_WS_RE.sub(" ", "".join(a.itertext())).strip()) >= 8:
             return False
     return True
 
 
-# -- charset ------------------------------------------------------------------------------------
-_META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
-_GBK_NAMES = {"gbk", "gb2312", "gb18030", "x-gbk", "cp936", "euc-cn"}
+# -- the site's hosts ----------------------------------------------------------------------------
+def site_netlocs(start_url: str, allowed_hosts: list[str]) -> frozenset[str]:
+    """The host:port pairs of a site.  A host named without a port (the start URL's included, when
+    it has none) may be reached on 80 and 443: portals move between http and https; a host name
+    also stands for its ``www.`` twin (or the bare name of a ``www.`` host)."""
+    out: set[str] = set()
+    start = urlsplit(start_url)
+    names = [(start.hostname or "", start.port)]
+    for h in allowed_hosts:
+        p = urlsplit(f"//{h.strip()}")
+        names.append((p.hostname or "", p.port))
+    for host, port in names:
+        if not host:
+            continue
+        host = host.lower()
+        # example.gov.cn and www.example.gov.cn are one owner: portals redirect between them
+        twins = [host]
+        if not _is_ip(host):
+            twins.append(host[4:] if host.startswith("www.") else f"www.{host}")
+        for h in twins:
+            if port:
+                out.add(f"{h}:{port}")
+            else:
+                out.update({f"{h}:80", f"{h}:443"})
+    return frozenset(out)
 
 
-def declared_charset(content_type: str | None, body: bytes) -> str | None:
-    """The charset from the Content-Type header, else from a <meta> in the first 4 KB."""
-    if content_type:
-        m = re.search(r"charset\s*=\s*[\"']?([A-Za-z0-9_\-]+)", content_type, re.I)
-        if m:
-            return m.group(1).lower()
-    m = _META_CHARSET_RE.search(body[:4096])
-    return m.group(1).decode("ascii").lower() if m else None
-
-
-def decode_html(content_type: str | None, body: bytes) -> tuple[str, str]:
-    """(text, encoding): trusts a declared charset (GBK family read as gb18030), else sniffs.
-
-    Pages with no declared charset are tried as UTF-8 first and, failing that, as gb18030 (the
-    usual case on Chinese government hosts), with charset-normalizer as the last resort.
-    """
-    cs = declared_charset(content_type, body)
-    if cs in _GBK_NAMES:
-        cs = "gb18030"
-    if cs:
-        try:
-            return body.decode(cs), cs
-        except (LookupError, UnicodeDecodeError):
-            pass
+def _is_ip(host: str) -> bool:
     try:
-        return body.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return body.decode("gb18030"), "gb18030"
-    except UnicodeDecodeError:
-        pass
-    from charset_normalizer import from_bytes  # only for the odd page
-
-    best = from_bytes(body).best()
-    if best is not None:
-        return str(best), best.encoding
-    return body.decode("utf-8", "replace"), "utf-8"
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
 
 
 # -- transport failures ---------------------------------------------------------------------------
 def classify_failure(exc: BaseException) -> Verdict:
     """Name a download failure (the exception of a Twisted Failure)."""
+    named = getattr(exc, "fetch_status", None)  # the URL policy's refusals name themselves
+    if isinstance(named, str):
+        return Verdict(named, str(exc))
     name = type(exc).__name__
     module = type(exc).__module__
     text = f"{module}.{name}: {exc}"

@@ -26,6 +26,7 @@ from scrapy.http import Request, Response
 
 from spiders import hostile, platforms, titles
 from spiders.hostile import FetchRecord
+from storage.decoding import decode
 from storage.models import Document
 
 logger = logging.getLogger(__name__)
@@ -71,6 +72,10 @@ class PortalSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.sites: dict[str, dict[str, Any]] = {s["name"]: s for s in (sites or [])}
         self.max_tree_depth = max_tree_depth
+        # Scrapy's notion of the site's hosts; crawler.middlewares.UrlPolicyMiddleware enforces
+        # the finer policy (ports, allowed_hosts, resolved addresses) on every request and hop
+        self.allowed_domains = sorted({h for s in self.sites.values() for h in self._site_hosts(s) if h})
+        self._capped: set[tuple[str | None, str]] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -90,7 +95,9 @@ class PortalSpider(scrapy.Spider):
         self._stat(f"site/{site}/{key}")
 
     def _site_hosts(self, site: dict[str, Any]) -> set[str]:
-        return {_host(site["start_url"]), *(h.lower() for h in site.get("allowed_hosts") or [])}
+        # the host names of the URL policy's host:port pairs (the middleware checks the port)
+        netlocs = hostile.site_netlocs(site["start_url"], site.get("allowed_hosts") or [])
+        return {n.rsplit(":", 1)[0] for n in netlocs}
 
     def _request(self, url: str, site: dict[str, Any], role: str, callback=None, *,
                  method: str = "GET", body: str | None = None, headers: dict | None = None,
@@ -126,7 +133,17 @@ class PortalSpider(scrapy.Spider):
         # a failure names the URL we asked for; a 304 the URL whose stored copy it confirms
         url = request.url if status == hostile.NOT_MODIFIED else (meta.get("redirect_urls") or [request.url])[0]
         self._stat_site(f"fetch/{status}", meta.get("site"))
-        if status not in (hostile.OK, hostile.NOT_MODIFIED):
+        if status in hostile.CAP_STATUSES:
+            # a cap is one fact per site: its first hit is journaled (and an error), the rest counted
+            if (meta.get("site"), status) in self._capped:
+                return None
+            self._capped.add((meta.get("site"), status))
+            if status == hostile.CAP_LISTING_PAGES:  # (the middleware logs the page budget's)
+                logger.warning("%s: %s at %s (%s); the rest of the site is crawled", meta.get("site"), reason,
+                               url, status)
+        if status in hostile.SKIP_STATUSES:  # policy (robots.txt, URL policy): skipped, not an error
+            self._stat_site("skipped", meta.get("site"))
+        elif status not in (hostile.OK, hostile.NOT_MODIFIED):
             self._stat_site("errors", meta.get("site"))
             logger.info("%s %s (%s): %s", status, url, meta.get("role"), reason)
         return FetchRecord(url=url, site=meta.get("site"), role=meta.get("role", ""),
@@ -137,8 +154,9 @@ class PortalSpider(scrapy.Spider):
         request = failure.request
         verdict = hostile.classify_failure(failure.value)
         response = getattr(failure.value, "response", None)
-        yield self._record(request, verdict.status, verdict.reason,
-                           getattr(response, "status", None))
+        record = self._record(request, verdict.status, verdict.reason, getattr(response, "status", None))
+        if record is not None:
+            yield record
 
     def _verdict(self, response: Response, text: str | None = None) -> hostile.Verdict | None:
         return hostile.classify_response(
@@ -146,10 +164,21 @@ class PortalSpider(scrapy.Spider):
             set_cookies=[c.decode("latin-1") for c in response.headers.getlist("Set-Cookie")],
             redirect_urls=response.meta.get("redirect_urls"),
             content_type=_content_type(response),
+            visible=self._decoded(response)[2] if self._decoded(response) else None,
         )
 
+    @staticmethod
+    def _decoded(response: Response) -> tuple[str, str, str] | None:
+        """(text, encoding, visible head) of a large page, decoded off the reactor thread by
+        crawler.middlewares.OffThreadDecodeMiddleware (None for small pages)."""
+        got = response.meta.get("decoded")
+        if got and got[0] == len(response.body):  # not a copy left on a retried/replaced response
+            return got[1:]
+        return None
+
     def _text(self, response: Response) -> str:
-        return hostile.decode_html(_content_type(response), response.body)[0]
+        decoded = self._decoded(response)
+        return decoded[0] if decoded else decode(response.body, _content_type(response))[0]
 
     # -- listings --------------------------------------------------------------------------------
     def parse_page(self, response: Response):
@@ -174,12 +203,14 @@ class PortalSpider(scrapy.Spider):
         if role == "start" and in_tree:
             root = _root_dir(url)
         kept = yield from self._entries(listing.entries, site, url)
-        for page in listing.pages:
-            yield self._page_request(page, site, depth, root, url)
+        pages = yield from self._listing_pages(listing.pages, response, site)
+        for page in pages:
+            yield self._page_request(page, site, depth, root, url, meta.get("page_depth", 0) + 1)
         links = platforms.anchors(platforms.selector(text), url)
         hosts = self._site_hosts(site)
+        pager = {p.url for p in listing.pages}  # pages of this listing: counted by page_depth, not re-rooted
         for a, link in links:
-            if _host(link) not in hosts or not _listing_like(link):
+            if _host(link) not in hosts or not _listing_like(link) or link in pager:
                 continue  # cheap tests first: most links of a big listing are articles
             label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
             target = self._follow(url, link, label, in_tree, root, depth)
@@ -243,14 +274,29 @@ class PortalSpider(scrapy.Spider):
                                     link_title=e.title, listing_date=e.date)
         return kept
 
+    def _listing_pages(self, pages: list[platforms.PageRequest], response: Response, site):
+        """The listing's other pages that fit in crawl.max_listing_pages: a page counts the pager
+        hops that led to it (``page_depth``), so an announced count is clamped and an endless
+        下一页 chain stops.  A cut is recorded (cap_listing_pages) and the rest of the site goes on."""
+        limit = site.get("max_listing_pages") or platforms.MAX_PAGES
+        room = max(0, limit - 1 - response.meta.get("page_depth", 0))
+        if len(pages) > room:
+            more = f"{len(pages)}+" if len(pages) >= platforms.MAX_PAGES else str(len(pages))
+            record = self._record(response.request, hostile.CAP_LISTING_PAGES,
+                                  f"listing announces {more} more pages; {room} read "
+                                  f"(crawl.max_listing_pages {limit})", response.status)
+            if record is not None:
+                yield record
+        return pages[:room]
+
     def _page_request(self, page: platforms.PageRequest, site, depth: int, root: str | None,
-                      referer: str) -> Request:
+                      referer: str, page_depth: int = 1) -> Request:
         callback = self.parse_data if page.kind == "data" else self.parse_page
         role = "data" if page.kind == "data" else "column"
         return self._request(page.url, site, role, callback=callback, method=page.method,
                              body=page.body, headers=dict(page.headers) or None, tree_depth=depth,
                              column_root=root, platform=page.platform, from_url=referer,
-                             form_body=page.body)
+                             form_body=page.body, page_depth=page_depth)
 
     def parse_data(self, response: Response):
         meta = response.meta
@@ -271,9 +317,10 @@ class PortalSpider(scrapy.Spider):
                                f"unreadable data reply: {e}", response.status)
             return
         yield from self._entries(listing.entries, site, response.url)
-        for page in listing.pages:
+        pages = yield from self._listing_pages(listing.pages, response, site)
+        for page in pages:
             yield self._page_request(page, site, meta.get("tree_depth", 0), meta.get("column_root"),
-                                     meta.get("from_url") or response.url)
+                                     meta.get("from_url") or response.url, meta.get("page_depth", 0) + 1)
 
     # -- reports and attachments -------------------------------------------------------------------
     def _document(self, response: Response, *, report_url: str | None, page_date: str | None = None) -> Document:

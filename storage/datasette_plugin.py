@@ -1,6 +1,10 @@
 """Datasette plugin: the report page, the overview with charts, and links from rows to both.
 
 Routes
+- ``/`` and ``/-/nianbao/matrix`` the compliance matrix of a year (the landing page), with
+  ``/-/nianbao/matrix.xlsx|.docx|.csv`` as 通报 downloads of the same filters;
+- ``/-/nianbao/agency/<id>`` an agency's years side by side, with the cross-year relations;
+- ``/-/nianbao/triage`` (POST, CSRF-protected, signed-in actor, never in public mode) 确认/误报/已整改;
 - ``/-/nianbao`` overview: reports and open findings per rule per year (inline SVG charts).
 - ``/-/nianbao/report/<id>`` one report laid out as printed: Table 二 blocks, Table 三 25x7 under
   its two-level header, Table 四 15 cells under its three-level header; cells named by findings
@@ -8,7 +12,11 @@ Routes
   agency's history as charts.
 
 Charts are SVG drawn here on the server: no JavaScript library, no CDN (the reading room may have
-no internet).  The plugin only reads (Datasette opens the database with mode=ro).
+no internet).  The plugin only reads (Datasette opens the database with mode=ro), except the
+triage form, which writes one row through Datasette's write connection.
+
+Public mode (plugin config ``public: true``, from ``serve.public``): arbitrary SQL is off, the
+journals (outbox, runs, fetches, blobs, events, triage) are hidden, triage and sign-in are off.
 """
 from __future__ import annotations
 
@@ -21,6 +29,10 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
+from monitor import triage as triage_mod
+from monitor.checks.categories import SEVERITY_LABELS, category
+from monitor.compliance import advice, cell_label, cells_summary, evidence
+from storage import desk
 from storage.metadata import REPORT_PAGE
 from storage.models import (
     SCALAR, SEVERITIES, TABLE2_LAYOUT, TABLE3_APPLICANT_COLUMNS, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS,
@@ -83,7 +95,7 @@ def stacked_chart(counts: dict[str, dict[str, int]], *, title: str, width: int =
     xs = sorted(counts)
     series = sorted({s for c in counts.values() for s in c})
     colors = {s: _PALETTE[i % len(_PALETTE)] for i, s in enumerate(series)}
-    legend_w = 150
+    legend_w = 190
     left, bottom, top = 36, 28, 36
     plot_w, plot_h = width - left - legend_w - 10, height - bottom - top
     top_value = max([sum(c.values()) for c in counts.values()] or [0]) or 1
@@ -145,8 +157,10 @@ async def _labels(db, template: str) -> dict[tuple[str, str, str], tuple[str, st
 class _CellView:
     """One cell as shown: value (or raw text for non-numeric kinds), classes and tooltip."""
 
-    def __init__(self, ref: str, cell: dict[str, Any] | None, flags: dict[str, list[dict]], suspects: set[str]):
+    def __init__(self, ref: str, cell: dict[str, Any] | None, flags: dict[str, list[dict]], suspects: set[str],
+                 label: str | None = None):
         self.ref = ref
+        self.label = label or ref
         self.cell = cell
         self.findings = flags.get(ref, [])
         self.assessable = cell is not None and CellKind(cell["kind"]).assessable
@@ -172,9 +186,9 @@ class _CellView:
 
     @property
     def tooltip(self) -> str:
-        parts = [self.ref]
+        parts = [self.label]
         if self.cell is not None:
-            parts.append(f"raw: {self.cell['raw']!r} ({self.cell['kind']})")
+            parts.append(f"原文：{self.cell['raw'] or '（空白）'}")
         parts += [f["message"] for f in self.findings]
         return "\n".join(parts)
 
@@ -192,19 +206,37 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
     findings = await _rows(db, "select * from findings where report_id = ? order by resolved_at is not null, "
                                "case severity when 'error' then 0 when 'warning' then 1 else 2 end, rule, id",
                            [report_id])
+    triage_log = await db.execute_fn(lambda conn: desk.triage_for_report(conn, report_id))
     flags: dict[str, list[dict]] = defaultdict(list)
     suspects: set[str] = set()
     for f in findings:
         f["cells_list"] = json.loads(f["cells"] or "[]")
         f["numbers_obj"] = json.loads(f["numbers"] or "{}")
-        if f["resolved_at"] is None:
+        f["triage"] = triage_log.get(f["fingerprint"], [])
+        last = f["triage"][-1]["state"] if f["triage"] else "open"
+        f["triage_state"] = "open" if last == "reopened" else last
+        f["triage_label"] = triage_mod.STATE_LABELS[f["triage_state"]]
+        if f["resolved_at"] is None and triage_mod.counts(f):  # a dismissed finding marks no cell
             for ref in f["cells_list"]:
                 flags[ref].append(f)
             if f["suspect"]:
                 suspects.add(f["suspect"])
 
+    def label(ref: str) -> str:
+        return cell_label(ref, template, labels)
+
     def view(table: str, row: str, col: str) -> _CellView:
-        return _CellView(f"{table}.{row}.{col}", cells.get((table, row, col)), flags, suspects)
+        ref = f"{table}.{row}.{col}"
+        return _CellView(ref, cells.get((table, row, col)), flags, suspects, label(ref))
+
+    for f in findings:
+        f["suspect_label"] = label(f["suspect"]) if f["suspect"] else None
+        f["cells_labels"] = [label(r) for r in f["cells_list"]]
+        f["cells_short"] = cells_summary(f["cells_list"], f["suspect"], label)
+        f["category"] = category(f["rule"])
+        f["severity_label"] = SEVERITY_LABELS.get(f["severity"], f["severity"])
+        f["evidence"] = evidence({**f, "cells": f["cells_list"], "numbers": f["numbers_obj"]}, template)
+        f["advice"] = advice(f["rule"])
 
     # the database's `labels` table (synced from the vocabulary on every writable open), else the vocabulary
     def row_label(table: str, row: str, col: str) -> str:
@@ -240,6 +272,7 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
 
     warnings = await _rows(db, "select code, message, cell from warnings where report_id = ? order by seq",
                            [report_id])
+    warning_groups = group_warnings(warnings, labels)
     text_rows = await _rows(db, "select sections from report_text where report_id = ?", [report_id])
     sections = json.loads(text_rows[0]["sections"]) if text_rows and text_rows[0]["sections"] else {}
     documents = await _rows(db, "select d.id, d.url, v.id as version_id, v.sha256, v.size, v.content_type, "
@@ -262,13 +295,15 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
                                    "resolved_at is null and year is not null group by year, rule", [report["agency_id"]])
         counts: dict[str, dict[str, int]] = defaultdict(dict)
         for r in per_rule:
-            counts[str(r["year"])][r["rule"]] = r["n"]
+            counts[str(r["year"])][category(r["rule"])] = counts[str(r["year"])].get(category(r["rule"]), 0) + r["n"]
         charts.append(stacked_chart(dict(counts), title="历年各规则问题数（仍存在）"))
     return {
         "report": report, "template": template, "t2_blocks": t2_blocks, "t3_rows": t3_rows,
         "t3_headers": t3_headers, "t3_applicants": len(TABLE3_APPLICANT_COLUMNS), "t4_cells": t4_cells,
         "t4_col_labels": t4_col_labels, "t4_group_labels": t4_group_labels, "findings": findings,
-        "open_findings": [f for f in findings if f["resolved_at"] is None], "warnings": warnings,
+        "open_findings": [f for f in findings if f["resolved_at"] is None and triage_mod.counts(f)],
+        "warnings": warnings,
+        "warning_groups": warning_groups, "triage_actions": triage_mod.ACTION_LABELS,
         "sections": sections, "documents": documents, "charts": charts, "siblings": siblings,
         "vocab": PAGE_LABELS,
     }
@@ -279,7 +314,7 @@ async def overview_context(db) -> dict[str, Any]:
                                "and year is not null group by year, rule")
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for r in per_rule:
-        counts[str(r["year"])][r["rule"]] = r["n"]
+        counts[str(r["year"])][category(r["rule"])] = counts[str(r["year"])].get(category(r["rule"]), 0) + r["n"]
     per_year = await _rows(db, "select year, count(*) as n from reports where year is not null group by year "
                                "order by year")
     totals = (await _rows(db, "select (select count(*) from reports) as reports, (select count(*) from findings "
@@ -287,9 +322,170 @@ async def overview_context(db) -> dict[str, Any]:
                               "agencies, (select count(*) from documents) as documents"))[0]
     recent = await _rows(db, "select f.rule, f.severity, f.agency, f.year, f.message, f.report_id, f.first_seen "
                              "from findings f where f.resolved_at is null order by f.first_seen desc, f.id desc limit 20")
+    for r in recent:
+        r["category"], r["severity_label"] = category(r["rule"]), SEVERITY_LABELS.get(r["severity"], r["severity"])
     return {"charts": [bar_chart([(str(r["year"]), r["n"]) for r in per_year], title="各年度收录报告数"),
                        stacked_chart(dict(counts), title="各年度各规则问题数（仍存在）", width=620)],
             "totals": totals, "recent": recent}
+
+
+# -- parse warnings, said once per kind ------------------------------------------------------------
+
+_TABLE_WORDS = {"table2": "表二", "table3": "表三", "table4": "表四"}
+#: warning code -> a sentence about N of them in one table ({table}, {n}); the details stay below it.
+WARNING_PHRASES = {
+    "blank_cell": "{table}有 {n} 个空白单元格，见表中斜线格（空白不当作0，涉及的关系不予核验）",
+    "missing_cell": "{table}有 {n} 个单元格没有读到数值，见表中斜线格",
+    "na_cell": "{table}有 {n} 个单元格填写“/”“—”“无”等，不是数字（不当作0）",
+    "text_cell": "{table}有 {n} 个单元格是文字而不是数字",
+    "row_not_found": "{table}有 {n} 行没有找到：{labels}",
+    "row_not_matched": "{table}有 {n} 行与国家格式的行对不上，已略过",
+    "table_not_found": "没有找到{table}",
+    "ambiguous_value": "{table}有 {n} 处数值个数与格式不符，已按顺序取用，请对照原文",
+    "mixed_template": "{table}与其他表格的格式版本（2019 / 2021）不一致",
+}
+_REF = __import__("re").compile(r"\b(table[234])\.([a-z_]+)")
+
+
+def group_warnings(warnings: list[dict[str, Any]], labels: dict | None = None) -> list[dict[str, Any]]:
+    """Parse warnings grouped by kind and table, each group one Chinese sentence (表三有 126 个空白
+    单元格，见表中斜线格) with its original lines kept as details."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for w in warnings:
+        m = _REF.search(w.get("cell") or "") or _REF.search(w.get("message") or "")
+        groups[(w["code"], m.group(1) if m else "")].append(w)
+    out = []
+    for (code, table), ws in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        rows = []
+        for w in ws:
+            m = _REF.search(w.get("cell") or "") or _REF.search(w.get("message") or "")
+            if m:
+                lab = next((v[0] for k, v in (labels or {}).items() if k[0] == m.group(1) and k[1] == m.group(2)), None)
+                rows.append(lab or m.group(2))
+        phrase = WARNING_PHRASES.get(code, "{table}有 {n} 条解析提示（" + code + "）")
+        text = phrase.format(table=_TABLE_WORDS.get(table, "报告"), n=len(ws),
+                             labels="、".join(dict.fromkeys(rows)) or "—")
+        out.append({"code": code, "table": table, "count": len(ws), "text": text,
+                    "details": [w["message"] for w in ws]})
+    return out
+
+
+# -- the desk: matrix, history, exports, triage ------------------------------------------------------
+
+def _config(datasette) -> dict[str, Any]:
+    return datasette.plugin_config("nianbao") or {}
+
+
+def _today(datasette):
+    from datetime import date, datetime, timezone
+    t = _config(datasette).get("today")
+    return date.fromisoformat(t) if t else datetime.now(timezone.utc).date()
+
+
+def _public(datasette) -> bool:
+    return bool(_config(datasette).get("public"))
+
+
+#: Hidden in public mode: who gets mail and what it says, crawl journals, stored bytes, triage notes.
+PRIVATE_TABLES = ("outbox", "runs", "fetches", "blobs", "events", "triage", "finding_triage", "schema_migrations")
+
+
+def _filters(request) -> dict[str, Any]:
+    from monitor.compliance import SORT_KEYS
+    args = request.args
+    year = args.get("year")
+    sort = args.get("sort") or "status"
+    return {"year": int(year) if year and year.isdigit() else None,
+            "site": args.get("site") or None, "region": args.get("region") or None,
+            "kind": args.get("kind") or None, "sort": sort if sort in SORT_KEYS else "status",
+            "descending": args.get("desc") == "1"}
+
+
+async def _matrix(datasette, request):
+    from monitor.compliance import matrix_for
+    cfg = _config(datasette)
+    f = _filters(request)
+    db = datasette.get_database()
+    today = _today(datasette)
+    return await db.execute_fn(lambda conn: matrix_for(
+        conn, today=today, grace_days=int(cfg.get("grace_days", 7)), rosters=cfg.get("rosters") or {}, **f))
+
+
+def _query(m, **change) -> str:
+    from urllib.parse import urlencode
+    q = {"year": m.year, **{k: v for k, v in m.filters.items() if v}}
+    q.update(change)
+    return "?" + urlencode({k: v for k, v in q.items() if v not in (None, "")})
+
+
+async def matrix_page(datasette, request):
+    from monitor.compliance import KIND_LABELS, STATUS_LABELS
+    m, _label = await _matrix(datasette, request)
+    db = datasette.get_database()
+    context = {"m": m, "database": db.name, "kind_labels": KIND_LABELS, "status_labels": STATUS_LABELS,
+               "query": lambda **kw: _query(m, **kw), "public": _public(datasette),
+               "sort_link": lambda key: _query(m, sort=key, desc="1" if m.filters.get("sort") == key
+                                               and not m.filters.get("desc") else None)}
+    return Response.html(await datasette.render_template("nianbao_matrix.html", context, request=request))
+
+
+async def matrix_download(datasette, request):
+    from monitor import export
+    fmt = request.url_vars["fmt"]
+    m, label = await _matrix(datasette, request)
+    base = str(_config(datasette).get("base_url") or "").rstrip("/") or \
+        f"{request.scheme}://{request.host}"
+    body = export.export(m, fmt, base_url=base, label=label)
+    from urllib.parse import quote
+    name = export.filename(m, fmt)
+    return Response(body, content_type=export.CONTENT_TYPES[fmt], headers={
+        "content-disposition": f"attachment; filename=\"nianbao-{m.year}.{fmt}\"; filename*=UTF-8''{quote(name)}"})
+
+
+async def agency_page(datasette, request):
+    from monitor.compliance import history_view
+    db = datasette.get_database()
+    agency_id = int(request.url_vars["agency_id"])
+    data = await db.execute_fn(lambda conn: desk.agency_history(conn, agency_id))
+    if data is None:
+        return Response.html(f"<h1>no agency {agency_id}</h1>", status=404)
+    labels = await db.execute_fn(lambda conn: desk.labels(conn))
+    context = {"database": db.name, **history_view(data, lambda ref: cell_label(ref, None, labels))}
+    return Response.html(await datasette.render_template("nianbao_agency.html", context, request=request))
+
+
+async def triage_post(datasette, request):
+    """One decision from the report page's form; asgi-csrf (Datasette's) has checked the token."""
+    if request.method != "POST":
+        return Response.text("POST only", status=405)
+    if _public(datasette):
+        return Response.text("triage is off in public mode (serve.public)", status=403)
+    actor = request.actor
+    if not actor or not await datasette.permission_allowed(actor, "nianbao-triage", default=True):
+        return Response.text("sign in to triage findings (/-/login)", status=403)
+    form = await request.post_vars()
+    try:
+        state, note, who = triage_mod.check_decision(form.get("action", ""), form.get("note"),
+                                                     str(actor.get("id") or ""))
+    except ValueError as e:
+        datasette.add_message(request, f"未记录：{e}", datasette.ERROR)
+        return Response.redirect(form.get("next") or "/")
+    ref = form.get("finding", "")
+    db = datasette.get_database()
+
+    def write(conn):
+        with conn:  # Datasette's write thread does not commit for us
+            row = desk.find_finding(conn, ref)
+            if row is None:
+                return None
+            return desk.record_triage(conn, row, state, actor=who, note=note)
+
+    done = await db.execute_write_fn(write, block=True)
+    if done is None:
+        return Response.text(f"no finding {ref!r}", status=404)
+    datasette.add_message(request, f"已记录：{triage_mod.ACTION_LABELS[state]}（{who}）", datasette.INFO)
+    nxt = form.get("next") or "/"
+    return Response.redirect(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/")
 
 
 # -- hooks ------------------------------------------------------------------------------------------
@@ -301,6 +497,9 @@ async def report_page(datasette, request):
     if context is None:
         return Response.html(f"<h1>no report {report_id}</h1>", status=404)
     context["database"] = db.name
+    context["public"] = _public(datasette)
+    context["can_triage"] = (not context["public"] and request.actor is not None
+                             and await datasette.permission_allowed(request.actor, "nianbao-triage", default=True))
     return Response.html(await datasette.render_template("nianbao_report.html", context, request=request))
 
 
@@ -333,6 +532,11 @@ def prepare_jinja2_environment(env):
 @hookimpl
 def register_routes():
     return [
+        (r"^/$", matrix_page),
+        (r"^/-/nianbao/matrix$", matrix_page),
+        (r"^/-/nianbao/matrix\.(?P<fmt>xlsx|docx|csv)$", matrix_download),
+        (r"^/-/nianbao/agency/(?P<agency_id>\d+)$", agency_page),
+        (r"^/-/nianbao/triage$", triage_post),
         (r"^/-/nianbao/report/(?P<report_id>\d+)$", report_page),
         (r"^/-/nianbao/?$", overview_page),
         (r"^/-/nianbao/nianbao\.css$", stylesheet),
@@ -369,3 +573,21 @@ def table_actions(datasette, actor, database, table):
     if table == "reports":
         return [{"href": "/-/nianbao", "label": "概览与图表"}]
     return []
+
+
+@hookimpl
+def permission_allowed(datasette, actor, action, resource):
+    """Public mode: no arbitrary SQL, no journals, no triage.  Elsewhere Datasette's defaults."""
+    if not _public(datasette):
+        return None
+    if action in ("execute-sql", "nianbao-triage", "insert-row", "delete-row", "update-row", "create-table",
+                  "drop-table", "alter-table", "view-debug-menu", "debug-menu", "permissions-debug"):
+        return False
+    if action == "view-table" and isinstance(resource, (tuple, list)) and resource[1] in PRIVATE_TABLES:
+        return False
+    return None
+
+
+@hookimpl
+def menu_links(datasette, actor):
+    return [{"href": "/", "label": "公开情况总表"}, {"href": "/-/nianbao", "label": "概览与图表"}]

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import unquote
 
-from storage import schema
+from storage import desk, schema
 from storage.agencies import normalise
 from storage.models import (
     Cell, CellKind, Document, Finding, ParseStatus, ParseWarning, Report, Source,
@@ -665,6 +665,9 @@ class Store:
                     self.conn.execute("UPDATE findings SET resolved_at = ? WHERE id = ?", (now, row["id"]))
                     row["resolved_at"] = now
                     delta.resolved.append(_finding_row(row))
+            # an officer's 误报/已整改 holds while what the finding names is unchanged; found again
+            # with other cell values (or another report version), it reopens and is alerted again
+            desk.reopen_changed(self.conn, seen_fps, at=now)
         return delta
 
     def findings(self, *, open_only: bool = True, report_id: int | None = None, site: str | None = None,
@@ -691,7 +694,12 @@ class Store:
 
         The one query that decides who gets told: every filter on what is alerted belongs here.
         """
-        return self._findings("resolved_at IS NULL AND alerted = 0 AND alert_queued_at IS NULL", ())
+        where = "resolved_at IS NULL AND alerted = 0 AND alert_queued_at IS NULL"
+        if self._has_triage():  # not closed by an officer (误报 / 已整改) while what it names is unchanged
+            where += (" AND NOT EXISTS (SELECT 1 FROM triage t WHERE t.fingerprint = findings.fingerprint "
+                      "AND t.state IN ('dismissed', 'fixed') AND t.id = "
+                      "(SELECT MAX(id) FROM triage WHERE fingerprint = findings.fingerprint))")
+        return self._findings(where, ())
 
     def finding_rows(self, *, open_only: bool = True, report_id: int | None = None) -> list[dict[str, Any]]:
         """Findings as stored (with fingerprint, first/last seen, resolved_at, alerted)."""
@@ -707,6 +715,41 @@ class Store:
         fps = list(fingerprints)
         with self.transaction():
             self.conn.executemany("UPDATE findings SET alerted = 1 WHERE fingerprint = ?", [(fp,) for fp in fps])
+
+    # -- triage and the officer's desk ---------------------------------------------------------
+    def _has_triage(self) -> bool:
+        return self._one("SELECT 1 FROM sqlite_master WHERE name = 'triage'") is not None
+
+    def triage(self, finding: str | int, state: str, *, actor: str, note: str | None = None,
+               at: datetime | str | None = None) -> dict[str, Any]:
+        """Record an officer's decision on a finding (id or fingerprint prefix): confirmed,
+        dismissed, fixed or reopened.  Raises KeyError when no such finding exists."""
+        with self.transaction():
+            row = desk.find_finding(self.conn, finding)
+            if row is None:
+                raise KeyError(f"no finding {finding!r}")
+            return desk.record_triage(self.conn, row, state, actor=actor, note=note, at=ts(at) if at else None)
+
+    def triage_history(self, fingerprint: str) -> list[dict[str, Any]]:
+        return desk.triage_history(self.conn, fingerprint)
+
+    def finding_row(self, finding: str | int) -> dict[str, Any] | None:
+        """One stored finding (by id or fingerprint prefix) with its triage state."""
+        row = desk.find_finding(self.conn, finding)
+        if row is None:
+            return None
+        row = _finding_row(row)
+        history = desk.triage_history(self.conn, row["fingerprint"])
+        last = history[-1]["state"] if history else "open"
+        row["triage_state"] = "open" if last == "reopened" else last
+        row["triage"] = history
+        return row
+
+    def matrix_inputs(self, year: int) -> dict[str, Any]:
+        return desk.matrix_inputs(self.conn, year)
+
+    def agency_history(self, agency_id: int) -> dict[str, Any] | None:
+        return desk.agency_history(self.conn, agency_id)
 
     # -- alert outbox --------------------------------------------------------------------------
     # An alert is one message on one channel ('email', or an apprise URL as written in config, its

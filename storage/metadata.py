@@ -179,7 +179,8 @@ def _metadata(database: str) -> dict[str, Any]:
         "title": "政府信息公开工作年度报告 监测",
         "description_html": (
             "各机关《政府信息公开工作年度报告》的原文、解析后的三张表与自动核查发现的问题。"
-            f"<a href=\"/-/nianbao\">概览与图表</a> · <a href=\"/{database}/report_list\">报告一览</a>"),
+            f"<a href=\"/\">公开情况总表</a> · <a href=\"/-/nianbao\">概览与图表</a> · "
+            f"<a href=\"/{database}/report_list\">报告一览</a>"),
         "source": "nianbao",
         "databases": {
             database: {
@@ -244,6 +245,16 @@ def _metadata(database: str) -> dict[str, Any]:
                     "report_text": {"title": "报告全文", "description": "全文检索（三字及以上；一两个字请用 LIKE）。",
                                     "fts_table": "report_text_fts", "fts_pk": "report_id"},
                     "sites": {"title": "站点"},
+                    "triage": {"title": "问题处理记录",
+                               "description": "办公室对问题的每次处理：confirmed 确认、dismissed 误报、fixed 已整改、"
+                                              "reopened 重新打开（单元格变化时由 nianbao 自动重新打开）。",
+                               "columns": {"fingerprint": "问题指纹", "finding_id": "问题", "state": "处理结果",
+                                           "note": "说明", "actor": "处理人", "at": "处理时间（UTC）",
+                                           "basis": "处理时问题所涉单元格（或报告）内容的摘要：变化则重新打开"},
+                               "facets": ["state", "actor"], "sort_desc": "id"},
+                    "finding_triage": {"title": "问题的处理状态",
+                                       "description": "每个问题的最新处理状态（open 待处理）。",
+                                       "facets": ["triage_state", "rule", "year"]},
                     "schema_migrations": {"title": "数据库版本", "hidden": True},
                 },
             }

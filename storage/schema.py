@@ -383,8 +383,32 @@ UPDATE findings SET alert_queued_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
 WHERE alerted = 1 AND alert_queued_at IS NULL;
 """
 
-# -- version 9: the agency's name as printed (evidence) beside the qualified one (identity) ---------
+# -- version 9: an officer's verdict on a finding (确认 / 误报 / 已整改), with its history -------------
+# One row per decision, never updated: the latest row of a fingerprint is the finding's state.
+# ``basis`` is a digest of what the finding named when it was judged (its cells' printed values,
+# or the report's bytes): when it changes, the verdict no longer applies and the finding reopens.
 _V9 = """
+CREATE TABLE triage (
+    id INTEGER PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    finding_id INTEGER REFERENCES findings(id) ON DELETE SET NULL,
+    state TEXT NOT NULL CHECK (state IN ('confirmed', 'dismissed', 'fixed', 'reopened')),
+    note TEXT,
+    actor TEXT NOT NULL,
+    at TEXT NOT NULL,
+    basis TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX idx_triage_fingerprint ON triage(fingerprint, id);
+CREATE VIEW finding_triage AS
+SELECT f.id AS finding_id, f.fingerprint, f.rule, f.severity, f.agency, f.year, f.report_id, f.site,
+       COALESCE(CASE WHEN t.state = 'reopened' THEN 'open' ELSE t.state END, 'open') AS triage_state,
+       t.note AS triage_note, t.actor AS triage_actor, t.at AS triage_at
+FROM findings f
+LEFT JOIN triage t ON t.id = (SELECT MAX(id) FROM triage WHERE fingerprint = f.fingerprint);
+"""
+
+# -- version 10: the agency's name as printed (evidence) beside the qualified one (identity) --------
+_V10 = """
 ALTER TABLE reports ADD COLUMN agency_printed TEXT;
 """
 
@@ -397,7 +421,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (6, "report_list view", _V6),
     (7, "cells.confidence", _V7),
     (8, "outbox per channel, alerted once sent", _V8),
-    (9, "reports.agency_printed", _V9),
+    (9, "triage of findings, with history", _V9),
+    (10, "reports.agency_printed", _V10),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -2,7 +2,7 @@
 
 Each group of subcommands lives in its own module here and registers itself on ``main``:
 parse (parsing), store (ingest, serve), crawl (crawl), monitor (check, alert, run, schedule),
-demo (demo, status, config-doc).
+demo (demo, status, config-doc), desk (export, triage).
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import click
 from crawler.config import ConfigError, load_config
 from storage.db import StoreError
 
-_COMMAND_MODULES = ("parse", "store", "crawl", "monitor", "demo")
+_COMMAND_MODULES = ("parse", "store", "crawl", "monitor", "demo", "desk")
 
 
 class NianbaoGroup(click.Group):

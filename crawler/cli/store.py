@@ -73,22 +73,51 @@ def ingest(ctx: click.Context, db: str | None, site: str | None, force: bool, pa
     sys.exit(1 if errors else 0)
 
 
-def _settings() -> dict:
-    return {"sql_time_limit_ms": 5000, "facet_time_limit_ms": 500, "default_page_size": 50,
-            "allow_download": False, "suggest_facets": False}
+def _settings(public: bool = False) -> dict:
+    settings = {"sql_time_limit_ms": 5000, "facet_time_limit_ms": 500, "default_page_size": 50,
+                "allow_download": False, "suggest_facets": False}
+    if public:  # no SQL box, no _where= fragments: only the pages and the canned queries
+        settings["default_allow_sql"] = False
+    return settings
 
 
-def datasette_app(path: Path):
+def datasette_app(path: Path, *, public: bool = False, config=None, today=None):
     """The Datasette of `nianbao serve`: the file opened mutable (read with mode=ro), our metadata.
 
     Not immutable: the nightly run writes the same file, and immutable mode would let Datasette
-    cache counts and pages of a file it assumes never changes.
+    cache counts and pages of a file it assumes never changes.  ``config`` (the validated
+    config.yaml) gives the matrix its rosters, grace days and the links' base URL, and the
+    officers' accounts for sign-in (not in public mode).
     """
     from datasette.app import Datasette
 
     from storage.metadata import metadata
 
-    return Datasette([str(path)], metadata=metadata(path.stem), settings=_settings())
+    meta = metadata(path.stem)
+    plugin: dict = {"public": public}
+    if config is not None:
+        plugin.update(grace_days=config.monitor.grace_days,
+                      rosters={s.name: {r.name: r.kind for r in s.roster} for s in config.sites})
+        if public:
+            plugin["base_url"] = config.alerts.datasette_url
+    if today is not None:
+        plugin["today"] = today.isoformat()
+    plugins = meta.setdefault("plugins", {})
+    plugins["nianbao"] = plugin
+    accounts = {} if public or config is None else config.serve.accounts
+    # datasette-auth-passwords reads <name>_password_hash; {"$env": VAR} keeps the hash out of files
+    plugins["datasette-auth-passwords"] = {f"{name}_password_hash": {"$env": var} for name, var in accounts.items()}
+    return Datasette([str(path)], metadata=meta, settings=_settings(public))
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _has_display() -> bool:
@@ -104,15 +133,28 @@ def _has_display() -> bool:
 @click.option("--host", default=None, help="Address to listen on (default: serve.host of config.yaml).")
 @click.option("--port", type=int, default=None, help="Port (default: serve.port; 0 picks a free one).")
 @click.option("--no-open", is_flag=True, help="Do not open a browser.")
+@click.option("--public", is_flag=True, default=None,
+              help="Public reading room (serve.public): no SQL, journals hidden, no sign-in or triage.")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, hidden=True,
+              help="The date the matrix counts deadlines against (default: today; the demo sets its own).")
 @click.pass_context
-def serve(ctx: click.Context, db: str | None, host: str | None, port: int | None, no_open: bool) -> None:
-    """Browse the database with Datasette (read-only): reports, findings, report pages, charts."""
+def serve(ctx: click.Context, db: str | None, host: str | None, port: int | None, no_open: bool,
+          public: bool | None, today) -> None:
+    """Browse the database with Datasette (read-only): the compliance matrix, report pages, charts.
+
+    Listening on anything but a loopback address needs public mode (serve.public or --public).
+    """
     import uvicorn
 
     config = get_config(ctx)
     path = _db_path(ctx, db)
     host = host or config.serve.host
     port = config.serve.port if port is None else port
+    public = config.serve.public if public is None else public
+    if not public and not _is_loopback(host):
+        _fail(f"refusing to serve on {host}: not a loopback address. Anyone who can reach it could run SQL and "
+              "read the outbox (recipients, mail), runs, fetches and stored files. Set serve.public: true in "
+              "config.yaml (or pass --public) to serve the public reading room, or use 127.0.0.1")
     if not path.exists():
         _fail(f"{path}: no database here; run `nianbao ingest` or `nianbao crawl` first, or pass --db")
     try:
@@ -131,11 +173,11 @@ def serve(ctx: click.Context, db: str | None, host: str | None, port: int | None
     except OSError as e:
         _fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
     url = f"http://{host}:{sock.getsockname()[1]}/"
-    ds = datasette_app(path)
-    click.echo(f"serving {path} read-only at {url} (Ctrl-C to stop)", err=True)
+    ds = datasette_app(path, public=public, config=config, today=today.date() if today else None)
+    click.echo(f"serving {path} read-only at {url}{' (public mode)' if public else ''} (Ctrl-C to stop)", err=True)
     if not no_open and _has_display():
         import webbrowser
-        webbrowser.open(url + "-/nianbao")
+        webbrowser.open(url)
     server = uvicorn.Server(uvicorn.Config(ds.app(), log_level="warning", lifespan="on"))
     server.run(sockets=[sock])
 

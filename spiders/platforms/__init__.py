@@ -22,6 +22,12 @@ from parsel import Selector
 from spiders import titles
 
 
+#: Ceiling on the pages a listing may announce (TRS createPageHTML/countPage, Hanweb totalrecord,
+#: gkmlpt total): a count read from a page is hostile (``createPageHTML(1000000,0,…)``), so adapters
+#: never make more page requests than this; the spider cuts further at crawl.max_listing_pages.
+MAX_PAGES = 1000
+
+
 @dataclass(frozen=True)
 class Entry:
     url: str

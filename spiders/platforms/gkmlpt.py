@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 from spiders import titles
-from spiders.platforms import Entry, Listing, PageRequest
+from spiders.platforms import MAX_PAGES, Entry, Listing, PageRequest
 
 NAME = "gkmlpt"
 _SID = re.compile(r"""\bSID\s*[:=]\s*['"]?(\w+)""")
@@ -65,7 +65,7 @@ def parse_data(text: str, url: str, referer: str | None = None, body: str | None
     total = data.get("total")
     if page == 1 and articles and isinstance(total, int):
         size = len(articles)
-        last = -(-total // size)
+        last = min(-(-total // size), MAX_PAGES + 1)  # a total bomb stays bounded
         cat = _API.search(url).group(1)
         pages = [PageRequest(api_url(url, cat, q.get("sid", ""), p), kind="data", platform=NAME)
                  for p in range(2, last + 1)]

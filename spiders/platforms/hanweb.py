@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
-from spiders.platforms import Entry, Listing, PageRequest, fragment_entries, html_entries
+from spiders.platforms import MAX_PAGES, Entry, Listing, PageRequest, fragment_entries, html_entries
 
 NAME = "hanweb"
 PROXY_PATH = "/module/web/jpage/dataproxy.jsp"
@@ -57,7 +57,7 @@ def form_fields(text: str, url: str) -> dict[str, str]:
 
 def total_records(text: str) -> int | None:
     m = _TOTAL.search(text)
-    return int(m.group(1) or m.group(2)) if m else None
+    return int((m.group(1) or m.group(2))[:12]) if m else None  # digits beyond 12: a bomb, clamped anyway
 
 
 def records(text: str, url: str) -> list[Entry]:
@@ -86,7 +86,7 @@ def listing(text: str, url: str, selectors: dict | None = None) -> Listing:
     total = total_records(text)
     if "<datastore>" in text.lower() or _PARAM_OBJ.search(text):
         pm = _PERPAGE.search(text)
-        perpage = int(pm.group(1) or pm.group(2)) if pm else 15
+        perpage = max(1, min(int((pm.group(1) or pm.group(2))[:4]), 1000)) if pm else 15
         group = perpage * GROUP_PAGES
         fields = form_fields(text, url)
         start = len(inline) + 1 if inline else 1
@@ -94,6 +94,7 @@ def listing(text: str, url: str, selectors: dict | None = None) -> Listing:
             # unknown size: ask for one group; parse_data asks for the next while groups are full
             pages.append(proxy_request(url, fields, start, start + group - 1, perpage))
         else:
+            total = min(total, start - 1 + MAX_PAGES * group)  # a totalrecord bomb stays bounded
             while start <= total:
                 pages.append(proxy_request(url, fields, start, min(start + group - 1, total), perpage))
                 start += group

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
-from spiders.platforms import Listing, PageRequest, html_entries
+from spiders.platforms import MAX_PAGES, Listing, PageRequest, html_entries
 
 NAME = "trs"
 
@@ -35,21 +35,21 @@ def page_urls(text: str, url: str) -> list[str]:
     """All other pages of this listing, announced by the first page."""
     m6 = _CPH6.search(text)
     if m6:
-        count, current, name, ext = int(m6[1]), int(m6[2]), m6[3], m6[4]
+        count, current, name, ext = min(int(m6[1][:7]), MAX_PAGES + 1), int(m6[2][:7]), m6[3], m6[4]
         if current != 1:
             return []
         return [urljoin(url, f"{name}_{i}.{ext}") for i in range(2, count + 1)]
     m4 = _CPH4.search(text)
     if m4:
-        count, current, name, ext = int(m4[1]), int(m4[2]), m4[3], m4[4]
+        count, current, name, ext = min(int(m4[1][:7]), MAX_PAGES + 1), int(m4[2][:7]), m4[3], m4[4]
         if current != 0:
             return []
         return [urljoin(url, f"{name}_{i}.{ext}") for i in range(1, count)]
     mc = _COUNT.search(text)
     if mc:
-        count = int(mc[1])
+        count = min(int(mc[1][:7]), MAX_PAGES + 1)
         cur = _CURRENT.search(text)
-        if cur and int(cur[1]) not in (0, 1):
+        if cur and int(cur[1][:7]) not in (0, 1):
             return []
         last = urlsplit(url).path.rsplit("/", 1)[-1]
         name, _, ext = (last.partition(".") if "." in last else ("index", ".", "html"))

@@ -134,6 +134,8 @@ class MiniPortal:
         else:
             self.planted = set()
         self.resources = resources
+        #: path -> callable(query, form) -> Resource, answered before anything else (trap servers)
+        self.routes: dict = {}
         self.log: list[tuple[str, str, dict[str, str], int]] = []
         self.times: list[tuple[float, str]] = []  # (monotonic time a request arrived, path)
         self.lock = threading.Lock()
@@ -188,7 +190,9 @@ class MiniPortal:
                 q = dict(parse_qsl(parts.query))
                 res = portal.resources.get(path)
                 status = None
-                if path == "/module/web/jpage/dataproxy.jsp":
+                if path in portal.routes:
+                    res = portal.routes[path](q, form)
+                elif path == "/module/web/jpage/dataproxy.jsp":
                     recs = portal.resources["__hanweb_records__"].body.decode().split("\n")
                     s, e = int(q.get("startrecord", 1)), int(q.get("endrecord", 45))
                     ok = form.get("columnid") == "100"

@@ -8,6 +8,7 @@ import pytest
 
 from spiders import hostile, platforms, titles
 from spiders.platforms import generic, gkmlpt, hanweb, trs
+from storage import decoding
 
 FIX = Path(__file__).parent / "fixtures"
 
@@ -188,7 +189,7 @@ def test_gkmlpt_shell_and_api_pages():
 # -- generic + GBK ------------------------------------------------------------------------------
 def test_generic_gbk_without_charset_and_next_link():
     body = (FIX / "generic_gbk.html").read_bytes()
-    text, enc = hostile.decode_html("text/html", body)
+    text, enc = decoding.decode(body, "text/html")
     assert enc == "gb18030" and "金厂镇" in text
     url = "http://127.0.0.1/xxgknb.htm"
     assert platforms.detect(text, url) is generic
@@ -201,7 +202,7 @@ def test_generic_gbk_without_charset_and_next_link():
 
 def test_declared_gbk_meta_is_read_as_gb18030():
     body = '<html><head><meta charset="gb2312"></head><body>镇街</body></html>'.encode("gbk")
-    text, enc = hostile.decode_html(None, body)
+    text, enc = decoding.decode(body)
     assert enc == "gb18030" and "镇街" in text
 
 

@@ -70,12 +70,14 @@ def test_crawl_finds_exactly_the_planted_reports(tmp_path):
         assert docs[hw]["listing_date"] == "2025-01-21" and docs[hw]["page_date"] == "2025-01-21"
         assert docs[att]["report_url"] == hw
         assert docs[pdf]["report_url"].endswith("2024n/bm/202501/t20250112_202422.html")
-        # run row with Scrapy's stats; the robots-disallowed column recorded, not fetched
+        # run row with Scrapy's stats; the robots-disallowed column recorded as skipped (policy, not a
+        # failure: the run is ok), not fetched
         run = store.last_runs(1, kind="crawl")[0]
-        assert run["id"] == summary.run_id and run["status"] == "partial"
+        assert run["id"] == summary.run_id and run["status"] == "ok"
         stats = run["stats"] if isinstance(run["stats"], dict) else __import__("json").loads(run["stats"])
         assert stats["scrapy"]["nianbao/reports"] == summary.reports == 19
-        assert stats["sites"]["mini"]["failures"] == {"robots_disallowed": 1}
+        assert stats["sites"]["mini"]["failures"] == {} and stats["skipped"] == 1
+        assert stats["sites"]["mini"]["skipped"] == {"robots_disallowed": 1}
         assert not portal.requests_to("/private/")
         ua = portal.log[0][2]["User-Agent"]
         assert "nianbao" in ua and "ops@example.org" in ua
@@ -293,8 +295,8 @@ def test_cli_crawl_one_site(tmp_path):
         out = subprocess.run([str(ROOT / ".venv/bin/nianbao"), "--config", str(cfg_file), "crawl", "--site", "mini",
                               "--db", str(tmp_path / "x.db")], capture_output=True, text=True, timeout=120, env=env)
         assert out.returncode == 0, out.stderr
-        assert "mini: partial" in out.stdout and "other" not in out.stdout
-        assert "crawl run 1: partial" in out.stdout and "robots_disallowed 1" in out.stdout
+        assert "mini: ok" in out.stdout and "other" not in out.stdout
+        assert "crawl run 1: ok" in out.stdout and "skipped: robots_disallowed 1" in out.stdout
         progress = [ln for ln in out.stderr.splitlines() if ln.startswith("crawl: sites 1 · pages")]
         assert progress and "errors" in progress[-1]
         assert not portal.requests_to("/xwzx/")

@@ -19,13 +19,13 @@ body) and a bare date printed under them (as 发布日期).
 """
 from __future__ import annotations
 
-import codecs
 import logging
 import re
 
 from lxml import etree
 
 from vocabulary import template as T
+from storage.decoding import decode  # one decoder for the spider and the parser
 from storage.models import ParseStatus
 
 from .base import Extracted, GridCell, Paragraph, Table
@@ -51,70 +51,9 @@ _BLOCK_TAGS = frozenset(("p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "
                          "article", "blockquote", "center", "pre", "dl", "dt", "dd", "header", "footer",
                          "main", "aside", "figure", "figcaption", "hr", "address", "caption", "o:p"))
 _HEADING_TAGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w:.-]+)""", re.IGNORECASE)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _WS = re.compile(r"[\s\u00a0\u3000\u200b\ufeff]+")
 _MAX_SPAN = 1000  # HTML clips colspan at 1000 and rowspan at 65534; a table never needs more
-
-
-def _norm_charset(name: str | None) -> str | None:
-    if not name:
-        return None
-    name = name.strip().strip("'\"").lower()
-    try:
-        name = codecs.lookup(name).name
-    except LookupError:
-        return None
-    # GBK and GB2312 pages routinely contain characters only GB18030 has.
-    if name in ("gbk", "gb2312", "cp936", "euc_cn", "hz", "iso2022_cn"):
-        return "gb18030"
-    return name
-
-
-def _header_charset(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    m = re.search(r"charset\s*=\s*([\w:.-]+)", content_type, re.IGNORECASE)
-    return _norm_charset(m.group(1)) if m else None
-
-
-#: Declared charsets that never fail to decode and are almost always wrong on these sites.
-_WEAK_CHARSETS = ("iso8859-1", "cp1252", "ascii", "iso8859-15")
-
-
-def decode(data: bytes, content_type: str | None = None) -> tuple[str, str]:
-    """(text, encoding used).
-
-    Order: BOM; strict UTF-8 (bytes that are valid UTF-8 are UTF-8 whatever the page claims:
-    GBK text is practically never valid UTF-8, while UTF-8 bytes read as GBK make silent
-    mojibake); the HTTP header; <meta>; GB18030; a guess.  A declared Latin-1/ASCII, which
-    cannot fail, is tried last."""
-    for bom, enc in ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                     (codecs.BOM_UTF16_BE, "utf-16-be")):
-        if data.startswith(bom):
-            return data[len(bom):].decode(enc, errors="replace"), enc
-    candidates: list[str] = ["utf-8"]
-    hc = _header_charset(content_type)
-    if hc:
-        candidates.append(hc)
-    m = _META_CHARSET.search(data[:8192])
-    if m:
-        mc = _norm_charset(m.group(1).decode("ascii", "ignore"))
-        if mc:
-            candidates.append(mc)
-    candidates.append("gb18030")
-    weak = [c for c in candidates if c in _WEAK_CHARSETS]
-    for enc in dict.fromkeys([c for c in candidates if c not in _WEAK_CHARSETS] + weak):
-        try:
-            return data.decode(enc), enc
-        except (UnicodeDecodeError, LookupError):
-            continue
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[:200000]).best()
-    enc = _norm_charset(best.encoding) if best is not None else None
-    enc = enc or "gb18030"
-    return data.decode(enc, errors="replace"), enc
 
 
 def norm_ws(s: str) -> str:
