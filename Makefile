@@ -10,7 +10,7 @@ SYSTEM_STAMP := $(VENV)/.system-deps
 # Debian packages the parsing stage and the browser tests need (LibreOffice for DOC/WPS, the 通报 XLSX → PDF
 # check (Calc) and the
 # rendered test corpus, a CJK font for PDFs, Chromium for the Datasette page tests, poppler for
-# looking at PDFs).  Installed only when missing.
+# looking at PDFs, Tesseract's Chinese and English models for OCR).  Installed only when missing.
 system-deps: $(SYSTEM_STAMP)
 $(SYSTEM_STAMP):
 	@missing=""; \
@@ -19,6 +19,7 @@ $(SYSTEM_STAMP):
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-zenhei"; \
+	ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 || missing="$$missing tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -47,6 +48,7 @@ bench: install
 	$(BIN)/python bench/parse_bench.py
 	$(BIN)/python bench/storage_bench.py
 	$(BIN)/python bench/crawl_bench.py
+	$(BIN)/python bench/ocr_bench.py
 
 clean:
 	rm -rf $(VENV) data/demo build *.egg-info

@@ -184,11 +184,15 @@ class _CellView:
             return _fmt(self.cell["value"])
         return self.cell["raw"] or ""
 
+    ocr_note = ""  # set for OCR readings: the confidence, and the correction if the arithmetic made one
+
     @property
     def tooltip(self) -> str:
         parts = [self.label]
         if self.cell is not None:
             parts.append(f"原文：{self.cell['raw'] or '（空白）'}")
+        if self.ocr_note:
+            parts.append(self.ocr_note)
         parts += [f["message"] for f in self.findings]
         return "\n".join(parts)
 
@@ -201,7 +205,8 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
     report = reports[0]
     template = report["template"] or "unknown"
     cells = {(c["table_name"], c["row"], c["column"]): c for c in await _rows(
-        db, 'select table_name, row, "column", value, raw, kind, label from cells where report_id = ?', [report_id])}
+        db, 'select table_name, row, "column", value, raw, kind, label, confidence from cells where report_id = ?',
+        [report_id])}
     labels = await _labels(db, template)
     findings = await _rows(db, "select * from findings where report_id = ? order by resolved_at is not null, "
                                "case severity when 'error' then 0 when 'warning' then 1 else 2 end, rule, id",
@@ -227,7 +232,10 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
 
     def view(table: str, row: str, col: str) -> _CellView:
         ref = f"{table}.{row}.{col}"
-        return _CellView(ref, cells.get((table, row, col)), flags, suspects, label(ref))
+        return _ocr_marks(_CellView(ref, cells.get((table, row, col)), flags, suspects, label(ref)), corrected)
+
+    corrected = {w["cell"]: w["message"] for w in await _rows(
+        db, "select cell, message from warnings where report_id = ? and code = 'ocr_corrected'", [report_id])}
 
     for f in findings:
         f["suspect_label"] = label(f["suspect"]) if f["suspect"] else None
@@ -306,7 +314,109 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
         "warning_groups": warning_groups, "triage_actions": triage_mod.ACTION_LABELS,
         "sections": sections, "documents": documents, "charts": charts, "siblings": siblings,
         "vocab": PAGE_LABELS,
+        "ocr_pages": await _ocr_pages(db, documents) if any(c["confidence"] is not None for c in cells.values())
+        else [],
     }
+
+
+# -- OCR-read reports: page images beside the tables, uncertain and corrected cells marked -------------
+
+#: Page images shown per report (a scan of 60 pages is not browsed here).
+MAX_PAGE_IMAGES = 12
+#: An image larger than this is not decoded for display (the parser's own limit is the same).
+_MAX_PAGE_PIXELS = 40_000_000
+
+
+def _ocr_marks(view: "_CellView", corrected: dict[str, str]) -> "_CellView":
+    conf = view.cell.get("confidence") if view.cell else None
+    if conf is None:
+        return view
+    from storage.models import LOW_CONFIDENCE
+
+    extra = []
+    if conf < LOW_CONFIDENCE:
+        extra.append("ocr-low")
+    if view.ref in corrected:
+        extra.append("ocr-corrected")
+    view.css = " ".join([view.css, *extra])
+    view.ocr_note = f"OCR 置信度 {conf:.2f}" + (f"\n{corrected[view.ref]}" if view.ref in corrected else "")
+    return view
+
+
+async def _ocr_pages(db, documents: list[dict]) -> list[dict]:
+    """The page images of the report's scanned documents (a PDF's pages, image attachments)."""
+    out: list[dict] = []
+    for d in documents:
+        rows = await _rows(db, "select content from blobs where sha256 = ?", [d["sha256"]])
+        data = rows[0]["content"] if rows else None
+        if not data:
+            continue
+        n = _page_count(data)
+        for i in range(min(n, MAX_PAGE_IMAGES - len(out))):
+            out.append({"src": f"/-/nianbao/page/{d['sha256']}/{i + 1}.png", "url": d["url"], "page": i + 1})
+    return out
+
+
+def _page_count(data: bytes) -> int:
+    if data[:1024].find(b"%PDF-") >= 0:
+        import pypdfium2 as pdfium
+
+        try:
+            doc = pdfium.PdfDocument(data)
+        except Exception:
+            return 0
+        try:
+            return len(doc)
+        finally:
+            doc.close()
+    if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff" or data[:4] in (b"II*\x00", b"MM\x00*"):
+        return 1
+    return 0
+
+
+def _page_png(data: bytes, page: int, width: int = 1100) -> bytes | None:
+    """Page ``page`` (1-based) of a stored PDF or image, as a PNG about ``width`` pixels wide."""
+    import io
+
+    from PIL import Image
+
+    if data[:1024].find(b"%PDF-") >= 0:
+        import pypdfium2 as pdfium
+
+        doc = pdfium.PdfDocument(data)
+        try:
+            if not 1 <= page <= len(doc):
+                return None
+            p = doc[page - 1]
+            img = p.render(scale=width / p.get_width(), grayscale=True).to_pil()
+            p.close()
+        finally:
+            doc.close()
+    else:
+        if page != 1:
+            return None
+        try:
+            img = Image.open(io.BytesIO(data))
+            if img.width * img.height > _MAX_PAGE_PIXELS:  # the parser refused it too; never decode it here
+                return None
+            img.load()
+        except Exception:
+            return None
+        if img.width > width:
+            img = img.resize((width, int(img.height * width / img.width)))
+    buf = io.BytesIO()
+    img.convert("L").save(buf, "PNG")
+    return buf.getvalue()
+
+
+async def page_image(datasette, request):
+    db = datasette.get_database()
+    sha, page = request.url_vars["sha256"], int(request.url_vars["page"])
+    rows = await _rows(db, "select content from blobs where sha256 = ?", [sha])
+    png = _page_png(rows[0]["content"], page) if rows and rows[0]["content"] else None
+    if png is None:
+        return Response.text("no such page", status=404)
+    return Response(png, content_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
 
 async def overview_context(db) -> dict[str, Any]:
@@ -540,6 +650,7 @@ def register_routes():
         (r"^/-/nianbao/report/(?P<report_id>\d+)$", report_page),
         (r"^/-/nianbao/?$", overview_page),
         (r"^/-/nianbao/nianbao\.css$", stylesheet),
+        (r"^/-/nianbao/page/(?P<sha256>[0-9a-f]{64})/(?P<page>\d+)\.png$", page_image),
     ]
 
 

@@ -104,6 +104,8 @@ class Cell:
     #: OCR readings and values recovered by splitting a run of digits carry one; a finding resting
     #: on a cell below LOW_CONFIDENCE is a warning that says so, never an error blamed on the agency.
     confidence: float | None = None
+    #: Other readings the OCR found plausible (not stored; the arithmetic proof-reader tries them).
+    alternatives: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def low_confidence(self) -> bool:

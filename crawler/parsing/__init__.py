@@ -34,7 +34,7 @@ MAX_MARKUP_BYTES = 8 * 1024 * 1024
 
 _DATA_URI = re.compile(rb"data:[\w/+.-]{0,64};base64,[A-Za-z0-9+/=\s]{64,}")
 
-__all__ = ["parse_bytes", "parse_file", "extract_bytes", "MAX_DOCUMENT_BYTES", "MAX_MARKUP_BYTES"]
+__all__ = ["parse_bytes", "parse_file", "parse_pages", "extract_bytes", "MAX_DOCUMENT_BYTES", "MAX_MARKUP_BYTES"]
 
 
 def _name(url: str | None, path: str | None) -> str:
@@ -81,8 +81,9 @@ def extract_bytes(data: bytes, *, url: str | None = None, path: str | None = Non
 
         return fmt, office.extract(data, fmt=fmt, name=name)
     if fmt == "image":
-        return fmt, Extracted(format="image", status=ParseStatus.NEEDS_OCR,
-                              error=f"{name}: an image; the report needs OCR")
+        from . import ocr
+
+        return fmt, ocr.extract_image(data, name=name)
     what = {"zip": "a zip archive that is not a Word document", "binary": "binary data of no known format",
             "xls": "an Excel workbook (XLS), not a report document",
             "ppt": "a PowerPoint file (PPT), not a report document",
@@ -119,6 +120,10 @@ def parse_bytes(data: bytes, *, url: str | None = None, path: str | None = None,
         hints["url"] = url
     try:
         report = map_report(ex, source=source, hints=hints)
+        if ex.ocr:
+            from .ocr.proofread import settle
+
+            settle(report, ex.ocr)
     except Exception as e:
         log.warning("%s: mapping failed: %s: %s", name, type(e).__name__, e)
         log.debug("mapping traceback for %s", name, exc_info=True)
@@ -137,3 +142,40 @@ def parse_file(path: str | Path, *, url: str | None = None, hints: dict | None =
         return Report(source=Source(path=str(p), url=url), status=ParseStatus.FAILED,
                       error=f"{p}: cannot read: {e.strerror or e}")
     return parse_bytes(data, url=url, path=str(p), hints=hints)
+
+
+def parse_pages(images: list[bytes], *, page: bytes | None = None, url: str | None = None,
+                path: str | None = None, content_type: str | None = None, hints: dict | None = None) -> Report:
+    """One report from page images read by OCR: the PNG/JPEG pages of a scan, or a 图片版 report
+    page (``page``, HTML) whose tables are the ``images`` it links.  The page's own text gives the
+    narrative; each image's blocks follow it, and the mapping gives their grids to Table 二/三/四 by
+    their headers, as for any other format."""
+    from . import ocr
+    from .mapping import map_report
+    from .ocr.proofread import settle
+
+    name = _name(url, path)
+    digest = hashlib.sha256()
+    for b in ([page] if page is not None else []) + list(images):
+        digest.update(hashlib.sha256(b).digest())
+    source = Source(path=path, url=url, sha256=digest.hexdigest(), format="html" if page is not None else "image")
+    if len(images) > ocr.MAX_PAGES or sum(map(len, images)) > MAX_DOCUMENT_BYTES:
+        return Report(source=source, status=ParseStatus.TOO_LARGE,
+                      error=f"{name}: {len(images)} images / {sum(map(len, images))} bytes exceed the limits")
+    try:
+        ex = ocr.extract_images(images, name=name)
+        if ex.status is not None and ex.status not in (ParseStatus.PARSED, ParseStatus.PARTIAL):
+            return Report(source=source, status=ex.status, error=ex.error)
+        if page is not None:
+            _fmt, body = extract_bytes(page, url=url, path=path, content_type=content_type)
+            if body.status is None or body.status in (ParseStatus.PARSED, ParseStatus.PARTIAL):
+                body.blocks.extend(ex.blocks)
+                body.ocr = "some"
+                ex = body
+        report = map_report(ex, source=source, hints=dict(hints or {}, **({"url": url} if url else {})))
+        settle(report, ex.ocr)
+    except Exception as e:  # never lose the document: stored as failed, with the reason
+        log.warning("%s: OCR parse failed: %s: %s", name, type(e).__name__, e)
+        return Report(source=source, status=ParseStatus.FAILED, error=f"{name}: OCR failed: {type(e).__name__}: {e}")
+    report.source = source
+    return report

@@ -15,11 +15,17 @@ Mapping knows the template (vocabulary/template.py) and nothing of formats.  The
    label, as many as the template has columns;
 4. template 2021 / 2019 from the headers of Table 二 and the shape of Table 三's （六）其他处理
    (never from the year); a mixed report keeps both and says so in a warning;
-5. metadata (crawler/parsing/metadata.py).
+5. cells run together ('行政规范性文件77132470', a row as '1000001'): a row that has fewer cells than
+   columns, all digits, is split by crawler/parsing/digit_runs.py — by its digits when they allow
+   one split, else by the table's relations (and last year's figures, ``hints["previous"]``:
+   {cell ref: value}) when exactly one split satisfies them, else left unread (warning
+   unsplit_digits, status partial);
+6. metadata (crawler/parsing/metadata.py).
 
 The parser records what the report says: a blank, NA or text cell is None with a warning, never 0.
 Problems of reading are warnings (blank_cell, na_cell, text_cell, missing_cell, row_not_found,
-row_not_matched, table_not_found, ambiguous_value, mixed_template), never findings.
+row_not_matched, table_not_found, ambiguous_value, mixed_template, digit_run, unsplit_digits), never
+findings.
 Status: parsed when all three tables are complete and numeric, partial when something is missing,
 not_a_report when there is no table, no printed report title and fewer than three sections.
 """
@@ -33,11 +39,12 @@ from functools import cached_property, lru_cache
 
 from rapidfuzz import fuzz
 
+from crawler.parsing import digit_runs
 from vocabulary import template as T
 from crawler.parsing.extract.base import Extracted, Paragraph, Table
 from crawler.parsing.metadata import extract_metadata
-from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS,
-                            Cell, CellKind, ParseStatus, ParseWarning, Report, Source)
+from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_RESULT_ROWS, TABLE3_ROWS, TABLE4_COLUMNS,
+                            TABLE4_GROUPS, Cell, CellKind, ParseStatus, ParseWarning, Report, Source)
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +149,7 @@ class Row:
     cells: list[str]  # texts of the row's own cells (span copies dropped)
     from_text: bool = False  # read from the text stream, not a grid
     positional: bool = False  # a true grid (HTML/DOCX): the values sit in its last columns
+    confidence: list = field(default_factory=list)  # per cell, from GridCell.confidence (OCR); empty: all None
     _last_label: int | None = field(default=None, repr=False, compare=False)
 
     @cached_property
@@ -164,17 +172,27 @@ class Row:
             self._last_label = next((i for i in range(len(self.cells) - 1, -1, -1) if _is_label(self.cells[i])), -1)
         return self._last_label
 
+    def value_positions(self, n: int) -> tuple[list[int], bool]:
+        """Indexes of the n cells at the right end after the label; (indexes, ambiguous)."""
+        idx = list(range(self.label_end(n), len(self.cells)))
+        while len(idx) > n and not self.cells[idx[-1]].strip():
+            idx.pop()
+        while len(idx) > n and not self.cells[idx[0]].strip():
+            idx.pop(0)
+        ambiguous = len(idx) > n
+        if ambiguous:
+            idx = idx[-n:]
+        return idx, ambiguous
+
     def values(self, n: int) -> tuple[list[str], bool]:
         """The n cells at the right end after the label; (cells, ambiguous)."""
-        vals = list(self.cells[self.label_end(n):])
-        while len(vals) > n and not vals[-1].strip():
-            vals.pop()
-        while len(vals) > n and not vals[0].strip():
-            vals.pop(0)
-        ambiguous = len(vals) > n
-        if ambiguous:
-            vals = vals[-n:]
-        return vals, ambiguous
+        idx, ambiguous = self.value_positions(n)
+        return [self.cells[i] for i in idx], ambiguous
+
+    def confidences_at(self, idx: list[int]) -> list[float | None]:
+        """The reading confidence of those cells (OCR), None where read from a text layer or markup."""
+        return [self.confidence[i] if i < len(self.confidence) else None for i in idx] if self.confidence \
+            else [None] * len(idx)
 
     def has_number(self, n: int | None = None) -> bool:
         return any(parse_value(c, decimal=True)[0] in (CellKind.NUMERIC, CellKind.ZERO)
@@ -207,6 +225,22 @@ def text_row(line: str) -> Row:
     return Row(cells=line_cells(line), from_text=True)
 
 
+class _Reading(str):
+    """A cell's text carrying the confidence of its OCR reading (GridCell.confidence) to Cell.confidence;
+    a str, so every label and value rule treats it as the text it is."""
+    confidence: float | None = None
+    alternatives: tuple[str, ...] = ()
+
+
+def _cell_text(c) -> str:
+    if c.confidence is None:
+        return c.text
+    s = _Reading(c.text)
+    s.confidence = c.confidence
+    s.alternatives = c.alternatives
+    return s
+
+
 def grid_rows(table: Table, positional: bool = False) -> list[Row]:
     texts = [[c.text for c in r] for r in table.rows]
     width = max((len(r) for r in texts), default=0)
@@ -216,9 +250,11 @@ def grid_rows(table: Table, positional: bool = False) -> list[Row]:
             width -= 1
     rows = []
     for r in table.rows:
-        cells = [c.text for c in r[:width] if not c.spanned]
+        own = [c for c in r[:width] if not c.spanned]
+        cells = [_cell_text(c) for c in own]
         if any(c.strip() for c in cells):
-            rows.append(Row(cells=cells, positional=positional))
+            conf = [c.confidence for c in own] if any(c.confidence is not None for c in own) else []
+            rows.append(Row(cells=cells, positional=positional, confidence=conf))
     return rows
 
 
@@ -410,20 +446,40 @@ def text_stream_rows(blocks: list, sections: list[str | None], table: str) -> li
 class _Mapper:
     report: Report
     seen: set = field(default_factory=set)
+    runs: list = field(default_factory=list)  # digit_runs.Run: rows whose cells ran together
+    pending_confidence: list = field(default_factory=list)  # of the values take_values just gave
+
+    def add_run(self, refs: list[tuple[str, str, str]], tokens: list[str]) -> None:
+        """Cells whose printed digits ran together: unread (TEXT, None) until the runs are resolved."""
+        raw = " ".join(t for t in tokens if t.strip())
+        for table, row, col in refs:
+            self.report.cells.append(Cell(table=table, row=row, column=col, value=None, raw=raw,
+                                          kind=CellKind.TEXT, label=T.row_label(table, row), confidence=0.0))
+        self.runs.append(digit_runs.Run(refs=tuple(f"{t}.{r}.{c}" for t, r, c in refs), raw=raw,
+                                        candidates=digit_runs.splits(tokens, len(refs))))
 
     def warn(self, code: str, message: str, cell: str | None = None) -> None:
         self.report.warnings.append(ParseWarning(code=code, message=message, cell=cell))
 
     def add_cells(self, table: str, row: str, columns: tuple[str, ...], raws: list[str], *,
                   decimal: bool = False, keep_text: tuple[str, ...] = ()) -> None:
+        confidence, self.pending_confidence = self.pending_confidence, []
         if (table, row) in self.seen:
             self.warn("ambiguous_value", f"{table}.{row}: row printed more than once; the first is kept")
             return
         self.seen.add((table, row))
         label = T.row_label(table, row)
-        for col, raw in zip(columns, raws):
+        if not decimal and not set(keep_text) & set(columns) and digit_runs.is_run(raws, len(columns)):
+            # '行政规范性文件77132470': the row's cells ran together; never one number
+            self.add_run([(table, row, col) for col in columns], raws)
+            return
+        for k, (col, raw) in enumerate(zip(columns, raws)):
             kind, value = parse_value(raw, decimal=decimal, keep_text=col in keep_text)
-            cell = Cell(table=table, row=row, column=col, value=value, raw=raw, kind=kind, label=label)
+            read = getattr(raw, "confidence", None)  # an OCR reading carries its own
+            if read is None and k < len(confidence) and len(confidence) == len(raws):
+                read = confidence[k]
+            cell = Cell(table=table, row=row, column=col, value=value, raw=str(raw), kind=kind, label=label,
+                        confidence=read, alternatives=getattr(raw, "alternatives", ()))
             self.report.cells.append(cell)
             if kind is CellKind.EMPTY:
                 self.warn("blank_cell", f"{cell.ref} ({label} / {T.column_label(table, col)}) is blank", cell.ref)
@@ -436,11 +492,12 @@ class _Mapper:
             self.warn("missing_cell", f"{ref}: the row has no value in this column", ref)
 
     def take_values(self, table: str, key: str, row: Row, n: int) -> list[str]:
-        vals, ambiguous = row.values(n)
+        idx, ambiguous = row.value_positions(n)
         if ambiguous:
             self.warn("ambiguous_value", f"{table}.{key}: more values than columns in {row.cells!r}; "
                                          "the rightmost are taken")
-        return vals
+        self.pending_confidence = row.confidences_at(idx)  # read by the add_cells call that follows
+        return [row.cells[i] for i in idx]
 
 
 # Table 二 ------------------------------------------------------------------------------------------
@@ -491,7 +548,7 @@ def map_table2(m: _Mapper, rows: list[Row], template: str) -> int:
     header: list[str] = []
     for row in rows:
         # scalar rows are often padded with blank cells: values are read after the label, not by position
-        row = Row(cells=row.cells, from_text=row.from_text)
+        row = Row(cells=row.cells, from_text=row.from_text, confidence=row.confidence)
         labels = row.labels()
         if not labels or not row.has_number() and row.from_text:
             continue
@@ -685,15 +742,24 @@ def map_table4(m: _Mapper, rows: list[Row]) -> int:
     value_rows = [r for r in rows if r.last_label_index() == -1 and r.has_number()]
     if not value_rows:
         # a leading label cell ('件数') before the 15 numbers
-        value_rows = [Row(cells=r.cells[r.last_label_index() + 1:]) for r in rows if r.has_number()]
+        value_rows = [Row(cells=r.cells[r.last_label_index() + 1:], confidence=r.confidence[r.last_label_index() + 1:])
+                      for r in rows if r.has_number()]
+    confs: list[float | None] = []
     for row in value_rows:
         cells = list(row.cells)
         while cells and not cells[-1].strip():
             cells.pop()
         values.extend(cells)
+        confs.extend(row.confidences_at(list(range(len(cells)))))
     need = per_group * len(TABLE4_GROUPS)
     while len(values) > need and not values[0].strip():
         values.pop(0)
+        confs.pop(0)
+    if digit_runs.is_run(values, need) and not any(("table4", g) in m.seen for g in TABLE4_GROUPS):
+        # the fifteen numbers ran together ('100000100000000')
+        m.seen.update(("table4", g) for g in TABLE4_GROUPS)
+        m.add_run([("table4", g, c) for g in TABLE4_GROUPS for c in TABLE4_COLUMNS], values)
+        return len(TABLE4_GROUPS)
     if len(values) > need:
         m.warn("ambiguous_value", f"table4: {len(values)} values for {need} cells; the first {need} are taken")
         values = values[:need]
@@ -702,10 +768,76 @@ def map_table4(m: _Mapper, rows: list[Row]) -> int:
     for gi, g in enumerate(TABLE4_GROUPS):
         part = values[gi * per_group:(gi + 1) * per_group]
         if part:
+            m.pending_confidence = confs[gi * per_group:(gi + 1) * per_group]
             m.add_cells("table4", g, TABLE4_COLUMNS, part)
         else:
             m.warn("row_not_found", f"table4.{g} ({T.TABLE4_GROUP_LABELS[g]}) not found")
     return len(TABLE4_GROUPS)
+
+
+# Cells run together ------------------------------------------------------------------------------
+
+def table_relations(template: str, previous: dict | None = None) -> list[digit_runs.Relation]:
+    """The relations a correct report satisfies (spec relations 1-4), and with last year's figures
+    (``previous``: {cell ref: value}) the carry-over and the in-force stock (8, 9)."""
+    R = digit_runs.Relation
+    rows = TABLE3_ROWS[template]
+    leaves = TABLE3_RESULT_ROWS[template]
+    applicants = TABLE3_COLUMNS[:-1]
+    rels = [R(f"row_total({row})", tuple(f"table3.{row}.{c}" for c in applicants), (f"table3.{row}.total",))
+            for row in rows]
+    for c in TABLE3_COLUMNS:
+        rels.append(R(f"results_total({c})", tuple(f"table3.{r}.{c}" for r in leaves), (f"table3.total_processed.{c}",)))
+        rels.append(R(f"balance({c})", (f"table3.new.{c}", f"table3.carried_over.{c}"),
+                      (f"table3.total_processed.{c}", f"table3.carried_forward.{c}")))
+    for g in TABLE4_GROUPS:
+        rels.append(R(f"appeal_total({g})", tuple(f"table4.{g}.{c}" for c in TABLE4_COLUMNS[:-1]),
+                      (f"table4.{g}.total",)))
+    previous = previous or {}
+    for c in TABLE3_COLUMNS:
+        v = previous.get(f"table3.carried_forward.{c}")
+        if isinstance(v, int):
+            rels.append(R(f"carry_continuity({c})", (f"table3.carried_over.{c}",), (), v))
+    if template == "2021":
+        for row in ("regulations", "normative_documents"):
+            v = previous.get(f"table2.{row}.in_force")
+            if isinstance(v, int):
+                rels.append(R(f"in_force_continuity({row})", (f"table2.{row}.in_force", f"table2.{row}.repealed"),
+                              (f"table2.{row}.issued",), v))
+    return rels
+
+
+def resolve_runs(m: _Mapper, template: str, previous: dict | None = None) -> None:
+    """Split the runs by the table's arithmetic; warn for each, naming the ambiguity resolved."""
+    run_refs = {ref for run in m.runs for ref in run.refs}
+    fixed = {c.ref: c.value for c in m.report.cells
+             if c.ref not in run_refs and c.kind.assessable and not c.low_confidence}
+    outcome = digit_runs.resolve(m.runs, fixed, table_relations(template, previous))
+    cells = {c.ref: c for c in m.report.cells if c.ref in run_refs}
+    for ref, v in outcome.values.items():
+        c = cells[ref]
+        c.value, c.raw = v, str(v)
+        c.kind = CellKind.ZERO if v == 0 else CellKind.NUMERIC
+        c.confidence = outcome.confidence[ref]
+    for run, split, ways, used in outcome.taken:
+        where = _run_where(run.refs)
+        read = " | ".join(str(v) for v in split)
+        if ways == 1:
+            m.warn("digit_run", f"{where}: {run.raw!r} lost its cell boundaries; read as {read}, the only way "
+                                f"its digits make {len(run.refs)} cells")
+        else:
+            m.warn("digit_run", f"{where}: {run.raw!r} lost its cell boundaries and reads {ways} ways; only "
+                                f"{read} satisfies {', '.join(used)}; its cells are marked low-confidence")
+    why_text = {"too_many": "too many ways to split it", "no_split": "no split satisfies the table's relations",
+                "ambiguous": "several splits satisfy the table's relations"}
+    for run, why in outcome.unread:
+        m.warn("unsplit_digits", f"{_run_where(run.refs)}: {run.raw!r} lost its cell boundaries and "
+                                 f"{why_text[why]}; its {len(run.refs)} cells are left unread", run.refs[0])
+
+
+def _run_where(refs: tuple[str, ...]) -> str:
+    rows = list(dict.fromkeys(".".join(r.split(".")[:2]) for r in refs))  # in order of appearance
+    return rows[0] if len(rows) == 1 else f"{rows[0]}…{rows[-1]}"
 
 
 # -- entry point ----------------------------------------------------------------------------------
@@ -760,11 +892,14 @@ def map_report(extracted: Extracted, *, source: Source, hints: dict | None = Non
         if not found[table]:
             m.warn("table_not_found", f"{table} (the table of {T.SECTIONS[section][0]}) not found")
 
+    if m.runs:
+        resolve_runs(m, template if t3_template != "2019" else "2019", hints.get("previous"))
+
     title_in_body = extract_metadata(report, extracted, headings=headings, hints=hints)
 
     complete = all(found.values()) and not any(
         w.code in ("blank_cell", "na_cell", "text_cell", "missing_cell", "row_not_found", "table_not_found",
-                   "ambiguous_value") for w in report.warnings)
+                   "ambiguous_value", "unsplit_digits") for w in report.warnings)
     if complete:
         report.status = ParseStatus.PARSED
     elif any(found.values()) or title_in_body or len(headings) >= 3:

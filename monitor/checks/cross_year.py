@@ -335,5 +335,12 @@ assert SCALAR == "value"  # SWING_FIGURES spell the scalar column out
 
 def _finding(cur: Report, rule: str, severity: str, message: str, *, cells: list[str] | None = None,
              numbers: dict | None = None, subject: str = "") -> Finding:
+    numbers = dict(numbers or {})
+    # no error rests on a cell of this report read with low confidence (a split run of digits, OCR)
+    unsure = [c.ref for c in cur.cells if c.low_confidence and c.ref in (cells or [])]
+    if unsure:
+        severity = "warning" if severity == "error" else severity
+        message += f"（注意：{'、'.join(unsure)}的读数不确定，此结论须人工核对原件。）"
+        numbers["low_confidence_cells"] = unsure
     return Finding(rule=rule, severity=severity, message=message, cells=list(cells or []),
-                   numbers=dict(numbers or {}), agency=cur.agency, year=cur.year, subject=subject)
+                   numbers=numbers, agency=cur.agency, year=cur.year, subject=subject)

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 
 from storage.models import (TABLE3_APPLICANT_COLUMNS, TABLE3_COLUMNS, TABLE3_RESULT_ROWS, TABLE4_COLUMNS,
                             TABLE4_GROUPS, Finding, Report)
 from vocabulary import template as V
+from vocabulary.phrases import CATEGORIES, PHRASES, REASONS, Phrase
 
 ERROR = "error"
 WARNING = "warning"
@@ -50,40 +50,10 @@ APPEAL_COLUMN_NAMES = V.TABLE4_COLUMN_LABELS
 SECTION_TABLES = V.SECTION_TABLES
 SECTION_NAMES = V.SECTION_HEADINGS
 
-# -- narrative patterns (rule 5) --------------------------------------------------------------------
-_WITHHELD = tuple(r for r in TABLE3_RESULT_ROWS["2021"] if r.startswith("withheld_"))
-_UNAVAILABLE = tuple(r for r in TABLE3_RESULT_ROWS["2021"] if r.startswith("unavailable_"))
-_REJECTED = tuple(r for r in TABLE3_RESULT_ROWS["2021"] if r.startswith("rejected_"))
-_N = r"(?P<n>\d+)\s*件"
-_GAP = r"[^。；;，,\d]{0,12}?"
-
-
-@dataclass(frozen=True)
-class NarrativeFigure:
-    """A count stated in the text and the table cells it must equal (their sum)."""
-    name: str  # how the text names it
-    pattern: str
-    cells: tuple[str, ...]
-
-
-NARRATIVE_FIGURES = (
-    NarrativeFigure("收到申请", rf"(?:收到|受理|接到|新收)(?:了)?{_GAP}(?:申请|申请件|公开件){_GAP}{_N}",
-                    ("table3.new.total",)),
-    NarrativeFigure("上年结转", rf"上年(?:度)?结转{_GAP}{_N}", ("table3.carried_over.total",)),
-    NarrativeFigure("予以公开", rf"(?<!不)予以公开(?:申请)?{_N}", ("table3.granted.total",)),
-    NarrativeFigure("部分公开", rf"部分公开(?:申请)?{_N}", ("table3.partially_granted.total",)),
-    NarrativeFigure("不予公开", rf"不予公开(?:申请)?{_N}", tuple(f"table3.{r}.total" for r in _WITHHELD)),
-    NarrativeFigure("无法提供", rf"无法提供(?:申请)?{_N}", tuple(f"table3.{r}.total" for r in _UNAVAILABLE)),
-    NarrativeFigure("不予处理", rf"不予处理(?:申请)?{_N}", tuple(f"table3.{r}.total" for r in _REJECTED)),
-    NarrativeFigure("结转下年度", rf"(?:(?P<n>\d+)\s*件(?:申请)?结转(?:至)?下(?:一)?年度"
-                                 rf"|结转(?:至)?下(?:一)?年度(?:继续办理)?(?P<n2>\d+)\s*件)",
-                    ("table3.carried_forward.total",)),
-    NarrativeFigure("办结", rf"(?:(?P<n>\d+)\s*件(?:已)?办结|(?:办结|答复)(?:申请)?(?P<n2>\d+)\s*件)",
-                    ("table3.total_processed.total",)),
-    NarrativeFigure("行政复议", rf"行政复议{_N}", ("table4.review.total",)),
-    NarrativeFigure("行政诉讼", rf"(?:提起)?行政诉讼{_N}",
-                    ("table4.litigation_direct.total", "table4.litigation_after_review.total")),
-)
+# -- narrative phrasings (rule 5): vocabulary/phrases.py ------------------------------------------
+_PHRASES = tuple((p, re.compile(p.pattern)) for p in PHRASES)
+#: A result category's cells in the order of ``CATEGORIES`` (for 予以公开及部分公开 and 因…等原因).
+_CATEGORY_NAMES = tuple(CATEGORIES)
 
 # -- placeholders (rule 6) ----------------------------------------------------------------------------
 PLACEHOLDER_PATTERNS = (
@@ -97,6 +67,9 @@ PLACEHOLDER_PATTERNS = (
     r"ＸＸ+",
 )
 _PLACEHOLDER = re.compile("|".join(f"(?:{p})" for p in PLACEHOLDER_PATTERNS))
+#: A blank 总计 in this many rows (with non-zero applicant columns) is a blank column, one finding; a
+#: single blank cell stays the parser's completeness warning.
+MIN_BLANK_TOTAL_ROWS = 2
 #: Section 五 must say something real: more than this many characters, not just 无.
 MIN_PROBLEMS_CHARS = 10
 
@@ -124,9 +97,15 @@ class _Checker:
         s = sum(vals)
         return (vals, s, tv) if s != tv else None
 
-    def add(self, rule: str, message: str, *, cells=(), numbers=None, subject: str = "") -> Finding:
-        f = Finding(rule=rule, severity=SEVERITY[rule], message=message, cells=list(cells),
-                    numbers=numbers or {}, agency=self.r.agency, year=self.r.year, subject=subject)
+    def add(self, rule: str, message: str, *, cells=(), numbers=None, subject: str = "",
+            severity: str | None = None) -> Finding:
+        severity = severity or SEVERITY[rule]
+        # No finding rests on a cell the parser is unsure of (a run of digits split, an OCR reading):
+        # it becomes a warning that says which cells are uncertain.
+        # (downgrade_uncertain, run last, makes it a warning that names the uncertain cells)
+        numbers = dict(numbers or {})
+        f = Finding(rule=rule, severity=severity, message=message, cells=list(cells),
+                    numbers=numbers, agency=self.r.agency, year=self.r.year, subject=subject)
         self.findings.append(f)
         return f
 
@@ -197,24 +176,134 @@ class _Checker:
                          cells=[*parts, total], numbers={"sum": s, "total": tv, "delta": tv - s}, subject=g)
 
     # 5 ---------------------------------------------------------------------------------------------
+    def stated_value(self, ref: str) -> tuple[int | float | None, str | None]:
+        """(value, note) of a cell a sentence is compared with.  A blank 总计 stands for the sum of its
+        parts (the row's applicant columns; a Table 四 group's four results) when all of those were read."""
+        v = self.val(ref)
+        if v is not None:
+            return v, None
+        c = self.cells.get(ref)
+        if c is None or c.kind.value not in ("EMPTY", "NA") or c.column != "total":
+            return None, None
+        if c.table == "table3":
+            parts = [f"table3.{c.row}.{col}" for col in TABLE3_APPLICANT_COLUMNS]
+        elif c.table == "table4":
+            parts = [f"table4.{c.row}.{col}" for col in TABLE4_COLUMNS[:-1]]
+        else:
+            return None, None
+        vals = [self.val(p) for p in parts]
+        if any(x is None for x in vals):
+            return None, None
+        return sum(vals), f"“{ROW_NAMES.get(c.row, c.row) if c.table == 'table3' else GROUP_NAMES.get(c.row, c.row)}”"
+
+    def _figure_cells(self, phrase: Phrase, fig, m: re.Match) -> tuple[tuple[str, ...], str] | None:
+        """The cells a figure of a matched phrase names, and the figure's name."""
+        if phrase.kind == "categories":
+            text = m.group("cats")
+            names = [n for n in _CATEGORY_NAMES if n in text]
+            refs: list[str] = []
+            for n in names:
+                alt = self._first_present(CATEGORIES[n])
+                if alt is None:
+                    return None
+                refs.extend(alt)
+            return tuple(refs), "及".join(names)
+        if phrase.kind == "reason":
+            why, cat = m.group("why"), m.group("cat")
+            rows = {row for key, row in REASONS.items() if key in why}
+            group = {"不予公开": "withheld_", "无法提供": "unavailable_", "不予处理": "rejected_"}[cat]
+            rows = {r for r in rows if r.startswith(group)}
+            if len(rows) != 1:
+                return None  # the reason names no row of that group, or several: not a figure we can place
+            row = rows.pop()
+            return (f"table3.{row}.total",), f"{cat}（{ROW_NAMES.get(row, row).split('-')[-1]}）"
+        alt = self._first_present(fig.cells)
+        return (alt, fig.name) if alt is not None else None
+
+    def _first_present(self, alternatives) -> tuple[str, ...] | None:
+        for alt in alternatives:
+            if any(ref in self.cells for ref in alt):
+                return alt
+        return None
+
     def narrative_vs_table(self) -> None:
         narrative = _n("\n".join(v for k, v in self.r.sections.items()))
         if not narrative:
             return
-        for fig in NARRATIVE_FIGURES:
-            m = re.search(fig.pattern, narrative)
-            if not m:
+        taken: list[tuple[int, int]] = []  # spans read by an earlier phrase
+        compared: set[tuple[str, ...]] = set()  # each set of cells is compared once (first statement)
+        for phrase, rx in _PHRASES:
+            for m in rx.finditer(narrative):
+                if any(m.start() < b and a < m.end() for a, b in taken):
+                    continue
+                taken.append(m.span())
+                for fig in phrase.figures:
+                    number = m.groupdict().get(fig.group)
+                    if number is None:
+                        continue
+                    placed = self._figure_cells(phrase, fig, m)
+                    if placed is None:
+                        continue
+                    refs, name = placed
+                    if refs in compared:
+                        continue
+                    compared.add(refs)
+                    self._compare_figure(phrase, m.group(0), name, number, refs)
+
+    def _compare_figure(self, phrase: Phrase, quote: str, name: str, number: str, refs: tuple[str, ...]) -> None:
+        stated = float(number) if phrase.unit == "万元" else int(number)
+        values, notes = [], []
+        for ref in refs:
+            v, note = self.stated_value(ref)
+            if v is None:
+                return  # a cell not assessable: no comparison
+            values.append(v)
+            if note:
+                notes.append(note)
+        table = sum(values)
+        if abs(stated - table) < 1e-6:
+            return
+        if isinstance(table, float) and table.is_integer():
+            table = int(table)
+        parts = "、".join(f"{self._cell_name(r)} {v}" for r, v in zip(refs, values) if v or len(refs) <= 3)
+        blank = (f"；其中{'、'.join(notes)}的“总计”为空白，按该行各分项之和计" if notes else "")
+        detail = f"（{parts}{blank}）" if parts or notes else ""
+        self.add("narrative_vs_table",
+                 f"正文数据与表格不一致：正文称“{quote}”（{name}{number}{phrase.unit}），表格中为{table}{phrase.unit}"
+                 f"{detail}。",
+                 cells=list(refs), numbers={"text": stated, "table": table, "quote": quote, "phrase": phrase.key,
+                                            **({"notes": notes} if notes else {})},
+                 subject=name)
+
+    def _cell_name(self, ref: str) -> str:
+        table, row, col = ref.split(".")
+        if table == "table3":
+            return f"“{ROW_NAMES.get(row, row)}”{COLUMN_NAMES.get(col, col)}"
+        if table == "table4":
+            return f"“{GROUP_NAMES.get(row, row)}”{APPEAL_COLUMN_NAMES.get(col, col)}"
+        c = self.cells.get(ref)
+        return f"“{c.label or row}”" if c is not None else ref
+
+    # 4b --------------------------------------------------------------------------------------------
+    def blank_total_column(self) -> set[str]:
+        """A 总计 column printed blank where the applicant columns are not all zero: one finding for
+        the column, listing its rows (the row and column sums cannot be checked there)."""
+        rows = []
+        for row in ROW_NAMES:
+            c = self.cells.get(f"table3.{row}.total")
+            if c is None or c.kind.value != "EMPTY":
                 continue
-            stated = int(m.group("n") or m.group("n2"))
-            vals = [self.val(ref) for ref in fig.cells]
-            if any(v is None for v in vals):
-                continue
-            table = sum(vals)
-            if stated != table:
-                self.add("narrative_vs_table",
-                         f"正文数据与表格不一致：正文称“{m.group(0)}”（{fig.name}{stated}件），表格中为{table}件。",
-                         cells=list(fig.cells), numbers={"text": stated, "table": table, "quote": m.group(0)},
-                         subject=fig.name)
+            vals = [self.val(f"table3.{row}.{col}") for col in TABLE3_APPLICANT_COLUMNS]
+            if any(v for v in vals if v is not None):
+                rows.append(row)
+        if len(rows) >= MIN_BLANK_TOTAL_ROWS:
+            names = "、".join(f"“{ROW_NAMES[r]}”" for r in rows)
+            self.add("row_total",
+                     f"表格空白：表三“总计”一列在{len(rows)}行为空白，而这些行的申请人各栏并非全为0（{names}），"
+                     "总计无法核对，应填写各栏之和。",
+                     cells=[f"table3.{r}.total" for r in rows], numbers={"rows": rows, "count": len(rows)},
+                     subject="blank_total_column", severity=WARNING)
+        return set(rows)
 
     # 6 ---------------------------------------------------------------------------------------------
     def placeholder(self) -> None:
@@ -227,9 +316,12 @@ class _Checker:
         if not self.r.sections or self.r.template == "unknown":
             return  # no section structure read, or an older free-form outline: the six sections are not due
         tables = {c.table for c in self.r.cells}
+        whole = _n(self.r.text) + _n("\n".join(self.r.sections.values()))
         for key, name in SECTION_NAMES.items():
-            # a section whose table was read is there, even if its heading sat inside the table
-            if key not in self.r.sections and SECTION_TABLES.get(key) not in tables:
+            # a section whose table was read is there, even if its heading sat inside the table; and a
+            # heading printed anywhere in the text (a frame, a table cell) is no missing section
+            if (key not in self.r.sections and SECTION_TABLES.get(key) not in tables
+                    and not _heading_in(name, whole)):
                 self.add("placeholder", f"内容缺失：未找到“{name}”部分。", subject=f"missing:{key}")
         problems = _n(self.r.sections.get("problems", ""))
         if "problems" in self.r.sections and len(problems.strip("。.无")) < MIN_PROBLEMS_CHARS:
@@ -249,11 +341,35 @@ class _Checker:
                      numbers={"start": start.isoformat(), "end": end.isoformat(), "year": y}, subject="period")
 
 
+def _heading_in(name: str, text: str) -> bool:
+    """The section's wording ('一、总体情况' -> 总体情况) stands somewhere in the normalised text."""
+    wording = _n(name.split("、", 1)[-1])
+    return bool(wording) and wording in text
+
+
 def _result_leaves(report: Report) -> tuple[str, ...]:
     present = {c.row for c in report.cells if c.table == "table3"}
     if "other_handling" in present and not present & {"other_no_correction", "other_no_fee", "other_other"}:
         return TABLE3_RESULT_ROWS["2019"]
     return TABLE3_RESULT_ROWS.get(report.template, TABLE3_RESULT_ROWS["2021"])
+
+
+def downgrade_uncertain(report: Report, findings: list[Finding]) -> list[Finding]:
+    """A finding that rests on a cell we are unsure of (``Cell.low_confidence``: an OCR reading, a
+    split run of digits) is a warning saying so (“OCR 可能误读”), never an error blamed on the
+    agency.  The rule, cells and fingerprint stay: when a better reading comes, the finding resolves."""
+    cells = {c.ref: c for c in report.cells}
+    for f in findings:
+        doubtful = [cells[r] for r in f.cells if r in cells and cells[r].low_confidence]
+        if not doubtful:
+            continue
+        if f.severity == ERROR:
+            f.severity = WARNING
+        readings = "、".join(f"{c.ref}读作“{c.raw}”（置信度{c.confidence:.2f}）" for c in doubtful[:5])
+        f.message = (f"读数不确定（OCR 可能误读，或原文数字连写后按勾稽关系拆分）：{readings}；"
+                     f"以下结论取决于该读数，请对照原件核实。{f.message}")
+        f.numbers = {**f.numbers, "low_confidence_cells": [c.ref for c in doubtful]}
+    return findings
 
 
 def check_report(report: Report) -> list[Finding]:
@@ -265,6 +381,7 @@ def check_report(report: Report) -> list[Finding]:
     bad_cols = c.results_total(_result_leaves(report))
     bad_balance = c.balance()
     c.appeal_total()
+    c.blank_total_column()
     c.narrative_vs_table()
     c.placeholder()
     c.period()
@@ -275,4 +392,4 @@ def check_report(report: Report) -> list[Finding]:
             if ref in rf.cells and ref in cf.cells:
                 rf.suspect = rf.suspect or ref
                 cf.suspect = cf.suspect or ref
-    return c.findings
+    return downgrade_uncertain(report, c.findings)

@@ -96,8 +96,8 @@ def test_encrypted_pdf(docx_bytes):
     _check(parse_bytes(data, url=NAME), ParseStatus.ENCRYPTED, "encrypted", "password")
 
 
-def test_scanned_pdf_needs_ocr():
-    """A page holding only an image (no text layer)."""
+def test_scanned_pdf_is_read_by_ocr():
+    """A page holding only an image (no text layer): OCR reads it, and a blank scan holds no text."""
     doc = pdfium.PdfDocument.new()
     page = doc.new_page(595, 842)
     img = pdfium.PdfImage.new(doc)
@@ -109,14 +109,15 @@ def test_scanned_pdf_needs_ocr():
     page.gen_content()
     buf = io.BytesIO()
     doc.save(buf)
-    _check(parse_bytes(buf.getvalue(), url=NAME), ParseStatus.NEEDS_OCR, "ocr")
+    _check(parse_bytes(buf.getvalue(), url=NAME), ParseStatus.EMPTY, "ocr found no text")
 
 
-def test_image_needs_ocr():
+def test_broken_image_is_refused():
+    """Image bytes that do not decode: refused by the OCR stage, naming the file (tests/ocr has the rest)."""
     png = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + os.urandom(64)
-    _check(parse_bytes(png, url=NAME, content_type="image/png"), ParseStatus.NEEDS_OCR, "ocr")
+    _check(parse_bytes(png, url=NAME, content_type="image/png"), ParseStatus.FAILED, "image")
     jpg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + os.urandom(64)
-    _check(parse_bytes(jpg, url=NAME), ParseStatus.NEEDS_OCR, "image")
+    _check(parse_bytes(jpg, url=NAME), ParseStatus.FAILED, "image")
 
 
 def _docx_with(docx_bytes: bytes, replace: dict[str, bytes]) -> bytes:

@@ -17,6 +17,7 @@ class GridCell:
     spanned: bool = False  # True where this position is covered by a row/colspan of another cell
     origin: tuple[int, int] | None = None  # (row, col) of the cell that spans here, when spanned
     confidence: float | None = None  # 0..1 for OCR readings; None when read from a text layer/markup
+    alternatives: tuple[str, ...] = ()  # other readings OCR found plausible (the proof-reader tries them)
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Extracted:
     status: ParseStatus | None = None  # set when extraction itself decides (needs_ocr, encrypted...)
     error: str | None = None
     text_layout: bool = False  # True when tables are line/tab reconstructions (PDF text, txt)
+    ocr: str = ""  # "all": every page read by OCR (crawler/parsing/ocr); "some": the rest from text/markup
 
     @property
     def text(self) -> str:

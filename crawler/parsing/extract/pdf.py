@@ -11,10 +11,16 @@ AGPL.  pdfplumber stays what the benchmark compares against; it is not needed at
 How a page is read:
 
 1. characters with their boxes (PDFium's generated spaces/line breaks are dropped: we place text
-   ourselves); ruling lines are the thin path objects (and the edges of rectangles);
+   ourselves, and a CR LF that WPS writes into the text layer is dropped likewise); ruling lines are
+   what a reader can see (``RulingPolicy``): stroked paths, and thin fills darker than the page.
+   The white, unstroked box WPS paints under every prose line is no ruling, nor is any fill that
+   is invisible or thick;
 2. rulings that touch each other form a table; the distinct x of its vertical rulings and y of its
    horizontal rulings give the grid; two neighbouring grid cells are one merged cell where no
    ruling separates them (this is how rowspan/colspan come back);
+   A ruled region is a table only when it has at least two columns of cells somewhere, or a cell
+   naming a table of the template: a one-column box, a page frame, a column of underlined lines
+   are paragraphs (their characters are read as text lines);
 3. characters inside a table go to their cell (lines inside a cell joined without a space between
    CJK characters, so a wrapped "商业/企业" reads "商业企业"); the others form text lines, joined
    into paragraphs where a line runs to the right margin;
@@ -91,6 +97,93 @@ class _Line:
     chars: list[_Char] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PathPaint:
+    """How one path object is painted: what decides whether its edges are rulings."""
+    bounds: tuple[float, float, float, float]  # left, bottom, right, top (PDF space)
+    stroked: bool
+    stroke_width: float
+    stroke_rgba: tuple[int, int, int, int]
+    filled: bool
+    fill_rgba: tuple[int, int, int, int]
+
+    @property
+    def thickness(self) -> float:
+        left, bottom, right, top = self.bounds
+        return min(right - left, top - bottom)
+
+
+def _luminance(rgba: tuple[int, int, int, int]) -> float:
+    r, g, b, _ = rgba
+    return (0.299 * r + 0.587 * g + 0.114 * b) / 255.0
+
+
+@dataclass(frozen=True)
+class RulingPolicy:
+    """Which painted paths count as table rulings: what a reader can see as a line.
+
+    * a stroked path whose colour is visible (not transparent, darker than the page): its straight
+      pieces are rulings (a stroked rectangle gives its four edges);
+    * a filled path no thicker than ``max_fill_thickness`` (a line drawn as a thin rectangle, as Word
+      does for cell borders) and darker than the page;
+    * nothing else: a white or transparent fill (WPS paints a white box under every prose line), a
+      shaded cell background, an invisible stroke.
+
+    "Darker than the page" is luminance at most ``max_luminance`` (white is 1.0) and alpha at least
+    ``min_alpha``.  ``extract(..., rulings=...)`` takes another policy (tests, odd producers).
+    """
+    max_fill_thickness: float = 2.0
+    max_luminance: float = 0.9
+    min_alpha: int = 26  # of 255: about 10% opacity
+
+    def visible(self, rgba: tuple[int, int, int, int]) -> bool:
+        return rgba[3] >= self.min_alpha and _luminance(rgba) <= self.max_luminance
+
+    def stroke_counts(self, p: PathPaint) -> bool:
+        # PDF line width 0 is the thinnest line the device can draw: visible, not absent
+        return p.stroked and p.stroke_width >= 0 and self.visible(p.stroke_rgba)
+
+    def fill_counts(self, p: PathPaint) -> bool:
+        return p.filled and p.thickness <= self.max_fill_thickness and self.visible(p.fill_rgba)
+
+    def is_ruling(self, p: PathPaint) -> bool:
+        return self.stroke_counts(p) or self.fill_counts(p)
+
+
+#: The rulings of the reports we have seen (Word, WPS, LibreOffice exports).
+DEFAULT_RULINGS = RulingPolicy()
+
+
+class _PaintBuffers:
+    """ctypes out-parameters for pdfium's paint queries, allocated once (a page has thousands of paths)."""
+
+    def __init__(self) -> None:
+        import ctypes
+
+        self.fill_mode, self.stroke = ctypes.c_int(), ctypes.c_int()
+        self.f = [ctypes.c_uint() for _ in range(4)]
+        self.s = [ctypes.c_uint() for _ in range(4)]
+        self.width = ctypes.c_float()
+        self.refs = (ctypes.byref(self.fill_mode), ctypes.byref(self.stroke), ctypes.byref(self.width))
+
+
+def path_paint(obj, raw, buf: _PaintBuffers | None = None) -> PathPaint | None:
+    """The painting of a path object (None when pdfium cannot say)."""
+    try:
+        bounds = tuple(obj.get_bounds())
+    except Exception:  # pdfium refuses bounds of some degenerate paths
+        return None
+    b = buf or _PaintBuffers()
+    h = obj.raw
+    if not raw.FPDFPath_GetDrawMode(h, b.refs[0], b.refs[1]):
+        return None
+    fill = tuple(x.value for x in b.f) if raw.FPDFPageObj_GetFillColor(h, *b.f) else (0, 0, 0, 0)
+    stroke = tuple(x.value for x in b.s) if raw.FPDFPageObj_GetStrokeColor(h, *b.s) else (0, 0, 0, 255)
+    width = b.width.value if raw.FPDFPageObj_GetStrokeWidth(h, b.refs[2]) else 1.0
+    return PathPaint(bounds=bounds, stroked=bool(b.stroke.value), stroke_width=float(width),  # type: ignore[arg-type]
+                     stroke_rgba=stroke, filled=b.fill_mode.value != 0, fill_rgba=fill)  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------------------------
 # reading a page
 # --------------------------------------------------------------------------------------------
@@ -154,18 +247,20 @@ def _path_lines(obj, raw) -> list[tuple[float, float, float, float]]:
     return out
 
 
-def _page_segments(page, height: float) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
-    """(horizontal [(y, x0, x1)], vertical [(x, y0, y1)]) in top-down coordinates."""
+def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS
+                   ) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
+    """(horizontal [(y, x0, x1)], vertical [(x, y0, y1)]) in top-down coordinates: the rulings."""
     import pypdfium2.raw as raw
 
     hs: list[tuple[float, float, float]] = []
     vs: list[tuple[float, float, float]] = []
     page_w = page.get_width()
+    buf = _PaintBuffers()
     for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH], max_depth=4):
-        try:
-            left, bottom, right, top = obj.get_bounds()
-        except Exception:  # pdfium refuses bounds of some degenerate paths
+        paint = path_paint(obj, raw, buf)
+        if paint is None or not rulings.is_ruling(paint):
             continue
+        left, bottom, right, top = paint.bounds
         w, h = right - left, top - bottom
         t, b = height - top, height - bottom
         if h <= 3.0 and w > 3.0:
@@ -282,8 +377,20 @@ def _lines_of(chars: list[_Char]) -> list[list[_Char]]:
     return lines
 
 
+class _ByHeight:
+    """A page's characters sorted by their vertical centre: those of a band in O(log n)."""
+
+    def __init__(self, chars: list[_Char]) -> None:
+        self.order = sorted(range(len(chars)), key=lambda i: chars[i].cy)
+        self.cys = [chars[i].cy for i in self.order]
+
+    def band(self, top: float, bottom: float) -> list[int]:
+        return self.order[bisect.bisect_left(self.cys, top):bisect.bisect_right(self.cys, bottom)]
+
+
 def _build_table(hs, vs, chars: list[_Char], page_no: int,
-                 taken: set[int] = frozenset()) -> tuple[_PTable, set[int]]:  # type: ignore[assignment]
+                 taken: set[int] = frozenset(),  # type: ignore[assignment]
+                 by_height: _ByHeight | None = None) -> tuple[_PTable, set[int]]:
     xs = _cluster([x for x, _, _ in vs], _TOL * 1.5)
     ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
     # A row split by a page break has no ruling on its open side; the column rulings still run
@@ -318,7 +425,10 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
     members: dict[tuple[int, int], list[_Char]] = {}
     used: set[int] = set()
     x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
-    for idx, c in enumerate(chars):
+    # a page with many ruled regions (a frame per paragraph) must not scan every character for each
+    candidates = by_height.band(y_lo, y_hi) if by_height is not None else range(len(chars))
+    for idx in candidates:
+        c = chars[idx]
         cx, cy = c.cx, c.cy
         if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi) or idx in taken:
             continue
@@ -378,20 +488,69 @@ def _paragraphs(lines: list[_Line], left: float, right: float) -> list[tuple[flo
     return out
 
 
-def _read_page(page, page_no: int):
+def _columns(grid: list[list[GridCell]]) -> int:
+    """Columns of cells: the most own (not spanned) cells any row has."""
+    return max((sum(1 for c in row if not c.spanned) for row in grid), default=0)
+
+
+#: A cell this short, without sentence punctuation, holding a table marker is a table's caption or
+#: header ("第二十条第（一）项"), not prose ("均为自然人申请的…。").
+_MAX_LABEL_CELL = 20
+_SENTENCE = re.compile(r"[，,。；;！？]")
+
+
+def _is_table_label(text: str) -> bool:
+    """A cell's text that is a label of the template's tables (a header box: 第二十条第（一）项)."""
+    from vocabulary import template as T
+
+    text = re.sub(r"\s+", "", text)
+    return (0 < len(text) <= _MAX_LABEL_CELL and not _SENTENCE.search(text)
+            and any(m in text for ms in T.TABLE_MARKERS.values() for m in ms))
+
+
+def _names_a_table(grid: list[list[GridCell]]) -> bool:
+    return any(not c.spanned and _is_table_label(c.text) for row in grid for c in row)
+
+
+def _one_column_labels(hs, xs: list[float], chars: list[_Char], by_height: "_ByHeight", taken: set[int]) -> bool:
+    """Whether a one-column region holds a table label, without building its grid (a page of
+    framed or underlined prose has one such region per paragraph or per page)."""
+    ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
+    x0, x1 = xs[0], xs[-1]
+    for top, bottom in zip(ys, ys[1:]):
+        band = [chars[i] for i in by_height.band(top, bottom) if i not in taken and x0 <= chars[i].cx <= x1]
+        if band and len(band) <= 2 * _MAX_LABEL_CELL:
+            if _is_table_label("".join(c.ch for c in sorted(band, key=lambda c: (round(c.top), c.x0)))):
+                return True
+    return False
+
+
+def is_table(grid: list[list[GridCell]]) -> bool:
+    """A ruled region that is a table: two columns of cells somewhere, or a template label in a cell.
+    A one-column box, a page frame or a column of underlined lines holds paragraphs."""
+    if not grid:
+        return False
+    return _columns(grid) >= 2 or _names_a_table(grid)
+
+
+def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
     width, height = page.get_size()
     chars = _page_chars(page, height)
-    hs, vs = _page_segments(page, height)
+    hs, vs = _page_segments(page, height, rulings)
     if len(hs) * len(vs) > MAX_RULING_PAIRS:
         # A drawing (map, chart, scanned vector art), not a table grid: read the text only.
         log.info("page %d: %d x %d line segments, too many for a table; text only", page_no, len(hs), len(vs))
         hs, vs = [], []
     tables: list[_PTable] = []
     used: set[int] = set()
+    by_height = _ByHeight(chars) if hs and vs else None
     for ghs, gvs in _table_regions(hs, vs):
-        t, u = _build_table(ghs, gvs, chars, page_no, used)
-        if len(t.grid) * (len(t.grid[0]) if t.grid else 0) <= 1:
-            continue  # a frame around text (a boxed title or note) is not a table
+        xs = _cluster([x for x, _, _ in gvs], _TOL * 1.5)
+        if len(xs) <= 2 and not _one_column_labels(ghs, xs, chars, by_height, used):  # type: ignore[arg-type]
+            continue  # one column of cells, no table label in it: paragraphs, no grid to build
+        t, u = _build_table(ghs, gvs, chars, page_no, used, by_height)
+        if not is_table(t.grid):
+            continue  # a frame, a boxed note, underlined lines: their text is read as paragraphs
         tables.append(t)
         used |= u
     rest = [c for i, c in enumerate(chars) if i not in used]
@@ -543,13 +702,20 @@ def _open(data: bytes, name: str):
                                error=f"{name}: corrupt or truncated PDF ({msg})")
 
 
+def _one_picture(pdf, pno: int) -> bool:
+    from ..ocr.image import page_has_picture
+
+    return page_has_picture(pdf, pno)
+
+
 def _unusable(chars: list[_Char]) -> bool:
     """Mostly unmapped glyphs (a CJK font without ToUnicode): the text layer is garbage."""
     bad = sum(1 for c in chars if c.ch == "\ufffd" or 0xE000 <= ord(c.ch) <= 0xF8FF)
     return bad > 0.3 * len(chars)
 
 
-def extract(data: bytes, *, name: str = "document") -> Extracted:
+def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFAULT_RULINGS) -> Extracted:
+    """PDF bytes -> Extracted.  ``rulings`` decides which painted paths are table rulings."""
     pdf, failure = _open(data, name)
     if failure is not None:
         return failure
@@ -567,14 +733,17 @@ def extract(data: bytes, *, name: str = "document") -> Extracted:
         pages = []
         heights: list[float] = []
         all_chars = 0
+        image_pages: list[int] = []  # 0-based pages that carry no text but a page-sized picture
         bad_chars: list[_Char] = []
         for pno in range(min(n_pages, MAX_PAGES)):
             page = pdf[pno]
             try:
-                chars, tables, lines, height = _read_page(page, pno + 1)
+                chars, tables, lines, height = _read_page(page, pno + 1, rulings)
             finally:
                 page.close()
             all_chars += len(chars)
+            if len(chars) < 10 and _one_picture(pdf, pno):
+                image_pages.append(pno)
             bad_chars.extend(chars[:2000])
             pages.append((tables, lines))
             heights.append(height)
@@ -587,11 +756,10 @@ def extract(data: bytes, *, name: str = "document") -> Extracted:
     finally:
         pdf.close()
     if all_chars < 10:
-        return Extracted(format="pdf", status=ParseStatus.NEEDS_OCR, metadata=meta,
-                         error=f"{name}: PDF without a text layer ({n_pages} pages, scanned?); needs OCR")
+        return _ocr(data, name, meta, f"{name}: PDF without a text layer ({n_pages} pages, scanned?); needs OCR")
     if _unusable(bad_chars):
-        return Extracted(format="pdf", status=ParseStatus.NEEDS_OCR, metadata=meta,
-                         error=f"{name}: PDF text layer is unmapped glyphs (font without ToUnicode); needs OCR")
+        return _ocr(data, name, meta,
+                    f"{name}: PDF text layer is unmapped glyphs (font without ToUnicode); needs OCR")
     _drop_running_lines(pages, heights)
     if not any(tables for tables, _ in pages):
         return _stream_fallback(pages, meta, name)
@@ -600,7 +768,9 @@ def extract(data: bytes, *, name: str = "document") -> Extracted:
     right = max((ln.x1 for _, lines in pages for ln in lines), default=0.0)
     last_xs: list[float] | None = None  # columns of blocks[-1] when it is a table ending its page
     last_open = False  # and its last row continues on the next page
+    page_starts: list[int] = []  # where each page's blocks begin (image-only pages are spliced in there)
     for tables, lines in pages:
+        page_starts.append(len(blocks))
         items: list[tuple[float, object]] = [(t.top, t) for t in tables]
         items.extend(_paragraphs(lines, left, right))
         items.sort(key=lambda x: x[0])
@@ -620,7 +790,28 @@ def extract(data: bytes, *, name: str = "document") -> Extracted:
     for b in blocks:
         if isinstance(b, Table):
             _refresh_spans(b)
-    return Extracted(format="pdf", blocks=blocks, metadata=meta)
+    ex = Extracted(format="pdf", blocks=blocks, metadata=meta)
+    if image_pages:
+        _ocr_pages_into(ex, data, name, image_pages, page_starts)
+    return ex
+
+
+def _ocr(data: bytes, name: str, meta: dict, why: str) -> Extracted:
+    """No usable text layer: every page is read by OCR (crawler/parsing/ocr)."""
+    from ..ocr import extract_pdf_bytes
+
+    return extract_pdf_bytes(data, name=name, meta=meta, why=why)
+
+
+def _ocr_pages_into(ex: Extracted, data: bytes, name: str, image_pages: list[int], page_starts: list[int]) -> None:
+    """Pages that are one picture in a PDF with text elsewhere: their OCR blocks go where the page was."""
+    from ..ocr import ocr_pdf_pages
+
+    read = ocr_pdf_pages(data, [p for p in image_pages if p < len(page_starts)], name=name)
+    for pno in sorted(read, reverse=True):
+        ex.blocks[page_starts[pno]:page_starts[pno]] = read[pno]
+    if read:
+        ex.ocr = "some"
 
 
 def _stream_fallback(pages, meta: dict, name: str) -> Extracted:

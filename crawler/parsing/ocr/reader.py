@@ -1,0 +1,179 @@
+"""Tesseract, through tesserocr: one engine per reading mode, kept for the life of the process.
+
+Loading a language model costs 0.1-0.5 s; tesserocr keeps the C++ API in the process, so each cell
+is one ``SetImage`` + ``Recognize`` (a few milliseconds), where pytesseract would spawn the
+``tesseract`` program and reload the model for every cell.
+
+Modes:
+
+* ``digits``: a value cell: the eng model with a whitelist of digits and the characters of a value
+  (. / - —), page segmentation "single line".
+* ``label``: a table label: chi_sim, "single block".
+* ``page``: the narrative around the tables: chi_sim, automatic segmentation, read line by line.
+
+The model files are Debian's (tesseract-ocr-chi-sim, tesseract-ocr-eng); ``TESSDATA_PREFIX``
+overrides where they are looked for.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+_DEBIAN_TESSDATA = ("/usr/share/tesseract-ocr/5/tessdata", "/usr/share/tesseract-ocr/4.00/tessdata",
+                    "/usr/share/tessdata")
+DIGIT_CHARS = "0123456789./-"
+
+
+class EngineMissing(RuntimeError):
+    pass
+
+
+def tessdata_dir() -> str:
+    env = os.environ.get("TESSDATA_PREFIX")
+    for d in ((env,) if env else ()) + _DEBIAN_TESSDATA:
+        if d and (Path(d) / "chi_sim.traineddata").exists():
+            return d
+    raise EngineMissing("Tesseract language data chi_sim not found (apt-get install tesseract-ocr-chi-sim; "
+                        f"looked in {', '.join(((env,) if env else ()) + _DEBIAN_TESSDATA)})")
+
+
+@dataclass
+class Reading:
+    text: str
+    confidence: float  # 0..1: the lowest character confidence (one bad character is enough to doubt)
+    chars: list[tuple[str, float]]  # each character with its confidence 0..1
+    alternatives: list[list[tuple[str, float]]] | None = None  # per character, the engine's other choices
+
+
+_local = threading.local()
+
+
+def _api(mode: str):
+    apis = getattr(_local, "apis", None)
+    if apis is None:
+        apis = _local.apis = {}
+    api = apis.get(mode)
+    if api is not None:
+        return api
+    try:
+        import tesserocr
+    except ImportError as e:  # pragma: no cover - an install without the binding
+        raise EngineMissing(f"tesserocr is not installed ({e})") from None
+    path = tessdata_dir()
+    if mode == "digits":
+        api = tesserocr.PyTessBaseAPI(path=path, lang="eng", psm=tesserocr.PSM.SINGLE_LINE,
+                                      oem=tesserocr.OEM.LSTM_ONLY)
+        api.SetVariable("tessedit_char_whitelist", DIGIT_CHARS)
+        api.SetVariable("lstm_choice_mode", "2")
+    elif mode == "label":
+        api = tesserocr.PyTessBaseAPI(path=path, lang="chi_sim", psm=tesserocr.PSM.SINGLE_BLOCK,
+                                      oem=tesserocr.OEM.LSTM_ONLY)
+    elif mode == "label_line":
+        api = tesserocr.PyTessBaseAPI(path=path, lang="chi_sim", psm=tesserocr.PSM.SINGLE_LINE,
+                                      oem=tesserocr.OEM.LSTM_ONLY)
+        api.SetVariable("lstm_choice_mode", "2")
+    elif mode == "page":
+        api = tesserocr.PyTessBaseAPI(path=path, lang="chi_sim", psm=tesserocr.PSM.AUTO,
+                                      oem=tesserocr.OEM.LSTM_ONLY)
+    else:
+        raise ValueError(mode)
+    # our crops are cleaned and scaled: the size tells the dpi; dark-on-light always, so Tesseract
+    # need not retry each doubtful line inverted (which doubles its time on noisy scans)
+    api.SetVariable("user_defined_dpi", "300")
+    api.SetVariable("tessedit_do_invert", "0")
+    apis[mode] = api
+    return api
+
+
+def _image(arr: np.ndarray):
+    from PIL import Image
+
+    return Image.fromarray(arr, "L")
+
+
+def read_digits(crop: np.ndarray) -> Reading:
+    """A value cell (black on white, tightly cropped with a margin)."""
+    return _read_symbols(_api("digits"), crop)
+
+
+def _read_symbols(api, crop: np.ndarray) -> Reading:
+    """Text, per-character confidence and the engine's alternative choices for each character."""
+    import tesserocr
+
+    api.SetImage(_image(crop))
+    api.Recognize()
+    chars: list[tuple[str, float]] = []
+    alts: list[list[tuple[str, float]]] = []
+    it = api.GetIterator()
+    level = tesserocr.RIL.SYMBOL
+    if it is not None:
+        for sym in tesserocr.iterate_level(it, level):
+            try:
+                ch = sym.GetUTF8Text(level)
+            except RuntimeError:  # an empty symbol
+                continue
+            if not ch:
+                continue
+            chars.append((ch, max(0.0, min(1.0, sym.Confidence(level) / 100))))
+            choices = []
+            ci = sym.GetChoiceIterator()
+            for c in ci:
+                t = c.GetUTF8Text()
+                if t and t != ch:
+                    choices.append((t, max(0.0, min(1.0, c.Confidence() / 100))))
+            alts.append(choices)
+    text = "".join(c for c, _ in chars)
+    conf = min((c for _, c in chars), default=0.0)
+    return Reading(text=text, confidence=conf, chars=chars, alternatives=alts)
+
+
+def read_label(crop: np.ndarray, one_line: bool = False) -> Reading:
+    if one_line:
+        r = _read_symbols(_api("label_line"), crop)
+        if r.text.strip():
+            api = _api("label_line")
+            r.confidence = max(0.0, min(1.0, api.MeanTextConf() / 100))
+            return r
+    api = _api("label")
+    api.SetImage(_image(crop))
+    text = api.GetUTF8Text()
+    conf = api.MeanTextConf() / 100
+    return Reading(text=text, confidence=max(0.0, min(1.0, conf)), chars=[])
+
+
+@dataclass
+class Line:
+    text: str
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    confidence: float
+
+
+def read_lines(page: np.ndarray) -> list[Line]:
+    """The text lines of a page region (tables blanked out), with their boxes."""
+    import tesserocr
+
+    api = _api("page")
+    api.SetImage(_image(page))
+    api.Recognize()
+    out: list[Line] = []
+    it = api.GetIterator()
+    level = tesserocr.RIL.TEXTLINE
+    if it is None:
+        return out
+    for line in tesserocr.iterate_level(it, level):
+        try:
+            text = line.GetUTF8Text(level)
+        except RuntimeError:
+            continue
+        box = line.BoundingBox(level)
+        if not text or not text.strip() or box is None:
+            continue
+        out.append(Line(text.strip(), *box, confidence=line.Confidence(level) / 100))
+    return out

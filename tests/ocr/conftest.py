@@ -1,0 +1,40 @@
+"""The OCR corpus (tests/ocr/corpus.py) built once per session into a temporary directory."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
+
+import corpus  # noqa: E402
+
+#: The representative subset `make test` reads (the bench reads all 30): the seed with findings at
+#: 150 dpi as an image-only PDF, another at 200 dpi as PNG pages, a third as a 图片版 HTML page.
+SUBSET = (("001_d039ec262de9d514", "pdf", 150), ("003_d9d52685c3ee3a90", "png", 200),
+          ("004_df5f9a23d5b9d417", "html", 150))
+
+
+def _tesseract_ready() -> bool:
+    try:
+        from crawler.parsing.ocr.reader import tessdata_dir
+
+        tessdata_dir()
+        import tesserocr  # noqa: F401
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def ocr_corpus(tmp_path_factory):
+    if not _tesseract_ready():
+        pytest.fail("Tesseract (tesseract-ocr-chi-sim) and tesserocr are required: run `make install`")
+    out = tmp_path_factory.mktemp("ocr-corpus")
+    items = []
+    for stem, kind, dpi in SUBSET:
+        items += corpus.build(out / f"{stem}-{kind}", stems=[stem], kinds=(kind,), dpis=(dpi,))
+    return items

@@ -1,0 +1,139 @@
+"""Item 1 of issue 10: PDF prose in ruled regions (WPS exports) is narrative, not one-column tables.
+
+The PDFs are drawn by tests/parsing/seed_layouts.py from the seed texts (real reports) in the
+layouts of real WPS / Word exports: prose over white unstroked boxes, prose in drawn frames, every
+line underlined between side rules, a page border; "- N -" page numbers; CR LF in the text layer.
+Each must give the cells, sections and findings of the seed it came from.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as raw
+import pytest
+
+from crawler.parsing import parse_bytes
+from crawler.parsing.extract import pdf as pdf_extract
+from crawler.parsing.extract.base import GridCell
+from crawler.parsing.extract.pdf import DEFAULT_RULINGS, PathPaint, RulingPolicy, path_paint
+from monitor.checks.report import check_report
+from storage.models import SECTION_KEYS, ParseStatus
+
+from seed_layouts import LAYOUTS, SEEDS, Para, seed_blocks, seed_pdf, wps_pdf
+
+EXPECTED = Path(__file__).resolve().parents[1] / "fixtures" / "expected"
+STEMS = sorted(p.stem for p in SEEDS.glob("*.txt"))
+
+
+@pytest.fixture(scope="module")
+def pdfs() -> dict[tuple[str, str], bytes]:
+    return {(stem, layout): seed_pdf(stem, layout) for stem in STEMS for layout in LAYOUTS}
+
+
+def _expected(stem: str) -> dict:
+    return json.loads((EXPECTED / f"{stem}.json").read_text(encoding="utf-8"))
+
+
+# -- the fixtures reproduce the real layouts ---------------------------------------------------------
+
+def test_white_box_pdf_has_the_wps_boxes_and_crlf_text(pdfs):
+    doc = pdfium.PdfDocument(pdfs[(STEMS[4], "white_boxes")])
+    page = doc[0]
+    boxes = [p for p in (path_paint(o, raw) for o in page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH])) if p]
+    white = [p for p in boxes if p.filled and not p.stroked and p.fill_rgba[:3] == (255, 255, 255)
+             and round(p.bounds[2] - p.bounds[0]) == 445 and round(p.bounds[3] - p.bounds[1]) == 27]
+    assert len(white) >= 20  # the real first page had 22
+    text = page.get_textpage().get_text_range()
+    assert "\r\n" in text
+    assert "- 1 -" in text
+    doc.close()
+
+
+# -- the policy: which painted paths are rulings -----------------------------------------------------
+
+def _paint(w=100.0, h=0.5, *, stroked=False, width=1.0, stroke=(0, 0, 0, 255), filled=False,
+           fill=(0, 0, 0, 255)) -> PathPaint:
+    return PathPaint(bounds=(0.0, 0.0, w, h), stroked=stroked, stroke_width=width, stroke_rgba=stroke,
+                     filled=filled, fill_rgba=fill)
+
+
+@pytest.mark.parametrize("paint, counts", [
+    (_paint(445, 27, filled=True, fill=(255, 255, 255, 255)), False),  # the WPS box under a line
+    (_paint(445, 27, filled=True, fill=(200, 200, 200, 255)), False),  # a shaded cell: thick fill
+    (_paint(100, 0.5, filled=True), True),  # Word's cell border: a thin black fill
+    (_paint(100, 2.0, filled=True, fill=(90, 90, 90, 255)), True),  # thin, darker than the page
+    (_paint(100, 0.5, filled=True, fill=(255, 255, 255, 255)), False),  # thin but white
+    (_paint(100, 0.5, filled=True, fill=(0, 0, 0, 0)), False),  # transparent
+    (_paint(445, 27, stroked=True), True),  # a drawn frame: its edges are visible
+    (_paint(445, 27, stroked=True, width=0.0), True),  # width 0 = the thinnest line, still drawn
+    (_paint(445, 27, stroked=True, stroke=(255, 255, 255, 255)), False),  # a white stroke
+    (_paint(445, 27, stroked=True, stroke=(0, 0, 0, 0)), False),  # an invisible stroke
+])
+def test_ruling_policy(paint, counts):
+    assert DEFAULT_RULINGS.is_ruling(paint) is counts
+
+
+def test_the_policy_is_the_decisive_input(pdfs):
+    """Page 1 of the WPS-style PDF is prose only: no ruling under the default policy; counting white
+    boxes (the old behaviour) gives a ladder of them."""
+    doc = pdfium.PdfDocument(pdfs[(STEMS[4], "white_boxes")])
+    page = doc[0]
+    height = page.get_height()
+    hs, vs = pdf_extract._page_segments(page, height)
+    bad_hs, bad_vs = pdf_extract._page_segments(page, height, RulingPolicy(max_luminance=1.0, max_fill_thickness=1000))
+    doc.close()
+    assert (hs, vs) == ([], [])
+    assert len(bad_hs) >= 20 and len(bad_vs) >= 2
+
+
+def _grid(rows):
+    return [[GridCell(t) for t in r] for r in rows]
+
+
+def test_one_column_regions_are_not_tables():
+    assert not pdf_extract.is_table(_grid([["一、总体情况"], ["2024年，我局……"], ["（一）主动公开"]]))
+    assert not pdf_extract.is_table(_grid([["本年度共收到申请人为自然人的申请7件，均已办结。"]]))
+    assert pdf_extract.is_table(_grid([["规章", "0", "0", "0"], ["行政规范性文件", "0", "0", "1"]]))
+    assert pdf_extract.is_table(_grid([["第二十条第（一）项"]]))  # a template label: a table's header box
+    spanned = [[GridCell("二、主动公开"), GridCell("二、主动公开", spanned=True, origin=(0, 0))]]  # one merged cell
+    assert not pdf_extract.is_table(spanned)
+
+
+# -- same cells, sections, findings as the seed ---------------------------------------------------------
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("stem", STEMS, ids=lambda s: s[:3])
+def test_wps_layout_gives_the_seed(stem, layout, pdfs):
+    report = parse_bytes(pdfs[(stem, layout)], path=f"{stem}.pdf")
+    got, want = report.to_json(), _expected(stem)
+    for field in ("table2", "table3", "table4", "template", "agency", "year"):
+        assert got[field] == want[field], field
+    assert report.status is ParseStatus.PARSED
+    assert set(report.sections) == set(SECTION_KEYS)
+    assert "- 1 -" not in "\n".join(report.sections.values())
+    assert "\r" not in report.text
+    findings = check_report(report)
+    assert not [f for f in findings if "内容缺失" in f.message and stem != "001_d039ec262de9d514"]
+    assert sorted(f.rule for f in findings) == sorted(i["rule"] for i in want["inconsistencies"])
+
+
+def test_section_one_text_is_kept(pdfs):
+    report = parse_bytes(pdfs[(STEMS[4], "white_boxes")], path="x.pdf")
+    assert "组织领导情况" in report.sections["overview"]
+    assert "政务公开工作领导小组" in report.sections["overview"]
+    assert "收取政府信息公开信息处理费" not in report.sections["overview"]
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_narrative_mismatch_found_in_wps_pdf(layout):
+    """The WPS case of issue 10: the text says 受理政府信息公开申请17件, the table says otherwise."""
+    blocks = seed_blocks(SEEDS / f"{STEMS[4]}.txt")
+    k = next(i for i, b in enumerate(blocks) if isinstance(b, Para) and "共接到依申请公开件7件" in b.text)
+    blocks[k] = Para(blocks[k].text.replace("共接到依申请公开件7件", "受理政府信息公开申请17件"))
+    report = parse_bytes(wps_pdf(blocks, layout), path="wps.pdf")
+    nar = [f for f in check_report(report) if f.rule == "narrative_vs_table"]
+    assert len(nar) == 1
+    assert nar[0].numbers["text"] == 17 and nar[0].numbers["table"] == 7
+    assert "受理政府信息公开申请17件" in nar[0].message
