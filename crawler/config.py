@@ -49,7 +49,8 @@ class Selectors(_Model):
 
 class Site(_Model):
     name: str = Field(description="Short unique name, used in the database and alerts")
-    region: str | None = Field(None, description="Region shown in Datasette facets, e.g. 北京市大兴区")
+    region: str | None = Field(None, description="Region shown in Datasette facets, e.g. 北京市大兴区; it also "
+                                               "qualifies a short agency name its pages print (区教育局)")
     start_url: str = Field(description="The portal's 政务公开 page or its 年报 column")
     allowed_hosts: list[str] = Field(
         default_factory=list,

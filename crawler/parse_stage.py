@@ -186,6 +186,9 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
                 conn.send(("error", vid, f"{job['url']}: bytes {job['sha256']} missing from the database"))
                 continue
             hints = {k: job[k] for k in ("link_title", "page_date", "listing_date") if job.get(k)}
+            region = store.site_region(job["site"]) if job.get("site") else None
+            if region:  # the site's configured region qualifies a short agency name (区教育局)
+                hints["region"] = region
             report = parse_bytes(data, url=job["url"], content_type=job.get("content_type"), hints=hints)
             conn.send(("done", vid, report))
         except MemoryError:

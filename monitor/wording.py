@@ -4,9 +4,7 @@ sentence, and what the agency should do.
 Used by the digest (monitor/alerts.py) and the Datasette pages.  Keys (``table3.new.total``) stay
 in the JSON and the database; only what is shown to a person is worded here.
 
-The labels come from the template definition (crawler/parsing/template.py) through ``_labels``,
-the one place that knows where they live, so that moving them to a shared vocabulary package
-changes one import.
+The labels come from the vocabulary (vocabulary/template.py) through ``_labels``.
 """
 from __future__ import annotations
 
@@ -47,8 +45,8 @@ DEFAULT_ADVICE = "核实后按规定更正并重新发布年度报告。"
 
 
 def _labels():
-    """The template definition's label functions (moving to the vocabulary package)."""
-    from crawler.parsing import template
+    """The vocabulary's label functions."""
+    from vocabulary import template
 
     return template
 
@@ -65,7 +63,7 @@ def cell_label(ref: str, template: str | None = "2021") -> str:
         return ref
     table, row, column = parts
     t = _labels()
-    row_text = t.row_label(table, row)
+    row_text = t.row_label(table, row, template)
     if table == "table2" and column == SCALAR:
         col_text = t.TABLE2_COLUMNS[SCALAR][1][0] if row.startswith("fees") else t.column_label(table, column)
     else:

@@ -1,7 +1,7 @@
 """What a 年报 column and a report title look like: the keywords and patterns, as data.
 
-The spiders may import only ``storage.models``, so the Chinese keywords they match on live here
-rather than in ``crawler/parsing/template.py``.  Sources: ../shared/research/portals.md §8 (title
+These are the spiders' own data (how portals name 年报 columns and list entries), not labels of the
+national format's tables, which live in vocabulary/template.py.  Sources: ../shared/research/portals.md §8 (title
 variants, column names and slugs seen on real portals).
 """
 from __future__ import annotations

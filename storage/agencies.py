@@ -4,6 +4,9 @@
 The key is the name without its region prefixes, with common abbreviations expanded; the most
 specific region is kept beside it, so that two portals' (or two counties') 卫生健康委员会 stay apart.
 
+A short printed name (区教育局, 沅江路街道, 上海市) is made whole by ``qualify`` from the page's other
+printings of its publisher and its site's region; parsing keeps both (Report.agency_printed, .agency).
+
 Kind (which deadline applies, rule 10):
 - ``town``: the name contains 镇, 乡, 街道 or 办事处 (towns and street offices, due 31 January);
 - ``government``: the body is exactly 人民政府 (the government's own aggregated report, due 31 March);
@@ -20,10 +23,18 @@ from dataclasses import dataclass
 _REGION = re.compile(
     r"(?P<r>[\u4e00-\u9fff]{1,8}?(?:特别行政区|维吾尔自治区|壮族自治区|回族自治区|自治区|自治州|自治县|自治旗|"
     r"地区|省|市(?![场政])|盟|州|区|县|旗)(?:市(?![场政])|区|县)?)")
-# Words that end in a region suffix but are not regions (城市管理委员会, 园区管理委员会 ...).
+# Words that end in a region suffix but are not regions (城市管理委员会, 园区管理委员会 ...).  Some only
+# at the start of the match: 洪山区, 白城市, 神农架林区 are regions that end with 山区, 城市, 林区.
 _NOT_REGIONS = ("城市", "园区", "景区", "社区", "小区", "城区管理", "开发区", "高新区", "新区", "保税区", "林区",
                 "矿区", "牧区", "山区", "市场", "市政", "县域", "州际")
 # A bare suffix at the start: 区卫生健康委 is "the district's" health commission.
+_NOT_REGIONS_INSIDE = ("园区", "景区", "社区", "小区", "城区管理", "开发区", "高新区", "新区", "保税区")
+
+
+def _not_region(r: str) -> bool:
+    return any(r.startswith(w) for w in _NOT_REGIONS) or any(w in r for w in _NOT_REGIONS_INSIDE)
+
+
 _BARE = re.compile(r"^(?:省|市(?![场政])|区|县|州|旗)(?=[\u4e00-\u9fff]{2})")
 
 #: Abbreviations expanded at the end of a name before comparing (in order; longest first where they overlap).
@@ -88,7 +99,7 @@ def normalise(name: str) -> AgencyName:
     regions: list[str] = []
     while True:
         m = _REGION.match(body)
-        if not m or any(m.group("r").startswith(w) or w in m.group("r") for w in _NOT_REGIONS):
+        if not m or _not_region(m.group("r")):
             break
         rest = body[m.end():]
         if len(rest) < 2:  # 北京市 alone, or a name that is only a region
@@ -107,3 +118,89 @@ def normalise(name: str) -> AgencyName:
     else:
         kind = "department"
     return AgencyName(name=clean, norm=body, region=regions[-1] if regions else "", kind=kind)
+
+
+# -- qualifying a short name ---------------------------------------------------------------------
+# A page often prints an agency as its own site's people say it: 区教育局 on the 武昌区 portal, 沅江路街道
+# for 洪江区沅江路街道办事处, 上海市 for 上海市人民政府.  Identity needs the whole name; the printed one is
+# kept beside it as evidence.
+
+#: What a site's name adds to its region: 广州市花都区人民政府门户网站 -> 广州市花都区.
+_SITE_WORDS = ("人民政府门户网站", "政府门户网站", "人民政府网站", "门户网站", "人民政府网", "政府网站", "政府网", "网站",
+               "人民政府", "政府", "网")
+#: What a fuller printing of a name may add after it (大山镇 -> 兴仁市大山镇人民政府).
+_BODY_WORDS = ("人民政府", "办事处", "管理委员会", "管委会")
+#: A bare region printed as the agency is that region's government (上海市 -> 上海市人民政府).
+GOVERNMENT = "人民政府"
+
+
+def _regions(s: str) -> tuple[str, str]:
+    """(the region components at the start of ``s``, the rest); a name may be all region (上海市)."""
+    out = ""
+    while s:
+        m = _REGION.match(s)
+        if not m or _not_region(m.group("r")):
+            break
+        out, s = out + m.group("r"), s[m.end():]
+    return out, s
+
+
+def region_prefix(name: str | None) -> str:
+    """The regions a site or agency name starts with: 武汉市武昌区人民政府 -> 武汉市武昌区 ('' if none)."""
+    s = _clean(name or "")
+    for w in _SITE_WORDS:
+        if s.endswith(w):
+            s = s[: -len(w)]
+            break
+    return _regions(s)[0]
+
+
+def is_region(name: str) -> bool:
+    """The name is a region and nothing more: 上海市, 黄浦区, 南平市."""
+    s = _clean(name)
+    regions, rest = _regions(s)
+    return bool(regions) and not rest
+
+
+def _extends(printed: str, fuller: str) -> bool:
+    """``fuller`` is ``printed`` with a region before it and/or its body after it (兴仁市 + 大山镇 + 人民政府)."""
+    if fuller == printed or printed not in fuller:
+        return False
+    at = fuller.index(printed)
+    before, after = fuller[:at], fuller[at + len(printed):]
+    return (not before or _regions(before) == (before, "")) and after in ("", *_BODY_WORDS)
+
+
+def qualify(printed: str, *, fuller: tuple[str, ...] = (), regions: tuple[str, ...] = ()) -> str:
+    """The whole name of an agency printed as ``printed``.
+
+    ``fuller``: other names the page prints for its publisher (发布机构, 来源, ContentSource), most trusted
+    first: one that is ``printed`` with a region and/or its body added is taken.  A bare region is its
+    government.  Else a name with no region of its own (沅江路街道, 区教育局) is prefixed with the first of
+    ``regions`` (the page's site name, the configured region of the site) that has one.
+    """
+    name = _clean(printed)
+    if not name:
+        return name
+    for f in fuller:
+        f = _clean(f)
+        if f and _extends(name, f):
+            return f
+    if is_region(name):
+        return name + GOVERNMENT
+    if normalise(name).region:
+        return name  # it names its own region (城厢区卫生健康局, 市中区卫生健康局): kept as printed
+    bare = _BARE.match(name)
+    for r in regions:
+        region = region_prefix(r)
+        if not region or name.startswith(region):
+            continue
+        if bare:  # 区教育局: the site's region up to its last 区
+            cut = region.rfind(bare.group(0))
+            if cut < 0:
+                continue
+            return region[:cut + 1] + name[1:]
+        if region_prefix(name):  # a region of its own after all
+            return name
+        return region + name
+    return name

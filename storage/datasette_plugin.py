@@ -38,17 +38,21 @@ from storage.models import (
     SCALAR, SEVERITIES, TABLE2_LAYOUT, TABLE3_APPLICANT_COLUMNS, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS,
     TABLE4_GROUPS, CellKind,
 )
+from vocabulary import template as V
 
 _STATIC = Path(__file__).parent / "static"
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-#: Table 二's blocks, by the article of the Regulations they report on (display grouping only).
-TABLE2_BLOCKS = (
-    ("20.1", ("regulations", "normative_documents")),
-    ("20.5", ("licensing", "other_external_services")),
-    ("20.6", ("punishment", "coercion")),
-    ("20.8", ("fees_wan_yuan", "fees")),
-    ("20.9", ("procurement",)),
-)
+#: The printed headings of the report page's tables, from the vocabulary (the template prints no label of its own).
+PAGE_LABELS: dict[str, Any] = {
+    "sections": V.SECTION_HEADINGS,
+    "table2_content_header": V.TABLE2_CONTENT_HEADER,
+    "table3_balance_note": V.TABLE3_BALANCE_NOTE,
+    "table3_applicants": V.TABLE3_HEADER_GROUPS[0],
+    "table3_organisations": V.TABLE3_HEADER_GROUPS[1],
+    "table4_litigation": V.TABLE4_HEADERS[1],
+    "table4_direct": V.TABLE4_HEADERS[2],
+    "table4_after_review": V.TABLE4_HEADERS[3],
+}
 _PALETTE = ("#c0392b", "#2471a3", "#d68910", "#229954", "#7d3c98", "#17a589", "#a04000", "#566573",
             "#cb4335", "#1f618d", "#b7950b", "#1e8449", "#6c3483", "#138d75")
 
@@ -242,26 +246,26 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
         f["evidence"] = evidence({**f, "cells": f["cells_list"], "numbers": f["numbers_obj"]}, template)
         f["advice"] = advice(f["rule"])
 
+    # the database's `labels` table (synced from the vocabulary on every writable open), else the vocabulary
     def row_label(table: str, row: str, col: str) -> str:
         lab = labels.get((table, row, col))
         if lab and lab[0]:
             return lab[0]
-        c = cells.get((table, row, col))
-        return (c and c["label"]) or row
+        return V.row_label(table, row, template)
 
     def col_label(table: str, row: str, col: str) -> str:
         lab = labels.get((table, row, col))
-        return lab[1] if lab and lab[1] else col
+        return lab[1] if lab and lab[1] else V.column_label(table, col)
 
     layout = TABLE2_LAYOUT.get(template, TABLE2_LAYOUT["2021"])
     t2_blocks = []
-    for block, rows in TABLE2_BLOCKS:
-        block_rows = [r for r in rows if r in layout]
+    for block in V.TABLE2_BLOCK_LAYOUT:
+        block_rows = [r for r in block.rows if r in layout]
         if not block_rows:
             continue
         cols = layout[block_rows[0]] or (SCALAR,)
         t2_blocks.append({
-            "block": block,
+            "block": block.key, "label": block.label,
             "headers": [col_label("table2", block_rows[0], c) for c in cols],
             "rows": [{"label": row_label("table2", r, (layout[r] or (SCALAR,))[0]),
                       "cells": [view("table2", r, c) for c in (layout[r] or (SCALAR,))]} for r in block_rows],
@@ -309,6 +313,7 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
         "warnings": warnings,
         "warning_groups": warning_groups, "triage_actions": triage_mod.ACTION_LABELS,
         "sections": sections, "documents": documents, "charts": charts, "siblings": siblings,
+        "vocab": PAGE_LABELS,
         "ocr_pages": await _ocr_pages(db, documents) if any(c["confidence"] is not None for c in cells.values())
         else [],
     }

@@ -20,6 +20,7 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 from urllib.parse import unquote
@@ -29,6 +30,7 @@ from storage.agencies import normalise
 from storage.models import (
     Cell, CellKind, Document, Finding, ParseStatus, ParseWarning, Report, Source,
 )
+from vocabulary.template import all_labels
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,11 @@ class FindingDelta:
     new: list[Finding] = field(default_factory=list)  # first seen now (or reopened)
     still_open: list[Finding] = field(default_factory=list)  # known before, seen again
     resolved: list[dict[str, Any]] = field(default_factory=list)  # open before, cause gone
+
+
+@lru_cache(maxsize=1)
+def _vocabulary_labels() -> tuple[dict[str, str], ...]:
+    return tuple(all_labels())
 
 
 def utcnow() -> datetime:
@@ -114,6 +121,8 @@ class Store:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")
                 schema.migrate(self.conn, upto=migrate_to)
+                if migrate_to is None:  # a database held at an old version keeps that version's tables
+                    self.sync_labels()
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"{self.path}: cannot open database: {e}") from None
 
@@ -197,6 +206,17 @@ class Store:
                 "region = COALESCE(excluded.region, region), start_url = COALESCE(excluded.start_url, start_url)",
                 (name, region, start_url))
             return self._one("SELECT id FROM sites WHERE name = ?", (name,))["id"]
+
+    def _columns(self, table: str) -> set[str]:
+        cache = self.__dict__.setdefault("_column_cache", {})
+        if table not in cache:
+            cache[table] = {r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+        return cache[table]
+
+    def site_region(self, name: str) -> str | None:
+        """The configured region of a site (it qualifies the short agency names its pages print)."""
+        row = self._one("SELECT region FROM sites WHERE name = ?", (name,))
+        return (row["region"] or None) if row else None
 
     def agency_id(self, name: str, *, site: str | None = None, kind: str | None = None) -> int:
         """Find or create the agency; names are normalised and aliases kept.  ``kind`` (from the
@@ -467,6 +487,10 @@ class Store:
                     and assessable <= existing["assessable_cells"]:
                 return existing["id"]
             agency_id = self.agency_id(report.agency, site=site) if report.agency else None
+            if agency_id is not None and report.agency_printed and report.agency_printed != report.agency:
+                # the printed short name is an alias of the agency it was qualified to, on this site
+                self.conn.execute("INSERT OR IGNORE INTO agency_aliases(agency_id, site, alias) VALUES (?, ?, ?)",
+                                  (agency_id, site or "", normalise(report.agency_printed).name))
             region = None
             if agency_id is not None:
                 region = self._one("SELECT region FROM agencies WHERE id = ?", (agency_id,))["region"] or None
@@ -478,7 +502,8 @@ class Store:
             if existing and existing["first_seen"] < seen:
                 seen = existing["first_seen"]
             values = {
-                "report_url": report_url, "agency_id": agency_id, "agency": report.agency, "site": site,
+                "report_url": report_url, "agency_id": agency_id, "agency": report.agency,
+                "agency_printed": report.agency_printed, "site": site,
                 "region": region, "year": report.year, "template": report.template, "title": report.title,
                 "published": ts(report.published), "first_seen": seen, "status": report.status.value,
                 "error": report.error, "warnings_count": len(report.warnings), "cells_count": len(cells),
@@ -489,7 +514,7 @@ class Store:
                 "parser_version": parser_version, "checks_due": 1,  # cleared by the check stage
             }
             if self._migrate_to is not None:  # opened at an older schema (upgrade tests): its columns only
-                have = {r["name"] for r in self._all("PRAGMA table_info(reports)")}
+                have = self._columns("reports")
                 values = {k: v for k, v in values.items() if k in have}
             if existing:
                 report_id = existing["id"]
@@ -580,7 +605,8 @@ class Store:
                     source=Source(path=unquote(url[7:]) if url.startswith("file://") else None,
                                   url=None if url.startswith("file://") else url, sha256=r["source_sha256"],
                                   format=r["format"]),
-                    status=ParseStatus(r["status"]), error=r["error"], agency=r["agency"], year=r["year"],
+                    status=ParseStatus(r["status"]), error=r["error"], agency=r["agency"],
+                    agency_printed=r["agency_printed"] if "agency_printed" in r.keys() else None, year=r["year"],
                     title=r["title"], published=date.fromisoformat(r["published"]) if r["published"] else None,
                     template=r["template"] or "unknown", cells=cells.get(rid, []),
                     sections=json.loads(r["sections"]) if r["sections"] else {}, text=r["text"] or "",
@@ -951,16 +977,30 @@ class Store:
             return _alert_row(dict(row))
 
     # -- labels --------------------------------------------------------------------------------
-    def set_labels(self, rows: Iterable[dict[str, str]]) -> None:
-        """Fill `labels` (table_name,row,column -> Chinese labels); the caller supplies them."""
+    def sync_labels(self) -> bool:
+        """Make `labels` (template, table_name, row, column -> Chinese labels) what the vocabulary says.
+
+        Run on every writable open, after the migrations: a label corrected in the vocabulary reaches
+        every database, and a key the vocabulary dropped leaves.  Returns whether anything changed.
+        """
+        rows = _vocabulary_labels()
+        want = {(r["template"], r["table_name"], r["row"], r["column"]): (r["row_label"], r["column_label"])
+                for r in rows}
+        have = {(r[0], r[1], r[2], r[3]): (r[4], r[5]) for r in self.conn.execute(
+            'SELECT template, table_name, row, "column", row_label, column_label FROM labels')}
+        if have == want:
+            return False
         with self.transaction():
+            self.conn.executemany('DELETE FROM labels WHERE template = ? AND table_name = ? AND row = ? '
+                                  'AND "column" = ?', [k for k in have if k not in want])
             self.conn.executemany(
                 'INSERT INTO labels(template, table_name, row, "column", row_label, column_label) '
                 "VALUES (:template, :table_name, :row, :column, :row_label, :column_label) "
                 'ON CONFLICT(template, table_name, row, "column") DO UPDATE SET '
-                "row_label = excluded.row_label, column_label = excluded.column_label "
-                "WHERE row_label IS NOT excluded.row_label OR column_label IS NOT excluded.column_label",
-                list(rows))
+                "row_label = excluded.row_label, column_label = excluded.column_label",
+                [r for r in rows if have.get((r["template"], r["table_name"], r["row"], r["column"]))
+                 != (r["row_label"], r["column_label"])])
+        return True
 
     def has_labels(self) -> bool:
         return self._one("SELECT 1 FROM labels LIMIT 1") is not None

@@ -15,7 +15,8 @@ REPORT_PAGE = "/-/nianbao/report/"
 _REPORT_COLUMNS = {
     "report_url": "报告页面地址（报告的身份：页面与附件同属一份报告）",
     "agency_id": "机关（规范化后的机关编号）",
-    "agency": "报告中写明的机关名称",
+    "agency": "机关全称（页面所印简称按发布机构、来源或网站所属地区补全，如“区教育局”→“武汉市武昌区教育局”）",
+    "agency_printed": "报告或页面所印的机关名称（原样，作为证据）",
     "site": "来源网站（配置中的站点名）",
     "region": "地区",
     "year": "报告年度",
@@ -164,12 +165,15 @@ def wide_column_descriptions(labels: list[dict[str, str]]) -> dict[str, dict[str
 def metadata(database: str, labels: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """Datasette metadata for the database named ``database`` (the file's stem).
 
-    ``labels`` (rows of crawler.parsing.template.all_labels(), which storage cannot import) describe
-    the wide views' columns in Chinese.
+    ``labels`` (rows as in the `labels` table; by default the vocabulary's) describe the wide views'
+    columns in Chinese.
     """
     meta = _metadata(database)
     tables = meta["databases"][database]["tables"]
-    for view, cols in wide_column_descriptions(labels or []).items():
+    if labels is None:
+        from vocabulary.template import all_labels
+        labels = all_labels()
+    for view, cols in wide_column_descriptions(labels).items():
         tables[view].setdefault("columns", {}).update(cols)
     return meta
 

@@ -3,9 +3,9 @@
 portal --Document--> storage --> parsing --Report--> storage --> checks --Finding--> alerts
 
 These are plain dataclasses so that every package (spiders, crawler, monitor) can use them
-without importing anything else of ours.  The *keys* of the canonical model live here (they
-are the vocabulary of the database and of the checks); the Chinese *labels* and their variants
-live in ``crawler/parsing/template.py`` and travel with each Cell as ``label``.
+without importing anything else of ours but the vocabulary.  The *keys* of the canonical model
+(vocabulary/keys.py) are re-exported here; the Chinese *labels* and their variants live in
+vocabulary/template.py and travel with each Cell as ``label``.
 """
 from __future__ import annotations
 
@@ -17,84 +17,14 @@ from enum import Enum
 from typing import Any
 
 # --------------------------------------------------------------------------------------------
-# Canonical keys (see ../shared/spec/report-model.md)
+# Canonical keys (see ../shared/spec/report-model.md): defined in the vocabulary, the ground floor
 # --------------------------------------------------------------------------------------------
 
-SECTION_KEYS = ("overview", "proactive", "requests", "appeals", "problems", "other")
-
-TABLE3_COLUMNS = (
-    "natural_person",
-    "commercial_enterprise",
-    "research_institution",
-    "social_welfare_org",
-    "legal_service_org",
-    "other_org",
-    "total",
+from vocabulary.keys import (  # noqa: F401  (re-exported: storage.models is where callers look)
+    SCALAR, SECTION_KEYS, TABLE2_LAYOUT, TABLE3_APPLICANT_COLUMNS, TABLE3_COLUMNS, TABLE3_RESULT_ROWS,
+    TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS, TEMPLATES,
 )
-TABLE3_APPLICANT_COLUMNS = TABLE3_COLUMNS[:-1]
 
-_WITHHELD = (
-    "withheld_state_secret",
-    "withheld_prohibited_by_law",
-    "withheld_three_safety",
-    "withheld_third_party",
-    "withheld_internal_affairs",
-    "withheld_process_info",
-    "withheld_enforcement_file",
-    "withheld_query_matter",
-)
-_UNAVAILABLE = ("unavailable_not_held", "unavailable_needs_creation", "unavailable_unclear")
-_REJECTED = (
-    "rejected_petition",
-    "rejected_repeat",
-    "rejected_publication",
-    "rejected_mass_repeat",
-    "rejected_confirmation",
-)
-#: The result leaves that (七)总计 sums, per template.
-TABLE3_RESULT_ROWS = {
-    "2021": ("granted", "partially_granted", *_WITHHELD, *_UNAVAILABLE, *_REJECTED,
-             "other_no_correction", "other_no_fee", "other_other"),
-    "2019": ("granted", "partially_granted", *_WITHHELD, *_UNAVAILABLE, *_REJECTED,
-             "other_handling"),
-}
-#: All Table 三 rows in printed order, per template ("unknown" reports use the 2021 rows).
-TABLE3_ROWS = {
-    t: ("new", "carried_over", *rows, "total_processed", "carried_forward")
-    for t, rows in TABLE3_RESULT_ROWS.items()
-}
-TABLE3_ROWS["unknown"] = TABLE3_ROWS["2021"]
-TABLE3_RESULT_ROWS["unknown"] = TABLE3_RESULT_ROWS["2021"]
-
-TABLE4_GROUPS = ("review", "litigation_direct", "litigation_after_review")
-TABLE4_COLUMNS = ("upheld", "corrected", "other", "pending", "total")
-
-#: Table 二 layout per template: row -> tuple of columns, or None for a single value.
-TABLE2_LAYOUT: dict[str, dict[str, tuple[str, ...] | None]] = {
-    "2021": {
-        "regulations": ("issued", "repealed", "in_force"),
-        "normative_documents": ("issued", "repealed", "in_force"),
-        "licensing": None,
-        "punishment": None,
-        "coercion": None,
-        "fees_wan_yuan": None,
-    },
-    "2019": {
-        "regulations": ("made", "published", "public_total"),
-        "normative_documents": ("made", "published", "public_total"),
-        "licensing": ("previous_items", "change", "decisions"),
-        "other_external_services": ("previous_items", "change", "decisions"),
-        "punishment": ("previous_items", "change", "decisions"),
-        "coercion": ("previous_items", "change", "decisions"),
-        "fees": ("previous_items", "change"),
-        "procurement": ("projects", "amount"),
-    },
-}
-TABLE2_LAYOUT["unknown"] = TABLE2_LAYOUT["2021"]
-#: The column name used for single-valued Table 二 rows.
-SCALAR = "value"
-
-TEMPLATES = ("2021", "2019", "unknown")
 #: Below this a cell's reading is not trusted enough to blame the agency for a broken relation.
 LOW_CONFIDENCE = 0.9
 SEVERITIES = ("error", "warning", "info")
@@ -237,7 +167,8 @@ class Report:
     source: Source = field(default_factory=Source)
     status: ParseStatus = ParseStatus.PARSED
     error: str | None = None  # why, when status is not parsed/partial
-    agency: str | None = None
+    agency: str | None = None  # the whole name: identity (区教育局 on the 武昌区 portal -> 武汉市武昌区教育局)
+    agency_printed: str | None = None  # the name as the document/page prints it: evidence
     year: int | None = None
     title: str | None = None
     published: date | None = None
@@ -306,6 +237,7 @@ class Report:
             "status": self.status.value,
             "error": self.error,
             "agency": self.agency,
+            "agency_printed": self.agency_printed,
             "year": self.year,
             "title": self.title,
             "published": self.published.isoformat() if self.published else None,

@@ -419,6 +419,11 @@ UPDATE document_versions SET parse_status = 'pending' WHERE parse_status IS NULL
 CREATE INDEX idx_document_versions_parse ON document_versions(parse_status, parser_version);
 """
 
+# -- version 11: the agency's name as printed (evidence) beside the qualified one (identity) --------
+_V11 = """
+ALTER TABLE reports ADD COLUMN agency_printed TEXT;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "documents, reports, cells, findings, runs, outbox", _V1),
     (2, "labels, wide views, full-text search (trigram)", _V2 + _wide_views()),
@@ -430,6 +435,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (8, "outbox per channel, alerted once sent", _V8),
     (9, "triage of findings, with history", _V9),
     (10, "parse stage: pending versions, parse failures, parser versions", _V10),
+    (11, "reports.agency_printed", _V11),
 ]
 LATEST = MIGRATIONS[-1][0]
 

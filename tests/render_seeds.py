@@ -1,5 +1,9 @@
 """Render the five seed reports to HTML (one GBK-encoded), DOCX, PDF and one DOC.
 
+The labels printed come from the official layouts in tests/fixtures/layouts (typed from the format
+documents), not from the parser's vocabulary, and each seed prints a share of the real label variants
+seen in the seeds and the research (tests/layouts.py); the renderer only lays the tables out.
+
     .venv/bin/python tests/render_seeds.py OUTDIR
 
 writes OUTDIR/<seed>.<fmt>[...] and OUTDIR/manifest.json.  Used by tests/parsing (through
@@ -19,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import layouts  # noqa: E402  (tests/ is on the path: pytest's rootdir, or this script's directory)
 from crawler.demo import render  # noqa: E402
 from crawler.demo.spec import ReportSpec  # noqa: E402
 from crawler.parsing.extract.office import convert_many  # noqa: E402
@@ -55,23 +60,34 @@ def _render_py_hash() -> str:
     return hashlib.sha256(Path(render.__file__).read_bytes()).hexdigest()[:16]
 
 
-def spec_key(spec: ReportSpec, fmt: str) -> str:
-    """Content hash of what a rendering depends on: the spec, the format, the renderer's code."""
-    blob = json.dumps(asdict(spec), ensure_ascii=False, sort_keys=True, default=str) + fmt + _render_py_hash()
+def seed_choices(index: int, count: int) -> dict:
+    """The label variants seed number ``index`` (of ``count``) prints: every variant is printed by one seed."""
+    return dict(layouts.variant_choices()[index::count])
+
+
+def spec_key(spec: ReportSpec, fmt: str, choice: dict | None = None) -> str:
+    """Content hash of what a rendering depends on: the spec, the format, the renderer's code, the labels."""
+    blob = (json.dumps(asdict(spec), ensure_ascii=False, sort_keys=True, default=str) + fmt + _render_py_hash()
+            + layouts.fixture_hash() + json.dumps(sorted((list(k), v) for k, v in (choice or {}).items()),
+                                                   ensure_ascii=False))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
 
 
-def render_office(specs: list[ReportSpec], fmt: str, cache_dir: Path | None = None) -> list[bytes]:
-    """PDF or DOC renderings of ``specs``, one LibreOffice run for all that are not cached."""
-    keys = [spec_key(s, fmt) for s in specs]
+def render_office(specs: list[ReportSpec], fmt: str, cache_dir: Path | None = None,
+                  choices: list[dict] | None = None) -> list[bytes]:
+    """PDF or DOC renderings of ``specs`` (printing the fixtures' labels, with ``choices``' variants),
+    one LibreOffice run for all that are not cached."""
+    choices = choices or [{} for _ in specs]
+    keys = [spec_key(s, fmt, c) for s, c in zip(specs, choices)]
     out: dict[str, bytes] = {}
     todo: list[tuple[str, bytes]] = []
-    for k, s in zip(keys, specs):
+    for k, s, c in zip(keys, specs, choices):
         cached = cache_dir / f"{k}.{fmt}" if cache_dir else None
         if cached is not None and cached.exists():
             out[k] = cached.read_bytes()
         elif k not in dict(todo):
-            todo.append((k, render.render_docx(s)))
+            with layouts.printed_from_fixtures(c, s.template):
+                todo.append((k, render.render_docx(s)))
     if todo:
         opts = "MS Word 97" if fmt == "doc" else None
         done = convert_many(todo, src_ext="docx", to=fmt, filter_options=opts)
@@ -125,32 +141,34 @@ def render_corpus(outdir: str | Path, *, cache_dir: str | Path | None = None,
     cache = Path(cache_dir) if cache_dir else None
     stems = seed_stems()
     specs = [seed_spec(s) for s in stems]
+    choices = [seed_choices(i, len(stems)) for i in range(len(stems))]
     items: list[Rendered] = []
     for i, (stem, spec) in enumerate(zip(stems, specs)):
         exp = str(EXPECTED / f"{stem}.json")
-        if "html" in formats:
-            container = CONTAINERS[i % len(CONTAINERS)]
-            if i == GBK_SEED_INDEX:
-                data = render.render_html_page(spec, encoding="gbk", container=container)
-                ctype, variant = "text/html", "gbk"  # no charset in the header: the meta tells
-            else:
-                data = render.render_html_page(spec, container=container)
-                ctype, variant = "text/html; charset=utf-8", ""
-            p = outdir / f"{stem}.html"
-            p.write_bytes(data)
-            items.append(Rendered(stem, "html", str(p), exp, ctype, variant))
-        if "docx" in formats:
-            p = outdir / f"{stem}.docx"
-            p.write_bytes(render.render_docx(spec))
-            items.append(Rendered(stem, "docx", str(p), exp))
+        with layouts.printed_from_fixtures(choices[i], spec.template):
+            if "html" in formats:
+                container = CONTAINERS[i % len(CONTAINERS)]
+                if i == GBK_SEED_INDEX:
+                    data = render.render_html_page(spec, encoding="gbk", container=container)
+                    ctype, variant = "text/html", "gbk"  # no charset in the header: the meta tells
+                else:
+                    data = render.render_html_page(spec, container=container)
+                    ctype, variant = "text/html; charset=utf-8", ""
+                p = outdir / f"{stem}.html"
+                p.write_bytes(data)
+                items.append(Rendered(stem, "html", str(p), exp, ctype, variant))
+            if "docx" in formats:
+                p = outdir / f"{stem}.docx"
+                p.write_bytes(render.render_docx(spec))
+                items.append(Rendered(stem, "docx", str(p), exp))
     if "pdf" in formats:
-        for stem, data in zip(stems, render_office(specs, "pdf", cache)):
+        for stem, data in zip(stems, render_office(specs, "pdf", cache, choices)):
             p = outdir / f"{stem}.pdf"
             p.write_bytes(data)
             items.append(Rendered(stem, "pdf", str(p), str(EXPECTED / f"{stem}.json")))
     if "doc" in formats:
         stem = stems[DOC_SEED_INDEX]
-        (data,) = render_office([specs[DOC_SEED_INDEX]], "doc", cache)
+        (data,) = render_office([specs[DOC_SEED_INDEX]], "doc", cache, [choices[DOC_SEED_INDEX]])
         p = outdir / f"{stem}.doc"
         p.write_bytes(data)
         items.append(Rendered(stem, "doc", str(p), str(EXPECTED / f"{stem}.json")))

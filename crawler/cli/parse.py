@@ -15,7 +15,7 @@ import unicodedata
 import click
 
 from crawler.parsing import parse_file
-from crawler.parsing import template as T
+from vocabulary import template as T
 from monitor.checks.report import check_report
 from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS,
                             ParseStatus, Report)

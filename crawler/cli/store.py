@@ -178,10 +178,9 @@ def datasette_app(path: Path, *, public: bool = False, config=None, today=None):
     """
     from datasette.app import Datasette
 
-    from crawler.parsing.template import all_labels
     from storage.metadata import metadata
 
-    meta = metadata(path.stem, all_labels())
+    meta = metadata(path.stem)
     plugin: dict = {"public": public}
     if config is not None:
         plugin.update(grace_days=config.monitor.grace_days,

@@ -4,7 +4,7 @@ The layouts copy what portals serve: the three tables with the national format's
 (Table 三: three label columns, the 申请人情况 header over two header rows, 三、本年度办理结果 spanning
 the result rows), Word-paste HTML (``<p>`` inside cells, ``nowrap``, ``&nbsp;`` for blanks, wrapped
 header labels), DOCX with real merged cells, and PDF/DOC converted from that DOCX by LibreOffice with
-a CJK font.  Every label comes from crawler/parsing/template.py, so what is printed is what the
+a CJK font.  Every label comes from vocabulary/template.py, so what is printed is what the
 parser must recognise.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crawler.demo.spec import ReportSpec
-from crawler.parsing import template as T
+from vocabulary import template as T
 from storage.models import TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS
 
 #: Font the DOCX asks for; installed by the Makefile (fonts-wqy-zenhei) so PDFs embed real CJK glyphs.

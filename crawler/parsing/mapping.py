@@ -1,6 +1,6 @@
 """Extracted (paragraphs and grids) -> Report (the canonical model).
 
-Mapping knows the template (crawler/parsing/template.py) and nothing of formats.  The steps:
+Mapping knows the template (vocabulary/template.py) and nothing of formats.  The steps:
 
 1. sections: headings numbered 一、二、… matched fuzzily against the template's wordings; a heading
    numbered 1、 only fills a gap between them (seed 000), so numbered sub-items stay inside;
@@ -40,7 +40,7 @@ from functools import cached_property, lru_cache
 from rapidfuzz import fuzz
 
 from crawler.parsing import digit_runs
-from crawler.parsing import template as T
+from vocabulary import template as T
 from crawler.parsing.extract.base import Extracted, Paragraph, Table
 from crawler.parsing.metadata import _TITLE_SEPARATORS, extract_metadata, is_title, parse_title
 from storage.models import (SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_RESULT_ROWS, TABLE3_ROWS, TABLE4_COLUMNS,

@@ -4,8 +4,17 @@ Sources, most trusted first:
 * the document itself: the title line(s) before section 一 (an agency line followed by
   '2024年政府信息公开工作年度报告' is one title), the statistical period sentence, and the signature
   block at the end (agency line + date line);
-* page metadata found by the extractor (ArticleTitle, PubDate, 发布日期/发布时间, docx core properties);
-* hints from the crawl: link_title (listing entry), page_date, listing_date, url (a year in the path).
+* the page's own metadata found by the extractor: meta ArticleTitle / PubDate / ContentSource /
+  SiteName, the info bar's and metadata tables' fields (发布机构/发布单位, 来源, 名称/标题, 发布日期/发布时间,
+  索引号 tables of Hanweb and gkmlpt), the visible heading above the body, <title>, docx core properties;
+* hints from the crawl: link_title (listing entry), page_date, listing_date, url (a year in the path),
+  region (the configured region of the site).
+
+A label glued to a title ('标题:…', '名称：…') and a site name after it ('…年度报告-某县人民政府') are
+dropped.  The agency as printed is kept (Report.agency_printed, the evidence); the agency itself is
+that name made whole (storage.agencies.qualify): a fuller printing of it on the page (沅江路街道 ->
+洪江区沅江路街道办事处), a bare region's government (上海市 -> 上海市人民政府), or the region of the page's
+site or of the configured site before a short name (区教育局 -> 武汉市武昌区教育局).
 
 The reporting year comes from the title, then the period, then the text, and only then from the URL
 or the publication date (reports are published the following year).
@@ -18,8 +27,9 @@ import unicodedata
 from collections import Counter
 from datetime import date
 
-from crawler.parsing import template as T
+from vocabulary import template as T
 from crawler.parsing.extract.base import Extracted, Paragraph
+from storage.agencies import qualify
 from storage.models import Report
 
 log = logging.getLogger(__name__)
@@ -32,13 +42,15 @@ _PERIOD = re.compile(T.PERIOD_PATTERN)
 _PUBDATE_LINE = re.compile(T.PUBDATE_LINE_PATTERN)
 _URL_YEAR = re.compile(T.URL_YEAR_PATTERN)
 _YEAR_IN_TEXT = re.compile(T.YEAR_IN_TEXT_PATTERN)
-_CJK = r"\u4e00-\u9fff"
+_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # with Extension A: 塘㙍镇
 _SUFFIXES = "|".join(sorted(map(re.escape, T.AGENCY_SUFFIXES), key=len, reverse=True))
 _AGENCY = re.compile(rf"^[{_CJK}（）()·]{{2,30}}?(?:{_SUFFIXES})$")
 #: An agency named in the narrative right after a year: '2024年，东风区卫生健康局…'.
 _AGENCY_IN_TEXT = re.compile(rf"{T.YEAR_PREFIX_PATTERN}(?P<name>[{_CJK}]{{3,25}}?(?:{_SUFFIXES}))")
 _NOT_NAME_START = set(T.NOT_NAME_START)
 _BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
+_TITLE_LABEL = re.compile(T.TITLE_LABEL_PATTERN)
+_TITLE_SUFFIX = re.compile(T.TITLE_SUFFIX_PATTERN)
 _TITLE_SEPARATORS = re.compile(r"\s*[_|｜]\s*|\s+[-—–]+\s+")
 
 
@@ -98,7 +110,7 @@ def is_agency_name(text: str) -> bool:
 
 def parse_title(title: str) -> tuple[str | None, int | None]:
     """(agency, year) from a report title."""
-    m = _TITLE.search(_nfkc(title))
+    m = _TITLE.search(_TITLE_LABEL.sub("", _nfkc(title)))
     if not m:
         return None, None
     unit = (m.group("unit") or m.group("unit2") or "").strip("：:，, ")
@@ -112,6 +124,28 @@ def is_title(text: str) -> bool:
     if any(w in s.lower() for w in T.NOT_TITLE_WORDS):
         return False
     return len(s) <= 60 and "。" not in s and bool(_TITLE.search(unicodedata.normalize("NFKC", s)))
+
+
+def clean_title(text: str) -> str | None:
+    """A title as the report prints it, from a page's candidate: a label glued to its front ('标题:…',
+    '名称：…') and anything after its last word (a site name: '…年度报告-甘谷县人民政府') dropped."""
+    s = _TITLE_LABEL.sub("", _squash(text))
+    m = _TITLE.search(unicodedata.normalize("NFKC", s))
+    if not m:
+        return None
+    end = m.end()
+    suffix = _TITLE_SUFFIX.match(s, end)
+    return s[:suffix.end() if suffix else end] or None
+
+
+def _site_in_title(text: str | None) -> str | None:
+    """The site a page's <title> names after the report's: '县卫生健康局2024年…年度报告-秦安县人民政府'."""
+    s = _TITLE_LABEL.sub("", _squash(text or ""))
+    m = _TITLE.search(unicodedata.normalize("NFKC", s))
+    if not m:
+        return None
+    rest = _TITLE_SEPARATORS.split(s[m.end():].lstrip("-—–_|｜"))
+    return next((p.strip("-—–_|｜") for p in rest if p.strip("-—–_|｜")), None)
 
 
 def find_title(preamble: list[str]) -> str | None:
@@ -214,14 +248,18 @@ def extract_metadata(report: Report, extracted: Extracted, *, headings: list[tup
     preamble = [b.text for b in blocks[:first_heading] if isinstance(b, Paragraph)][:8]
     paragraphs = [b.text for b in blocks if isinstance(b, Paragraph)]
 
+    meta = extracted.metadata
     title = find_title(preamble)
     title_in_body = title is not None
     if title is None:
-        meta_title = _meta_get(extracted.metadata, T.TITLE_KEYS)
-        for candidate in (meta_title, hints.get("link_title")):
-            # a page <title> carries the site after a separator: '…年度报告_某区人民政府'
+        # the page's own names for the document: meta ArticleTitle, a 标题/名称 field, the visible heading,
+        # <title> (which carries the site after a separator: '…年度报告_某区人民政府'), the listing's link
+        candidates = [_meta_get(meta, T.TITLE_KEYS[:1]), _meta_get(meta, T.TITLE_FIELDS),
+                      *(meta.get("page_headings") or "").split("\n"), _meta_get(meta, T.TITLE_KEYS[1:]),
+                      hints.get("link_title")]
+        for candidate in candidates:
             parts = _TITLE_SEPARATORS.split(candidate) if candidate else []
-            title = next((_squash(p) for p in parts if is_title(p)), None)
+            title = next((t for t in map(clean_title, parts) if t and is_title(t)), None)
             if title:
                 break
     report.title = title
@@ -233,9 +271,15 @@ def extract_metadata(report: Report, extracted: Extracted, *, headings: list[tup
         if len(lines) >= sig_lines:
             report.sections[last_key] = "\n".join(lines[:-sig_lines]).strip()
 
+    # the publisher as the page names it: 发布机构/发布单位 fields, then 来源/ContentSource (when an agency)
+    publisher = [v for v in (_meta_get(meta, (k,)) for k in T.AGENCY_FIELDS) if v and is_agency_name(v)]
+    sources = [v for v in (_meta_get(meta, (k,)) for k in T.SOURCE_FIELDS)
+               if v and is_agency_name(v) and not any(w in v for w in T.NOT_AGENCY_SOURCES)]
     agency, year = parse_title(title) if title else (None, None)
-    if not agency:
-        agency = sig_agency
+    for candidate in (sig_agency, *publisher, *sources):
+        if agency:
+            break
+        agency = candidate
     if not agency:
         for line in preamble[:3]:
             if is_agency_name(line):
@@ -243,6 +287,14 @@ def extract_metadata(report: Report, extracted: Extracted, *, headings: list[tup
                 break
     if not agency:
         agency = agency_from_text("\n".join(paragraphs))
+    report.agency_printed = agency
+    if agency:
+        # a short printing made whole: from the page's fuller printings of its publisher, else the region
+        # of the page's site (SiteName, the site named in <title>) or of the configured site
+        site_names = [_meta_get(meta, T.SITE_NAME_KEYS), _site_in_title(meta.get("title"))]
+        site_names.append(hints.get("region"))
+        agency = qualify(agency, fuller=tuple(_squash(v) for v in (*publisher, sig_agency, *sources) if v),
+                         regions=tuple(v for v in site_names if v))
     report.agency = agency
 
     report.period = find_period("\n".join(paragraphs))

@@ -15,8 +15,10 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from monitor.checks.report import COLUMN_NAMES as _COLUMN_NAMES  # the messages' one vocabulary
 from storage.models import SCALAR, TABLE3_COLUMNS, Finding, Report
+from vocabulary import template as V
+
+_COLUMN_NAMES = V.TABLE3_COLUMN_LABELS
 
 # -- carry_continuity ----------------------------------------------------------------------------
 
@@ -52,7 +54,7 @@ def carry_continuity(prev: Report, cur: Report) -> list[Finding]:
 
 # -- in_force_continuity -------------------------------------------------------------------------
 
-_STOCK_ROWS = {"regulations": "规章", "normative_documents": "行政规范性文件"}
+_STOCK_ROWS = {r: V.row_label("table2", r) for r in ("regulations", "normative_documents")}
 
 
 def in_force_continuity(prev: Report, cur: Report) -> list[Finding]:

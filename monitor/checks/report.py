@@ -12,8 +12,7 @@ Cells that are not assessable (EMPTY, NA, TEXT, or missing) are skipped, never c
 rules 1-3 fail together, the failing row (rule 1) and the failing column (rules 2/3) meet in one cell:
 it is named as ``suspect`` on each of those findings.
 
-Messages are in Chinese, for a 政务公开办 officer.  The narrative patterns live here too, since
-monitor/ imports only storage.
+Messages are in Chinese, for a 政务公开办 officer; their labels come from the vocabulary.
 """
 from __future__ import annotations
 
@@ -22,6 +21,7 @@ import unicodedata
 
 from storage.models import (TABLE3_APPLICANT_COLUMNS, TABLE3_COLUMNS, TABLE3_RESULT_ROWS, TABLE4_COLUMNS,
                             TABLE4_GROUPS, Finding, Report)
+from vocabulary import template as V
 from vocabulary.phrases import CATEGORIES, PHRASES, REASONS, Phrase
 
 ERROR = "error"
@@ -43,33 +43,13 @@ SEVERITY = {
 #: The rule ids this module checks (relations 1-7 of the spec), in the spec's order.
 RULES = tuple(SEVERITY)
 
-# -- labels used in messages ----------------------------------------------------------------------
-COLUMN_NAMES = {
-    "natural_person": "自然人", "commercial_enterprise": "商业企业", "research_institution": "科研机构",
-    "social_welfare_org": "社会公益组织", "legal_service_org": "法律服务机构", "other_org": "其他",
-    "total": "总计",
-}
-ROW_NAMES = {
-    "new": "本年新收", "carried_over": "上年结转", "granted": "予以公开", "partially_granted": "部分公开",
-    "withheld_state_secret": "不予公开-属于国家秘密", "withheld_prohibited_by_law": "不予公开-其他法律行政法规禁止公开",
-    "withheld_three_safety": "不予公开-危及“三安全一稳定”", "withheld_third_party": "不予公开-保护第三方合法权益",
-    "withheld_internal_affairs": "不予公开-属于三类内部事务信息", "withheld_process_info": "不予公开-属于四类过程性信息",
-    "withheld_enforcement_file": "不予公开-属于行政执法案卷", "withheld_query_matter": "不予公开-属于行政查询事项",
-    "unavailable_not_held": "无法提供-本机关不掌握相关政府信息", "unavailable_needs_creation": "无法提供-没有现成信息需要另行制作",
-    "unavailable_unclear": "无法提供-补正后申请内容仍不明确", "rejected_petition": "不予处理-信访举报投诉类申请",
-    "rejected_repeat": "不予处理-重复申请", "rejected_publication": "不予处理-要求提供公开出版物",
-    "rejected_mass_repeat": "不予处理-无正当理由大量反复申请", "rejected_confirmation": "不予处理-要求行政机关确认或重新出具已获取信息",
-    "other_no_correction": "其他处理-逾期不补正", "other_no_fee": "其他处理-逾期未缴纳费用", "other_other": "其他处理-其他",
-    "other_handling": "其他处理", "total_processed": "（七）总计", "carried_forward": "结转下年度继续办理",
-}
-GROUP_NAMES = {"review": "行政复议", "litigation_direct": "行政诉讼（未经复议直接起诉）",
-               "litigation_after_review": "行政诉讼（复议后起诉）"}
-APPEAL_COLUMN_NAMES = {"upheld": "结果维持", "corrected": "结果纠正", "other": "其他结果", "pending": "尚未审结",
-                       "total": "总计"}
-SECTION_TABLES = {"proactive": "table2", "requests": "table3", "appeals": "table4"}
-SECTION_NAMES = {"overview": "一、总体情况", "proactive": "二、主动公开政府信息情况",
-                 "requests": "三、收到和处理政府信息公开申请情况", "appeals": "四、政府信息公开行政复议、行政诉讼情况",
-                 "problems": "五、存在的主要问题及改进情况", "other": "六、其他需要报告的事项"}
+# -- labels used in messages: the vocabulary's ------------------------------------------------------
+COLUMN_NAMES = V.TABLE3_COLUMN_LABELS
+ROW_NAMES = V.TABLE3_ROW_NAMES
+GROUP_NAMES = V.TABLE4_GROUP_NAMES
+APPEAL_COLUMN_NAMES = V.TABLE4_COLUMN_LABELS
+SECTION_TABLES = V.SECTION_TABLES
+SECTION_NAMES = V.SECTION_HEADINGS
 
 # -- narrative phrasings (rule 5): vocabulary/phrases.py ------------------------------------------
 _PHRASES = tuple((p, re.compile(p.pattern)) for p in PHRASES)
@@ -346,7 +326,7 @@ class _Checker:
                 self.add("placeholder", f"内容缺失：未找到“{name}”部分。", subject=f"missing:{key}")
         problems = _n(self.r.sections.get("problems", ""))
         if "problems" in self.r.sections and len(problems.strip("。.无")) < MIN_PROBLEMS_CHARS:
-            self.add("placeholder", "内容缺失：“五、存在的主要问题及改进情况”为空或只写“无”，未说明实际问题及改进情况。",
+            self.add("placeholder", f"内容缺失：“{SECTION_NAMES['problems']}”为空或只写“无”，未说明实际问题及改进情况。",
                      numbers={"chars": len(problems)}, subject="empty:problems")
 
     # tables_missing --------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 The layout (page, paragraphs, the three tables with their spans) is written in this file with
 reportlab; the table labels are typed from the national format as the spec document gives it
-(../shared/spec/report-model.md), never taken from crawler/parsing/template.py.  The narrative and
+(../shared/spec/report-model.md), never taken from vocabulary/template.py.  The narrative and
 the numbers come from the seed texts and their hand-checked expected files (through the demo's
 ``spec_from_seed``, as the other format tests do).
 

@@ -6,7 +6,7 @@ full-width digits) or break the layout (split grids, shifted rows, no grid at al
 """
 from __future__ import annotations
 
-from crawler.parsing import template as T
+from vocabulary import template as T
 from crawler.parsing.extract.base import Extracted, GridCell, Paragraph, Table
 from storage.models import SCALAR, TABLE2_LAYOUT, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS
 

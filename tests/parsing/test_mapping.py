@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawler.parsing import template as T
+from vocabulary import template as T
 from crawler.parsing.extract.base import Extracted, Paragraph
 from crawler.parsing.extract.text import extract as extract_text
 from crawler.parsing.mapping import find_sections, map_report, parse_value

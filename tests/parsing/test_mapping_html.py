@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 
 from crawler.parsing import parse_bytes
-from crawler.parsing import template as T
+from vocabulary import template as T
 from map_helpers import expected_json, sample_values
 from monitor.checks.report import check_report
 from storage.models import TABLE3_COLUMNS, TABLE4_COLUMNS, TABLE4_GROUPS, ParseStatus

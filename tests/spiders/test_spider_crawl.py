@@ -249,8 +249,10 @@ def test_crawl_killed_midway_then_restarted_ends_like_an_uninterrupted_one(tmp_p
                 portal.resources[p].delay = 0.25
         cfg_file = tmp_path / "config.yaml"
         cfg = make_config(portal.base)
+        # the same site as make_config's: its region qualifies the short agency names the pages print
         cfg_file.write_text(yaml.safe_dump({"crawl": cfg.crawl.model_dump(), "sites": [
-            {"name": "mini", "start_url": portal.base + "/zwgk/"}]}, allow_unicode=True))
+            {"name": "mini", "region": cfg.sites[0].region, "start_url": portal.base + "/zwgk/"}]},
+            allow_unicode=True))
         killed_db = tmp_path / "killed.db"
         proc = subprocess.Popen([str(ROOT / ".venv/bin/nianbao"), "--config", str(cfg_file), "crawl", "--db",
                                  str(killed_db), "--no-progress"], start_new_session=True,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from storage.agencies import normalise
+from storage.agencies import normalise, qualify, region_prefix
 
 
 @pytest.mark.parametrize("name, norm, region, kind", [
@@ -55,3 +55,43 @@ def test_kind_given_overrides_guess(store):
     assert {r["id"]: r["kind"] for r in store.agencies(site="daxing")}[b] == "government"
     store.agency_id("大兴区财政局", site="daxing")  # no kind stated: the stated one stays
     assert {r["id"]: r["kind"] for r in store.agencies(site="daxing")}[b] == "government"
+
+
+# -- short printed names made whole (issue #10 item 5) ----------------------------------------------
+
+@pytest.mark.parametrize("name, norm, region", [
+    ("武汉市洪山区卫生健康局", "卫生健康局", "洪山区"),  # ends with 山区 and is a region
+    ("白城市人民政府办公室", "人民政府办公室", "白城市"),  # ends with 城市 and is a region
+    ("神农架林区人民政府", "人民政府", "神农架林区"),
+])
+def test_regions_that_end_like_non_regions(name, norm, region):
+    n = normalise(name)
+    assert (n.norm, n.region) == (norm, region)
+
+
+@pytest.mark.parametrize("printed, fuller, regions, whole", [
+    ("区教育局", (), ("武汉市武昌区人民政府",), "武汉市武昌区教育局"),
+    ("区公安分局", (), ("武汉市洪山区人民政府",), "武汉市洪山区公安分局"),
+    ("市教育局", (), ("武汉市武昌区",), "武汉市教育局"),
+    ("县卫生健康局", (), ("秦安县人民政府",), "秦安县卫生健康局"),
+    ("沅江路街道", ("洪江区沅江路街道办事处",), ("怀化市洪江区人民政府",), "洪江区沅江路街道办事处"),
+    ("大山镇", ("兴仁市大山镇人民政府",), (), "兴仁市大山镇人民政府"),
+    ("平潭综合实验区", ("平潭综合实验区管理委员会",), ("平潭综合实验区门户网站",), "平潭综合实验区管理委员会"),
+    ("二郎街道", (), ("重庆市九龙坡区人民政府",), "重庆市九龙坡区二郎街道"),
+    ("上海市", ("上海市人民政府办公厅",), ("上海市人民政府",), "上海市人民政府"),  # a bare region: its government
+    # whole names stay as printed: an office is not its government, a region of its own is kept
+    ("濂溪区人民政府", ("濂溪区人民政府办公室",), ("九江市濂溪区人民政府",), "濂溪区人民政府"),
+    ("城厢区卫生健康局", ("城厢区卫健局",), ("莆田市城厢区人民政府",), "城厢区卫生健康局"),
+    ("市中区卫生健康局", (), ("示例省市中区人民政府",), "市中区卫生健康局"),  # 市中区 is a region, not a bare 市
+    ("国务院办公厅", ("中国政府网",), ("中国政府网",), "国务院办公厅"),
+    ("区教育局", (), ("中国政府网",), "区教育局"),  # no region to be had: left short, never guessed
+    ("县教育局", (), ("武汉市武昌区",), "县教育局"),  # the site has no 县
+])
+def test_qualify(printed, fuller, regions, whole):
+    assert qualify(printed, fuller=fuller, regions=regions) == whole
+
+
+def test_region_prefix_of_site_names():
+    assert region_prefix("广州市花都区人民政府门户网站") == "广州市花都区"
+    assert region_prefix("武汉市武昌区人民政府") == "武汉市武昌区"
+    assert region_prefix("中国政府网") == "" and region_prefix(None) == ""

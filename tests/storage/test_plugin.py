@@ -7,7 +7,6 @@ import re
 import pytest
 
 from crawler.cli.store import datasette_app
-from crawler.ingest import fill_labels
 from storage.datasette_plugin import bar_chart, stacked_chart
 from storage.models import (
     TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS, Cell, CellKind, ParseStatus,
@@ -31,7 +30,6 @@ def _report_2019() -> Report:
 
 @pytest.fixture
 def db(store):
-    fill_labels(store)
     ids = {}
     for key, report, url in (
         ("001", report_from_expected(expected("001"), text="主动公开信息1657条"), "http://x.gov.cn/001.html"),

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from storage import schema
 from storage.db import Store, StoreError
 from storage.models import Cell, CellKind, Finding, ParseStatus
 
@@ -15,7 +16,7 @@ from storage_helpers import doc, expected, report_from_expected
 def test_pragmas_and_schema(store):
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert store.schema_version == 10
+    assert store.schema_version == schema.LATEST
     # every lookup the pipeline makes has an index
     plan = store.conn.execute("EXPLAIN QUERY PLAN SELECT * FROM findings WHERE report_id = 1").fetchall()
     assert "idx_findings_report" in str([tuple(r) for r in plan])

@@ -236,6 +236,10 @@ def table_grid(tbl, budget: Budget | None = None) -> Table:
             row.append(GridCell(text))
             for _ in range(span - 1):
                 row.append(GridCell(text, spanned=True, origin=(ri, start)))
+        # w:gridAfter: grid columns left empty after the row's last cell (a short row, as Word saves it)
+        after = max(0, _int_attr(trpr, _W + "gridAfter")) if trpr is not None else 0
+        check_table(len(trs), len(row) + after, cells + len(row) + after)  # before allocating them
+        row.extend(GridCell("") for _ in range(after))
         cells += len(row)
         check_table(len(trs), len(row), cells)
         grid.append(row)

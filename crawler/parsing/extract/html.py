@@ -12,8 +12,10 @@ inside a cell become line breaks that are joined without a space between CJK cha
 wrapped label "商业<br>企业" reads "商业企业".  A table whose cells hold other tables is page layout:
 its cells are walked as ordinary content.
 
-Metadata keys: ``title`` (<title>), every <meta name=...> (ArticleTitle, PubDate, ContentSource, ...),
-and a visible date line as its printed label (one of template.PUBDATE_KEYS, e.g. 发布日期).
+Metadata keys: ``title`` (<title>), every <meta name=...> (ArticleTitle, PubDate, ContentSource, SiteName,
+...), the fields of the info bar and metadata tables above the body under their printed labels (发布机构,
+来源, 名称, 发布日期, ...; a bare 时间/日期 filed as 发布日期), ``page_headings`` (visible title lines above the
+body) and a bare date printed under them (as 发布日期).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ import re
 
 from lxml import etree
 
-from crawler.parsing import template as T
+from vocabulary import template as T
 from storage.decoding import decode  # one decoder for the spider and the parser
 from storage.models import ParseStatus
 
@@ -267,16 +269,47 @@ class _Walker:
 _DATE_VALUE = r"((?:19|20)\d{2}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}(?:\s*日)?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?)"
 
 
-#: A visible date line of the info bar: one of the printed labels (发布日期, 时间, ...), then the date.
-_DATE_LABELS = tuple(k for k in T.PUBDATE_KEYS if not k.isascii()) + T.PAGE_DATE_LABELS
-_DATE_LINE = re.compile("(" + "|".join(map(re.escape, sorted(set(_DATE_LABELS), key=len, reverse=True)))
-                        + r")\s*[:：]\s*" + _DATE_VALUE)
-#: The key a date line is filed under when its label is not one of PUBDATE_KEYS (时间 -> 发布日期).
+#: The key a date field is filed under when its label is not one of PUBDATE_KEYS (时间 -> 发布日期).
 _PUBDATE_LABEL = next(k for k in T.PUBDATE_KEYS if not k.isascii())
 
 
 _ATTACHMENT_HREF = re.compile(r"\.(?:pdf|docx?|wps|xlsx?|et|ofd|rtf)(?:$|[?#])|downfile\.jsp|download\.jsp|/attach/",
                               re.I)
+#: Labels of the info bar and metadata tables, longest first (发布时间 before 时间).
+_FIELD_LABELS = sorted(set(T.PAGE_FIELD_LABELS), key=len, reverse=True)
+#: A label starts a field after a boundary, then a colon or a space: '发布机构：区府办', '索引号 002508123/…'.
+_FIELD = re.compile(r"(?:^|(?<=[\s【\[|｜丨/>]))(" + "|".join(map(re.escape, _FIELD_LABELS)) + r")\s*(?:[:：]|(?=\s))")
+#: Labels printed with spaces between their characters ('索 引 号：'), squeezed before matching.
+_SPACED_LABEL = re.compile("|".join(r"\s+".join(map(re.escape, lab)) for lab in _FIELD_LABELS if len(lab) > 1
+                                    and not lab.isascii()))
+_DATE_ALONE = re.compile(r"^[\[【(（]?\s*" + _DATE_VALUE + r"\s*[\]】)）]?$")
+#: How much of the page before the body is read for its info bar (the tail: menus come first).
+_INFO_BAR_CHARS = 6000
+#: Not text of the page's chrome (a <form> is kept: VSB pages wrap the whole article in one).
+_CHROME_DROP = ("script", "style", "noscript", "template", "select", "option", "button", "textarea", "iframe",
+                "svg", "canvas", "object", "embed")
+_BEFORE_BODY_CHARS = 200_000
+
+
+def page_fields(text: str) -> dict[str, str]:
+    """'label[:：] value' fields of an info bar or metadata table, the last printing of each label winning
+    (the one nearest the article).  A value runs to the next label; dates, agencies and sources stop at
+    the first space (what follows is another field: 【字体：大 中 小】, 浏览次数)."""
+    text = _SPACED_LABEL.sub(lambda m: _WS.sub("", m.group(0)), text)
+    found = list(_FIELD.finditer(text))
+    out: dict[str, str] = {}
+    for i, m in enumerate(found):
+        end = found[i + 1].start() if i + 1 < len(found) else len(text)
+        value = norm_ws(text[m.end():end])
+        label = m.group(1)
+        date = _DATE_LINE_VALUE.match(value)
+        if date:  # a date keeps its time: 2025-01-20 10:30
+            value = norm_ws(date.group(1))
+        elif label not in T.TITLE_FIELDS:
+            value = re.split(r"[\s【\[|｜丨]", value, maxsplit=1)[0] if value else ""
+        if value:
+            out[label] = value
+    return out
 
 
 def _metadata(root, container) -> dict[str, str]:
@@ -302,35 +335,63 @@ def _metadata(root, container) -> dict[str, str]:
         meta["x-body-images"] = str(len(container.xpath(".//img[@src]")))
         meta["x-page-attachments"] = str(sum(1 for a in root.xpath("//a[@href]")
                                              if _ATTACHMENT_HREF.search(a.get("href") or "")))
-    # A visible date line printed above the body (the info bar of the article).
-    m = _DATE_LINE.search(_text_before(root, container, limit=3000))
-    if m:
-        label = m.group(1)
-        if label not in T.PUBDATE_KEYS:  # a label mapping does not look up: file it under the usual one
-            label = _PUBDATE_LABEL
-        meta.setdefault(label, norm_ws(m.group(2)))
+    # The page around the article: its visible title, its info bar (时间：… 来源：…) and metadata tables
+    # (索引号 | 发布机构 | 发布日期 …), printed above the body.  Meta tags win where both say a thing.
+    lines = _lines_before(root, container, limit=_BEFORE_BODY_CHARS)
+    tail: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        tail.append(line)
+        size += len(line) + 1
+        if size > _INFO_BAR_CHARS:
+            break
+    tail.reverse()
+    for label, value in page_fields(" ".join(tail)).items():
+        if label in T.PAGE_DATE_LABELS:
+            if not _DATE_LINE_VALUE.match(value):
+                continue
+            label = _PUBDATE_LABEL  # 时间：2025-01-16 is the publication date
+        meta.setdefault(label, value)
+    # the visible title lines above the body, and a bare date under them ('[ 2025-01-22 ]')
+    headings = [ln for ln in tail if any(k in _WS.sub("", ln) for k in T.TITLE_KEYWORDS) and len(ln) <= 120]
+    if headings:
+        meta.setdefault("page_headings", "\n".join(headings))
+        after = tail[tail.index(headings[0]) + 1:][:4]
+        for ln in after:
+            m = _DATE_ALONE.match(ln)
+            if m:
+                meta.setdefault(_PUBDATE_LABEL, norm_ws(m.group(1)))
+                break
     return meta
 
 
-def _text_before(root, container, limit: int) -> str:
-    """Visible text of the page that precedes ``container`` (the article's info bar)."""
+_DATE_LINE_VALUE = re.compile(_DATE_VALUE)
+
+
+def _lines_before(root, container, limit: int) -> list[str]:
+    """Visible text nodes of the page that precede ``container`` (the article's chrome), in document order."""
     body = root.find("body")
     if body is None:
         body = root
     parts: list[str] = []
     total = 0
-    for el in body.iter():
-        if el is container:
+    skip = 0  # depth inside a dropped element
+    for event, el in etree.iterwalk(body, events=("start", "end")):
+        if el is container or total > limit:
             break
-        if not isinstance(el.tag, str) or _tag(el) in _DROP_TAGS:
+        if not isinstance(el.tag, str):
             continue
-        for s in (el.text, el.tail):
-            if s and s.strip():
-                parts.append(s.strip())
-                total += len(s)
-        if total > limit:
-            break
-    return " ".join(parts)
+        dropped = _tag(el) in _CHROME_DROP
+        if event == "start":
+            skip += dropped
+            s = el.text if not skip else None
+        else:
+            skip -= dropped
+            s = el.tail if not skip else None
+        if s and s.strip():
+            parts.append(norm_ws(s))
+            total += len(s)
+    return parts
 
 
 def _all_text(el) -> str:

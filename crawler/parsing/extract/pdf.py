@@ -501,7 +501,7 @@ _SENTENCE = re.compile(r"[，,。；;！？]")
 
 def _is_table_label(text: str) -> bool:
     """A cell's text that is a label of the template's tables (a header box: 第二十条第（一）项)."""
-    from crawler.parsing import template as T
+    from vocabulary import template as T
 
     text = re.sub(r"\s+", "", text)
     return (0 < len(text) <= _MAX_LABEL_CELL and not _SENTENCE.search(text)

@@ -18,7 +18,7 @@ import codecs
 import logging
 import re
 
-from crawler.parsing import template as T
+from vocabulary import template as T
 from crawler.parsing.extract.base import Extracted, GridCell, Paragraph, Table
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Snap a doubtful OCR reading of a table label to the national format's label it must be.
 
 A label cell read with low confidence ("规划" for 规章 on a grey JPEG) is compared with every label
-of the vocabulary (crawler/parsing/template.py) of the same length, character by character,
+of the vocabulary (vocabulary/template.py) of the same length, character by character,
 against the engine's own alternatives for each character: a label whose every character is the
 reading or one of its alternatives, at least half of them the reading itself, replaces it.  The
 mapping then matches labels fuzzily as for any other format; this only repairs what Tesseract said
@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from functools import lru_cache
 
-from .. import template as T
+from vocabulary import template as T
 
 
 def _norm(s: str) -> str:

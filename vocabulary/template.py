@@ -1,16 +1,18 @@
-"""The template definition: every Chinese label of the national format, as data, in one place.
+"""The template definition: the Chinese labels of the national format, as data, in one place.
 
-Canonical keys come from storage.models (the vocabulary of the database and the checks); this
-module adds what a report prints: section headings, table headers, row labels and their known
-variants.  Mapping reads only this module to know what to look for; renderers use it to print
-canonical reports.  Sources: ../shared/spec/report-model.md, 国办公开办函〔2021〕30号 and
-〔2019〕60号 as copied by real reports.
+Canonical keys come from vocabulary.keys (the names the database and the checks use); this module
+adds what a report prints: section headings, table headers, row labels and their known variants,
+Table 二's blocks, the short names the checks' messages use, and the patterns metadata is read by.
+Parsing reads it to know what to look for; storage writes its `labels` table from it; the monitor's
+messages and the Datasette report page take their labels from it.  Sources:
+../shared/spec/report-model.md, 国办公开办函〔2021〕30号 and 〔2019〕60号 as copied by real reports.
+Imports nothing of ours but vocabulary.keys.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from storage.models import SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS
+from vocabulary.keys import SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS
 
 # -- sections ---------------------------------------------------------------------------------
 #: key -> canonical heading (without numbering) and variants seen in real reports.
@@ -33,10 +35,30 @@ def section_heading(key: str) -> str:
     return f"{SECTION_NUMERALS[list(SECTIONS).index(key)]}、{SECTIONS[key][0]}"
 
 
+#: Section key -> its heading as printed, numbered ('二、主动公开政府信息情况'): messages, pages.
+SECTION_HEADINGS: dict[str, str] = {k: section_heading(k) for k in SECTIONS}
+
+
 # -- Table 二 -----------------------------------------------------------------------------------
-#: Block headers (第二十条第（X）项) of Table 二.
-TABLE2_BLOCKS = ("第二十条第（一）项", "第二十条第（五）项", "第二十条第（六）项", "第二十条第（八）项")
-TABLE2_BLOCKS_2019 = TABLE2_BLOCKS + ("第二十条第（九）项",)
+@dataclass(frozen=True)
+class Table2Block:
+    """A block of Table 二: the article of the Regulations it reports on and its rows (both templates)."""
+    key: str  # "20.1": 第二十条第（一）项
+    label: str
+    rows: tuple[str, ...]
+
+
+#: Table 二's blocks in printed order; a template prints those of its rows that TABLE2_LAYOUT has.
+TABLE2_BLOCK_LAYOUT: tuple[Table2Block, ...] = (
+    Table2Block("20.1", "第二十条第（一）项", ("regulations", "normative_documents")),
+    Table2Block("20.5", "第二十条第（五）项", ("licensing", "other_external_services")),
+    Table2Block("20.6", "第二十条第（六）项", ("punishment", "coercion")),
+    Table2Block("20.8", "第二十条第（八）项", ("fees_wan_yuan", "fees")),
+    Table2Block("20.9", "第二十条第（九）项", ("procurement",)),  # template 2019 only
+)
+#: Block headers (第二十条第（X）项) of Table 二, template 2021, then 2019 (adds 第（九）项).
+TABLE2_BLOCKS = tuple(b.label for b in TABLE2_BLOCK_LAYOUT[:4])
+TABLE2_BLOCKS_2019 = tuple(b.label for b in TABLE2_BLOCK_LAYOUT)
 #: Header of the label column of every Table 二 block.
 TABLE2_CONTENT_HEADER = "信息内容"
 
@@ -141,6 +163,17 @@ TABLE3_ROW_LABELS: dict[str, RowLabel] = {r.key: r for r in (
     RowLabel("carried_forward", "四、结转下年度继续办理", variants=("结转下年度继续办理",)),
 )}
 
+#: Short names of Table 三's rows for messages ('不予公开-属于国家秘密'), in printed order.
+TABLE3_ROW_NAMES: dict[str, str] = {
+    "new": "本年新收", "carried_over": "上年结转", "granted": "予以公开", "partially_granted": "部分公开",
+    **{k: f"{TABLE3_GROUPS[r.group][3:]}-{r.label[2:]}" for k, r in TABLE3_ROW_LABELS.items()
+       if r.group in ("withheld", "unavailable", "rejected")},
+    "other_no_correction": "其他处理-逾期不补正", "other_no_fee": "其他处理-逾期未缴纳费用", "other_other": "其他处理-其他",
+    "other_handling": "其他处理", "total_processed": "（七）总计", "carried_forward": "结转下年度继续办理",
+}
+_PRINTED = (*TABLE3_ROWS["2021"][:-2], "other_handling", *TABLE3_ROWS["2021"][-2:])
+TABLE3_ROW_NAMES = {k: TABLE3_ROW_NAMES[k] for k in _PRINTED}  # printed order (2019's row before （七）)
+
 # -- Table 四 -----------------------------------------------------------------------------------
 TABLE4_GROUP_LABELS: dict[str, str] = {
     "review": "行政复议",
@@ -153,6 +186,12 @@ TABLE4_COLUMN_LABELS: dict[str, str] = {
     "other": "其他结果",
     "pending": "尚未审结",
     "total": "总计",
+}
+#: Names of Table 四's groups in messages ('行政诉讼（未经复议直接起诉）').
+TABLE4_GROUP_NAMES: dict[str, str] = {
+    "review": "行政复议",
+    "litigation_direct": "行政诉讼（未经复议直接起诉）",
+    "litigation_after_review": "行政诉讼（复议后起诉）",
 }
 #: Table 四's printed headers: its two groups, then the two kinds of 行政诉讼.
 TABLE4_HEADERS = ("行政复议", "行政诉讼", "未经复议直接起诉", "复议后起诉")
@@ -170,12 +209,18 @@ PLACEHOLDERS = ("（单位名称）", "(单位名称)", "XX", "××", "xx", "此
 TITLE_KEYWORDS = ("政府信息公开工作年度报告", "政府信息公开年度报告", "政府信息公开工作报告", "信息公开年报")
 
 
-def row_label(table: str, row: str) -> str:
+#: Table 二 rows the 2019 format prints differently (its 第（一）项 says 规范性文件).
+TABLE2_ROWS_2019: dict[str, str] = {"normative_documents": "规范性文件"}
+
+
+def row_label(table: str, row: str, template: str | None = None) -> str:
     """Canonical Chinese label of a row, for display (Datasette page, emails, findings)."""
     if table == "table3":
         r = TABLE3_ROW_LABELS.get(row)
         return r.full_label if r else row
     if table == "table2":
+        if template == "2019" and row in TABLE2_ROWS_2019:
+            return TABLE2_ROWS_2019[row]
         return TABLE2_ROWS.get(row, (row,))[0]
     if table == "table4":
         return TABLE4_GROUP_LABELS.get(row, row)
@@ -199,7 +244,8 @@ def all_labels() -> list[dict[str, str]]:
         for row, cols in TABLE2_LAYOUT[template].items():
             for col in (cols or (SCALAR,)):
                 out.append({"template": template, "table_name": "table2", "row": row, "column": col,
-                            "row_label": row_label("table2", row), "column_label": column_label("table2", col)})
+                            "row_label": row_label("table2", row, template),
+                            "column_label": column_label("table2", col)})
         for row in TABLE3_ROWS[template]:
             for col in TABLE3_COLUMNS:
                 out.append({"template": template, "table_name": "table3", "row": row, "column": col,
@@ -287,3 +333,25 @@ REPORT_TITLE_DECOYS = ("说明", "工作要点", "要点", "决算", "预算", "
                        "目录", "指南", "会议", "培训", "考核", "评估", "情况通报")
 #: Page metadata keys that carry a heading or a name of the page (besides TITLE_KEYS).
 PAGE_TITLE_KEYS = ("h1", "信息名称", "名称", "文件名称")
+
+# -- the page's own metadata: info bars, 索引号 tables, gkmlpt/Hanweb metadata blocks -------------------
+#: Fields that name the publishing agency (索引号 tables, gkmlpt blocks, VSB headers), most trusted first.
+AGENCY_FIELDS = ("发布机构", "发布单位", "发文机关", "发文单位", "发布部门", "公开单位", "信息公开单位")
+#: Fields and meta names that name the source: usually the agency, sometimes the site (中国政府网, 本网).
+SOURCE_FIELDS = ("ContentSource", "来源", "信息来源", "文章来源", "稿件来源")
+#: Fields that carry the document's name (gkmlpt 名称, Mingshan 信息名称, a 标题 row).
+TITLE_FIELDS = ("标题", "名称", "信息名称", "文件名称", "题名", "文章标题")
+#: Meta names of the site a page belongs to (its region qualifies a short agency name).
+SITE_NAME_KEYS = ("SiteName", "siteName", "sitename")
+#: Every label of an info bar or metadata table, read as 'label[:：] value' up to the next label.
+PAGE_FIELD_LABELS = (*AGENCY_FIELDS, *SOURCE_FIELDS[1:], *TITLE_FIELDS,
+                     "发布日期", "发布时间", "发文日期", "成文日期", "生成日期", "印发日期", *PAGE_DATE_LABELS,
+                     "索引号", "分类", "主题分类", "体裁分类", "公开方式", "公开形式", "公开范围", "公开时限", "文号",
+                     "发文字号", "有效性", "是否有效", "主题词", "关键词", "作者", "浏览次数", "点击数", "浏览量", "阅读",
+                     "字体", "字号", "分享")
+#: A label glued to the front of a title ('标题临沂市教育局…', '标题:平潭综合实验区…'): not part of it.
+TITLE_LABEL_PATTERN = r"^(?:" + "|".join(TITLE_FIELDS) + r")\s*[:：]?\s*"
+#: What may follow a report title's last word and still belong to it: （图片版）, （超链版）, （修订版）.
+TITLE_SUFFIX_PATTERN = r"[（(][^（）()]{1,6}[)）]"
+#: Words that make a 来源 value a site or a channel, not an agency.
+NOT_AGENCY_SOURCES = ("网", "本站", "本网", "新闻", "日报", "报社", "电视台", "微信", "公众号")
