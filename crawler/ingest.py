@@ -70,12 +70,6 @@ def document_from_path(path: Path, *, site: str | None = None) -> Document:
                     fetched_at=datetime.fromtimestamp(int(st.st_mtime), timezone.utc), site=site)
 
 
-def fill_labels(store: Store) -> None:
-    """The Chinese labels of every cell, for people browsing `cells` (storage cannot import them)."""
-    from crawler.parsing.template import all_labels
-    store.set_labels(all_labels())
-
-
 def ingest_paths(store: Store, paths: Iterable[str | Path], *, run_id: int | None = None, site: str | None = None,
                  progress: bool = False) -> tuple[list[IngestResult], list[str]]:
     """Store local files (directories recursed) as pending versions.  Returns the results and the

@@ -299,10 +299,6 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
     should_stop = should_stop or (lambda: False)
     if not jobs:
         return summary
-    if not store.has_labels():
-        from crawler.ingest import fill_labels
-
-        fill_labels(store)
     limits = {"memory": settings.memory_mb * 2**20, "cpu": settings.cpu_seconds,
               "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20}
     ctx = mp.get_context("spawn")  # no fork of a process holding SQLite connections and threads

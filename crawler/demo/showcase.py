@@ -26,6 +26,7 @@ from crawler.config import Config, config_from_dict
 from crawler.demo.mailbox import Mailbox, ReceivedMail, free_port
 from crawler.demo.portal import DemoPortal
 from crawler.run import RunResult, run_once
+from storage.agencies import normalise
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,9 @@ def _tally(summary: DemoSummary, expected) -> None:
         reports = store.reports()
         findings = store.findings(open_only=False)
         open_findings = store.findings(open_only=True)
+        # planted and found are compared by the agency's normalised name within its site: a short
+        # name (威远镇) and its qualified form (互助县威远镇) are one agency
+        ids = {(f.site, f.agency): normalise(f.agency).norm for f in [*findings, *expected] if f.agency}
     finally:
         store.close()
     summary.reports_total = len(reports)
@@ -181,8 +185,8 @@ def _tally(summary: DemoSummary, expected) -> None:
     summary.reports_by_status = dict(Counter(r["status"] for r in reports))
     summary.reports_parsed = summary.reports_by_status.get("parsed", 0)
     summary.findings_by_rule = dict(Counter((f.rule, f.severity) for f in open_findings))
-    found = {(f.rule, f.site, f.agency, f.year) for f in findings}
-    planted = {(e.rule, e.site, e.agency, e.year) for e in expected}
-    summary.planted_found = sorted(f"{r} {a} {y}" for r, s, a, y in planted & found)
-    summary.planted_missed = sorted(f"{r} {a} {y}" for r, s, a, y in planted - found)
-    summary.unexpected = sorted(f"{r} {a} {y}" for r, s, a, y in found - planted)
+    found = {(f.rule, f.site, ids.get((f.site, f.agency)), f.year): f.agency for f in findings}
+    planted = {(e.rule, e.site, ids.get((e.site, e.agency)), e.year): e.agency for e in expected}
+    summary.planted_found = sorted(f"{r} {planted[k]} {y}" for k in planted.keys() & found.keys() for r, _, _, y in [k])
+    summary.planted_missed = sorted(f"{r} {planted[k]} {y}" for k in planted.keys() - found.keys() for r, _, _, y in [k])
+    summary.unexpected = sorted(f"{r} {found[k]} {y}" for k in found.keys() - planted.keys() for r, _, _, y in [k])

@@ -24,7 +24,8 @@ import yaml
 
 import crawler.middlewares
 from crawler.config import config_from_dict
-from crawler.crawl import run_crawl
+sys.path.insert(0, str(Path(__file__).parents[1] / "spiders"))
+from crawl_then_parse import run_crawl  # noqa: E402  (the crawl stores bytes; the parse stage reads them)
 from crawler.demo.zoo import Zoo
 from monitor.checks.runner import MonitorSettings, run_checks
 from storage.db import Store

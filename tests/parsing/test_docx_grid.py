@@ -50,7 +50,9 @@ def test_grid_before_and_after_together():
     assert t.texts() == [["a", "b", "c"], ["", "x", ""]]
 
 
-def test_absurd_grid_after_is_capped():
+def test_absurd_grid_after_is_refused_before_it_is_built():
+    from crawler.parsing import parse_bytes
+
     rows = "<w:tr><w:trPr><w:gridAfter w:val=\"999999999\"/></w:trPr>" + _tc("a") + "</w:tr>"
-    t = _table(_docx(rows, 1))
-    assert len(t.rows[0]) <= 1001
+    report = parse_bytes(_docx(rows, 1), url="file:///grid.docx")
+    assert report.status.value == "too_large" and "MAX_TABLE_COLUMNS" in (report.error or "")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from crawler.ingest import ingest_document
 from storage.models import Report, Source
 
-from storage_helpers import doc, expected, report_from_expected
+from storage_helpers import doc, expected, report_from_expected, stage
 
 PAGE = """<html><head><meta charset="utf-8"><title>区教育局2024年政府信息公开工作年度报告</title></head><body>
 <div class="info">发布时间：2025-01-17 来源：区教育局</div>
@@ -30,9 +30,9 @@ def test_printed_name_is_stored_and_is_an_alias(store):
 def test_ingest_qualifies_with_the_sites_configured_region(store):
     store.upsert_site("wuchang", region="武汉市武昌区")
     d = doc("http://wuchang.gov.cn/2.html", PAGE.encode("utf-8"))
-    d.content_type = "text/html"
-    res = ingest_document(store, d, site="wuchang")
-    back = store.load_report(res.report_id)
+    d.content_type, d.site = "text/html", "wuchang"
+    results, _ = stage(store, [d])  # stored with the site, then the parse stage reads it
+    back = store.load_report(results[d.url].report_id)
     assert back.agency == "武汉市武昌区教育局" and back.agency_printed == "区教育局"
     assert back.year == 2024 and str(back.published) == "2025-01-17"
 
