@@ -82,7 +82,7 @@ from crawler.demo.spec import ReportSpec
 log = logging.getLogger(__name__)
 
 #: The seed texts and their expected values, shipped with the package (copied from the project's
-#: seeds; tests/fixtures keeps the tests' own copy): an installed wheel has no tests/ to read.
+#: seeds; the test suite keeps its own copy): an installed wheel has no tests/ to read.
 DATA_DIR = Path(__file__).resolve().parent / "data"
 DEFAULT_SEED_DIR = DATA_DIR / "seeds"
 
