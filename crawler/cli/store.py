@@ -41,12 +41,8 @@ def ingest(ctx: click.Context, db: str | None, site: str | None, workers: int | 
     from crawler.parse_stage import parse_pending
     from monitor.checks.runner import check_reports
 
-    path = _db_path(ctx, db)
-    settings = _parse_settings(ctx, workers)
-    try:
-        store = Store(path)
-    except StoreError as e:
-        _fail(str(e))
+    settings = _parse_settings(ctx, workers)  # a bad --workers stops before the database is touched
+    path, store = _open_store(ctx, db)
     if site:  # file the documents under a configured site: its region feeds the facets
         configured = next((s for s in get_config(ctx).sites if s.name == site), None)
         if configured is not None:
@@ -141,13 +137,18 @@ def reparse_cmd(ctx: click.Context, db: str | None, mode: str, site: str | None,
     _stage(ctx, db, workers, go, kind="reparse")
 
 
-def _stage(ctx: click.Context, db: str | None, workers: int | None, work, *, kind: str) -> None:
+def _open_store(ctx: click.Context, db: str | None) -> tuple[Path, Store]:
+    """The database of --db or config.yaml, opened; exit 2 naming it when it cannot be."""
     path = _db_path(ctx, db)
-    settings = _parse_settings(ctx, workers)
     try:
-        store = Store(path)
+        return path, Store(path)
     except StoreError as e:
         _fail(str(e))
+
+
+def _stage(ctx: click.Context, db: str | None, workers: int | None, work, *, kind: str) -> None:
+    settings = _parse_settings(ctx, workers)
+    _, store = _open_store(ctx, db)
     run_id = store.start_run(kind, config={"workers": settings.n_workers(), "parser_version": settings.version()})
     try:
         summary = work(store, settings)
