@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import operator
 import re
 from dataclasses import dataclass, field
 
@@ -201,8 +202,13 @@ def _ruling_test(rulings: RulingPolicy, raw, b: _PaintBuffers):
         return full
     draw_mode, fill_color, stroke_color = raw.FPDFPath_GetDrawMode, raw.FPDFPageObj_GetFillColor, raw.FPDFPageObj_GetStrokeColor
     stroke_width, get_bounds = raw.FPDFPageObj_GetStrokeWidth, raw.FPDFPageObj_GetBounds
-    visible = rulings.visible
+    min_alpha, max_lum = rulings.min_alpha, rulings.max_luminance
     fill_mode, stroked = b.fill_mode, b.stroke
+    s0, s1, s2, s3 = b.s
+    f0, f1, f2, f3 = b.f
+
+    def visible(r: int, g: int, bl: int, a: int) -> bool:  # RulingPolicy.visible, unpacked
+        return a >= min_alpha and (0.299 * r + 0.587 * g + 0.114 * bl) / 255.0 <= max_lum
 
     def bounds(h):
         if not get_bounds(h, *b.box_refs):
@@ -213,13 +219,13 @@ def _ruling_test(rulings: RulingPolicy, raw, b: _PaintBuffers):
         if not draw_mode(h, b.refs[0], b.refs[1]):
             return None
         if stroked.value:
-            rgba = tuple(x.value for x in b.s) if stroke_color(h, *b.s) else (0, 0, 0, 255)
+            ok = stroke_color(h, s0, s1, s2, s3)
             width = b.width.value if stroke_width(h, b.refs[2]) else 1.0
-            if width >= 0 and visible(rgba):  # RulingPolicy.stroke_counts
-                return bounds(h)
+            if width >= 0 and (visible(s0.value, s1.value, s2.value, s3.value) if ok else visible(0, 0, 0, 255)):
+                return bounds(h)  # RulingPolicy.stroke_counts
         if fill_mode.value != 0:
-            rgba = tuple(x.value for x in b.f) if fill_color(h, *b.f) else (0, 0, 0, 0)
-            if visible(rgba):  # RulingPolicy.fill_counts
+            ok = fill_color(h, f0, f1, f2, f3)
+            if visible(f0.value, f1.value, f2.value, f3.value) if ok else visible(0, 0, 0, 0):  # fill_counts
                 box = bounds(h)
                 if box is not None and min(box[2] - box[0], box[3] - box[1]) <= rulings.max_fill_thickness:
                     return box
@@ -426,8 +432,12 @@ def _table_regions(hs, vs) -> list[tuple[list, list]]:
     return [g for g in groups.values() if len(g[0]) >= 2 and len(g[1]) >= 2]
 
 
+_BY_X = operator.attrgetter("x0")
+_BY_CY_X = operator.attrgetter("cy", "x0")
+
+
 def _line_text(chars: list[_Char]) -> str:
-    chars = sorted(chars, key=lambda c: c.x0)
+    chars = sorted(chars, key=_BY_X)
     out: list[str] = []
     prev: _Char | None = None
     for c in chars:
@@ -445,17 +455,20 @@ def _line_text(chars: list[_Char]) -> str:
 def _lines_of(chars: list[_Char]) -> list[list[_Char]]:
     """Characters grouped into text lines (by vertical overlap), top to bottom."""
     lines: list[list[_Char]] = []
-    bounds: list[tuple[float, float]] = []
-    for c in sorted(chars, key=lambda c: (c.cy, c.x0)):
-        if lines:
-            t, b = bounds[-1]
-            h = b - t
-            if c.cy <= b and c.cy >= t - 0.2 * h:
-                lines[-1].append(c)
-                bounds[-1] = (min(t, c.top), max(b, c.bottom))
-                continue
-        lines.append([c])
-        bounds.append((c.top, c.bottom))
+    t = b = 0.0
+    cur: list[_Char] | None = None
+    for c in sorted(chars, key=_BY_CY_X):
+        cy = c.cy
+        if cur is not None and t - 0.2 * (b - t) <= cy <= b:
+            cur.append(c)
+            if c.top < t:
+                t = c.top
+            if c.bottom > b:
+                b = c.bottom
+            continue
+        cur = [c]
+        lines.append(cur)
+        t, b = c.top, c.bottom
     return lines
 
 
@@ -660,8 +673,7 @@ def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
         if not text:
             continue
         top = min(c.top for c in lc)
-        bottom = max(c.bottom for c in lc)
-        if _PAGE_NO.match(text) and (bottom > height * 0.9 or top < height * 0.08):
+        if _PAGE_NO.match(text) and (max(c.bottom for c in lc) > height * 0.9 or top < height * 0.08):
             continue  # page number
         lines.append(_Line(text, min(c.x0 for c in lc), max(c.x1 for c in lc), top,
                            max(c.size for c in lc), lc))
@@ -696,7 +708,7 @@ def _tab_text(lines: list[_Line]) -> str:
     """Lines with a tab at every wide gap: the layout the plain-text extractor reads as tables."""
     out: list[str] = []
     for ln in lines:
-        cs = sorted(ln.chars, key=lambda c: c.x0)
+        cs = sorted(ln.chars, key=_BY_X)
         parts: list[str] = []
         prev = None
         for c in cs:
@@ -808,9 +820,12 @@ def _one_picture(pdf, pno: int) -> bool:
     return page_has_picture(pdf, pno)
 
 
+_UNMAPPED = re.compile("[\ufffd\ue000-\uf8ff]")
+
+
 def _unusable(chars: list[_Char]) -> bool:
     """Mostly unmapped glyphs (a CJK font without ToUnicode): the text layer is garbage."""
-    bad = sum(1 for c in chars if c.ch == "\ufffd" or 0xE000 <= ord(c.ch) <= 0xF8FF)
+    bad = len(_UNMAPPED.findall("".join(map(operator.attrgetter("ch"), chars))))
     return bad > 0.3 * len(chars)
 
 
