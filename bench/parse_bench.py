@@ -112,13 +112,16 @@ def load_corpus(corpus: Path, key: str = "format") -> dict[str, list[tuple[bytes
 
 # -- 1. this tree against another revision -----------------------------------------------------------
 
-def measure(corpus: Path, seconds: float, code: str | None = None) -> dict[str, float]:
+def measure(corpus: Path, seconds: float, code: str | None = None,
+            formats: tuple[str, ...] = FORMATS) -> dict[str, float]:
     """{format: parse reports/s} with the parser of ``code`` (default: this tree)."""
     _code_path(code)
     from crawler.parsing import parse_bytes
 
     out: dict[str, float] = {}
     for fmt, docs in load_corpus(corpus).items():
+        if fmt not in formats:
+            continue
         ctypes = [c for _, c in docs]
         idx = list(range(len(docs)))
         parse_bytes(docs[0][0], content_type=ctypes[0])  # imports, caches
@@ -144,8 +147,9 @@ def _git_tree(rev: str) -> str | None:
     return tree
 
 
-def _measure_child(corpus: Path, seconds: float, tree: str | None) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--measure", str(corpus), "--seconds", str(seconds)]
+def _measure_child(corpus: Path, seconds: float, tree: str | None, formats: tuple[str, ...]) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--measure", str(corpus), "--seconds", str(seconds),
+           "--formats", ",".join(formats)]
     if tree:
         cmd += ["--code", tree]
     if _CLOCK is time.perf_counter:
@@ -154,13 +158,14 @@ def _measure_child(corpus: Path, seconds: float, tree: str | None) -> dict[str, 
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def compare_revisions(corpus_dir: Path, tree: str, rounds: int, seconds: float) -> None:
+def compare_revisions(corpus_dir: Path, tree: str, rounds: int, seconds: float,
+                      formats: tuple[str, ...] = FORMATS) -> None:
     after: dict[str, list[float]] = {}
     before: dict[str, list[float]] = {}
     for r in range(rounds):
         order = ("after", "before") if r % 2 == 0 else ("before", "after")
         for who in order:
-            vals = _measure_child(corpus_dir, seconds, None if who == "after" else tree)
+            vals = _measure_child(corpus_dir, seconds, None if who == "after" else tree, formats)
             for fmt, v in vals.items():
                 (after if who == "after" else before).setdefault(fmt, []).append(v)
         print(f"  round {r + 1}/{rounds} ({' then '.join(order)}) done", flush=True)
@@ -249,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-before", action="store_true", help="only the PDF baseline")
     ap.add_argument("--skip-pdf", action="store_true", help="only the comparison with --before")
     ap.add_argument("--wall", action="store_true", help="time by the wall clock, not CPU time")
+    ap.add_argument("--formats", default=",".join(FORMATS), help="formats compared with --before (comma-separated)")
+    ap.add_argument("--corpus", default=None, help="an already rendered corpus directory (skips rendering)")
     ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)  # child: corpus dir
     ap.add_argument("--code", default=None, help=argparse.SUPPRESS)  # child: tree of the parser
     args = ap.parse_args(argv)
@@ -258,15 +265,24 @@ def main(argv: list[str] | None = None) -> int:
         global _CLOCK
         _CLOCK = time.perf_counter
     if args.measure:
-        print(json.dumps(measure(Path(args.measure), args.seconds, args.code)))
+        print(json.dumps(measure(Path(args.measure), args.seconds, args.code, tuple(args.formats.split(",")))))
         return 0
 
     _code_path(None)
     from crawler.parsing import parse_bytes
     from storage.models import ParseStatus
 
-    outdir = Path(args.outdir or tempfile.mkdtemp(prefix="nianbao-bench-"))
-    corpus_dir = build_corpus(outdir)
+    formats = tuple(f for f in args.formats.split(",") if f)
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        ap.error(f"--formats: unknown {', '.join(sorted(unknown))}; known: {', '.join(FORMATS)}")
+    if args.corpus:
+        corpus_dir = outdir = Path(args.corpus)
+        if not (corpus_dir / "manifest.json").is_file():
+            ap.error(f"--corpus {corpus_dir}: no manifest.json there (a directory this bench rendered)")
+    else:
+        outdir = Path(args.outdir or tempfile.mkdtemp(prefix="nianbao-bench-"))
+        corpus_dir = build_corpus(outdir)
     corpus = load_corpus(corpus_dir)
     for fmt, docs in corpus.items():
         for data, ctype in docs:
@@ -288,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nno comparison: git revision {args.before!r} not found")
         else:
             print(f"\n1. this tree (after) against {args.before} (before), each in its own child process:")
-            compare_revisions(corpus_dir, tree, args.rounds, args.seconds)
+            compare_revisions(corpus_dir, tree, args.rounds, args.seconds, formats)
     if not args.skip_pdf:
         print("\n2. PDF: our parse against pypdfium2's text extraction alone (floor) and pdfplumber's "
               "extract_tables, same process, per round; medians of the per-round ratios "

@@ -442,10 +442,12 @@ def _line_text(chars: list[_Char]) -> str:
     prev: _Char | None = None
     for c in chars:
         if prev is not None:
-            gap, size = c.x0 - prev.x1, max(c.size, prev.size)
+            gap = c.x0 - prev.x1
+            size = c.size if c.size > prev.size else prev.size
             # A wide gap separates columns (a borderless row: "行政许可    75") even between CJK
-            # characters; a narrow one is a word space, which CJK text does not have.
-            if gap > 1.5 * size or (gap > 0.35 * size and not (_is_cjk(c.ch) or _is_cjk(prev.ch))):
+            # characters; a narrow one is a word space, which CJK text does not have.  (Most
+            # neighbours touch: one comparison decides.)
+            if gap > 0.35 * size and (gap > 1.5 * size or not (_is_cjk(c.ch) or _is_cjk(prev.ch))):
                 out.append(" ")
         out.append(c.ch)
         prev = c
