@@ -105,19 +105,27 @@ def _value_text(raw: str) -> str:
     return s
 
 
-@lru_cache(maxsize=16384)
 def parse_value(raw: str, *, decimal: bool = False, keep_text: bool = False):
     """(kind, value) of a printed cell.  Blank, NA and text are never turned into 0.
 
     decimal: fees_wan_yuan keeps decimals; keep_text: the value is kept as printed (procurement amount).
     """
+    return _parse_value(raw, decimal, keep_text)
+
+
+_HAS_DIGIT = re.compile(r"\d")
+
+
+@lru_cache(maxsize=16384)
+def _parse_value(raw: str, decimal: bool, keep_text: bool):
+    # positional arguments: a cache key without keywords is cheaper to build on every hit
     s = _value_text(raw)
     if not s:
         return CellKind.EMPTY, None
     if s in _NA:
         return CellKind.NA, None
     if keep_text:
-        return (CellKind.NUMERIC, norm(raw)) if re.search(r"\d", s) else (CellKind.TEXT, None)
+        return (CellKind.NUMERIC, norm(raw)) if _HAS_DIGIT.search(s) else (CellKind.TEXT, None)
     if _INT.match(s):
         v = int(s)
         return (CellKind.ZERO if v == 0 else CellKind.NUMERIC), v
@@ -133,13 +141,19 @@ def parse_value(raw: str, *, decimal: bool = False, keep_text: bool = False):
 @lru_cache(maxsize=16384)
 def is_value_like(text: str) -> bool:
     """A cell that can stand in a value position: blank, NA mark or a number."""
-    kind, _ = parse_value(text, decimal=True)
-    return kind is not CellKind.TEXT
+    return _parse_value(text, True, False)[0] is not CellKind.TEXT
+
+
+@lru_cache(maxsize=16384)
+def _is_number(text: str) -> bool:
+    """A cell that holds a number (zero included), read as a decimal."""
+    return _parse_value(text, True, False)[0] in (CellKind.NUMERIC, CellKind.ZERO)
 
 
 # -- rows -----------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=16384)
 def _is_label(text: str) -> bool:
     return bool(text.strip()) and not is_value_like(text)
 
@@ -151,6 +165,9 @@ class Row:
     positional: bool = False  # a true grid (HTML/DOCX): the values sit in its last columns
     confidence: list = field(default_factory=list)  # per cell, from GridCell.confidence (OCR); empty: all None
     _last_label: int | None = field(default=None, repr=False, compare=False)
+    # label_end and has_number per n: asked again and again of the same row (cells are never changed)
+    _ends: dict = field(default_factory=dict, repr=False, compare=False)
+    _numbers: dict = field(default_factory=dict, repr=False, compare=False)
 
     @cached_property
     def text(self) -> str:
@@ -159,9 +176,14 @@ class Row:
     def label_end(self, n: int | None = None) -> int:
         """Index where the values start.  In a true grid, the last n columns are values even when one
         of them holds text ('见附件'); elsewhere the values start after the last text cell."""
-        if self.positional and n and len(self.cells) > n and any(_is_label(c) for c in self.cells[:-n]):
-            return len(self.cells) - n
-        return self.last_label_index() + 1
+        end = self._ends.get(n)
+        if end is None:
+            if self.positional and n and len(self.cells) > n and any(_is_label(c) for c in self.cells[:-n]):
+                end = len(self.cells) - n
+            else:
+                end = self.last_label_index() + 1
+            self._ends[n] = end
+        return end
 
     def labels(self, n: int | None = None) -> list[str]:
         """Non-empty cells of the label part."""
@@ -195,8 +217,10 @@ class Row:
             else [None] * len(idx)
 
     def has_number(self, n: int | None = None) -> bool:
-        return any(parse_value(c, decimal=True)[0] in (CellKind.NUMERIC, CellKind.ZERO)
-                   for c in self.cells[self.label_end(n):])
+        found = self._numbers.get(n)
+        if found is None:
+            found = self._numbers[n] = any(map(_is_number, self.cells[self.label_end(n):]))
+        return found
 
 
 _GLUED_NUMBER = re.compile(r"^(?P<label>.*[^\d\s.+\-])(?P<num>\d+(?:\.\d+)?)$")
@@ -291,26 +315,36 @@ def split_heading(text: str) -> tuple[str, str]:
     return text, ""
 
 
+_SECTION_KEYS = tuple(T.SECTIONS)
+_SECTION_NORMS = {key: tuple(norm(v) for v in (canonical, *variants))
+                  for key, (canonical, variants) in T.SECTIONS.items()}
+_SECTION_BY_CANONICAL = {norm(canonical): (ordinal, key)
+                         for ordinal, (key, (canonical, _)) in enumerate(T.SECTIONS.items())}
+
+
 def _section_of(par: Paragraph, after: int, arabic: bool) -> tuple[int, str] | None:
     """(ordinal, key) when the paragraph is a section heading with ordinal > after.
 
     arabic: numbered 1、/1. instead of 一、 (seed 000 writes '1、 总体情况').
     """
-    text = norm(split_heading(par.text)[0]).rstrip("。:：")
+    hit = _heading_section(par.text, arabic)
+    return hit if hit is not None and hit[0] > after else None
+
+
+@lru_cache(maxsize=4096)
+def _heading_section(text: str, arabic: bool) -> tuple[int, str] | None:
+    """(ordinal, key) of the section a paragraph's heading names, whatever came before it."""
+    text = norm(split_heading(text)[0]).rstrip("。:：")
     m = _HEADING.match(text)
-    keys = list(T.SECTIONS)
     if m:
         num = m.group("num")
         numerals = T.ARABIC_SECTION_NUMERALS if arabic else T.SECTION_NUMERALS
         if num not in numerals:
             return None
         ordinal = numerals.index(num)
-        if ordinal <= after:
-            return None
-        key = keys[ordinal]
-        canonical, variants = T.SECTIONS[key]
+        key = _SECTION_KEYS[ordinal]
         label = m.group("label")
-        forms = [norm(v) for v in (canonical, *variants)]
+        forms = _SECTION_NORMS[key]
         best = max(fuzz.ratio(label, f) for f in forms)
         # the numeral already says which section it is: extra words around the wording are fine
         partial = max(fuzz.partial_ratio(label, f) for f in forms) if len(label) <= 30 else 0
@@ -318,10 +352,7 @@ def _section_of(par: Paragraph, after: int, arabic: bool) -> tuple[int, str] | N
             return ordinal, key
         return None
     # an unnumbered heading must say the canonical wording exactly
-    for ordinal, key in enumerate(keys):
-        if ordinal > after and text == norm(T.SECTIONS[key][0]):
-            return ordinal, key
-    return None
+    return _SECTION_BY_CANONICAL.get(text)
 
 
 def _caption(table: Table) -> Paragraph | None:
@@ -473,14 +504,21 @@ class _Mapper:
             # '行政规范性文件77132470': the row's cells ran together; never one number
             self.add_run([(table, row, col) for col in columns], raws)
             return
+        per_cell = confidence if len(confidence) == len(raws) else ()
+        cells = self.report.cells
         for k, (col, raw) in enumerate(zip(columns, raws)):
-            kind, value = parse_value(raw, decimal=decimal, keep_text=col in keep_text)
-            read = getattr(raw, "confidence", None)  # an OCR reading carries its own
-            if read is None and k < len(confidence) and len(confidence) == len(raws):
-                read = confidence[k]
+            kind, value = _parse_value(raw, decimal, col in keep_text)
+            if type(raw) is str:  # most cells: no OCR reading of their own
+                read, alternatives = None, ()
+            else:
+                read, alternatives = getattr(raw, "confidence", None), getattr(raw, "alternatives", ())
+            if read is None and k < len(per_cell):
+                read = per_cell[k]
             cell = Cell(table=table, row=row, column=col, value=value, raw=str(raw), kind=kind, label=label,
-                        confidence=read, alternatives=getattr(raw, "alternatives", ()))
-            self.report.cells.append(cell)
+                        confidence=read, alternatives=alternatives)
+            cells.append(cell)
+            if kind is CellKind.NUMERIC or kind is CellKind.ZERO:
+                continue
             if kind is CellKind.EMPTY:
                 self.warn("blank_cell", f"{cell.ref} ({label} / {T.column_label(table, col)}) is blank", cell.ref)
             elif kind is CellKind.NA:
@@ -516,12 +554,16 @@ def detect_table2_template(rows: list[Row]) -> str | None:
 _PARENTHESES = re.compile(r"\([^)]*\)")
 
 
-def _match_table2_row(label: str, keys) -> tuple[str | None, float]:
+_T2_ROW_FORMS = {key: tuple(norm(v) for v in (canonical, *variants))
+                 for key, (canonical, variants) in T.TABLE2_ROWS.items()}
+
+
+@lru_cache(maxsize=4096)
+def _match_table2_row(label: str, keys: tuple[str, ...]) -> tuple[str | None, float]:
     best, best_score = None, 0.0
     for key in keys:
-        canonical, variants = T.TABLE2_ROWS[key]
-        for v in (canonical, *variants):
-            s = fuzz.ratio(label, norm(v))
+        for v in _T2_ROW_FORMS[key]:
+            s = fuzz.ratio(label, v)
             if s > best_score:
                 best, best_score = key, s
     return best, best_score
@@ -533,13 +575,14 @@ _T2_COLUMN_FORMS = [(key, norm(v)) for key, (canonical, variants) in T.TABLE2_CO
 
 def _header_columns(labels: list[str]) -> list[str]:
     """Column keys named by a Table 二 header row, in printed order."""
-    out = []
-    for label in labels:
-        text = norm(label)
-        best = max(_T2_COLUMN_FORMS, key=lambda kv: fuzz.ratio(text, kv[1]))
-        if fuzz.ratio(text, best[1]) >= 85:
-            out.append(best[0])
-    return out
+    return [key for key in map(_header_column, labels) if key is not None]
+
+
+@lru_cache(maxsize=4096)
+def _header_column(label: str) -> str | None:
+    text = norm(label)
+    best = max(_T2_COLUMN_FORMS, key=lambda kv: fuzz.ratio(text, kv[1]))
+    return best[0] if fuzz.ratio(text, best[1]) >= 85 else None
 
 
 def map_table2(m: _Mapper, rows: list[Row], template: str) -> int:
@@ -559,7 +602,7 @@ def map_table2(m: _Mapper, rows: list[Row], template: str) -> int:
             header = _header_columns(labels[:-1]) or header
         # '行政许可（件）', '1.规章': units and numbering are not part of the label
         label = _PARENTHESES.sub("", strip_numbering(norm(labels[-1]))) or norm(labels[-1])
-        key, score = _match_table2_row(label, layout)
+        key, score = _match_table2_row(label, tuple(layout))
         if key is None or score < 85:
             continue
         cols = layout[key] or (SCALAR,)
@@ -584,6 +627,7 @@ _T3_HEADERS = tuple(norm(h) for h in T.TABLE3_HEADER_MARKERS)
 _GROUP_LABELS = {g: norm(label) for g, label in T.TABLE3_GROUPS.items()}
 
 
+@lru_cache(maxsize=4096)
 def _group_of(part: str) -> str | None:
     p = norm(part)
     for g, label in _GROUP_LABELS.items():
@@ -607,8 +651,11 @@ def _split_group_prefixes(parts: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
+_ITEM_NUMBER = re.compile(r"^(\d+)[.、)]")
+
+
 def _item_number(label: str) -> str | None:
-    m = re.match(r"^(\d+)[.、)]", label)
+    m = _ITEM_NUMBER.match(label)
     return m.group(1) if m else None
 
 

@@ -26,6 +26,7 @@ import re
 import unicodedata
 from collections import Counter
 from datetime import date
+from functools import lru_cache
 
 from vocabulary import template as T
 from crawler.parsing.extract.base import Extracted, Paragraph
@@ -49,6 +50,7 @@ _AGENCY = re.compile(rf"^[{_CJK}（）()·]{{2,30}}?(?:{_SUFFIXES})$")
 _AGENCY_IN_TEXT = re.compile(rf"{T.YEAR_PREFIX_PATTERN}(?P<name>[{_CJK}]{{3,25}}?(?:{_SUFFIXES}))")
 _NOT_NAME_START = set(T.NOT_NAME_START)
 _BOOKMARK = re.compile(r"\[bookmark:[^\]]*\]")
+_SPACES = re.compile(r"\s+")
 _TITLE_LABEL = re.compile(T.TITLE_LABEL_PATTERN)
 _TITLE_SUFFIX = re.compile(T.TITLE_SUFFIX_PATTERN)
 _TITLE_SEPARATORS = re.compile(r"\s*[_|｜]\s*|\s+[-—–]+\s+")
@@ -56,7 +58,7 @@ _TITLE_SEPARATORS = re.compile(r"\s*[_|｜]\s*|\s+[-—–]+\s+")
 
 def _squash(text: str) -> str:
     """Spaces and artefacts out, as in a title: '2024 年度互助县卫生健康局 政府信息公开工作报告'."""
-    return re.sub(r"\s+", "", _BOOKMARK.sub("", text or "")).strip("#*")
+    return _SPACES.sub("", _BOOKMARK.sub("", text or "")).strip("#*")
 
 
 def _nfkc(text: str) -> str:
@@ -119,11 +121,15 @@ def parse_title(title: str) -> tuple[str | None, int | None]:
     return (unit or None), int(m.group("year"))
 
 
+@lru_cache(maxsize=4096)
 def is_title(text: str) -> bool:
     s = _squash(text)
-    if any(w in s.lower() for w in T.NOT_TITLE_WORDS):
+    if len(s) > 60 or "。" in s:  # a paragraph, not a title: no need to look further
         return False
-    return len(s) <= 60 and "。" not in s and bool(_TITLE.search(unicodedata.normalize("NFKC", s)))
+    low = s.lower()
+    if any(w in low for w in T.NOT_TITLE_WORDS):
+        return False
+    return bool(_TITLE.search(unicodedata.normalize("NFKC", s)))
 
 
 def clean_title(text: str) -> str | None:
