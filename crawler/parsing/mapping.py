@@ -266,18 +266,21 @@ def _cell_text(c) -> str:
 
 
 def grid_rows(table: Table, positional: bool = False) -> list[Row]:
-    texts = [[c.text for c in r] for r in table.rows]
-    width = max((len(r) for r in texts), default=0)
+    width = max(map(len, table.rows), default=0)
     if positional:
         # Word leaves empty trailing columns; they are not value columns
-        while width and all(len(r) < width or not r[width - 1].strip() for r in texts):
+        while width and all(len(r) < width or not r[width - 1].text.strip() for r in table.rows):
             width -= 1
     rows = []
     for r in table.rows:
         own = [c for c in r[:width] if not c.spanned]
-        cells = [_cell_text(c) for c in own]
+        if any(c.confidence is not None for c in own):
+            cells = [_cell_text(c) for c in own]
+            conf = [c.confidence for c in own]
+        else:  # no OCR reading: the texts as they are
+            cells = [c.text for c in own]
+            conf = []
         if any(c.strip() for c in cells):
-            conf = [c.confidence for c in own] if any(c.confidence is not None for c in own) else []
             rows.append(Row(cells=cells, positional=positional, confidence=conf))
     return rows
 
