@@ -133,6 +133,32 @@ class TreeRss:
         self.sample()
 
 
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its finished children."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def _proc_cpu_s(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _pdeathsig() -> None:
+    """A child of a killed bench stops too (Linux)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
@@ -148,7 +174,8 @@ class Server:
     def __init__(self, sites: int, night: int, port: int = 0) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "crawler.demo.scale", "--sites", str(sites),
                                       "--night", str(night), "--port", str(port)], cwd=ROOT,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     preexec_fn=_pdeathsig)
         line = self.proc.stdout.readline()
         if "portals at" not in line:
             self.stop()
@@ -178,7 +205,7 @@ def crawl_child(args) -> int:
 
     config = config_from_dict(json.loads(Path(args.config_json).read_text(encoding="utf-8")))
     settings = scrapy_settings(config, db_path=args.db, run_id=args.run_id, sites=list(config.sites),
-                               progress=True, polite=True)
+                               progress=True, polite=not args.impolite)
     settings.update({
         "DNS_RESOLVER": "national_bench.ScaleResolver",
         "CONCURRENT_REQUESTS": args.concurrency,
@@ -200,7 +227,7 @@ def crawl_child(args) -> int:
     return 0
 
 
-def run_crawl(config, store, config_json: Path, db: Path, concurrency: int, tmp: Path):
+def run_crawl(config, store, config_json: Path, db: Path, concurrency: int, tmp: Path, impolite: bool = False):
     from crawler.crawl import summarize
 
     run_id = store.start_run("crawl", config={"sites": len(config.sites), "bench": "national"})
@@ -209,7 +236,9 @@ def run_crawl(config, store, config_json: Path, db: Path, concurrency: int, tmp:
     result = tmp / f"crawl-{run_id}.json"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--crawl-child", "--config-json", str(config_json),
            "--db", str(db), "--run-id", str(run_id), "--concurrency", str(concurrency), "--result", str(result)]
-    rc = subprocess.run(cmd, cwd=ROOT).returncode
+    if impolite:
+        cmd.append("--impolite")
+    rc = subprocess.run(cmd, cwd=ROOT, preexec_fn=_pdeathsig).returncode
     child = json.loads(result.read_text(encoding="utf-8")) if result.exists() else {}
     summary = summarize(run_id, child.get("stats", {}), [s.name for s in config.sites])
     summary.peak_rss_mb = child.get("peak_rss_mb")
@@ -225,6 +254,8 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=512, help="CONCURRENT_REQUESTS of the crawl")
     ap.add_argument("--db", type=Path, help="database file (default: a temporary one, deleted)")
     ap.add_argument("--nights", type=int, default=1, help="incremental nights after the full crawl")
+    ap.add_argument("--impolite", action="store_true",
+                    help="no delays or per-host limits (tests only: its times are not a figure)")
     ap.add_argument("--crawl-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--config-json", help=argparse.SUPPRESS)
     ap.add_argument("--run-id", type=int, help=argparse.SUPPRESS)
@@ -277,36 +308,48 @@ def main() -> int:
                       f"({tot['pdf_reports']} as PDF), {tot.get('new_tonight', 0)} new and "
                       f"{tot.get('revised_tonight', 0)} revised tonight", flush=True)
                 with Store(db) as store:
-                    rows += run_night(label, night, config, store, config_json, db, args, tmp, server, mailbox,
+                    rows += run_night(label, night, nation, config, store, config_json, db, args, tmp, server, mailbox,
                                       parse_pending, ParseSettings, run_checks_for, run_alerts_for)
         finally:
             server.stop()
             mailbox.__exit__(None, None, None)
-        print("\nstage                          time      rate               peak RSS tree / largest   DB     load")
+        print("\nstage                          time      rate                CPU s  peak RSS tree / largest   DB     load")
         for r in rows:
-            print(f"{r['stage']:28s} {r['seconds']:8.1f}s  {r['rate']:>16s}  {r['rss_tree']:7.0f} / {r['rss_one']:5.0f} MB"
+            print(f"{r['stage']:28s} {r['seconds']:8.1f}s  {r['rate']:>16s}  {r['cpu_s']:7.0f}  {r['rss_tree']:7.0f} / {r['rss_one']:5.0f} MB"
                   f"  {r['db_mb']:6.0f} MB  {r['load']}")
-        print(json.dumps({"sites": args.sites, "concurrency": args.concurrency, "stages": rows}, ensure_ascii=False))
+        for night in range(0, args.nights + 1):
+            mine = [r for r in rows if r["stage"].startswith("full" if night == 0 else f"night {night} ")]
+            wall, cpu = sum(r["seconds"] for r in mine), sum(r["cpu_s"] for r in mine)
+            per = cpu / args.sites
+            print(f"{'full crawl night' if night == 0 else f'incremental night {night}'}: {wall:.0f} s wall, "
+                  f"{cpu:.0f} CPU s for {args.sites} portals = {per:.2f} CPU s per portal "
+                  f"(the portal server's own CPU not counted) -> {3600 / per:.0f} portals per hour per dedicated "
+                  f"core", flush=True)
+        print(json.dumps({"sites": args.sites, "concurrency": args.concurrency, "impolite": args.impolite,
+                          "stages": rows}, ensure_ascii=False))
     return 0
 
 
-def run_night(label, night, config, store, config_json, db, args, tmp, server, mailbox,
+def run_night(label, night, nation, config, store, config_json, db, args, tmp, server, mailbox,
               parse_pending, ParseSettings, run_checks_for, run_alerts_for) -> list[dict]:
     out = []
+    checks_out: dict = {}
     exclude = {server.proc.pid}
 
     def row(stage, seconds, rate, rss, load0):
+        cpu = _cpu_s() - cpu0
         r = {"stage": f"{'full' if night == 0 else f'night {night}'} {stage}", "seconds": round(seconds, 1),
-             "rate": rate, "rss_tree": round(rss.peak_tree), "rss_one": round(rss.peak_one),
+             "rate": rate, "cpu_s": round(cpu, 1), "server_cpu_s": round(_proc_cpu_s(server.proc.pid) - srv0, 1),
+             "rss_tree": round(rss.peak_tree), "rss_one": round(rss.peak_one),
              "db_mb": round(_db_mb(db), 1), "load": f"{load0} -> {_load()}"}
         out.append(r)
-        print(f"  {r['stage']}: {seconds:.1f}s, {rate}, peak RSS {rss.peak_tree:.0f} MB (largest process "
+        print(f"  {r['stage']}: {seconds:.1f}s, {rate}, CPU {r['cpu_s']} s (portal server {r['server_cpu_s']} s), peak RSS {rss.peak_tree:.0f} MB (largest process "
               f"{rss.peak_one:.0f} MB), DB {r['db_mb']} MB, load {r['load']}", flush=True)
 
-    load0 = _load()
+    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
     t = time.perf_counter()
-    with TreeRss(exclude) as rss:
-        summary, child = run_crawl(config, store, config_json, db, args.concurrency, tmp)
+    with TreeRss(exclude, every=0.5) as rss:
+        summary, child = run_crawl(config, store, config_json, db, args.concurrency, tmp, args.impolite)
     el = time.perf_counter() - t
     st = child.get("stats", {})
     requests = int(st.get("downloader/request_count", 0) or 0)
@@ -316,29 +359,36 @@ def run_night(label, night, config, store, config_json, db, args, tmp, server, m
         print(f"  {len(bad)} portals not ok, e.g. " + "; ".join(
             f"{n}: {s.status} {s.failures}" for n, s in list(bad.items())[:5]), flush=True)
     print(f"  settings: {child.get('settings')}", flush=True)
+    expected = [u for i in range(nation.sites) for u in sorted(nation.expected_documents(i, server.port))]
+    missing = [u for u in expected if store.fetch_cache(u) is None]
+    print(f"  stored {len(expected) - len(missing)} of the {len(expected)} report pages and PDFs a perfect crawl "
+          f"stores" + (f"; missing e.g. {missing[:3]}" if missing else ""), flush=True)
+    checks_out["expected"], checks_out["missing"] = len(expected), len(missing)
+    checks_out["documents_new"], checks_out["documents_revised"] = summary.documents_new, summary.documents_revised
     row("crawl", el, f"{requests / el:6.1f} requests/s", rss, load0)
+    out[-1].update(checks_out)
 
-    load0 = _load()
+    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
     t = time.perf_counter()
-    with TreeRss(exclude) as rss:
+    with TreeRss(exclude, every=0.5) as rss:
         parsed = parse_pending(store, ParseSettings.from_config(config))
     el = time.perf_counter() - t
     print("  " + parsed.render().splitlines()[0], flush=True)
     row("parse pool", el, f"{parsed.written / el:6.1f} documents/s" if el else "-", rss, load0)
 
-    load0 = _load()
+    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
     t = time.perf_counter()
-    with TreeRss(exclude) as rss:
+    with TreeRss(exclude, every=0.5) as rss:
         checks = run_checks_for(config, store, today=date(2025, 6, 1))
     el = time.perf_counter() - t
     print(f"  checks: {checks.reports} reports, {len(checks.new)} new findings "
           f"({', '.join(f'{k} {v}' for k, v in sorted(checks.by_rule().items()))})", flush=True)
     row("checks", el, f"{checks.reports / el:6.1f} reports/s" if el else "-", rss, load0)
 
-    load0 = _load()
+    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
     before = len(mailbox.received)
     t = time.perf_counter()
-    with TreeRss(exclude) as rss:
+    with TreeRss(exclude, every=0.5) as rss:
         alerts = run_alerts_for(config, store, now=datetime(2025, 6, 1, 3, tzinfo=timezone.utc))
     el = time.perf_counter() - t
     mails = len(mailbox.received) - before

@@ -266,7 +266,7 @@ class Nation(_Served):
         region = region_of(i)
         site = ScaleSite(i, style, region, f"{region}人民政府（{DEMO_MARK}）")
         target = rng.randint(30, 100)  # listing + report pages at night 0
-        agencies = max(5, min(len(_UNITS), (target - 14) // 2))
+        agencies = max(9, min(len(_UNITS), -(-(target - 11) // 2)))
         units = rng.sample(_UNITS, agencies)
         variants = rng.sample(range(BODY_VARIANTS), agencies)
         base = 4000000 + 997 * i
@@ -414,13 +414,11 @@ def _vsb(nation: Nation, site: ScaleSite, base: int) -> None:
     _home(site, [("信息公开", "/xxgk.htm"), ("新闻中心", "/xwzx.htm")])
     site.add("/xxgk.htm", "信息公开", nav([("信息公开指南", "/xxgk/xxgkzn.htm"), ("政府信息公开年报", "/xxgk/zfxxgknb.htm")]),
              crumbs=[("首页", "/")])
-    ident = base
-    for r in site.reports:
-        ident += 13
-        r.path = f"/info/2381/{ident}.htm"
+    for k, r in enumerate(site.reports):  # reports are only appended: a report's number never moves
+        r.path = f"/info/2381/{base + 13 * (k + 1)}.htm"
         _report_page(nation, site, r, "#vsb_content", [("首页", "/"), ("信息公开", "/xxgk.htm")])
     for k, t in enumerate(_decoy_titles(site.region)):
-        ident += 7
+        ident = base + 900 + 7 * k
         _filler(site, f"/info/2381/{ident}.htm", t, f"2025-02-{k + 1:02d}", "v_news_content")
         site.decoys.append((t, f"/info/2381/{ident}.htm", f"2025-02-{k + 1:02d}"))
     items = [(r.title, r.path, r.date) for r in _newest_first(site)] + site.decoys
@@ -458,7 +456,7 @@ def _numeric(nation: Nation, site: ScaleSite, base: int) -> None:
     site.add(col + "index.html", "政府信息公开年报", nav([(f"{y}年", f"{col}{d}/index.html") for y, d in ydirs.items()]),
              crumbs=[("首页", "/"), ("政府信息公开年报", None)])
     groups = _groups(site)
-    n = base + 5000
+    ident = {id(r): k for k, r in enumerate(site.reports)}
     for y, ydir in ydirs.items():
         names = [g for g in ("政府部门", "乡镇街道") if f"{y}|{g}" in groups]
         site.add(f"{col}{ydir}/index.html", f"{y}年",
@@ -468,11 +466,10 @@ def _numeric(nation: Nation, site: ScaleSite, base: int) -> None:
             gdir = f"{col}{ydir}/{int(ydir) + 1 + k}/"
             items = []
             for r in sorted(groups[f"{y}|{g}"], key=lambda r: (r.night, r.date), reverse=True):
-                n += 29
-                r.path = f"{gdir}{n}/index.html"
+                r.path = f"{gdir}{base + 5000 + 29 * ident[id(r)]}/index.html"
                 _report_page(nation, site, r, ".xxgk_content", [("首页", "/")])
                 items.append((r.title, r.path, r.date))
-            n += 3
+            n = base + 4000 + 3 * k + y
             t = _decoy_titles(site.region)[(y + k) % 6]
             _filler(site, f"{gdir}{n}/index.html", t, f"{y + 1}-02-01")
             site.decoys.append((t, f"{gdir}{n}/index.html", f"{y + 1}-02-01"))
@@ -491,6 +488,7 @@ def _tree(nation: Nation, site: ScaleSite, base: int) -> None:
     site.add(col + "index.html", "政府信息公开年报", nav([(f"{y}年", f"{col}{y}/index.html") for y in YEARS]),
              crumbs=[("首页", "/index.html")])
     groups = _groups(site)
+    ident = {id(r): k for k, r in enumerate(site.reports)}
     for y in YEARS:
         names = [(g, slug) for g, slug in (("新区部门", "bm"), ("街道办事处", "jd")) if
                  f"{y}|{'政府部门' if slug == 'bm' else '乡镇街道'}" in groups]
@@ -499,8 +497,8 @@ def _tree(nation: Nation, site: ScaleSite, base: int) -> None:
             reports = sorted(groups[f"{y}|{'政府部门' if slug == 'bm' else '乡镇街道'}"],
                              key=lambda r: (r.night, r.date), reverse=True)
             items = []
-            for k, r in enumerate(reports):
-                r.path = col + f"{y}/{slug}/" + f"{base}{k:03d}{r.night:02d}.html"
+            for r in reports:
+                r.path = col + f"{y}/{slug}/" + f"{base}{ident[id(r)]:03d}.html"
                 _report_page(nation, site, r, ".zw-content", [("首页", "/index.html")])
                 items.append((r.title, r.path, r.date))
             t = f"{site.region}{y}年政务公开工作要点"
