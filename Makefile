@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-deps
 
-.PHONY: install system-deps test demo bench clean
+.PHONY: install system-deps test demo bench bench-national clean
 
 # Debian packages the parsing stage and the browser tests need (LibreOffice for DOC/WPS, the 通报 XLSX → PDF
 # check (Calc) and the
@@ -44,11 +44,24 @@ test: install
 demo: install
 	$(BIN)/nianbao demo
 
+# The benches of minutes (sizes chosen so that each takes a few minutes on 2 cores); each prints its
+# figures with the baseline of the same run and the machine's load.
 bench: install
 	$(BIN)/python bench/parse_bench.py
+	$(BIN)/python bench/parse_pool_bench.py
 	$(BIN)/python bench/storage_bench.py
-	$(BIN)/python bench/crawl_bench.py
-	$(BIN)/python bench/ocr_bench.py
+	$(BIN)/python bench/storage_size_bench.py
+	$(BIN)/python bench/monitor_bench.py
+	$(BIN)/python bench/crawl_bench.py --pages 5000
+	$(BIN)/python bench/demo_portal_bench.py
+	$(BIN)/python bench/ocr_bench.py --seeds 2
+
+# The national figures (hours on a shared 2-core machine): 3,000 portals, a full crawl and an
+# incremental night (docs/scale.md), and the checks over ~100,000 reports.
+NATIONAL_SITES ?= 3000
+bench-national: install
+	$(BIN)/python bench/national_bench.py --sites $(NATIONAL_SITES)
+	$(BIN)/python bench/monitor_bench.py --sites 3000 --agencies 17
 
 clean:
 	rm -rf $(VENV) data/demo build *.egg-info

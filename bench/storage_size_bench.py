@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import copy
 import io
+import json
 import os
 import random
 import sys
@@ -174,6 +175,8 @@ def main() -> None:
         print(f"{name:10s}: {size / 1e6:8.1f} MB  = {size * per_k / 1e6:7.1f} MB per 1,000 reports  "
               f"({size / distinct:4.2f}x the distinct bytes; the URLs' and fetches' bytes {logical / 1e6:7.1f} MB, "
               f"stored {size / logical:5.1%} of them; {el:.1f}s)  [{what}]")
+    print(json.dumps({"reports": args.reports, "distinct_bytes": distinct, "scenarios": [
+        {"name": n, "db_bytes": size, "logical_bytes": logical, "seconds": round(el, 1)} for n, size, logical, el in rows]}))
 
 
 if __name__ == "__main__":
