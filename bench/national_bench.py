@@ -365,6 +365,7 @@ def run_night(label, night, nation, config, store, config_json, db, args, tmp, s
           f"stores" + (f"; missing e.g. {missing[:3]}" if missing else ""), flush=True)
     checks_out["expected"], checks_out["missing"] = len(expected), len(missing)
     checks_out["documents_new"], checks_out["documents_revised"] = summary.documents_new, summary.documents_revised
+    checks_out["skipped"], checks_out["errors"] = summary.skipped, summary.errors
     row("crawl", el, f"{requests / el:6.1f} requests/s", rss, load0)
     out[-1].update(checks_out)
 
