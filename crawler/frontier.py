@@ -7,9 +7,9 @@ documents and can use more.  The crawl nodes share, in one Redis database:
   existing engine, unchanged); requests are serialised as JSON (``JsonRequestCodec``), never pickled, so
   whoever can write to Redis cannot make a node run code;
 * per-host politeness: scrapy-redis does not space requests to one host across nodes.  The download handler
-  (``SharedDelayDownloadHandler``) reserves, right before each send (after the node's own slot delay and
-  concurrency), the host's next allowed start time in Redis, atomically and on the Redis server's clock
-  (``_RESERVE``): sends to one host are at least its delay apart whichever node makes them.  The delay is
+  (``SharedDelayDownloadHandler``) claims, right before each send (after the node's own slot delay and
+  concurrency), the host's next send in Redis, atomically and on the Redis server's clock (``_CLAIM``):
+  sends to one host are at least its delay apart whichever node makes them.  The delay is
   the site's ``download_delay`` (else ``crawl.download_delay``), raised to the robots.txt Crawl-delay and to
   the node's own AutoThrottle delay for the host;
 * robots.txt: fetched once per host for all nodes (``SharedRobotsTxtMiddleware``: the first node claims the
@@ -48,7 +48,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -174,15 +174,29 @@ redis.call('HSET', KEYS[2], 'status', 'finished', 'finished', now)
 redis.call('DEL', KEYS[3], KEYS[4])
 return 1
 """
-#: KEYS[1] the host's next-allowed start; ARGV delay (s), TTL (ms).  Returns the wait in seconds (a string:
-#: Lua numbers come back as integers).
-_RESERVE = """
+#: The worker's check: a running crawl whose nodes all stopped beating (killed) is abandoned.
+_ABANDON = """
+local t = redis.call('TIME'); local now = tonumber(t[1])
+if redis.call('HGET', KEYS[2], 'status') ~= 'running' then return 0 end
+local all = redis.call('HGETALL', KEYS[1])
+for i = 1, #all, 2 do
+  local st, at = string.match(all[i + 1], '^(%a+):(%d+)$')
+  if st ~= nil and st ~= 'done' and now - tonumber(at) <= tonumber(ARGV[1]) then return 0 end
+end
+redis.call('HSET', KEYS[2], 'status', 'abandoned', 'finished', now)
+return tonumber(redis.call('HGET', KEYS[2], 'generation'))
+"""
+#: KEYS[1] the host's next-allowed send time; ARGV delay (s), TTL (ms).  The send is claimed at the moment the
+#: node is ready to send (not booked ahead): a node whose wake-up comes late (its reactor busy) then claims
+#: late, and the next send is still ``delay`` after it.  Returns the seconds to wait before asking again, "0"
+#: when claimed (a string: Lua numbers come back as integers).
+_CLAIM = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-local start = math.max(now, nxt)
-redis.call('SET', KEYS[1], string.format('%.6f', start + tonumber(ARGV[1])), 'PX', ARGV[2])
-return string.format('%.6f', start - now)
+if nxt > now then return string.format('%.6f', nxt - now) end
+redis.call('SET', KEYS[1], string.format('%.6f', now + tonumber(ARGV[1])), 'PX', ARGV[2])
+return '0'
 """
 
 
@@ -244,7 +258,8 @@ class Frontier:
         self.state = "busy"
         c = self.client
         self._join, self._state, self._idle = c.register_script(_JOIN), c.register_script(_STATE), c.register_script(_IDLE)
-        self._leave, self._reserve = c.register_script(_LEAVE), c.register_script(_RESERVE)
+        self._leave, self._claim = c.register_script(_LEAVE), c.register_script(_CLAIM)
+        self._abandon = c.register_script(_ABANDON)
 
     @property
     def shown_url(self) -> str:
@@ -282,14 +297,20 @@ class Frontier:
         self.state = "done"
         return bool(self._leave(keys=self._node_keys(), args=[self.node, self.settings.node_timeout_s]))
 
+    def abandon_dead(self) -> int | None:
+        """The generation marked abandoned because every node of it stopped beating, else None."""
+        gen = self._abandon(keys=[self.keys.nodes, self.keys.state], args=[self.settings.node_timeout_s])
+        return int(gen) if gen else None
+
     def status(self) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in self.client.hgetall(self.keys.state).items()}
 
     # -- politeness ---------------------------------------------------------------------------------------
-    def reserve(self, host: str, delay: float) -> float:
-        """Seconds to wait before sending to ``host`` so that sends from every node are ``delay`` apart."""
+    def claim(self, host: str, delay: float) -> float:
+        """0 when this node may send to ``host`` now (and the next send, from any node, waits ``delay``);
+        else the seconds to wait before claiming again."""
         ttl_ms = int(max(delay * 1000 * 4, 60_000))
-        return float(self._reserve(keys=[self.keys.next_allowed(host)], args=[f"{delay:.6f}", ttl_ms]))
+        return float(self._claim(keys=[self.keys.next_allowed(host)], args=[f"{delay:.6f}", ttl_ms]))
 
     # -- items ----------------------------------------------------------------------------------------------
     def queued(self) -> tuple[int, int]:
@@ -407,422 +428,8 @@ def decode_item(data: bytes) -> tuple[dict[str, Any], Any]:
     raise ValueError(f"unknown item kind {kind!r}")
 
 
-# -- Scrapy components (crawl nodes) ------------------------------------------------------------------------
-def frontier_for(crawler) -> Frontier:
-    """The crawl's Frontier (one per process, shared by the components below)."""
-    f = getattr(crawler, "_nianbao_frontier", None)
-    if f is None:
-        f = Frontier(FrontierSettings(**crawler.settings.getdict("NIANBAO_FRONTIER")["settings"]))
-        crawler._nianbao_frontier = f
-    return f
-
-
-def _scheduler_base():
-    from scrapy_redis.scheduler import Scheduler
-
-    return Scheduler
-
-
-class FrontierNode:
-    """Extension: joins the shared crawl, beats, decides when an idle node may close, leaves.
-
-    A node whose queue is empty does not close while another node is busy (that node's pages may yield new
-    requests); a node marks itself busy before it takes a request (``FrontierScheduler``), so a node that
-    sees the queue empty and every other node idle knows that nobody holds work.
-    """
-
-    HEARTBEAT_S = 10.0
-
-    def __init__(self, crawler) -> None:
-        from scrapy import signals
-
-        self.crawler = crawler
-        self.frontier = frontier_for(crawler)
-        self.generation = self.frontier.join()
-        crawler.stats.set_value("nianbao/frontier/generation", self.generation)
-        crawler.stats.set_value("nianbao/frontier/node", self.frontier.node)
-        logger.info("crawl node %s joined %s (job %s, generation %d)", self.frontier.node,
-                    self.frontier.shown_url, self.frontier.settings.job, self.generation)
-        self.task = None
-        crawler.signals.connect(self.opened, signal=signals.spider_opened)
-        crawler.signals.connect(self.idle, signal=signals.spider_idle)
-        crawler.signals.connect(self.closed, signal=signals.spider_closed)
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
-
-    def opened(self, spider) -> None:
-        from twisted.internet import task
-
-        self.task = task.LoopingCall(self._beat)
-        self.task.start(self.HEARTBEAT_S, now=False)
-
-    def _beat(self) -> None:
-        try:
-            self.frontier.heartbeat()
-        except Exception as e:  # a lost beat is retried in 10 s; the crawl goes on
-            logger.warning("frontier heartbeat failed: %s", e)
-
-    def idle(self, spider) -> None:
-        from scrapy.exceptions import DontCloseSpider
-
-        verdict = self.frontier.idle()
-        if verdict != "done":
-            self.crawler.stats.inc_value(f"nianbao/frontier/idle_{verdict}")
-            raise DontCloseSpider(verdict)
-
-    def closed(self, spider, reason) -> None:
-        if self.task is not None and self.task.running:
-            self.task.stop()
-        from crawler.crawl import _json_safe
-
-        f = self.frontier
-        stats = _json_safe(self.crawler.stats.get_stats())
-        try:
-            f.push(encode_control("stats", generation=self.generation, node=f.node, stats=stats, reason=reason))
-            if f.leave():
-                f.push(encode_control("end", generation=self.generation, node=f.node))
-                logger.info("crawl node %s was the last: generation %d finished", f.node, self.generation)
-        except Exception as e:
-            logger.error("%s: could not report the end of crawl node %s: %s", f.shown_url, f.node, e)
-
-
-class FrontierScheduler:
-    """scrapy-redis's Scheduler, which also marks this node busy before it takes a request."""
-
-    def __new__(cls, *args, **kwargs):  # subclass built lazily: scrapy-redis imported only in frontier mode
-        return _frontier_scheduler_class()(*args, **kwargs)
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return _frontier_scheduler_class().from_crawler(crawler)
-
-
-_SCHEDULER_CLS = None
-
-
-def _frontier_scheduler_class():
-    global _SCHEDULER_CLS
-    if _SCHEDULER_CLS is None:
-        base = _scheduler_base()
-
-        class _Scheduler(base):
-            @classmethod
-            def from_crawler(cls, crawler):
-                inst = super().from_crawler(crawler)
-                inst.frontier = frontier_for(crawler)
-                return inst
-
-            def next_request(self):
-                if self.frontier.state != "busy":
-                    self.frontier.mark("busy")  # before the pop: see FrontierNode
-                return super().next_request()
-
-        _Scheduler.__name__ = _Scheduler.__qualname__ = "FrontierScheduler"
-        _SCHEDULER_CLS = _Scheduler
-    return _SCHEDULER_CLS
-
-
-def _http11():
-    from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
-
-    return HTTP11DownloadHandler
-
-
-class SharedDelayDownloadHandler:
-    """http/https download handler: Scrapy's HTTP/1.1 handler, after a wait that keeps sends to one host
-    ``delay`` apart across every node (``Frontier.reserve``).  It runs at send time, inside the node's slot,
-    so the node's own delay, jitter and concurrency cannot shift a send after its reservation."""
-
-    lazy = False
-
-    def __init__(self, crawler) -> None:
-        from scrapy import signals
-
-        self.crawler = crawler
-        self.inner = _http11()(crawler)
-        conf = crawler.settings.getdict("NIANBAO_FRONTIER")
-        self.delays: dict[str, float] = conf.get("delays") or {}
-        self.default_delay = float(conf.get("default_delay") or 0.0)
-        self.frontier = frontier_for(crawler)
-        self.crawl_delays: dict[str, float] = {}
-        crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
-
-    def robots_parsed(self, robotparser, request) -> None:
-        ua = self.crawler.settings.get("ROBOTSTXT_USER_AGENT") or self.crawler.settings.get("USER_AGENT")
-        try:
-            delay = robotparser.crawl_delay(ua)
-        except Exception:
-            delay = None
-        if delay:
-            self.crawl_delays[_host_key(request.url)] = float(delay)
-
-    def delay_for(self, request) -> float:
-        host = _host_key(request.url)
-        delay = self.delays.get(host, self.default_delay)
-        if not request.meta.get("dont_obey_robotstxt"):
-            delay = max(delay, self.crawl_delays.get(host, 0.0))
-        slot = self.crawler.engine.downloader.slots.get(request.meta.get("download_slot") or host) \
-            if self.crawler.engine else None
-        if slot is not None and self.default_delay > 0:  # AutoThrottle raised it for a slow host
-            delay = max(delay, float(getattr(slot, "delay", 0.0) or 0.0))
-        return delay
-
-    async def download_request(self, request):
-        delay = self.delay_for(request)
-        if delay > 0:
-            wait = self.frontier.reserve(_host_key(request.url), delay)
-            if wait > 0:
-                from crawler.middlewares import _sleep
-
-                self.crawler.stats.inc_value("nianbao/frontier/delay_wait_s", wait)
-                await _sleep(wait)
-        return await self.inner.download_request(request)
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-def _host_key(url: str) -> str:
-    from spiders.portal import host_key
-
-    return host_key(url)
-
-
-def _robots_base():
-    from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
-
-    return RobotsTxtMiddleware
-
-
-_ROBOTS_CLS = None
-
-
-def _shared_robots_class():
-    global _ROBOTS_CLS
-    if _ROBOTS_CLS is not None:
-        return _ROBOTS_CLS
-    from scrapy.exceptions import IgnoreRequest
-    from scrapy.http import Request, Response
-    from scrapy.http.request import NO_CALLBACK
-    from scrapy.utils.defer import maybe_deferred_to_future
-    from scrapy.utils.httpobj import urlparse_cached
-    from twisted.internet.defer import Deferred
-
-    from crawler.middlewares import _sleep
-
-    class _SharedRobots(_robots_base()):
-        """Scrapy's robots.txt middleware; the robots.txt of a host is fetched by one node and shared."""
-
-        CLAIM_S = 120  # a claim not answered in this time is taken over (its node died)
-
-        def __init__(self, crawler) -> None:
-            super().__init__(crawler)
-            self.frontier = frontier_for(crawler)
-
-        async def robot_parser(self, request):
-            url = urlparse_cached(request)
-            netloc = url.netloc
-            if netloc not in self._parsers:
-                self._parsers[netloc] = Deferred()
-                await self._shared(request, url.scheme, netloc)
-            parser = self._parsers[netloc]
-            if isinstance(parser, Deferred):
-                return await maybe_deferred_to_future(parser)
-            return parser
-
-        async def _shared(self, request, scheme: str, netloc: str) -> None:
-            client, key = self.frontier.client, self.frontier.keys.robots(netloc)
-            ttl = self.frontier.settings.key_ttl_s
-            robotsurl = f"{scheme}://{netloc}/robots.txt"
-            deadline = time.monotonic() + self.CLAIM_S
-            while True:
-                got = client.hgetall(key)
-                if got.get(b"state") == b"done":
-                    self.crawler.stats.inc_value("nianbao/frontier/robots_shared")
-                    if got.get(b"error"):
-                        self._robots_error(RuntimeError(got[b"error"].decode("utf-8", "replace")), netloc)
-                    else:
-                        resp = Response(robotsurl, status=int(got.get(b"status") or 200), body=got.get(b"body") or b"")
-                        await self._parse_robots(resp, netloc, request)
-                    return
-                if client.hsetnx(key, "claim", self.frontier.node):
-                    client.expire(key, ttl)
-                    break
-                if time.monotonic() > deadline:  # the claiming node died: fetch it ourselves
-                    client.delete(key)
-                    deadline = time.monotonic() + self.CLAIM_S
-                    continue
-                await _sleep(0.1)
-            robotsreq = Request(robotsurl, priority=self.DOWNLOAD_PRIORITY, meta={"dont_obey_robotstxt": True},
-                                callback=NO_CALLBACK)
-            try:
-                resp = await self.crawler.engine.download_async(robotsreq)
-            except Exception as e:
-                if not isinstance(e, IgnoreRequest):
-                    logger.warning("robots.txt of %s: %s", netloc, e)
-                client.hset(key, mapping={"state": "done", "error": f"{type(e).__name__}: {e}"[:500]})
-                self._robots_error(e, netloc)
-            else:
-                client.hset(key, mapping={"state": "done", "status": resp.status,
-                                          "body": resp.body[:ROBOTS_MAX_BYTES]})
-                await self._parse_robots(resp, netloc, request)
-            self._stats.inc_value("robotstxt/request_count")
-
-    _SharedRobots.__name__ = _SharedRobots.__qualname__ = "SharedRobotsTxtMiddleware"
-    _ROBOTS_CLS = _SharedRobots
-    return _ROBOTS_CLS
-
-
-class SharedRobotsTxtMiddleware:
-    """Scrapy's RobotsTxtMiddleware with each host's robots.txt fetched once for all nodes."""
-
-    def __new__(cls, *args, **kwargs):
-        return _shared_robots_class()(*args, **kwargs)
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return _shared_robots_class()(crawler)
-
-
-class SharedBudgetUrlPolicyMiddleware:
-    """The URL policy (crawler.middlewares), with the page budget per site counted in Redis for all nodes."""
-
-    def __new__(cls, *args, **kwargs):
-        return _budget_class()(*args, **kwargs)
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return _budget_class()(crawler)
-
-
-_BUDGET_CLS = None
-
-
-def _budget_class():
-    global _BUDGET_CLS
-    if _BUDGET_CLS is not None:
-        return _BUDGET_CLS
-    from spiders import hostile
-    from crawler.middlewares import UrlPolicyMiddleware
-
-    class _Budget(UrlPolicyMiddleware):
-        def __init__(self, crawler) -> None:
-            super().__init__(crawler)
-            self.shared_budget, self.budget = self.budget, {}  # the parent's local count is off
-            self.frontier = frontier_for(crawler)
-
-        async def process_request(self, request, spider=None):
-            await super().process_request(request, spider)
-            site = request.meta.get("site")
-            budget = self.shared_budget.get(site)
-            if site and budget:
-                f = self.frontier
-                key = f.keys.budget(f.generation or 0, site)
-                pipe = f.client.pipeline(transaction=True)
-                pipe.incr(key).expire(key, f.settings.key_ttl_s)
-                n = pipe.execute()[0]
-                if n > budget:
-                    raise self._refuse(request, site, hostile.CAP_SITE_PAGES,
-                                       f"page budget of {budget} requests reached by all crawl nodes "
-                                       f"(max_pages_per_site)")
-            return None
-
-    _Budget.__name__ = _Budget.__qualname__ = "SharedBudgetUrlPolicyMiddleware"
-    _BUDGET_CLS = _Budget
-    return _BUDGET_CLS
-
-
-def _pipeline_base():
-    from scrapy_redis.pipelines import RedisPipeline
-
-    return RedisPipeline
-
-
-_PIPELINE_CLS = None
-
-
-def _pipeline_class():
-    global _PIPELINE_CLS
-    if _PIPELINE_CLS is not None:
-        return _PIPELINE_CLS
-    from scrapy.utils.defer import maybe_deferred_to_future
-    from twisted.internet.threads import deferToThread
-
-    from crawler.middlewares import _sleep
-    from spiders import hostile
-    from spiders.hostile import FetchRecord
-    from storage.models import Document
-
-    class _Pipeline(_pipeline_base()):
-        """scrapy-redis's RedisPipeline: items to the shared list (our codec), with a size cap and
-        back-pressure (a node waits while the ingest worker is ``max_queued_*`` behind)."""
-
-        def __init__(self, crawler) -> None:
-            self.crawler = crawler
-            self.frontier = frontier_for(crawler)
-            super().__init__(self.frontier.client, key=self.frontier.keys.items, serialize_func=self._encode)
-            self.stats = crawler.stats
-            self._waiting_logged = 0.0
-
-        @classmethod
-        def from_crawler(cls, crawler):
-            return cls(crawler)
-
-        def _encode(self, item) -> bytes:
-            return encode_item(item, generation=self.frontier.generation or 0, node=self.frontier.node)
-
-        async def process_item(self, item, spider=None):
-            if not isinstance(item, (Document, FetchRecord)):
-                return item
-            s = self.frontier.settings
-            if isinstance(item, Document) and len(item.content) > s.max_item_bytes:
-                self.stats.inc_value("nianbao/frontier/items_too_large")
-                pushed = FetchRecord(url=item.url, site=item.site, role="attachment" if item.report_url != item.url
-                                     else "report", http_status=item.status, fetch_status=hostile.TOO_LARGE,
-                                     error=f"{len(item.content) / 1e6:.1f} MB exceeds frontier.max_item_mb "
-                                           f"({s.max_item_bytes / 1e6:.0f} MB): not pushed to the ingest worker")
-            else:
-                pushed = item
-            data = self._encode(pushed)
-            while True:  # back-pressure: the ingest worker is behind
-                n, size = await maybe_deferred_to_future(deferToThread(self.frontier.queued))
-                if n < s.max_queued_items and (size + len(data) <= s.max_queued_bytes or n == 0):
-                    break
-                now = time.monotonic()
-                if now - self._waiting_logged > 60:
-                    self._waiting_logged = now
-                    logger.warning("%s: %d items (%.0f MB) wait for the ingest worker; crawl node waits",
-                                   self.frontier.shown_url, n, size / 1e6)
-                self.stats.inc_value("nianbao/frontier/backpressure_waits")
-                await _sleep(0.5)
-            await maybe_deferred_to_future(deferToThread(self.frontier.push, data))
-            self.stats.inc_value("nianbao/frontier/items_pushed")
-            self.stats.inc_value("nianbao/frontier/bytes_pushed", len(data))
-            return item
-
-    _Pipeline.__name__ = _Pipeline.__qualname__ = "FrontierItemPipeline"
-    _PIPELINE_CLS = _Pipeline
-    return _PIPELINE_CLS
-
-
-class FrontierItemPipeline:
-    def __new__(cls, *args, **kwargs):
-        return _pipeline_class()(*args, **kwargs)
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return _pipeline_class()(crawler)
-
-
 def node_settings(config, url: str, sites, *, polite: bool = True) -> dict[str, Any]:
     """The Scrapy settings that turn a crawl process into a crawl node of the shared crawl at ``url``."""
-    from crawler.settings import scrapy_settings  # noqa: F401  (the base settings are the caller's)
     from spiders.portal import host_key
 
     fs = FrontierSettings.from_config(config, url)
@@ -833,7 +440,7 @@ def node_settings(config, url: str, sites, *, polite: bool = True) -> dict[str, 
             delays[host_key(s.start_url)] = s.download_delay if s.download_delay is not None \
                 else config.crawl.download_delay
     return {
-        "SCHEDULER": "crawler.frontier.FrontierScheduler",
+        "SCHEDULER": "crawler.frontier_node.FrontierScheduler",
         "SCHEDULER_PERSIST": True,  # the last node clears the queue (FrontierNode), not the first to finish
         "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
         "SCHEDULER_QUEUE_KEY": keys.requests,
@@ -853,16 +460,16 @@ def apply_node_settings(settings: dict[str, Any], config, url: str, sites, *, po
     settings.update(node_settings(config, url, sites, polite=polite))
     settings["NIANBAO_DB"] = None  # no database on a crawl node: no conditional requests
     settings["DOWNLOAD_HANDLERS"] = {**settings.get("DOWNLOAD_HANDLERS", {}),
-                                     "http": "crawler.frontier.SharedDelayDownloadHandler",
-                                     "https": "crawler.frontier.SharedDelayDownloadHandler"}
+                                     "http": "crawler.frontier_node.SharedDelayDownloadHandler",
+                                     "https": "crawler.frontier_node.SharedDelayDownloadHandler"}
     mw = dict(settings["DOWNLOADER_MIDDLEWARES"])
     mw["crawler.middlewares.UrlPolicyMiddleware"] = None
-    mw["crawler.frontier.SharedBudgetUrlPolicyMiddleware"] = 50
+    mw["crawler.frontier_node.SharedBudgetUrlPolicyMiddleware"] = 50
     mw["scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"] = None
-    mw["crawler.frontier.SharedRobotsTxtMiddleware"] = 100
+    mw["crawler.frontier_node.SharedRobotsTxtMiddleware"] = 100
     settings["DOWNLOADER_MIDDLEWARES"] = mw
-    settings["ITEM_PIPELINES"] = {"crawler.frontier.FrontierItemPipeline": 300}
-    settings["EXTENSIONS"] = {**settings.get("EXTENSIONS", {}), "crawler.frontier.FrontierNode": 100}
+    settings["ITEM_PIPELINES"] = {"crawler.frontier_node.FrontierItemPipeline": 300}
+    settings["EXTENSIONS"] = {**settings.get("EXTENSIONS", {}), "crawler.frontier_node.FrontierNode": 100}
     return settings
 
 
@@ -929,6 +536,10 @@ def run_node(config, url: str, *, sites: list[str] | None = None, progress: bool
         n = sum(g(f"site/{s.name}/{k}") for k in ("pages", "reports", "attachments"))
         if n:
             summary.sites[s.name] = n
+    if not summary.error and not stats.get("finish_reason"):
+        summary.error = "the crawl process stopped before its crawl ran (see its log above)"
+    elif not summary.error and summary.generation is None:
+        summary.error = "the crawl process never joined the shared crawl (see its log above)"
     if summary.error:
         summary.status = "failed"
     return summary
@@ -983,6 +594,7 @@ def run_ingest_worker(config, store, url: str, *, until_finished: bool = False, 
     from crawler.crawl import _mark_repeated, summarize
     from crawler.ingest import ingest_document
     from crawler.parse_stage import ParseSettings, parse_pending
+    import redis
 
     fs = FrontierSettings.from_config(config, url)
     frontier = Frontier(fs)
@@ -999,7 +611,7 @@ def run_ingest_worker(config, store, url: str, *, until_finished: bool = False, 
     known_sites = {s.name: s for s in config.sites}
     since_parse = 0
     last_item = time.monotonic()
-    last_lease = time.monotonic()
+    last_lease = last_check = time.monotonic()
 
     def generation(n: int) -> _Generation:
         if n not in gens:
@@ -1029,7 +641,7 @@ def run_ingest_worker(config, store, url: str, *, until_finished: bool = False, 
         summary.parse_failed += len(result.failures)
         since_parse = 0
 
-    def finish(n: int, g: _Generation) -> None:
+    def finish(n: int, g: _Generation, error: str | None = None) -> None:
         stats = dict(g.stats)
         for k, v in g.counts.items():
             stats[f"nianbao/{k}"] = stats.get(f"nianbao/{k}", 0) + v
@@ -1039,7 +651,11 @@ def run_ingest_worker(config, store, url: str, *, until_finished: bool = False, 
         _mark_repeated(crawl, store, config.crawl.failing_after_runs, g.run_id)
         out = crawl.to_stats()
         out["frontier"] = {"job": fs.job, "generation": n, "nodes": g.nodes}
-        store.finish_run(g.run_id, crawl.status, out)
+        status = crawl.status
+        if error:
+            summary.problems.append(f"generation {n}: {error}")
+            status = "failed" if not crawl.pages else "partial"
+        store.finish_run(g.run_id, status, out, error=error)
         summary.finished.append(n)
         logger.info("generation %d finished: crawl run %d %s", n, g.run_id, crawl.status)
 
@@ -1104,6 +720,14 @@ def run_ingest_worker(config, store, url: str, *, until_finished: bool = False, 
             if raw is None:
                 if since_parse:
                     run_parse()
+                if time.monotonic() - last_check > 5:
+                    last_check = time.monotonic()
+                    dead = frontier.abandon_dead()
+                    if dead is not None:
+                        logger.error("%s: every crawl node of generation %d stopped without finishing",
+                                     frontier.shown_url, dead)
+                        finish(dead, generation(dead), error="every crawl node stopped beating before the "
+                                                               "crawl finished (killed?); what they sent is stored")
                 if until_finished and summary.finished and not client.llen(keys.items):
                     break
                 if idle_exit is not None and time.monotonic() - last_item > idle_exit:
@@ -1119,6 +743,8 @@ def run_ingest_worker(config, store, url: str, *, until_finished: bool = False, 
                 run_parse()
         if since_parse:
             run_parse()
+    except redis.RedisError as e:  # the server went away mid-run: what was stored stays, the rest waits in Redis
+        raise FrontierError(f"{frontier.shown_url}: lost the Redis server: {e}") from None
     finally:
         try:
             if client.get(keys.worker) == frontier.node.encode():
