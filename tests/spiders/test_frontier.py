@@ -185,6 +185,8 @@ def test_per_host_delay_is_held_across_both_nodes(crawls):
         # send may leave its reserved time late (reactor busy) and the next on time, so a single arrival gap
         # can shrink, never the spacing as a whole (as tests/demo/test_zoo.py allows for one node)
         short = [g for g in gaps if g < delay * 0.95]
+        print(f"\n{name}: delay {delay} s, {len(gaps)} gaps between sends from both nodes, min {min(gaps):.3f} s, "
+              f"{len(short)} below 0.95 × delay")
         assert min(gaps) >= delay * 0.6 and len(short) <= max(1, len(gaps) // 10), (name, [round(g, 3) for g in gaps])
     # the delayed hosts were fetched by both nodes: the delay was shared, not one node's own
     d = sqlite_utils.Database(crawls["two"])
