@@ -239,8 +239,8 @@ class Keys:
     def next_allowed(self, host: str) -> str:
         return f"{self.prefix}host:{host}:next"
 
-    def robots(self, netloc: str) -> str:
-        return f"{self.prefix}robots:{netloc}"
+    def robots(self, generation: int, netloc: str) -> str:
+        return f"{self.prefix}g{generation}:robots:{netloc}"  # read again by every crawl
 
     def budget(self, generation: int, site: str) -> str:
         return f"{self.prefix}g{generation}:budget:{site}"
@@ -624,6 +624,8 @@ def run_ingest_worker(config, store, url: str, *, until_finished: bool = False, 
                                  "sites": [s.name for s in config.sites]})
             gens[n] = _Generation(run_id)
             summary.generations[n] = run_id
+            for s in config.sites:  # as `nianbao crawl` does: every configured site has its row
+                store.upsert_site(s.name, region=s.region, start_url=s.start_url)
         return gens[n]
 
     def site_row(name: str | None, g: _Generation) -> None:

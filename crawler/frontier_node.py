@@ -215,7 +215,7 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
         return parser
 
     async def _shared(self, request, scheme: str, netloc: str) -> None:
-        client, key = self.frontier.client, self.frontier.keys.robots(netloc)
+        client, key = self.frontier.client, self.frontier.keys.robots(self.frontier.generation or 0, netloc)
         ttl = self.frontier.settings.key_ttl_s
         robotsurl = f"{scheme}://{netloc}/robots.txt"
         deadline = time.monotonic() + self.CLAIM_S

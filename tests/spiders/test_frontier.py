@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -36,9 +36,10 @@ needs_redis = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is n
                                                               "redis-server; `make install` installs it)")
 #: the zoo's sites minus the WAF (needs Chromium) and the traps (their own test); tree has Crawl-delay: 1
 SITES = ("trs", "hanweb", "gkmlpt", "gkmlpt_tree", "jpaas", "xxgk", "vsb", "ucap", "numeric", "tree")
-#: a site delay of its own (sites[].download_delay), the others none: the zoo's speed with two politeness sources
-SITE_DELAY = {"hanweb": 0.4, "vsb": 0.4}
-CRAWL = {"download_delay": 0, "autothrottle": False, "timeout": 5, "retries": 0}
+#: every host has a delay (crawl.download_delay), one site its own (sites[].download_delay), one a robots.txt
+#: Crawl-delay: three sources of politeness, each to be held across the two nodes
+DELAY, SITE_DELAY, CRAWL_DELAY = 0.3, {"hanweb": 0.6}, {"tree": 1.0}
+CRAWL = {"download_delay": DELAY, "autothrottle": False, "timeout": 5, "retries": 0}
 
 
 def free_port() -> int:
@@ -176,26 +177,24 @@ def _gaps(records) -> list[float]:
 
 @needs_redis
 def test_per_host_delay_is_held_across_both_nodes(crawls):
-    # Crawl-delay: 1 (robots.txt of the tree site) and sites[].download_delay 0.4 (hanweb, vsb)
-    delays = {"tree": 1.0, **SITE_DELAY}
-    for name, delay in delays.items():
-        gaps = _gaps(crawls["log_two"][name])
-        assert len(gaps) >= 5, name
-        # sends are reserved on the Redis server's clock, spaced by the delay; on this loaded 2-core machine a
-        # send may leave its reserved time late (reactor busy) and the next on time, so a single arrival gap
-        # can shrink, never the spacing as a whole (as tests/demo/test_zoo.py allows for one node)
-        short = [g for g in gaps if g < delay * 0.95]
-        print(f"\n{name}: delay {delay} s, {len(gaps)} gaps between sends from both nodes, min {min(gaps):.3f} s, "
-              f"{len(short)} below 0.95 × delay")
-        assert min(gaps) >= delay * 0.6 and len(short) <= max(1, len(gaps) // 10), (name, [round(g, 3) for g in gaps])
-    # the delayed hosts were fetched by both nodes: the delay was shared, not one node's own
     d = sqlite_utils.Database(crawls["two"])
     run = next(r for r in d["runs"].rows_where("kind = 'crawl'"))
-
     nodes = json.loads(run["stats"])["frontier"]["nodes"]
     assert len(nodes) == 2
-    shared = [name for name in delays if all(n.get(name, 0) > 0 for n in nodes.values())]
-    assert shared, nodes
+    for name in SITES:
+        delay = CRAWL_DELAY.get(name) or SITE_DELAY.get(name) or DELAY
+        gaps = _gaps(crawls["log_two"][name])
+        assert len(gaps) >= 3, name
+        # sends are claimed on the Redis server's clock when a node is ready to send, spaced by the delay; the
+        # arrival gaps measured here add the loopback's and this loaded machine's scheduling jitter
+        short = [g for g in gaps if g < delay * 0.95]
+        by = {n: c.get(name, 0) for n, c in nodes.items()}
+        print(f"\n{name}: delay {delay} s, {len(gaps)} gaps between requests, min {min(gaps):.3f} s, {len(short)} "
+              f"below 0.95 × delay; fetched per node {sorted(by.values())}")
+        assert min(gaps) >= delay * 0.8 and len(short) <= max(1, len(gaps) // 10), (name, [round(g, 3) for g in gaps])
+    # hosts fetched by both nodes: their delay was shared, not each node's own
+    shared = [name for name in SITES if all(n.get(name, 0) > 0 for n in nodes.values())]
+    assert len(shared) >= 3, nodes
 
 
 @needs_redis
