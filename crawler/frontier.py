@@ -174,6 +174,18 @@ redis.call('HSET', KEYS[2], 'status', 'finished', 'finished', now)
 redis.call('DEL', KEYS[3], KEYS[4])
 return 1
 """
+#: Push an item unless the queue is full (atomic: concurrent pushes cannot pass the bound together).
+#: KEYS items, items:bytes; ARGV item, max items, max bytes, TTL (s).  1 pushed, 0 full.
+_PUSH = """
+local n = redis.call('LLEN', KEYS[1])
+local size = tonumber(redis.call('GET', KEYS[2]) or '0')
+if n >= tonumber(ARGV[2]) or (n > 0 and size + string.len(ARGV[1]) > tonumber(ARGV[3])) then return 0 end
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('INCRBY', KEYS[2], string.len(ARGV[1]))
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return 1
+"""
 #: The worker's check: a running crawl whose nodes all stopped beating (killed) is abandoned.
 _ABANDON = """
 local t = redis.call('TIME'); local now = tonumber(t[1])
@@ -259,7 +271,7 @@ class Frontier:
         c = self.client
         self._join, self._state, self._idle = c.register_script(_JOIN), c.register_script(_STATE), c.register_script(_IDLE)
         self._leave, self._claim = c.register_script(_LEAVE), c.register_script(_CLAIM)
-        self._abandon = c.register_script(_ABANDON)
+        self._abandon, self._push = c.register_script(_ABANDON), c.register_script(_PUSH)
 
     @property
     def shown_url(self) -> str:
@@ -319,7 +331,14 @@ class Frontier:
         n, size = pipe.execute()
         return int(n or 0), int(size or 0)
 
+    def offer(self, data: bytes) -> bool:
+        """Push an item unless max_queued_items / max_queued_bytes wait already (then False: wait, offer again)."""
+        s, k = self.settings, self.keys
+        return bool(self._push(keys=[k.items, k.items_bytes],
+                               args=[data, s.max_queued_items, s.max_queued_bytes, s.key_ttl_s]))
+
     def push(self, data: bytes) -> None:
+        """Push whatever the queue holds (control items: a node's stats, the end of a crawl)."""
         k = self.keys
         pipe = self.client.pipeline(transaction=True)
         pipe.lpush(k.items, data).incrby(k.items_bytes, len(data))

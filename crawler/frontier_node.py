@@ -304,23 +304,21 @@ class FrontierItemPipeline(RedisPipeline):
             self.stats.inc_value("nianbao/frontier/items_too_large")
             pushed = FetchRecord(url=item.url, site=item.site, role="attachment" if item.report_url != item.url
                                  else "report", http_status=item.status, fetch_status=hostile.TOO_LARGE,
-                                 error=f"{len(item.content) / 1e6:.1f} MB exceeds frontier.max_item_mb "
-                                       f"({s.max_item_bytes / 1e6:.0f} MB): not pushed to the ingest worker")
+                                 error=f"{len(item.content) / 1048576:.3g} MB exceeds frontier.max_item_mb "
+                                       f"({s.max_item_bytes / 1048576:.3g} MB): not pushed to the ingest worker")
         else:
             pushed = item
         data = self._encode(pushed)
-        while True:  # back-pressure: the ingest worker is behind
-            n, size = await maybe_deferred_to_future(deferToThread(self.frontier.queued))
-            if n < s.max_queued_items and (size + len(data) <= s.max_queued_bytes or n == 0):
-                break
+        while not await maybe_deferred_to_future(deferToThread(self.frontier.offer, data)):
+            # back-pressure: the ingest worker is behind (the check and the push are one atomic script)
             now = time.monotonic()
             if now - self._waiting_logged > 60:
                 self._waiting_logged = now
+                n, size = self.frontier.queued()
                 logger.warning("%s: %d items (%.0f MB) wait for the ingest worker; crawl node waits",
                                self.frontier.shown_url, n, size / 1e6)
             self.stats.inc_value("nianbao/frontier/backpressure_waits")
             await _sleep(0.5)
-        await maybe_deferred_to_future(deferToThread(self.frontier.push, data))
         self.stats.inc_value("nianbao/frontier/items_pushed")
         self.stats.inc_value("nianbao/frontier/bytes_pushed", len(data))
         return item

@@ -38,7 +38,7 @@ needs_redis = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is n
 SITES = ("trs", "hanweb", "gkmlpt", "gkmlpt_tree", "jpaas", "xxgk", "vsb", "ucap", "numeric", "tree")
 #: every host has a delay (crawl.download_delay), one site its own (sites[].download_delay), one a robots.txt
 #: Crawl-delay: three sources of politeness, each to be held across the two nodes
-DELAY, SITE_DELAY, CRAWL_DELAY = 0.3, {"hanweb": 0.6}, {"tree": 1.0}
+DELAY, SITE_DELAY, CRAWL_DELAY = 0.6, {"hanweb": 0.9}, {"tree": 1.0}
 CRAWL = {"download_delay": DELAY, "autothrottle": False, "timeout": 5, "retries": 0}
 
 
@@ -194,7 +194,7 @@ def test_per_host_delay_is_held_across_both_nodes(crawls):
         assert min(gaps) >= delay * 0.8 and len(short) <= max(1, len(gaps) // 10), (name, [round(g, 3) for g in gaps])
     # hosts fetched by both nodes: their delay was shared, not each node's own
     shared = [name for name in SITES if all(n.get(name, 0) > 0 for n in nodes.values())]
-    assert len(shared) >= 3, nodes
+    assert len(shared) >= 2, nodes
 
 
 @needs_redis
@@ -263,3 +263,49 @@ def test_items_and_requests_cross_redis_without_pickle():
         decode_item(b"\x80\x04\x95" + b"pickle")
     with pytest.raises(ValueError):  # a header that does not match its bytes
         decode_item(encode_item(doc, generation=1, node="n")[:-3])
+
+
+@needs_redis
+def test_items_above_the_cap_are_recorded_and_the_queue_is_bounded(tmp_path, redis_url):
+    """frontier.max_item_mb: a larger document is a too_large fetch record, not an item; frontier.max_queued_items:
+    a node waits for the worker (started late here) instead of filling Redis; every key left has a TTL."""
+    import redis
+
+    zoo = Zoo()
+    job = "bounds"
+    client = redis.Redis.from_url(redis_url)
+    with zoo.serve():
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "database": str(tmp_path / "b.db"), "crawl": {**CRAWL, "download_delay": 0},
+            "sites": zoo.site_configs(["hanweb"]),
+            "frontier": {"job": job, "max_item_mb": 0.015, "max_queued_items": 2}}, allow_unicode=True),
+            encoding="utf-8")
+        node = subprocess.Popen([NIANBAO, "--config", str(cfg), "crawl", "--frontier", redis_url, "--no-progress"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        most, full_since, started = 0, None, time.monotonic()
+        # no worker yet: the node fills the queue to its bound, then waits there (watched for 3 s)
+        while time.monotonic() - started < 180 and node.poll() is None:
+            n = client.llen(f"{job}:items")
+            most = max(most, n)
+            full_since = (full_since or time.monotonic()) if n >= 2 else None
+            if full_since and time.monotonic() - full_since > 3:
+                break
+            time.sleep(0.05)
+        worker = subprocess.run([NIANBAO, "--config", str(cfg), "ingest-worker", "--from", redis_url,
+                                 "--until-finished", "--no-progress"], capture_output=True, text=True, timeout=300)
+        out = node.communicate(timeout=300)[0]
+    assert node.returncode == 0, out[-3000:]
+    assert worker.returncode == 0, worker.stdout[-3000:] + worker.stderr[-3000:]
+    assert most == 2, (most, out[-3000:])  # filled up to the bound, never past it
+    d = sqlite_utils.Database(tmp_path / "b.db")
+    large = list(d["fetches"].rows_where("fetch_status = 'too_large'"))
+    assert large and all("frontier.max_item_mb" in r["error"] for r in large)
+    stored = {r["sha256"]: r["size"] for r in d["document_versions"].rows}
+    assert stored and max(stored.values()) <= 0.015 * 1024 * 1024
+    run = json.loads(next(d["runs"].rows_where("kind = 'crawl'"))["stats"])
+    assert run["scrapy"]["nianbao/frontier/backpressure_waits"] > 0
+    assert run["scrapy"]["nianbao/frontier/items_too_large"] == len(large)
+    keys = client.keys(f"{job}:*")
+    assert keys and all(client.ttl(k) > 0 for k in keys), {k: client.ttl(k) for k in keys}
+    assert not client.exists(f"{job}:requests", f"{job}:dupefilter", f"{job}:worker")
