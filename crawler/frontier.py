@@ -28,6 +28,11 @@ Bounded: items above ``frontier.max_item_mb`` are recorded as too_large, not pus
 ``max_queued_items`` / ``max_queued_mb`` wait for the worker; every key expires ``key_ttl_hours`` after the
 last activity.  A bad URL or an unreachable server is a ``FrontierError`` naming the URL (exit code 2).
 
+This module is the part without Scrapy (URL checks, the Redis scripts, the codecs, the node's parent process,
+the ingest worker); the Scrapy components of a node are in crawler/frontier_node.py.  Like scrapy-redis's own
+scheduler, they call Redis synchronously on the reactor thread (a round trip on a LAN is well under a
+millisecond); items are pushed from a thread.
+
 What a frontier crawl does not do: conditional requests (a crawl node has no database to read ETags from:
 every report is fetched again, and the worker stores only what changed) and the cross-node cap of
 concurrent requests per host (each node keeps ``crawl.concurrent_per_domain`` of its own; the delay between
