@@ -72,7 +72,8 @@ class FrontierNode:
         from twisted.internet import task
 
         self.task = task.LoopingCall(self._beat)
-        self.task.start(self.HEARTBEAT_S, now=False)
+        # at least three beats per node_timeout, so a live node is never taken for a dead one
+        self.task.start(min(self.HEARTBEAT_S, self.frontier.settings.node_timeout_s / 3), now=False)
 
     def _beat(self) -> None:
         try:

@@ -309,3 +309,41 @@ def test_items_above_the_cap_are_recorded_and_the_queue_is_bounded(tmp_path, red
     keys = client.keys(f"{job}:*")
     assert keys and all(client.ttl(k) > 0 for k in keys), {k: client.ttl(k) for k in keys}
     assert not client.exists(f"{job}:requests", f"{job}:dupefilter", f"{job}:worker")
+
+
+@needs_redis
+def test_a_crawl_whose_nodes_are_killed_is_ended_by_the_worker(tmp_path, redis_url):
+    """Every node SIGKILLed midway (no goodbye): the worker notices the silent heartbeats after
+    frontier.node_timeout, records the crawl run as failed or partial, keeps what was stored, and exits."""
+    import os
+    import signal
+
+    import redis
+
+    zoo = Zoo()
+    job = "killed"
+    client = redis.Redis.from_url(redis_url)
+    with zoo.serve():
+        cfg = tmp_path / "config.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "database": str(tmp_path / "k.db"), "crawl": {**CRAWL, "download_delay": 1.0},
+            "sites": zoo.site_configs(["tree"]), "frontier": {"job": job, "node_timeout": 10}}, allow_unicode=True),
+            encoding="utf-8")
+        worker = subprocess.Popen([NIANBAO, "--config", str(cfg), "ingest-worker", "--from", redis_url,
+                                   "--until-finished", "--no-progress"], stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True)
+        node = subprocess.Popen([NIANBAO, "--config", str(cfg), "crawl", "--frontier", redis_url, "--no-progress"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        started = time.monotonic()
+        while client.llen(f"{job}:items") == 0 and not client.exists(f"{job}:g1:budget:tree"):
+            assert time.monotonic() - started < 120, "the node never started crawling"
+            time.sleep(0.1)
+        time.sleep(2)
+        os.killpg(node.pid, signal.SIGKILL)  # the node and its crawl process, no chance to say goodbye
+        node.wait()
+        out = worker.communicate(timeout=120)[0]
+    assert worker.returncode == 1, out[-3000:]  # the crawl did not finish: a problem, reported
+    assert "stopped beating" in out, out[-3000:]
+    run = next(sqlite_utils.Database(tmp_path / "k.db")["runs"].rows_where("kind = 'crawl'"))
+    assert run["status"] in ("failed", "partial") and "stopped beating" in run["error"], run
+    assert client.hget(f"{job}:state", "status") == b"abandoned"
