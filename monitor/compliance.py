@@ -27,6 +27,7 @@ from typing import Any, Iterable
 from monitor import triage
 from monitor.checks.categories import DEADLINE_RULES, REVISION_RULES, SEVERITY_ORDER
 from monitor.checks.deadlines import due_date, infer_kind
+from vocabulary import template as V
 
 KIND_LABELS = {"department": "部门", "town": "乡镇（街道）", "government": "本级政府"}
 
@@ -445,10 +446,11 @@ def history_view(data: dict[str, Any], label) -> dict[str, Any]:
                         f"七列一致（{cur}年上年结转 = {prev}年结转下年度）"
                         + (f"，{len(unknown)} 列无法核对" if unknown else "")))})
         p_tmpl, c_tmpl = by_year[prev].get("template"), by_year[cur].get("template")
-        for row, name in (("regulations", "规章"), ("normative_documents", "行政规范性文件")):
+        for row in ("regulations", "normative_documents"):
+            name = V.row_label("table2", row, "2021")
             vals = (value(prev, f"table2.{row}.in_force"), value(cur, f"table2.{row}.issued"),
                     value(cur, f"table2.{row}.repealed"), value(cur, f"table2.{row}.in_force"))
-            rel = {"year": cur, "previous": prev, "name": f"{name}现行有效件数衔接"}
+            rel = {"year": cur, "previous": prev, "name": f"{name}{V.column_label('table2', 'in_force')}衔接"}
             if p_tmpl != "2021" or c_tmpl != "2021":
                 rel.update(holds=None, detail="两年格式不同（2019 年格式没有现行有效件数），不核对")
             elif None in vals:
