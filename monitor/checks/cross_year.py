@@ -15,6 +15,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
+from monitor.checks.report import downgrade_uncertain
 from storage.models import SCALAR, TABLE3_COLUMNS, Finding, Report
 from vocabulary import template as V
 
@@ -335,12 +336,7 @@ assert SCALAR == "value"  # SWING_FIGURES spell the scalar column out
 
 def _finding(cur: Report, rule: str, severity: str, message: str, *, cells: list[str] | None = None,
              numbers: dict | None = None, subject: str = "") -> Finding:
-    numbers = dict(numbers or {})
+    finding = Finding(rule=rule, severity=severity, message=message, cells=list(cells or []),
+                      numbers=dict(numbers or {}), agency=cur.agency, year=cur.year, subject=subject)
     # no error rests on a cell of this report read with low confidence (a split run of digits, OCR)
-    unsure = [c.ref for c in cur.cells if c.low_confidence and c.ref in (cells or [])]
-    if unsure:
-        severity = "warning" if severity == "error" else severity
-        message += f"（注意：{'、'.join(unsure)}的读数不确定，此结论须人工核对原件。）"
-        numbers["low_confidence_cells"] = unsure
-    return Finding(rule=rule, severity=severity, message=message, cells=list(cells or []),
-                   numbers=numbers, agency=cur.agency, year=cur.year, subject=subject)
+    return downgrade_uncertain(cur, [finding])[0]
