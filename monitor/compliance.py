@@ -302,9 +302,6 @@ def status_tally(rows: Iterable[MatrixRow]) -> Counter:
 
 # -- naming cells ---------------------------------------------------------------------------------
 
-_TABLE_NAMES = {"table2": "表二", "table3": "表三", "table4": "表四"}
-
-
 def cell_label(ref: str, template: str | None = None,
                labels: dict[tuple[str, str, str], tuple[str, str]] | None = None) -> str:
     """A cell by its printed labels (表三 ·（四）无法提供 1.本机关不掌握相关政府信息 · 总计), not its key.
@@ -323,7 +320,7 @@ def cell_label(ref: str, template: str | None = None,
         return ref
     table, row, col = parts
     row_label, col_label = (labels or {}).get((table, row, col), (None, None))
-    text = " · ".join(p for p in (_TABLE_NAMES.get(table, table), row_label or row,
+    text = " · ".join(p for p in (V.TABLE_NAMES.get(table, table), row_label or row,
                                   None if col == "value" and not col_label else (col_label or col)) if p)
     return text.replace(" · （", " ·（")  # a full-width bracket brings its own space
 

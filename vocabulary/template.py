@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from vocabulary.keys import SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS
 
+#: The tables as a report's reader names them (messages, pages: 表三 ·（四）无法提供 …).
+TABLE_NAMES: dict[str, str] = {"table2": "表二", "table3": "表三", "table4": "表四"}
+
 # -- sections ---------------------------------------------------------------------------------
 #: key -> canonical heading (without numbering) and variants seen in real reports.
 SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
