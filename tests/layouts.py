@@ -141,7 +141,7 @@ def for_spec(spec, choice: dict | None = None) -> Layout:
 
 
 def variant_choices() -> list[tuple[tuple, str]]:
-    """Every printed variant of the fixtures as (what, label) pairs for FixtureLabels(choice=...)."""
+    """Every printed variant of the fixtures as (what, label) pairs for printed(template, choice=...)."""
     v = variants()
     out: list[tuple[tuple, str]] = []
     for key, labels in v["sections"].items():

@@ -136,3 +136,48 @@ def test_the_demo_ships_the_official_layouts():
     for template in ("2021", "2019"):
         shipped = resources.files("crawler.demo").joinpath("data", "layouts", f"format_{template}.json")
         assert shipped.read_text("utf-8") == (layouts.LAYOUTS / f"format_{template}.json").read_text("utf-8")
+
+
+_PARSE_CORPUS = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from vocabulary import template as V
+if sys.argv[2] == "wrong":
+    # Two pairs of labels the parser reads swapped: 行政处罚 <-> 行政强制, 1.信访举报投诉类申请 <-> 2.重复申请.
+    rows = dict(V.TABLE2_ROWS)
+    rows["punishment"], rows["coercion"] = rows["coercion"], rows["punishment"]
+    V.TABLE2_ROWS = rows
+    t3 = dict(V.TABLE3_ROW_LABELS)
+    a, b = t3["rejected_petition"], t3["rejected_repeat"]
+    t3["rejected_petition"], t3["rejected_repeat"] = (V.RowLabel(a.key, b.label, a.group),
+                                                      V.RowLabel(b.key, a.label, b.group))
+    V.TABLE3_ROW_LABELS = t3
+import render_seeds
+from crawler.parsing import parse_bytes
+wrong = []
+for stem in render_seeds.seed_stems():
+    spec = render_seeds.seed_spec(stem)
+    report = parse_bytes(render_seeds.html_page(spec), url="http://127.0.0.1/r.html",
+                         content_type="text/html; charset=utf-8")
+    wrong += [f"{stem} {t}" for t in ("table2", "table3") if getattr(report, t) != getattr(spec, t)]
+print(len(wrong))
+"""
+
+
+def test_a_wrong_parser_label_fails_the_parse_of_the_corpus():
+    """The point of printing from the fixtures: with two pairs of the vocabulary's labels swapped, the
+    parser reads the printed corpus wrong (tables of every seed differ); with the right ones, none."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(layouts.__file__).resolve().parent
+
+    def wrong_tables(vocabulary: str) -> int:
+        done = subprocess.run([sys.executable, "-c", _PARSE_CORPUS, str(tests), vocabulary], capture_output=True,
+                              text=True, timeout=300, cwd=tests.parent)
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout.split()[-1])
+
+    assert wrong_tables("right") == 0
+    assert wrong_tables("wrong") >= 5
