@@ -322,21 +322,22 @@ def render_html_fragment(spec: ReportSpec, layout: Layout | None = None) -> str:
     for kind, payload in _blocks(spec, layout):
         if kind == "demo":
             out.append(f"<p style='color:#c00;font-weight:bold'>{html.escape(payload)}</p>")
-        elif kind == "title":
-            out.append("<p class=MsoNormal align=center style='text-align:center'><b>"
-                       + _SPAN.format(html.escape(payload)) + "</b></p>")
-        elif kind == "heading":
-            out.append("<p class=MsoNormal style='text-indent:32.0pt'><b>"
-                       + _SPAN.format(html.escape(payload)) + "</b></p>")
-        elif kind == "para":
-            out.append("<p class=MsoNormal style='text-indent:32.0pt'>"
-                       + _SPAN.format(html.escape(payload)) + "</p>")
-        elif kind == "sign":
-            out.append("<p class=MsoNormal align=right style='text-align:right'>"
-                       + _SPAN.format(html.escape(payload)) + "</p>")
         elif kind == "table":
             out.append(_html_table(*payload))
+        else:
+            attrs, bold = _PARAGRAPHS[kind]
+            text = _SPAN.format(html.escape(payload))
+            out.append(f"<p class=MsoNormal {attrs}>" + (f"<b>{text}</b>" if bold else text) + "</p>")
     return "\n".join(out)
+
+
+#: Word-paste paragraph attributes and boldness of each kind of text block.
+_PARAGRAPHS = {
+    "title": ("align=center style='text-align:center'", True),
+    "heading": ("style='text-indent:32.0pt'", True),
+    "para": ("style='text-indent:32.0pt'", False),
+    "sign": ("align=right style='text-align:right'", False),
+}
 
 
 _ID_CONTAINERS = {"zoom", "UCAP-CONTENT", "vsb_content", "ivs_content", "webeditorview"}
