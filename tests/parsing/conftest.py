@@ -1,5 +1,6 @@
 """Shared fixtures of the parsing tests: the seed corpus rendered once per session.
 
+The corpus prints the official layouts of tests/fixtures/layouts (tests/layouts.py), never the vocabulary.
 LibreOffice renderings (PDF, DOC) take seconds, so they are cached by content hash (spec, format,
 renderer code) in pytest's cache directory; any change to a spec or to render.py renders afresh.
 """
@@ -14,7 +15,6 @@ TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-import layouts  # noqa: E402
 import render_seeds  # noqa: E402
 
 
