@@ -104,6 +104,17 @@ def snap_fuzzy(text: str) -> str | None:
     return keys[best[0][0]]
 
 
+def snap_prefix(text: str, min_chars: int = 3) -> str | None:
+    """The one template label that begins with ``text`` and is longer than it (the first line of a
+    wrapped label, or the first glyphs of a long one), else None.  Exact on the characters (no
+    fuzziness): a prefix with a misread character matches nothing and the whole cell is read."""
+    k = _key(_norm(text))
+    if len(k) < min_chars:
+        return None
+    hits = {label for key, label in _keys().items() if key.startswith(k) and len(key) > len(k)}
+    return hits.pop() if len(hits) == 1 else None
+
+
 #: chi_sim's usual misreadings in these reports' narrative (measured on the test corpus):
 #: 予 read as 子 or 了, and a digit 0 as the letter O.  Fixed before the narrative checks read counts.
 TEXT_FIXES = (("子以", "予以"), ("不了予", "不予"), ("不子", "不予"), ("了以", "予以"), ("不了", "不予"))
