@@ -29,7 +29,7 @@ from ..extract.base import Extracted, GridCell, Paragraph, Table
 from . import layout
 from .image import MAX_PAGES, ImageRefused, decode_image, page_images
 from .reader import EngineMissing, read_digits, read_label, read_lines
-from .vocabulary import fix_text, snap, snap_fuzzy, snap_heading, snap_prefix
+from .vocabulary import fix_text, is_label, snap, snap_fuzzy, snap_heading, snap_prefix
 
 __all__ = ["extract_image", "extract_images", "extract_pdf_pages", "ocr_pages", "STATS", "reset_stats", "MAX_PAGES"]
 
@@ -242,12 +242,18 @@ def _read_label_cell(c: _Crop, char_h: float) -> GridCell:
                 return GridCell(label, confidence=round(r.confidence, 3))
         size = LABEL_HEIGHT
         r = read_label(_prepare(g, bb, size), one_line=True)
+        if not r.text.strip() or r.confidence < LOW:
+            # nothing, or a doubtful reading: the line read raw too, the more confident kept
+            rr = read_label(_prepare(g, bb, size), one_line=True, raw=True)
+            if rr.text.strip() and (not r.text.strip() or (is_label(clean_text(rr.text)), rr.confidence)
+                                    > (is_label(clean_text(r.text)), r.confidence)):
+                r = rr
         for h in (LABEL_HEIGHT * 1.4, LABEL_HEIGHT * 0.8):  # nothing read at all: another size
             if r.text.strip():
                 break
             size = h
             r = read_label(_prepare(g, bb, size), one_line=True)
-        if r.confidence < LOW and r.chars:
+        if r.confidence < LOW and r.chars and not is_label(clean_text(r.text)):
             # doubtful: read again with the engine's alternative characters, to snap it
             again = read_label(_prepare(g, bb, size), one_line=True, choices=True)
             r = again if again.chars else r

@@ -73,6 +73,9 @@ def _api(mode: str):
     elif mode == "label":
         api = tesserocr.PyTessBaseAPI(path=path, lang="chi_sim", psm=tesserocr.PSM.SINGLE_BLOCK,
                                       oem=tesserocr.OEM.LSTM_ONLY)
+    elif mode == "label_raw":  # one line, no layout analysis at all
+        api = tesserocr.PyTessBaseAPI(path=path, lang="chi_sim", psm=tesserocr.PSM.RAW_LINE,
+                                      oem=tesserocr.OEM.LSTM_ONLY)
     elif mode in ("label_line", "label_choices"):
         api = tesserocr.PyTessBaseAPI(path=path, lang="chi_sim", psm=tesserocr.PSM.SINGLE_LINE,
                                       oem=tesserocr.OEM.LSTM_ONLY)
@@ -136,11 +139,13 @@ def _read_symbols(api, crop: np.ndarray, choices: bool = False) -> Reading:
     return Reading(text=text, confidence=conf, chars=chars, alternatives=alts if choices else None)
 
 
-def read_label(crop: np.ndarray, one_line: bool = False, choices: bool = False) -> Reading:
+def read_label(crop: np.ndarray, one_line: bool = False, choices: bool = False, raw: bool = False) -> Reading:
     """A label cell (chi_sim).  ``choices``: with the engine's alternative characters (slower: asked
-    for when a first reading was doubtful, to snap it to the vocabulary)."""
+    for when a first reading was doubtful, to snap it to the vocabulary).  ``raw``: the crop is one
+    line as it is, no layout analysis (Tesseract's line finding drops some clean, thin-stroked
+    labels altogether: "信息内容" of a table pasted as a picture reads as nothing)."""
     if one_line:
-        api = _api("label_choices" if choices else "label_line")
+        api = _api("label_raw" if raw else "label_choices" if choices else "label_line")
         r = _read_symbols(api, crop, choices=choices)
         if r.text.strip():
             r.confidence = max(0.0, min(1.0, api.MeanTextConf() / 100))

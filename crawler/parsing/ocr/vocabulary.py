@@ -104,6 +104,12 @@ def snap_fuzzy(text: str) -> str | None:
     return keys[best[0][0]]
 
 
+def is_label(text: str) -> bool:
+    """The text is a label of the template (punctuation aside)."""
+    k = _key(_norm(text))
+    return bool(k) and k in _keys()
+
+
 def snap_prefix(text: str, min_chars: int = 3) -> str | None:
     """The one template label that begins with ``text`` and is longer than it (the first line of a
     wrapped label, or the first glyphs of a long one), else None.  Exact on the characters (no
