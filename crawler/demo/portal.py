@@ -276,6 +276,7 @@ class DemoPortal(_Served):
         self.revision = 0
         self.rng = random.Random("nianbao-demo")
         self.state: dict = {}
+        self._picture_cache: dict = {}
         self._lock = threading.RLock()
         self.sites = {s.name: s for s in SITES}
         self.reports: list[Planned] = self._plan()
@@ -360,11 +361,19 @@ class DemoPortal(_Served):
         log.info("rendered %s %s %s in %.1fs (cached at %s)", p.agency, p.year, fmt, time.monotonic() - t0, path)
         return data
 
-    def image(self, p: Planned) -> bytes:
-        s = p.spec
-        lines = [p.title, f"（{chrome.DEMO_MARK}）"] + s.preamble + ["一、总体情况"] + s.sections.get("overview", [])
-        lines += [f"{k}: {' '.join(map(str, v))}" for k, v in s.table3.items()]
-        return chrome.image_png(lines)
+    def images(self, p: Planned) -> list[bytes]:
+        """A 图片版 report's tables 二, 三, 四 as pictures (crawler/demo/picture.py), cached."""
+        from crawler.demo import picture
+
+        key = ("images", p.agency, p.year)
+        if key not in self._picture_cache:
+            self._picture_cache[key] = picture.table_pngs(p.spec)
+        return self._picture_cache[key]
+
+    def picture_fragment(self, p: Planned, srcs: list[str]) -> str:
+        from crawler.demo import picture
+
+        return picture.fragment(p.spec, srcs)
 
     # -- manifest ---------------------------------------------------------------------------
     def _expected(self, p: Planned, base_url: str | None) -> ExpectedReport:

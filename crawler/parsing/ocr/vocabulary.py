@@ -138,6 +138,8 @@ def fix_text(text: str) -> str:
             text = re.sub(r"不了(?=公开|处理)", "不予", text)
             continue
         text = text.replace(wrong, right)
+    # an opening bracket read twice ("(【单位名称)" for "（单位名称）" on a 150 dpi scan)
+    text = re.sub(r"[（(【\[]{2,}(?=\S)", "（", text)
     return _DIGIT_O.sub("0", text)
 
 
