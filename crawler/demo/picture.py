@@ -2,7 +2,7 @@
 
 Many county and town offices publish the report this way (tables pasted as screenshots).  The
 pictures are drawn here with Pillow from the same abstract table layouts the other formats print
-(crawler/demo/render.py: the national format's merged cells, labels from vocabulary/template.py),
+(crawler/demo/render.py: the national format's merged cells, labels from the demo's layouts),
 as a screenshot at about 200 dpi: ruled grid, labels wrapped inside their cells, values centred.
 The crawl fetches them as attachments of the report page and the parse stage reads them by OCR.
 """
@@ -113,7 +113,9 @@ def table_png(ncols: int, rows: list, key: str) -> bytes:
 
 def table_pngs(spec: ReportSpec) -> list[bytes]:
     """Tables 二, 三, 四 of the report as pictures, in that order."""
-    layouts = render._layouts(spec)
+    from crawler.demo.layout import demo_layout
+
+    layouts = render._layouts(spec, demo_layout(spec.template))
     return [table_png(*layouts[k], k) for k in TABLE_KEYS]
 
 

@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.demo.layout import demo_layout
 from crawler.demo.sites import chrome, numbers, texts
 from crawler.demo.sites.model import Planned, Resource, day
 from crawler.demo.sites.platforms import (BUILDERS, GKMLPT, HANWEB, VSB, SiteInfo, gkmlpt_api,
