@@ -10,9 +10,10 @@ SYSTEM_STAMP := $(VENV)/.system-deps
 # Debian packages the parsing stage and the browser tests need (LibreOffice for DOC/WPS, the 通报 XLSX → PDF
 # check (Calc) and the
 # rendered test corpus, a CJK font for PDFs, Chromium for the Datasette page tests, poppler for
-# looking at PDFs, Tesseract's Chinese and English models for OCR).  Installed only when missing.
+# looking at PDFs, Tesseract's Chinese and English models for OCR, redis-server for the shared-frontier
+# test).  Installed only when missing; checked again when this Makefile changes.
 system-deps: $(SYSTEM_STAMP)
-$(SYSTEM_STAMP):
+$(SYSTEM_STAMP): Makefile
 	@missing=""; \
 	command -v soffice >/dev/null 2>&1 || missing="$$missing libreoffice-writer-nogui"; \
 	dpkg -s libreoffice-calc-nogui >/dev/null 2>&1 || missing="$$missing libreoffice-calc-nogui"; \
@@ -20,6 +21,7 @@ $(SYSTEM_STAMP):
 	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-zenhei"; \
 	ls /usr/share/tesseract-ocr/*/tessdata/chi_sim.traineddata >/dev/null 2>&1 || missing="$$missing tesseract-ocr tesseract-ocr-chi-sim tesseract-ocr-eng"; \
+	command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -159,6 +159,7 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (mem, hard))
     from crawler.parsing import parse_bytes
     from crawler.parsing.extract import office
+    from crawler.picture_report import combine
 
     office.CONVERT_TIMEOUT = limits["office_timeout"]
     office.MEMORY_LIMIT = limits["office_memory"]
@@ -190,6 +191,7 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
             if region:  # the site's configured region qualifies a short agency name (区教育局)
                 hints["region"] = region
             report = parse_bytes(data, url=job["url"], content_type=job.get("content_type"), hints=hints)
+            report = combine(store, job, report, hints)  # a 图片版 page and its table images: one report
             conn.send(("done", vid, report))
         except MemoryError:
             data = report = None
