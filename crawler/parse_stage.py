@@ -21,6 +21,7 @@ only a version's id and facts, and gets back a Report.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing as mp
 import os
@@ -117,6 +118,8 @@ class ParseSummary:
     changed_reports: list[int] = field(default_factory=list)  # re-parses that changed cells
     left: int = 0  # jobs not written (stopped early)
     slowest: list[tuple[float, str]] = field(default_factory=list)  # (seconds, url), the five slowest
+    during_crawl: bool = False  # ran beside the crawl (elapsed_s then includes waiting for it)
+    after_crawl_s: float = 0.0  # during_crawl: how long the stage went on once the crawl was over
     second_pass: int = 0  # reports read again with last year's figures stored in this pass
     written_status: dict[int, str] = field(default_factory=dict, repr=False)  # version id -> status written
     elapsed_s: float = 0.0
@@ -127,9 +130,15 @@ class ParseSummary:
 
     def render(self) -> str:
         what = {"pending": "parse", "outdated": "re-parse (outdated)", "all": "re-parse (all)"}[self.mode]
+        if self.during_crawl:
+            what += " (during the crawl)"
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "nothing to do"
-        line = (f"{what}: {self.written} documents in {self.elapsed_s:.1f}s ({self.per_s:.1f}/s, "
-                f"{self.workers} workers, parser {self.parser_version}): {statuses}")
+        if self.during_crawl:  # its time is the crawl's: what counts is how long it ran on after it
+            line = (f"{what}: {self.written} documents, done {self.after_crawl_s:.1f}s after the crawl ended "
+                    f"({self.workers} workers, parser {self.parser_version}): {statuses}")
+        else:
+            line = (f"{what}: {self.written} documents in {self.elapsed_s:.1f}s ({self.per_s:.1f}/s, "
+                    f"{self.workers} workers, parser {self.parser_version}): {statuses}")
         if self.mode != "pending":
             line += f"; {len(self.changed_reports)} reports changed"
         lines = [line]
@@ -145,6 +154,7 @@ class ParseSummary:
                 "jobs": self.jobs, "written": self.written, "statuses": dict(self.statuses),
                 "failures": [{"url": f.url, "failure": f.failure, "error": f.error} for f in self.failures[:50]],
                 "changed_reports": len(self.changed_reports), "left": self.left,
+                "during_crawl": self.during_crawl, "after_crawl_s": round(self.after_crawl_s, 2),
                 "elapsed_s": round(self.elapsed_s, 2)}
 
 
@@ -338,7 +348,7 @@ def _cost(job: dict[str, Any]) -> int:
 
 
 def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, *, mode: str = "pending",
-             progress: bool = False, should_stop=None) -> ParseSummary:
+             progress: bool = False, should_stop=None, more=None) -> ParseSummary:
     """Parse ``jobs`` (rows of Store.parse_jobs) in the pool; write each outcome; return the figures.
 
     A report left with cells it could not split (digit runs) whose agency's report of the year
@@ -347,16 +357,17 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
     since = ts(datetime.now(timezone.utc))
     summary = ParseSummary(mode=mode, parser_version=settings.version(), jobs=len(jobs))
     should_stop = should_stop or (lambda: False)
-    if not jobs:
+    if not jobs and more is None:
         return summary
     bar = None
-    if progress and len(jobs) >= 20:
+    if progress and (len(jobs) >= 20 or more is not None):
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), desc="parse", unit="doc")
     reparse = mode != "pending"
     try:
-        waiting = _pool_pass(store, jobs, settings, summary, reparse=reparse, should_stop=should_stop, bar=bar)
+        waiting = _pool_pass(store, jobs, settings, summary, reparse=reparse, should_stop=should_stop, bar=bar,
+                             more=more)
         again = [job for job, report in waiting
                  if previous_figures(store, report.agency, report.year, site=job.get("site"))]
         if again and not should_stop():
@@ -375,13 +386,17 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
 
 
 def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, summary: ParseSummary, *,
-               reparse: bool, should_stop, bar, again: bool = False) -> list[tuple[dict[str, Any], Any]]:
-    """One pass of the pool over ``jobs``; returns the (job, report) pairs that want last year's figures."""
+               reparse: bool, should_stop, bar, again: bool = False,
+               more=None) -> list[tuple[dict[str, Any], Any]]:
+    """One pass of the pool over ``jobs``; returns the (job, report) pairs that want last year's figures.
+
+    ``more`` (parse during a crawl): a callable returning the versions that became pending since it
+    was last called (never the same one twice), or None once no more can come; the pool keeps
+    its workers and takes them as they arrive."""
     limits = {"memory": settings.memory_mb * 2**20, "cpu": settings.cpu_seconds,
               "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20}
     ctx = mp.get_context("spawn")  # no fork of a process holding SQLite connections and threads
-    n = max(1, min(settings.n_workers(), len(jobs)))
-    summary.workers = max(summary.workers, n)
+    n = max(1, settings.n_workers() if more is not None else min(settings.n_workers(), len(jobs)))
     by_id = {j["version_id"]: j for j in jobs}
     order = [j["version_id"] for j in jobs]  # written in this order: the same database as one sequential pass
     # handed out slow formats first (the write order stays the version order)
@@ -412,16 +427,37 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
             if bar is not None:
                 bar.update(k)
 
-    workers = [_Worker(ctx, str(store.path), limits) for _ in range(n)]
+    workers: list[_Worker] = []  # started when there is work for them (a crawl may store nothing new)
+    last_look = 0.0
     try:
-        while next_write < len(order):
+        while next_write < len(order) or more is not None:
             stopping = should_stop()
+            if more is not None and (stopping or (len(queue) < 4 * n and time.monotonic() - last_look > 0.5)):
+                last_look = time.monotonic()
+                arrived = None if stopping else more()
+                if arrived is None:
+                    more = None  # the crawl is over: what was handed in is all there is
+                else:
+                    for j in arrived:
+                        by_id[j["version_id"]] = j
+                        order.append(j["version_id"])
+                    queue.extend(sorted(arrived, key=lambda j: -_cost(j)))
+                    summary.jobs += len(arrived)
+                    if bar is not None:
+                        bar.total = (bar.total or 0) + len(arrived)
+                        bar.refresh()
+            while queue and not stopping and len(workers) < min(n, len(workers) + len(queue)):
+                workers.append(_Worker(ctx, str(store.path), limits))
+                summary.workers = max(summary.workers, len(workers))
             for w in workers:
                 while len(w.jobs) < depth and queue and not stopping and \
                         len(outcomes) + sum(len(x.jobs) for x in workers) < window:
                     w.assign(queue.popleft())
             busy = [w for w in workers if w.jobs]
             if not busy:
+                if more is not None and next_write == len(order):
+                    time.sleep(0.2)  # the crawl has stored nothing new yet
+                    continue
                 break  # stopping, or nothing left to hand out
             deadline = min(w.started for w in busy) + settings.timeout
             wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
@@ -528,6 +564,36 @@ def parse_pending(store: Store, settings: ParseSettings, *, site: str | None = N
     """Parse every version waiting (``pending``, or failed under another parser version)."""
     jobs = store.parse_jobs(settings.version(), mode="pending", site=site)
     return run_jobs(store, jobs, settings, mode="pending", progress=progress, should_stop=should_stop)
+
+
+def parse_during(store: Store, settings: ParseSettings, running, *, site: str | None = None,
+                 progress: bool = False, should_stop=None) -> ParseSummary:
+    """Parse pending versions while another process (the crawl) is still storing them: the pool
+    takes each new pending version as it appears, until ``running()`` is false and none is left.
+
+    The crawl writes documents, this stage writes reports (one writer per table, SQLite's lock
+    between the two); the crawl never waits for a parse, so a poison document still cannot stall it."""
+    seen: set[int] = set()
+    version = settings.version()
+    ended: list[float] = []  # when the crawl was seen over
+
+    def more():
+        alive = running()  # asked first: what the crawl stored before it ended is still picked up
+        new = [j for j in store.parse_jobs(version, mode="pending", site=site) if j["version_id"] not in seen]
+        seen.update(j["version_id"] for j in new)
+        if not new and not alive:
+            ended.append(time.monotonic())
+            return None
+        return new
+
+    # the crawl's documents arrive one by one: write them a few at a time, so that the crawl's own
+    # writes never wait long for SQLite's lock
+    settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1))
+    summary = run_jobs(store, [], settings, mode="pending", progress=progress, should_stop=should_stop, more=more)
+    summary.during_crawl = True
+    if ended:
+        summary.after_crawl_s = max(0.0, time.monotonic() - ended[0])
+    return summary
 
 
 def reparse(store: Store, settings: ParseSettings, *, everything: bool = False, site: str | None = None,
