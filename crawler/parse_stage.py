@@ -76,6 +76,9 @@ class ParseSettings:
     #: whose documents stay pending and are parsed by the next run.
     batch: int = 32
     batch_seconds: float = 0.25
+    #: niceness of the workers: beside a crawl they take the CPU the crawl leaves (the crawl waits
+    #: on the network and must answer fast; parsing is batch work that catches up after it)
+    nice: int = 0
 
     @classmethod
     def from_config(cls, config) -> "ParseSettings":
@@ -178,6 +181,8 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
     # the pool is the parallelism: Tesseract's OpenMP threads would only fight the other workers
     # for the same cores (ocrmypdf does the same); read when tesserocr loads, so before any import
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    if limits.get("nice"):
+        os.nice(limits["nice"])
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     mem = limits["memory"] if hard == resource.RLIM_INFINITY else min(limits["memory"], hard)
     # only the soft limit: LibreOffice, started from here, gets its own (parse.office_memory_mb)
@@ -394,7 +399,8 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
     was last called (never the same one twice), or None once no more can come; the pool keeps
     its workers and takes them as they arrive."""
     limits = {"memory": settings.memory_mb * 2**20, "cpu": settings.cpu_seconds,
-              "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20}
+              "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20,
+              "nice": settings.nice}
     ctx = mp.get_context("spawn")  # no fork of a process holding SQLite connections and threads
     n = max(1, settings.n_workers() if more is not None else min(settings.n_workers(), len(jobs)))
     by_id = {j["version_id"]: j for j in jobs}
@@ -588,7 +594,8 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
 
     # the crawl's documents arrive one by one: write them a few at a time, so that the crawl's own
     # writes never wait long for SQLite's lock
-    settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1))
+    settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1),
+                                   nice=max(settings.nice, 5))
     summary = run_jobs(store, [], settings, mode="pending", progress=progress, should_stop=should_stop, more=more)
     summary.during_crawl = True
     if ended:
