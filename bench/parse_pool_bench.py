@@ -100,6 +100,14 @@ def _scaling(db: Path, workers: int, repeat: int, tmp: Path, label: str) -> None
     pairs = [a["wall"] / b["wall"] for a, b in zip(one, many)]
     print(f"  {label}: pool of {workers} vs 1 worker: ratio of medians {med:.2f}, per alternating pair "
           + ", ".join(f"{p:.2f}" for p in pairs) + f" (best {max(pairs):.2f}); target >= 1.7 on 2 cores")
+    # what the pool itself costs, whatever the machine's load: CPU per document, and the speed-up
+    # per unit of CPU the pool was given (1.0: it turns every core it gets into throughput)
+    cpu1 = statistics.median(r["cpu"] for r in one) / n
+    cpun = statistics.median(r["cpu"] for r in many) / n
+    got = statistics.median(r["cpu"] / r["wall"] for r in many) / statistics.median(r["cpu"] / r["wall"] for r in one)
+    print(f"    CPU per document: 1 worker {cpu1 * 1000:.0f} ms, {workers} workers {cpun * 1000:.0f} ms "
+          f"(pool overhead {100 * (cpun / cpu1 - 1):+.0f}%); the pool obtained {got:.2f}x the CPU of one worker "
+          f"and turned it into a {med:.2f}x speed-up (efficiency {med / got:.2f})")
 
 
 def _pending(files: list[Path], workers: int, tag: str, tmp: Path) -> float:
