@@ -26,6 +26,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -583,12 +584,19 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
     version = settings.version()
     ended: list[float] = []  # when the crawl was seen over
 
+    def watch() -> None:  # when the crawl ended, even while the pool is too busy to ask
+        while running():
+            time.sleep(0.2)
+        ended.append(time.monotonic())
+
+    watcher = threading.Thread(target=watch, name="nianbao-crawl-watch", daemon=True)
+    watcher.start()
+
     def more():
-        alive = running()  # asked first: what the crawl stored before it ended is still picked up
+        alive = not ended and running()  # asked first: what the crawl stored before it ended is still picked up
         new = [j for j in store.parse_jobs(version, mode="pending", site=site) if j["version_id"] not in seen]
         seen.update(j["version_id"] for j in new)
         if not new and not alive:
-            ended.append(time.monotonic())
             return None
         return new
 
@@ -598,6 +606,7 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
                                    nice=max(settings.nice, 5))
     summary = run_jobs(store, [], settings, mode="pending", progress=progress, should_stop=should_stop, more=more)
     summary.during_crawl = True
+    watcher.join(1.0)
     if ended:
         summary.after_crawl_s = max(0.0, time.monotonic() - ended[0])
     return summary
