@@ -535,6 +535,10 @@ def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *,
     vid = job["version_id"]
     summary.slowest = sorted([*summary.slowest, (job.get("_seconds", 0.0), job["url"])], reverse=True)[:5]
     wanted = None
+    if again and isinstance(outcome, Failure):  # the first reading stands (same bytes; a slow second try)
+        log.warning("second reading with last year's figures failed (%s), the first one is kept: %s",
+                    outcome.failure, outcome.error)
+        return None
     if again:  # the second reading replaces the first one's count
         summary.statuses[summary.written_status.get(vid, "")] -= 1
         summary.statuses += Counter()  # drop zero counts
