@@ -73,6 +73,7 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
+from crawler.demo.layout import demo_layout
 from crawler.demo.sites import chrome, numbers, texts
 from crawler.demo.sites.model import Planned, Resource, day
 from crawler.demo.sites.platforms import (BUILDERS, GKMLPT, HANWEB, VSB, SiteInfo, gkmlpt_api,
@@ -362,7 +363,8 @@ class DemoPortal(_Served):
 
     def image(self, p: Planned) -> bytes:
         s = p.spec
-        lines = [p.title, f"（{chrome.DEMO_MARK}）"] + s.preamble + ["一、总体情况"] + s.sections.get("overview", [])
+        lines = [p.title, f"（{chrome.DEMO_MARK}）"] + s.preamble + [demo_layout(s.template).heading("overview")]
+        lines += s.sections.get("overview", [])
         lines += [f"{k}: {' '.join(map(str, v))}" for k, v in s.table3.items()]
         return chrome.image_png(lines)
 
