@@ -58,9 +58,9 @@ def build(outdir: Path) -> Path:
             add(f"runprev_{stem}_{form}.txt", text, "text/plain", {"previous": previous})
         spec = render_seeds.seed_spec(stem)
         for j, (what, label) in enumerate(layouts.variant_choices()):
-            with layouts.printed_from_fixtures({what: label}, spec.template):
-                add(f"var_{stem}_{j:02d}.html", render.render_html_page(spec), "text/html; charset=utf-8")
-                add(f"var_{stem}_{j:02d}.docx", render.render_docx(spec))
+            layout = layouts.for_spec(spec, {what: label})
+            add(f"var_{stem}_{j:02d}.html", render.render_html_page(spec, layout=layout), "text/html; charset=utf-8")
+            add(f"var_{stem}_{j:02d}.docx", render.render_docx(spec, layout))
     (corpus / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), "utf-8")
     return corpus
 
