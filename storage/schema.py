@@ -459,6 +459,35 @@ _V11 = """
 ALTER TABLE reports ADD COLUMN agency_printed TEXT;
 """
 
+# -- version 12: the full-text index as sqlite-utils makes it -------------------------------------
+# The text of ``Table("report_text").enable_fts(["agency", "title", "text"], fts_version="FTS5",
+# tokenize="trigram", create_triggers=True)`` (sqlite-utils 4.2), pasted: sqlite-utils and Datasette
+# then find the index (``detect_fts``: content="report_text"), and the migration never changes with
+# the library.  Same columns, tokenizer and rowids (report_id is report_text's rowid) as version 4's.
+_V12 = """
+DROP TRIGGER report_text_ai;
+DROP TRIGGER report_text_ad;
+DROP TRIGGER report_text_au;
+DROP TABLE report_text_fts;
+CREATE VIRTUAL TABLE "report_text_fts" USING FTS5 (
+    "agency", "title", "text",
+    tokenize='trigram',
+    content="report_text"
+);
+INSERT INTO "report_text_fts" (rowid, "agency", "title", "text")
+    SELECT rowid, "agency", "title", "text" FROM "report_text";
+CREATE TRIGGER "report_text_ai" AFTER INSERT ON "report_text" BEGIN
+  INSERT INTO "report_text_fts" (rowid, "agency", "title", "text") VALUES (new.rowid, new."agency", new."title", new."text");
+END;
+CREATE TRIGGER "report_text_ad" AFTER DELETE ON "report_text" BEGIN
+  INSERT INTO "report_text_fts" ("report_text_fts", rowid, "agency", "title", "text") VALUES('delete', old.rowid, old."agency", old."title", old."text");
+END;
+CREATE TRIGGER "report_text_au" AFTER UPDATE ON "report_text" BEGIN
+  INSERT INTO "report_text_fts" ("report_text_fts", rowid, "agency", "title", "text") VALUES('delete', old.rowid, old."agency", old."title", old."text");
+  INSERT INTO "report_text_fts" (rowid, "agency", "title", "text") VALUES (new.rowid, new."agency", new."title", new."text");
+END;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "documents, reports, cells, findings, runs, outbox", _V1),
     (2, "labels, wide views, full-text search (trigram)", _V2 + _WIDE_VIEWS),
@@ -471,6 +500,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "triage of findings, with history", _V9),
     (10, "parse stage: pending versions, parse failures, parser versions", _V10),
     (11, "reports.agency_printed", _V11),
+    (12, "full-text index as sqlite-utils enable_fts makes it", _V12),
 ]
 LATEST = MIGRATIONS[-1][0]
 
