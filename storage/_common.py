@@ -6,6 +6,8 @@ import sqlite3
 from datetime import date, datetime, timezone
 from typing import Any, Iterable
 
+import sqlite_utils
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -33,6 +35,14 @@ def one(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> sqlit
 
 def rows(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(sql, tuple(params)).fetchall()]
+
+
+def table(db: sqlite_utils.Database, name: str) -> sqlite_utils.db.Table:
+    """``db[name]``, made once per database: ``Database.__getitem__`` asks sqlite_master each time."""
+    cache = db.__dict__.setdefault("_nianbao_tables", {})
+    if name not in cache:
+        cache[name] = db.table(name)
+    return cache[name]
 
 
 class StoreError(Exception):

@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlite_utils
 
-from storage._common import dumps, one, rows, ts, utcnow
+from storage._common import table, dumps, one, rows, ts, utcnow
 from storage.models import Document, ParseStatus
 
 
@@ -73,41 +73,41 @@ def save(db: sqlite_utils.Database, doc: Document, *, run_id: int | None = None)
     """
     seen = ts(doc.fetched_at or utcnow())
     sha = doc.sha256
-    db["blobs"].insert({"sha256": sha, "size": doc.size, "content": doc.content}, ignore=True)
+    table(db, "blobs").insert({"sha256": sha, "size": doc.size, "content": doc.content}, ignore=True)
     row = one(db.conn, "SELECT d.*, v.sha256 AS latest_sha FROM documents d "
                        "LEFT JOIN document_versions v ON v.id = d.latest_version_id WHERE d.url = ?", (doc.url,))
     page = {"site": doc.site, "report_url": doc.report_url, "link_title": doc.link_title,
             "listing_date": doc.listing_date, "page_date": doc.page_date}
     is_new = row is None
     if is_new:
-        document_id = db["documents"].insert({"url": doc.url, **page, "first_seen": seen, "last_seen": seen}).last_pk
+        document_id = table(db, "documents").insert({"url": doc.url, **page, "first_seen": seen, "last_seen": seen}).last_pk
         latest_sha = None
     else:
         document_id, latest_sha = row["id"], row["latest_sha"]
         changes = merged_seen(dict(row), page, seen)
         if changes:
-            db["documents"].update(document_id, changes)
+            table(db, "documents").update(document_id, changes)
     ver = one(db.conn, "SELECT id, last_seen, etag, last_modified FROM document_versions "
                        "WHERE document_id = ? AND sha256 = ?", (document_id, sha))
     if ver:
         version_id = ver["id"]
         changes = merged_seen(dict(ver), {"etag": doc.etag, "last_modified": doc.last_modified}, seen)
         if changes:
-            db["document_versions"].update(version_id, changes)
+            table(db, "document_versions").update(version_id, changes)
     else:
-        version_id = db["document_versions"].insert({
+        version_id = table(db, "document_versions").insert({
             "document_id": document_id, "sha256": sha, "size": doc.size, "content_type": doc.content_type,
             "http_status": doc.status, "etag": doc.etag, "last_modified": doc.last_modified, "first_seen": seen,
             "last_seen": seen, "first_run_id": run_id, "parse_status": PENDING}).last_pk
     revised, unchanged = version_change(latest_sha, sha, is_new=is_new)
     if not unchanged:
-        db["documents"].update(document_id, {"latest_version_id": version_id})
+        table(db, "documents").update(document_id, {"latest_version_id": version_id})
     if is_new or revised:
-        db["events"].insert({"kind": "new_document" if is_new else "revised", "at": seen, "url": doc.url,
+        table(db, "events").insert({"kind": "new_document" if is_new else "revised", "at": seen, "url": doc.url,
                              "document_id": document_id, "version_id": version_id, "run_id": run_id,
                              "detail": dumps({"sha256": sha, "previous_sha256": latest_sha, "size": doc.size})})
     if doc.url.startswith(("http://", "https://")):
-        db["fetches"].insert({"run_id": run_id, "url": doc.url, "site": doc.site, "fetched_at": seen,
+        table(db, "fetches").insert({"run_id": run_id, "url": doc.url, "site": doc.site, "fetched_at": seen,
                               "http_status": doc.status, "fetch_status": doc.fetch_status, "etag": doc.etag,
                               "last_modified": doc.last_modified, "sha256": sha, "version_id": version_id})
     return SavedDocument(document_id, version_id, sha, is_new, revised, unchanged)
@@ -122,15 +122,15 @@ def record_fetch(db: sqlite_utils.Database, url: str, *, run_id: int | None, htt
     """
     now = ts(utcnow())
     cache = fetch_cache(db, url)
-    db["fetches"].insert({"run_id": run_id, "url": url, "site": site, "fetched_at": now, "http_status": http_status,
+    table(db, "fetches").insert({"run_id": run_id, "url": url, "site": site, "fetched_at": now, "http_status": http_status,
                           "fetch_status": fetch_status, "etag": etag, "last_modified": last_modified,
                           "sha256": cache["sha256"] if cache else None,
                           "version_id": cache["version_id"] if cache else None, "error": error})
     if fetch_status == "not_modified" and cache and cache["version_id"]:
         if now > cache["last_seen"]:
-            db["documents"].update(cache["document_id"], {"last_seen": now})
+            table(db, "documents").update(cache["document_id"], {"last_seen": now})
         if now > (cache["version_last_seen"] or ""):
-            db["document_versions"].update(cache["version_id"], {"last_seen": now})
+            table(db, "document_versions").update(cache["version_id"], {"last_seen": now})
 
 
 def set_parse_status(db: sqlite_utils.Database, version_id: int, status: ParseStatus | str, *,
@@ -140,14 +140,14 @@ def set_parse_status(db: sqlite_utils.Database, version_id: int, status: ParseSt
     changes = {"parse_status": value, "parse_error": error, "format": format, "parse_failure": None}
     if parser_version is not None:
         changes["parser_version"] = parser_version
-    db["document_versions"].update(version_id, changes)
+    table(db, "document_versions").update(version_id, changes)
 
 
 def mark_parse_failed(db: sqlite_utils.Database, version_id: int, *, failure: str, error: str,
                       parser_version: str) -> None:
     """A parse job that died (failure: timeout | memory | cpu | crash | error): status ``parse_failed``,
     not retried until the parser version differs from ``parser_version``."""
-    db["document_versions"].update(version_id, {"parse_status": "parse_failed", "parse_failure": failure,
+    table(db, "document_versions").update(version_id, {"parse_status": "parse_failed", "parse_failure": failure,
                                                 "parse_error": error, "parser_version": parser_version})
 
 

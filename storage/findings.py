@@ -14,7 +14,7 @@ from typing import Any, Iterable
 import sqlite_utils
 
 from storage import desk, identity
-from storage._common import dumps, one, rows, ts, utcnow
+from storage._common import table, dumps, one, rows, ts, utcnow
 from storage.models import Finding
 
 #: A finding's states, as sync sees them.
@@ -68,7 +68,7 @@ def sync(db: sqlite_utils.Database, findings: Iterable[Finding], *, rules: Itera
     delta = FindingDelta()
     seen_fps: set[str] = set()
     report_agency: dict[int, int | None] = {}  # report id -> its agency, looked up once
-    table = db["findings"]
+    stored_findings = table(db, "findings")
     for f in findings:
         if f.report_id is None:
             f.report_id = report_id
@@ -93,12 +93,12 @@ def sync(db: sqlite_utils.Database, findings: Iterable[Finding], *, rules: Itera
         state = lifecycle(dict(stored) if stored else None)
         changes = {**cols, **transition(state, now)}
         if state == NEW:
-            table.insert({"fingerprint": fp, **changes})
+            stored_findings.insert({"fingerprint": fp, **changes})
             delta.new.append(f)
             continue
         if state == STILL_OPEN and now > stored["last_seen"]:
             changes["last_seen"] = now
-        table.update(stored["id"], changes)
+        stored_findings.update(stored["id"], changes)
         (delta.new if state == REOPENED else delta.still_open).append(f)
     if rules:
         sql = f"SELECT * FROM findings WHERE resolved_at IS NULL AND rule IN ({', '.join('?' * len(rules))})"
@@ -110,7 +110,7 @@ def sync(db: sqlite_utils.Database, findings: Iterable[Finding], *, rules: Itera
             sql += " AND report_id = ?"
             params.append(report_id)
         for row in to_resolve(rows(conn, sql, params), seen_fps):
-            table.update(row["id"], {"resolved_at": now})
+            stored_findings.update(row["id"], {"resolved_at": now})
             row["resolved_at"] = now
             delta.resolved.append(finding_row(row))
     # an officer's 误报/已整改 holds while what the finding names is unchanged; found again

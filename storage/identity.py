@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlite_utils
 
-from storage._common import one, rows
+from storage._common import table, one, rows
 from storage.agencies import AgencyChoice, choose_agency, identity_norms, normalise
 
 
@@ -17,7 +17,7 @@ def upsert_site(db: sqlite_utils.Database, name: str, *, region: str | None = No
                 start_url: str | None = None) -> int:
     """The site's row, created or updated; a value not given (None) keeps what is stored."""
     given = {k: v for k, v in (("region", region), ("start_url", start_url)) if v is not None}
-    db["sites"].upsert({"name": name, **given}, pk="name")
+    table(db, "sites").upsert({"name": name, **given}, pk="name")
     return one(db.conn, "SELECT id FROM sites WHERE name = ?", (name,))["id"]
 
 
@@ -29,28 +29,37 @@ def site_region(db: sqlite_utils.Database, name: str | None) -> str | None:
     return (row["region"] or None) if row else None
 
 
-def _choose(db: sqlite_utils.Database, name: str, site_key: str) -> tuple[AgencyChoice, Any, bool]:
-    """(the choice, the normalised name, whether the name is a known alias)."""
+def _choose(db: sqlite_utils.Database, name: str, site_key: str) -> tuple[AgencyChoice, Any, str | None]:
+    """(the choice, the normalised name, the chosen agency's stored region, or None if the name is no alias)."""
     n = normalise(name)
-    row = one(db.conn, "SELECT agency_id FROM agency_aliases WHERE site = ? AND alias = ?", (site_key, n.name))
+    row = one(db.conn, "SELECT a.agency_id, g.region FROM agency_aliases a JOIN agencies g ON g.id = a.agency_id "
+                       "WHERE a.site = ? AND a.alias = ?", (site_key, n.name))
     if row:
-        return AgencyChoice(row["agency_id"]), n, True
+        return AgencyChoice(row["agency_id"]), n, row["region"]
     norms = identity_norms(n)
     candidates = [(r["id"], r["region"]) for r in rows(
         db.conn, f"SELECT id, region FROM agencies WHERE site = ? AND norm IN ({', '.join('?' * len(norms))}) "
                  "ORDER BY id", (site_key, *norms))]
-    return choose_agency(n, candidates, site_region=site_region(db, site_key) or ""), n, False
+    return choose_agency(n, candidates, site_region=site_region(db, site_key) or ""), n, None
 
 
 def agency_id(db: sqlite_utils.Database, name: str, *, site: str | None = None, kind: str | None = None) -> int:
     """Find or create the agency named ``name`` on ``site`` and keep the name as an alias.  ``kind``
     (from the config roster) overrides the kind guessed from the name."""
+    return agency(db, name, site=site, kind=kind)[0]
+
+
+def agency(db: sqlite_utils.Database, name: str, *, site: str | None = None, kind: str | None = None,
+           printed: str | None = None) -> tuple[int, str]:
+    """``agency_id``, also returning the agency's region; ``printed``, the name as the page printed it,
+    is kept as another alias of the same agency."""
     site_key = site or ""
-    choice, n, known = _choose(db, name, site_key)
+    choice, n, known_region = _choose(db, name, site_key)
     chosen = choice.agency_id
     if chosen is None:
-        chosen = db["agencies"].insert({"site": site_key, "name": n.name, "norm": n.norm, "region": n.region,
-                                        "kind": kind or n.kind}).last_pk
+        chosen = table(db, "agencies").insert({"site": site_key, "name": n.name, "norm": n.norm, "region": n.region,
+                                               "kind": kind or n.kind}).last_pk
+        region = n.region
     else:
         changes: dict[str, Any] = {}
         if choice.learn_region:  # the short name came first; now we know its region
@@ -58,14 +67,17 @@ def agency_id(db: sqlite_utils.Database, name: str, *, site: str | None = None, 
         if kind:  # a kind stated (config roster) overrides the guess from the name
             changes["kind"] = kind
         if changes:
-            db["agencies"].update(chosen, changes)
-    if not known:
-        add_alias(db, chosen, site_key, n.name)
-    return chosen
-
-
-def add_alias(db: sqlite_utils.Database, agency: int, site_key: str, alias: str) -> None:
-    db["agency_aliases"].insert({"agency_id": agency, "site": site_key, "alias": alias}, ignore=True)
+            table(db, "agencies").update(chosen, changes)
+        region = changes.get("region", known_region)
+        if region is None:
+            region = one(db.conn, "SELECT region FROM agencies WHERE id = ?", (chosen,))["region"]
+    aliases = [] if known_region is not None else [n.name]
+    if printed and printed != name:
+        aliases.append(normalise(printed).name)
+    if aliases:
+        table(db, "agency_aliases").insert_all(
+            ({"agency_id": chosen, "site": site_key, "alias": a} for a in dict.fromkeys(aliases)), ignore=True)
+    return chosen, region
 
 
 def find_agency_id(db: sqlite_utils.Database, name: str, *, site: str | None = None) -> int | None:

@@ -15,7 +15,7 @@ from typing import Any, Iterable
 
 import sqlite_utils
 
-from storage._common import dumps, one, rows, ts, utcnow
+from storage._common import table, dumps, one, rows, ts, utcnow
 
 #: Alerts still to be sent (or waiting for an operator).
 UNSENT = ("pending", "failed", "dead")
@@ -57,21 +57,21 @@ def enqueue(db: sqlite_utils.Database, *, key: str, recipients: list[str], subje
     """Write an alert before it is sent; None if an alert with this key already exists.  Its findings
     count as queued from now on (not composed again while it waits)."""
     now = ts(utcnow())
-    table = db["outbox"].insert({
+    outbox = table(db, "outbox").insert({
         "key": key, "channel": channel, "site": site, "recipients": dumps(recipients), "subject": subject,
         "text": text, "html": html, "markdown": markdown, "fingerprints": dumps(fingerprints), "status": "pending",
         "attempts": 0, "created_at": now, "message_id": message_id, "delivered": "[]"}, ignore=True)
     inserted = one(db.conn, "SELECT changes()")[0] == 1
     db.conn.executemany("UPDATE findings SET alert_queued_at = COALESCE(alert_queued_at, ?) WHERE fingerprint = ?",
                         [(now, fp) for fp in fingerprints])
-    return table.last_rowid if inserted else None
+    return outbox.last_rowid if inserted else None
 
 
 def set_message_id(db: sqlite_utils.Database, alert_id: int, message_id: str) -> None:
     """Give an alert queued without one its Message-ID (before its first send; kept for every retry)."""
     row = one(db.conn, "SELECT message_id FROM outbox WHERE id = ?", (alert_id,))
     if row is not None and row["message_id"] is None:
-        db["outbox"].update(alert_id, {"message_id": message_id})
+        table(db, "outbox").update(alert_id, {"message_id": message_id})
 
 
 def _status(db: sqlite_utils.Database, alert_id: int) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def _status(db: sqlite_utils.Database, alert_id: int) -> dict[str, Any]:
 def _add_delivered(db: sqlite_utils.Database, row: dict[str, Any], recipients: Iterable[str]) -> None:
     new = list(recipients)
     if new:
-        db["outbox"].update(row["id"], {"delivered": dumps(delivered_union(json.loads(row["delivered"] or "[]"),
+        table(db, "outbox").update(row["id"], {"delivered": dumps(delivered_union(json.loads(row["delivered"] or "[]"),
                                                                            new))})
 
 
@@ -94,7 +94,7 @@ def mark_sent(db: sqlite_utils.Database, alert_id: int, *, message_id: str | Non
     are alerted."""
     row = _status(db, alert_id)
     _add_delivered(db, row, delivered)
-    db["outbox"].update(alert_id, {"status": "sent", "sent_at": ts(utcnow()),
+    table(db, "outbox").update(alert_id, {"status": "sent", "sent_at": ts(utcnow()),
                                    "message_id": message_id or row["message_id"], "attempts": row["attempts"] + 1,
                                    "last_error": None, "next_attempt_at": None})
     # set logic over JSON arrays: sqlite-utils has no way to say it
@@ -111,7 +111,7 @@ def mark_failed(db: sqlite_utils.Database, alert_id: int, *, error: str, next_at
     row = _status(db, alert_id)
     _add_delivered(db, row, delivered)
     status = status_after_failure(row["attempts"], max_attempts)
-    db["outbox"].update(alert_id, {"attempts": row["attempts"] + 1, "last_error": error,
+    table(db, "outbox").update(alert_id, {"attempts": row["attempts"] + 1, "last_error": error,
                                    "next_attempt_at": ts(next_attempt_at), "status": status})
     return status
 
@@ -122,7 +122,7 @@ def retry_dead(db: sqlite_utils.Database, ids: Iterable[int] | None = None) -> l
     revived = [r["id"] for r in rows(db.conn, "SELECT id FROM outbox WHERE status = 'dead' ORDER BY id")
                if wanted is None or r["id"] in wanted]
     for i in revived:
-        db["outbox"].update(i, {"status": "failed", "attempts": 0, "next_attempt_at": None})
+        table(db, "outbox").update(i, {"status": "failed", "attempts": 0, "next_attempt_at": None})
     return revived
 
 
@@ -131,7 +131,7 @@ def drop(db: sqlite_utils.Database, alert_id: int) -> dict[str, Any]:
     stay not alerted, and are not composed again.  KeyError if no such unsent alert."""
     row = _status(db, alert_id)
     check_transition(alert_id, row["status"], "dropped")
-    db["outbox"].update(alert_id, {"status": "dropped", "dropped_at": ts(utcnow()), "next_attempt_at": None})
+    table(db, "outbox").update(alert_id, {"status": "dropped", "dropped_at": ts(utcnow()), "next_attempt_at": None})
     return alert_row(row)
 
 

@@ -14,8 +14,7 @@ from urllib.parse import unquote
 import sqlite_utils
 
 from storage import identity
-from storage._common import StoreError, dumps, one, rows, ts, utcnow
-from storage.agencies import normalise
+from storage._common import table, StoreError, dumps, one, rows, ts, utcnow
 from storage.models import Cell, CellKind, Finding, ParseStatus, ParseWarning, Report, Source
 
 #: Reports read per round of queries by ``load`` (SQLite allows 32,766 parameters).
@@ -82,13 +81,10 @@ def save(db: sqlite_utils.Database, report: Report, *, version_id: int, report_u
     existing = dict(existing) if existing else None
     if not richer_parse_wins(existing, document_id=ver["document_id"], assessable=assessable):
         return existing["id"]
-    agency_id = identity.agency_id(db, report.agency, site=site) if report.agency else None
-    agency_region = None
-    if agency_id is not None:
-        if report.agency_printed and report.agency_printed != report.agency:
-            # the printed short name is an alias of the agency it was qualified to, on this site
-            identity.add_alias(db, agency_id, site or "", normalise(report.agency_printed).name)
-        agency_region = one(conn, "SELECT region FROM agencies WHERE id = ?", (agency_id,))["region"]
+    agency_id, agency_region = None, None
+    if report.agency:
+        # the printed short name is an alias of the agency it was qualified to, on this site
+        agency_id, agency_region = identity.agency(db, report.agency, site=site, printed=report.agency_printed)
     seen = ts(first_seen) or ver["first_seen"]
     if existing and existing["first_seen"] < seen:
         seen = existing["first_seen"]
@@ -114,22 +110,22 @@ def save(db: sqlite_utils.Database, report: Report, *, version_id: int, report_u
         report_id = existing["id"]
         old = {(r["table_name"], r["row"], r["column"]): (r["value"], r["kind"]) for r in rows(
             conn, 'SELECT table_name, row, "column", value, kind FROM cells WHERE report_id = ?', (report_id,))}
-        db["reports"].update(report_id, values)
-        db["cells"].delete_where("report_id = ?", [report_id])
-        db["warnings"].delete_where("report_id = ?", [report_id])
+        table(db, "reports").update(report_id, values)
+        table(db, "cells").delete_where("report_id = ?", [report_id])
+        table(db, "warnings").delete_where("report_id = ?", [report_id])
     else:
-        report_id = db["reports"].insert(values).last_pk
+        report_id = table(db, "reports").insert(values).last_pk
     # list mode (a first row of column names): no dict per cell
-    db["cells"].insert_all(
+    table(db, "cells").insert_all(
         [_CELL_COLUMNS, *((report_id, c.table, c.row, c.column, c.value, c.raw, c.kind.value, c.label, c.confidence)
                           for c in cells)], batch_size=1000)
-    db["warnings"].insert_all(({"report_id": report_id, "seq": i, "code": w.code, "message": w.message,
+    table(db, "warnings").insert_all(({"report_id": report_id, "seq": i, "code": w.code, "message": w.message,
                                 "cell": w.cell} for i, w in enumerate(report.warnings)), batch_size=1000)
     if existing and one(conn, "SELECT 1 FROM report_text WHERE report_id = ?", (report_id,)):
         # an UPDATE, not a REPLACE: REPLACE would skip the FTS index's delete trigger
-        db["report_text"].update(report_id, text)
+        table(db, "report_text").update(report_id, text)
     else:
-        db["report_text"].insert({"report_id": report_id, **text})
+        table(db, "report_text").insert({"report_id": report_id, **text})
     if old is not None:
         count, changed = cell_changes(old, {(c.table, c.row, c.column): (c.value, c.kind.value) for c in cells})
         if count:
@@ -138,7 +134,7 @@ def save(db: sqlite_utils.Database, report: Report, *, version_id: int, report_u
             if reparse:
                 detail.update(parser_version=parser_version, previous_parser_version=existing.get("parser_version"))
             at = ts(utcnow()) if reparse or first_seen is None else ts(first_seen)
-            db["events"].insert({"kind": kind, "at": at, "url": report_url, "document_id": ver["document_id"],
+            table(db, "events").insert({"kind": kind, "at": at, "url": report_url, "document_id": ver["document_id"],
                                  "version_id": version_id, "report_id": report_id, "detail": dumps(detail)})
     return report_id
 

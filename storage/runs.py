@@ -7,18 +7,18 @@ from typing import Any
 
 import sqlite_utils
 
-from storage._common import dumps, rows, ts, utcnow
+from storage._common import table, dumps, rows, ts, utcnow
 
 
 
 def start(db: sqlite_utils.Database, kind: str, *, config: dict[str, Any] | None = None) -> int:
-    return db["runs"].insert({"kind": kind, "started": ts(utcnow()), "status": "running",
+    return table(db, "runs").insert({"kind": kind, "started": ts(utcnow()), "status": "running",
                               "config": dumps(config) if config is not None else None}).last_pk
 
 
 def finish(db: sqlite_utils.Database, run_id: int, status: str, stats: dict[str, Any] | None = None,
            error: str | None = None) -> None:
-    db["runs"].update(run_id, {"finished": ts(utcnow()), "status": status,
+    table(db, "runs").update(run_id, {"finished": ts(utcnow()), "status": status,
                                "stats": dumps(stats) if stats is not None else None, "error": error})
 
 
