@@ -70,3 +70,12 @@ def test_the_fts_index_is_the_one_sqlite_utils_searches(store):
     assert db["report_text"].detect_fts() == "report_text_fts"
     assert [r["report_id"] for r in db["report_text"].search("政府信息公开申请")] == [rid]
     assert [r["report_id"] for r in store.search("政府信息公开申请")] == [rid]
+
+
+def test_upsert_site_keeps_what_a_call_does_not_state(store):
+    sid = store.upsert_site("huzhu", region="互助县", start_url="http://huzhu.gov.cn/")
+    assert store.upsert_site("huzhu", start_url="http://huzhu.gov.cn/xxgk/") == sid
+    assert store.site_region("huzhu") == "互助县"
+    row = store.conn.execute("SELECT region, start_url FROM sites WHERE id = ?", (sid,)).fetchone()
+    assert tuple(row) == ("互助县", "http://huzhu.gov.cn/xxgk/")
+    assert store.upsert_site("other") != sid and store.site_region("other") is None
