@@ -80,7 +80,8 @@ def save(db: sqlite_utils.Database, doc: Document, *, run_id: int | None = None)
             "listing_date": doc.listing_date, "page_date": doc.page_date}
     is_new = row is None
     if is_new:
-        document_id = table(db, "documents").insert({"url": doc.url, **page, "first_seen": seen, "last_seen": seen}).last_pk
+        document_id = table(db, "documents").insert(
+            {"url": doc.url, **page, "first_seen": seen, "last_seen": seen}).last_pk
         latest_sha = None
     else:
         document_id, latest_sha = row["id"], row["latest_sha"]
@@ -104,12 +105,12 @@ def save(db: sqlite_utils.Database, doc: Document, *, run_id: int | None = None)
         table(db, "documents").update(document_id, {"latest_version_id": version_id})
     if is_new or revised:
         table(db, "events").insert({"kind": "new_document" if is_new else "revised", "at": seen, "url": doc.url,
-                             "document_id": document_id, "version_id": version_id, "run_id": run_id,
-                             "detail": dumps({"sha256": sha, "previous_sha256": latest_sha, "size": doc.size})})
+                                  "document_id": document_id, "version_id": version_id, "run_id": run_id,
+                                  "detail": dumps({"sha256": sha, "previous_sha256": latest_sha, "size": doc.size})})
     if doc.url.startswith(("http://", "https://")):
         table(db, "fetches").insert({"run_id": run_id, "url": doc.url, "site": doc.site, "fetched_at": seen,
-                              "http_status": doc.status, "fetch_status": doc.fetch_status, "etag": doc.etag,
-                              "last_modified": doc.last_modified, "sha256": sha, "version_id": version_id})
+                                   "http_status": doc.status, "fetch_status": doc.fetch_status, "etag": doc.etag,
+                                   "last_modified": doc.last_modified, "sha256": sha, "version_id": version_id})
     return SavedDocument(document_id, version_id, sha, is_new, revised, unchanged)
 
 
@@ -122,10 +123,10 @@ def record_fetch(db: sqlite_utils.Database, url: str, *, run_id: int | None, htt
     """
     now = ts(utcnow())
     cache = fetch_cache(db, url)
-    table(db, "fetches").insert({"run_id": run_id, "url": url, "site": site, "fetched_at": now, "http_status": http_status,
-                          "fetch_status": fetch_status, "etag": etag, "last_modified": last_modified,
-                          "sha256": cache["sha256"] if cache else None,
-                          "version_id": cache["version_id"] if cache else None, "error": error})
+    table(db, "fetches").insert({"run_id": run_id, "url": url, "site": site, "fetched_at": now,
+                                 "http_status": http_status, "fetch_status": fetch_status, "etag": etag,
+                                 "last_modified": last_modified, "sha256": cache["sha256"] if cache else None,
+                                 "version_id": cache["version_id"] if cache else None, "error": error})
     if fetch_status == "not_modified" and cache and cache["version_id"]:
         if now > cache["last_seen"]:
             table(db, "documents").update(cache["document_id"], {"last_seen": now})
@@ -148,7 +149,7 @@ def mark_parse_failed(db: sqlite_utils.Database, version_id: int, *, failure: st
     """A parse job that died (failure: timeout | memory | cpu | crash | error): status ``parse_failed``,
     not retried until the parser version differs from ``parser_version``."""
     table(db, "document_versions").update(version_id, {"parse_status": "parse_failed", "parse_failure": failure,
-                                                "parse_error": error, "parser_version": parser_version})
+                                                     "parse_error": error, "parser_version": parser_version})
 
 
 # -- reads ------------------------------------------------------------------------------------------

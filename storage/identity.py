@@ -58,7 +58,7 @@ def agency(db: sqlite_utils.Database, name: str, *, site: str | None = None, kin
     chosen = choice.agency_id
     if chosen is None:
         chosen = table(db, "agencies").insert({"site": site_key, "name": n.name, "norm": n.norm, "region": n.region,
-                                               "kind": kind or n.kind}).last_pk
+                                                    "kind": kind or n.kind}).last_pk
         region = n.region
     else:
         changes: dict[str, Any] = {}

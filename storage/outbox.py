@@ -84,8 +84,8 @@ def _status(db: sqlite_utils.Database, alert_id: int) -> dict[str, Any]:
 def _add_delivered(db: sqlite_utils.Database, row: dict[str, Any], recipients: Iterable[str]) -> None:
     new = list(recipients)
     if new:
-        table(db, "outbox").update(row["id"], {"delivered": dumps(delivered_union(json.loads(row["delivered"] or "[]"),
-                                                                           new))})
+        done = json.loads(row["delivered"] or "[]")
+        table(db, "outbox").update(row["id"], {"delivered": dumps(delivered_union(done, new))})
 
 
 def mark_sent(db: sqlite_utils.Database, alert_id: int, *, message_id: str | None = None,
@@ -95,8 +95,8 @@ def mark_sent(db: sqlite_utils.Database, alert_id: int, *, message_id: str | Non
     row = _status(db, alert_id)
     _add_delivered(db, row, delivered)
     table(db, "outbox").update(alert_id, {"status": "sent", "sent_at": ts(utcnow()),
-                                   "message_id": message_id or row["message_id"], "attempts": row["attempts"] + 1,
-                                   "last_error": None, "next_attempt_at": None})
+                                        "message_id": message_id or row["message_id"], "attempts": row["attempts"] + 1,
+                                        "last_error": None, "next_attempt_at": None})
     # set logic over JSON arrays: sqlite-utils has no way to say it
     db.execute(
         "UPDATE findings SET alerted = 1 WHERE fingerprint IN "
@@ -112,7 +112,7 @@ def mark_failed(db: sqlite_utils.Database, alert_id: int, *, error: str, next_at
     _add_delivered(db, row, delivered)
     status = status_after_failure(row["attempts"], max_attempts)
     table(db, "outbox").update(alert_id, {"attempts": row["attempts"] + 1, "last_error": error,
-                                   "next_attempt_at": ts(next_attempt_at), "status": status})
+                                        "next_attempt_at": ts(next_attempt_at), "status": status})
     return status
 
 

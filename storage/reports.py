@@ -120,7 +120,7 @@ def save(db: sqlite_utils.Database, report: Report, *, version_id: int, report_u
         [_CELL_COLUMNS, *((report_id, c.table, c.row, c.column, c.value, c.raw, c.kind.value, c.label, c.confidence)
                           for c in cells)], batch_size=1000)
     table(db, "warnings").insert_all(({"report_id": report_id, "seq": i, "code": w.code, "message": w.message,
-                                "cell": w.cell} for i, w in enumerate(report.warnings)), batch_size=1000)
+                                     "cell": w.cell} for i, w in enumerate(report.warnings)), batch_size=1000)
     if existing and one(conn, "SELECT 1 FROM report_text WHERE report_id = ?", (report_id,)):
         # an UPDATE, not a REPLACE: REPLACE would skip the FTS index's delete trigger
         table(db, "report_text").update(report_id, text)
@@ -135,7 +135,7 @@ def save(db: sqlite_utils.Database, report: Report, *, version_id: int, report_u
                 detail.update(parser_version=parser_version, previous_parser_version=existing.get("parser_version"))
             at = ts(utcnow()) if reparse or first_seen is None else ts(first_seen)
             table(db, "events").insert({"kind": kind, "at": at, "url": report_url, "document_id": ver["document_id"],
-                                 "version_id": version_id, "report_id": report_id, "detail": dumps(detail)})
+                                      "version_id": version_id, "report_id": report_id, "detail": dumps(detail)})
     return report_id
 
 

@@ -13,13 +13,13 @@ from storage._common import table, dumps, rows, ts, utcnow
 
 def start(db: sqlite_utils.Database, kind: str, *, config: dict[str, Any] | None = None) -> int:
     return table(db, "runs").insert({"kind": kind, "started": ts(utcnow()), "status": "running",
-                              "config": dumps(config) if config is not None else None}).last_pk
+                                   "config": dumps(config) if config is not None else None}).last_pk
 
 
 def finish(db: sqlite_utils.Database, run_id: int, status: str, stats: dict[str, Any] | None = None,
            error: str | None = None) -> None:
     table(db, "runs").update(run_id, {"finished": ts(utcnow()), "status": status,
-                               "stats": dumps(stats) if stats is not None else None, "error": error})
+                                    "stats": dumps(stats) if stats is not None else None, "error": error})
 
 
 def last(db: sqlite_utils.Database, limit: int = 10, kind: str | None = None) -> list[dict[str, Any]]:
