@@ -1,19 +1,30 @@
-"""Parsing speed on the rendered seed corpus, per format, on one core.
+"""Parsing speed per format, against baselines measured in the same run.
 
-    .venv/bin/python bench/parse_bench.py [--seconds 3] [--outdir DIR] [--before REV]
+    .venv/bin/python bench/parse_bench.py [--seconds 2] [--rounds 3] [--before REV] [--wall] [--outdir DIR]
 
-Renders the five seeds (tests/render_seeds.py: HTML, DOCX, PDF; the seed texts themselves for
-text; tests/parsing/seed_layouts.py: the seeds as WPS-style PDFs, "pdf-wps", in four layouts —
-prose over white boxes, in frames, underlined, inside a page border), then for each format runs
-``parse_bytes`` (extraction + mapping + single-report checks) over the corpus repeatedly for at
-least ``--seconds`` and prints reports per second, and the same for extraction alone.  Baseline,
-in the same process and on the same PDFs: pdfplumber's own ``page.extract_tables()`` over every
-page.  Targets: HTML >= 200 reports/s, PDF >= 10 reports/s.
+The corpus: the five seeds rendered (tests/render_seeds.py: HTML, DOCX, PDF and one DOC through
+LibreOffice; the seed texts themselves for text) and drawn as real-layout PDFs
+(tests/parsing/seed_layouts.py, "pdf-wps": prose over white unstroked boxes as WPS exports it, prose
+in drawn frames, every line underlined, a page border; all with "- N -" page numbers and CR LF in the
+text layer).  Everything measured must parse: a fast wrong parser is no figure.
 
-Before/after: with ``--before REV`` (default ``main`` when this is a git checkout that has it),
-the parser of REV (``git archive``d to a temporary directory) measures the same corpus files in a
-child process, alternating with this tree's parser round by round (best of the rounds each), and
-the ratio after/before is printed per format: the aim is no format more than 10% slower.
+Two comparisons, each printed as figures and ratios:
+
+1. **No format slower** (issue 10): the parser of this tree and the parser of ``--before`` (default
+   612a36a, the commit before issue 10's work; ``git archive``d to a temporary directory) each parse
+   the same corpus files in a child process of their own, in alternating order round by round (A B,
+   B A, ...).  Per format: the median of the rounds for each, and the median of the per-round
+   after/before ratios; a ratio under 0.90 is flagged.
+2. **The PDF baseline** (issue 14), in this process, round by round on each PDF set (the LibreOffice
+   renders, each WPS layout): the floor, pypdfium2 text extraction alone (open, ``get_textpage`` and
+   ``get_text_range`` of every page: what any parser on pypdfium2 must spend); our full ``parse``
+   (extraction, mapping to the report model, the single-report checks) and our extraction alone; and
+   pdfplumber's ``page.extract_tables()`` on every page.  Medians of the per-round ratios.  Targets:
+   ours >= 0.5 of the floor and >= 20x pdfplumber.
+
+Timing: CPU seconds of the process and of the children it waited for (LibreOffice for DOC) by default,
+which other work on a shared machine disturbs less than the wall clock (``--wall`` for that); every
+process pinned to the same one core; each figure is documents read over at least ``--seconds``.
 """
 from __future__ import annotations
 
@@ -21,6 +32,7 @@ import argparse
 import io
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -29,8 +41,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FORMATS = ("html", "docx", "pdf", "pdf-wps", "text")
+FORMATS = ("html", "docx", "pdf", "doc", "text", "pdf-wps")
 TARGETS = {"html": 200.0, "pdf": 10.0}
+#: the commit before issue 10's work (its branches h10a/h10b were merged after it)
+BEFORE_ISSUE_10 = "612a36a"
+PDF_TARGET_FLOOR, PDF_TARGET_PLUMBER = 0.5, 20.0
+
+
+def _cpu_clock() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+_CLOCK = _cpu_clock
 
 
 def _code_path(code: str | None) -> None:
@@ -40,28 +63,145 @@ def _code_path(code: str | None) -> None:
         sys.path.insert(0, code)
 
 
-#: Wall-clock by default; ``--cpu-time`` counts this process's CPU seconds instead, which other
-#: processes on a shared machine disturb far less (they still share caches and the core).
-_CLOCK = time.perf_counter
+def _rate(fn, docs: list, seconds: float) -> float:
+    """Documents per second of ``fn`` over ``docs``: whole passes until ``seconds`` have gone by."""
+    n = 0
+    start = _CLOCK()
+    while True:
+        for d in docs:
+            fn(d)
+        n += len(docs)
+        elapsed = _CLOCK() - start
+        if elapsed >= seconds:
+            return n / elapsed
 
 
-def _rate(fn, docs: list[bytes], seconds: float, repeats: int = 3) -> float:
-    """Documents per second of ``fn`` over ``docs``: the best of ``repeats`` runs of at least
-    ``seconds / repeats`` each (the best run is the one least disturbed by other processes)."""
-    fn(docs[0])  # warm up imports and caches
-    best = 0.0
-    for _ in range(repeats):
-        n = 0
-        start = _CLOCK()
-        while True:
-            for d in docs:
-                fn(d)
-            n += len(docs)
-            elapsed = _CLOCK() - start
-            if elapsed >= seconds / repeats:
-                break
-        best = max(best, n / elapsed)
-    return best
+# -- the corpus ------------------------------------------------------------------------------------
+
+def build_corpus(outdir: Path) -> Path:
+    """Render the corpus into outdir/corpus (one file per document, manifest.json) and return it."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT / "tests" / "parsing"))
+    import render_seeds
+    import seed_layouts
+
+    items = render_seeds.render_corpus(outdir, formats=("html", "docx", "pdf", "doc"))
+    docs: list[tuple[str, str, bytes, str | None]] = [
+        (r.fmt, r.fmt, Path(r.path).read_bytes(), r.content_type) for r in items]
+    for stem in render_seeds.seed_stems():
+        docs.append(("text", "text", (render_seeds.SEEDS / f"{stem}.txt").read_bytes(), "text/plain"))
+        for layout in seed_layouts.LAYOUTS:
+            docs.append(("pdf-wps", f"wps-{layout}", seed_layouts.seed_pdf(stem, layout), "application/pdf"))
+    corpus = outdir / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    manifest = []
+    for i, (fmt, pdf_set, data, ctype) in enumerate(docs):
+        name = f"{i:03d}.{fmt}"
+        (corpus / name).write_bytes(data)
+        manifest.append({"file": name, "format": fmt, "set": pdf_set, "content_type": ctype})
+    (corpus / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return corpus
+
+
+def load_corpus(corpus: Path, key: str = "format") -> dict[str, list[tuple[bytes, str | None]]]:
+    out: dict[str, list[tuple[bytes, str | None]]] = {}
+    for item in json.loads((corpus / "manifest.json").read_text(encoding="utf-8")):
+        out.setdefault(item[key], []).append(((corpus / item["file"]).read_bytes(), item["content_type"]))
+    return out
+
+
+# -- 1. this tree against another revision -----------------------------------------------------------
+
+def measure(corpus: Path, seconds: float, code: str | None = None,
+            formats: tuple[str, ...] = FORMATS) -> dict[str, float]:
+    """{format: parse reports/s} with the parser of ``code`` (default: this tree)."""
+    _code_path(code)
+    from crawler.parsing import parse_bytes
+
+    out: dict[str, float] = {}
+    for fmt, docs in load_corpus(corpus).items():
+        if fmt not in formats:
+            continue
+        ctypes = [c for _, c in docs]
+        idx = list(range(len(docs)))
+        parse_bytes(docs[0][0], content_type=ctypes[0])  # imports, caches
+        out[fmt] = _rate(lambda i: parse_bytes(docs[i][0], content_type=ctypes[i]), idx, seconds)
+    return out
+
+
+def _git_tree(rev: str) -> str | None:
+    """REV's packages extracted to a temporary directory (None when git or REV is missing)."""
+    try:
+        subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "-q", rev + "^{commit}"],
+                       check=True, capture_output=True)
+        top = subprocess.run(["git", "-C", str(ROOT), "ls-tree", "--name-only", rev], check=True,
+                             capture_output=True, text=True).stdout.split()
+        pkgs = [p for p in ("crawler", "storage", "monitor", "spiders", "vocabulary") if p in top]
+        blob = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, *pkgs],
+                              check=True, capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    tree = tempfile.mkdtemp(prefix="nianbao-before-")
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
+        tar.extractall(tree, filter="data")
+    return tree
+
+
+def _measure_child(corpus: Path, seconds: float, tree: str | None, formats: tuple[str, ...]) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--measure", str(corpus), "--seconds", str(seconds),
+           "--formats", ",".join(formats)]
+    if tree:
+        cmd += ["--code", tree]
+    if _CLOCK is time.perf_counter:
+        cmd.append("--wall")
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def compare_revisions(corpus_dir: Path, tree: str, rounds: int, seconds: float,
+                      formats: tuple[str, ...] = FORMATS) -> None:
+    after: dict[str, list[float]] = {}
+    before: dict[str, list[float]] = {}
+    for r in range(rounds):
+        order = ("after", "before") if r % 2 == 0 else ("before", "after")
+        for who in order:
+            vals = _measure_child(corpus_dir, seconds, None if who == "after" else tree, formats)
+            for fmt, v in vals.items():
+                (after if who == "after" else before).setdefault(fmt, []).append(v)
+        print(f"  round {r + 1}/{rounds} ({' then '.join(order)}) done", flush=True)
+    print(f"\n{'format':8} {'after reports/s':>16} {'before reports/s':>17} {'after/before':>13}   per round"
+          f"   (medians of {rounds} alternating rounds)")
+    for fmt in FORMATS:
+        if fmt not in after or fmt not in before:
+            continue
+        a, b = statistics.median(after[fmt]), statistics.median(before[fmt])
+        ratios = [x / y for x, y in zip(after[fmt], before[fmt]) if y]
+        ratio = statistics.median(ratios)
+        target = TARGETS.get(fmt)
+        note = "" if ratio >= 0.9 else "  SLOWER >10%"
+        if target is not None and a < target:
+            note += f"  (target {target:.0f}/s MISSED)"
+        print(f"{fmt:8} {a:16.1f} {b:17.1f} {ratio:12.2f}x   {' '.join(f'{x:.2f}' for x in ratios)}{note}")
+
+
+# -- 2. the PDF baseline ---------------------------------------------------------------------------
+
+def _floor(data: bytes) -> int:
+    """pypdfium2 text extraction alone: what any parser built on it spends at least."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(data)
+    n = 0
+    try:
+        for i in range(len(pdf)):
+            page = pdf[i]
+            tp = page.get_textpage()
+            n += len(tp.get_text_range())
+            tp.close()
+            page.close()
+    finally:
+        pdf.close()
+    return n
 
 
 def _pdfplumber_tables(data: bytes) -> int:
@@ -71,151 +211,109 @@ def _pdfplumber_tables(data: bytes) -> int:
         return sum(len(page.extract_tables()) for page in pdf.pages)
 
 
-def build_corpus(outdir: Path) -> Path:
-    """Render the corpus into outdir/corpus (one file per document, manifest.json) and return it."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    sys.path.insert(0, str(ROOT / "tests" / "parsing"))
-    import render_seeds
-    import seed_layouts
-
-    items = render_seeds.render_corpus(outdir, formats=("html", "docx", "pdf"))
-    docs: list[tuple[str, bytes, str | None]] = [(r.fmt, Path(r.path).read_bytes(), r.content_type) for r in items]
-    for stem in render_seeds.seed_stems():
-        docs.append(("text", (render_seeds.SEEDS / f"{stem}.txt").read_bytes(), "text/plain"))
-        for layout in seed_layouts.LAYOUTS:
-            docs.append(("pdf-wps", seed_layouts.seed_pdf(stem, layout), "application/pdf"))
-    corpus = outdir / "corpus"
-    corpus.mkdir(parents=True, exist_ok=True)
-    manifest = []
-    for i, (fmt, data, ctype) in enumerate(docs):
-        name = f"{i:03d}.{fmt}"
-        (corpus / name).write_bytes(data)
-        manifest.append({"file": name, "format": fmt, "content_type": ctype})
-    (corpus / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return corpus
-
-
-def load_corpus(corpus: Path) -> dict[str, list[tuple[bytes, str | None]]]:
-    out: dict[str, list[tuple[bytes, str | None]]] = {f: [] for f in FORMATS}
-    for item in json.loads((corpus / "manifest.json").read_text(encoding="utf-8")):
-        out[item["format"]].append(((corpus / item["file"]).read_bytes(), item["content_type"]))
-    return out
-
-
-def measure(corpus: Path, seconds: float, code: str | None = None) -> dict[str, list[float]]:
-    """{format: [parse reports/s, extract-only/s]} with the parser of ``code`` (default: this tree)."""
-    _code_path(code)
+def pdf_baseline(corpus_dir: Path, rounds: int, seconds: float) -> None:
     from crawler.parsing import extract_bytes, parse_bytes
+    import pypdfium2 as pdfium
 
-    docs_by_fmt = load_corpus(corpus)
-    out: dict[str, list[float]] = {}
-    for fmt in FORMATS:
-        docs = docs_by_fmt[fmt]
-        ctypes = {d: c for d, c in docs}
-        blobs = [d for d, _ in docs]
-        full = _rate(lambda d: parse_bytes(d, content_type=ctypes[d]), blobs, seconds)
-        ext = _rate(lambda d: extract_bytes(d, content_type=ctypes[d]), blobs, seconds)
-        out[fmt] = [full, ext]
-    return out
-
-
-def _git_tree(rev: str) -> str | None:
-    """REV's tracked files extracted to a temporary directory (None when git or REV is missing)."""
-    try:
-        subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--verify", "-q", rev + "^{commit}"],
-                       check=True, capture_output=True)
-        blob = subprocess.run(["git", "-C", str(ROOT), "archive", "--format=tar", rev, "crawler", "storage",
-                               "monitor", "spiders"], check=True, capture_output=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    tree = tempfile.mkdtemp(prefix="nianbao-before-")
-    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
-        tar.extractall(tree, filter="data")
-    return tree
-
-
-def _measure_child(corpus: Path, seconds: float, tree: str) -> dict[str, list[float]]:
-    cmd = [sys.executable, __file__, "--measure", str(corpus), "--code", tree, "--seconds", str(seconds)]
-    if _CLOCK is time.process_time:
-        cmd.append("--cpu-time")
-    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    return json.loads(res.stdout.strip().splitlines()[-1])
+    sets = {k: [d for d, _ in v] for k, v in load_corpus(corpus_dir, key="set").items()
+            if k == "pdf" or k.startswith("wps-")}
+    ours = lambda d: parse_bytes(d, content_type="application/pdf")  # noqa: E731
+    ext = lambda d: extract_bytes(d, content_type="application/pdf")  # noqa: E731
+    print(f"\n{'PDF set':18} {'docs':>4} {'pages':>5} {'floor/s':>8} {'ours/s':>7} {'extract/s':>9} "
+          f"{'plumber/s':>9} {'ours/floor':>10} {'extract/floor':>13} {'ours/plumber':>12}")
+    for name, docs in sets.items():
+        pages = 0
+        for d in docs:
+            pdf = pdfium.PdfDocument(d)
+            pages += len(pdf)
+            pdf.close()
+        for fn in (_floor, ours, ext, _pdfplumber_tables):
+            fn(docs[0])  # warm up imports and caches
+        fl, us, ex, pl = [], [], [], []
+        for _ in range(rounds):
+            fl.append(_rate(_floor, docs, seconds))
+            us.append(_rate(ours, docs, seconds))
+            ex.append(_rate(ext, docs, seconds))
+            pl.append(_rate(_pdfplumber_tables, docs, seconds))
+        med = statistics.median
+        r_floor = med(u / f for u, f in zip(us, fl))
+        r_ext = med(e / f for e, f in zip(ex, fl))
+        r_pl = med(u / p for u, p in zip(us, pl))
+        print(f"{name:18} {len(docs):4d} {pages:5d} {med(fl):8.1f} {med(us):7.1f} {med(ex):9.1f} {med(pl):9.2f} "
+              f"{r_floor:10.2f} {r_ext:13.2f} {r_pl:11.1f}x"
+              + ("" if r_floor >= PDF_TARGET_FLOOR else f"  floor target {PDF_TARGET_FLOOR} MISSED")
+              + ("" if r_pl >= PDF_TARGET_PLUMBER else f"  pdfplumber target {PDF_TARGET_PLUMBER:.0f}x MISSED"))
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=float, default=3.0, help="minimum measuring time per figure")
+    ap.add_argument("--seconds", type=float, default=2.0, help="minimum measuring time per figure")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds; figures are their medians")
     ap.add_argument("--outdir", default=None, help="where to render the corpus (default: a temp dir)")
-    ap.add_argument("--before", default="main", help="git revision to compare with ('' for none)")
-    ap.add_argument("--rounds", type=int, default=2, help="before/after rounds, alternating")
-    ap.add_argument("--cpu-time", action="store_true", help="time by process CPU time, not wall clock")
+    ap.add_argument("--before", default=BEFORE_ISSUE_10, help="git revision to compare with ('' for none)")
+    ap.add_argument("--skip-before", action="store_true", help="only the PDF baseline")
+    ap.add_argument("--skip-pdf", action="store_true", help="only the comparison with --before")
+    ap.add_argument("--wall", action="store_true", help="time by the wall clock, not CPU time")
+    ap.add_argument("--formats", default=",".join(FORMATS), help="formats compared with --before (comma-separated)")
+    ap.add_argument("--corpus", default=None, help="an already rendered corpus directory (skips rendering)")
     ap.add_argument("--measure", default=None, help=argparse.SUPPRESS)  # child: corpus dir
     ap.add_argument("--code", default=None, help=argparse.SUPPRESS)  # child: tree of the parser
     args = ap.parse_args(argv)
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
-    if args.cpu_time:
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, the same for every child
+    if args.wall:
         global _CLOCK
-        _CLOCK = time.process_time
+        _CLOCK = time.perf_counter
     if args.measure:
-        print(json.dumps(measure(Path(args.measure), args.seconds, args.code)))
+        print(json.dumps(measure(Path(args.measure), args.seconds, args.code, tuple(args.formats.split(",")))))
         return 0
 
     _code_path(None)
     from crawler.parsing import parse_bytes
     from storage.models import ParseStatus
 
-    outdir = Path(args.outdir or tempfile.mkdtemp(prefix="nianbao-bench-"))
-    corpus_dir = build_corpus(outdir)
+    formats = tuple(f for f in args.formats.split(",") if f)
+    unknown = set(formats) - set(FORMATS)
+    if unknown:
+        ap.error(f"--formats: unknown {', '.join(sorted(unknown))}; known: {', '.join(FORMATS)}")
+    if args.corpus:
+        corpus_dir = outdir = Path(args.corpus)
+        if not (corpus_dir / "manifest.json").is_file():
+            ap.error(f"--corpus {corpus_dir}: no manifest.json there (a directory this bench rendered)")
+    else:
+        outdir = Path(args.outdir or tempfile.mkdtemp(prefix="nianbao-bench-"))
+        corpus_dir = build_corpus(outdir)
     corpus = load_corpus(corpus_dir)
-
-    # Everything measured must parse: a fast wrong parser is no figure.
     for fmt, docs in corpus.items():
         for data, ctype in docs:
             rep = parse_bytes(data, content_type=ctype)
             if rep.status not in (ParseStatus.PARSED, ParseStatus.PARTIAL):
                 print(f"warning: a {fmt} document did not parse: {rep.status.value} {rep.error}")
+    try:
+        load = "load average %.1f %.1f %.1f" % os.getloadavg()
+    except OSError:
+        load = "load average unknown"
+    print(f"corpus in {outdir}: " + ", ".join(f"{fmt} {len(corpus.get(fmt, []))}" for fmt in FORMATS)
+          + f"; {os.cpu_count()} cores, {load} at the start; one pinned core; "
+          + ("wall clock" if args.wall else "CPU time (process + waited-for children)")
+          + f"; >= {args.seconds:g} s per figure; {args.rounds} rounds")
 
-    pages = 0
-    import pypdfium2 as pdfium
-
-    for data, _ in corpus["pdf"]:
-        doc = pdfium.PdfDocument(data)
-        pages += len(doc)
-        doc.close()
-
-    tree = _git_tree(args.before) if args.before else None
-    print(f"corpus: {len(corpus['html'])} reports per format ({len(corpus['pdf-wps'])} WPS-style PDFs), "
-          f"rendered in {outdir}; PDFs have {pages} pages in all; one core, >= {args.seconds:.0f} s per figure"
-          + (f"; before = {args.before}, best of {args.rounds} alternating rounds" if tree else "")
-          + ("; CPU time" if args.cpu_time else "; wall clock") + "\n")
-    after: dict[str, list[float]] = {}
-    before: dict[str, list[float]] = {}
-    for _ in range(args.rounds if tree else 1):
-        for fmt, vals in measure(corpus_dir, args.seconds).items():
-            after[fmt] = [max(a, b) for a, b in zip(after.get(fmt, [0.0, 0.0]), vals)]
-        if tree:
-            for fmt, vals in _measure_child(corpus_dir, args.seconds, tree).items():
-                before[fmt] = [max(a, b) for a, b in zip(before.get(fmt, [0.0, 0.0]), vals)]
-
-    head = f"{'format':8} {'parse reports/s':>16} {'extract only/s':>15} {'target':>8}"
-    if tree:
-        head += f" {'before parse/s':>15} {'after/before':>13}"
-    print(head)
-    for fmt in FORMATS:
-        full, ext = after[fmt]
-        target = TARGETS.get(fmt)
-        mark = "" if target is None else (f"{target:>6.0f} {'ok' if full >= target else 'MISSED'}")
-        line = f"{fmt:8} {full:16.1f} {ext:15.1f} {mark:>8}"
-        if tree:
-            ratio = full / before[fmt][0] if before[fmt][0] else float("nan")
-            line += f" {before[fmt][0]:15.1f} {ratio:12.2f}x{'' if ratio >= 0.9 else '  SLOWER >10%'}"
-        print(line)
-
-    base = _rate(_pdfplumber_tables, [d for d, _ in corpus["pdf"]], args.seconds)
-    print(f"\nbaseline: pdfplumber page.extract_tables() over every page: {base:.2f} reports/s "
-          f"({base * pages / len(corpus['pdf']):.1f} pages/s)")
-    print(f"ratio: our full PDF parse is {after['pdf'][0] / base:.1f}x pdfplumber's table extraction alone")
+    if not args.skip_before and args.before:
+        tree = _git_tree(args.before)
+        if tree is None:
+            print(f"\nno comparison: git revision {args.before!r} not found")
+        else:
+            print(f"\n1. this tree (after) against {args.before} (before), each in its own child process:")
+            compare_revisions(corpus_dir, tree, args.rounds, args.seconds, formats)
+    if not args.skip_pdf:
+        print("\n2. PDF: our parse against pypdfium2's text extraction alone (floor) and pdfplumber's "
+              "extract_tables, same process, per round; medians of the per-round ratios "
+              f"(targets: >= {PDF_TARGET_FLOOR} of the floor, >= {PDF_TARGET_PLUMBER:.0f}x pdfplumber)")
+        pdf_baseline(corpus_dir, args.rounds, args.seconds)
+    try:
+        print("\nload average %.1f %.1f %.1f at the end" % os.getloadavg())
+    except OSError:
+        pass
     return 0
 
 

@@ -137,3 +137,45 @@ def test_narrative_mismatch_found_in_wps_pdf(layout):
     assert len(nar) == 1
     assert nar[0].numbers["text"] == 17 and nar[0].numbers["table"] == 7
     assert "受理政府信息公开申请17件" in nar[0].message
+
+
+# -- the fast paths read what the plain ones read ----------------------------------------------------
+
+class _PlainPolicy(RulingPolicy):
+    """The default policy under another class: the extractor then reads every path's full PathPaint
+    and asks ``is_ruling`` (no shortcut), which must give the same rulings as the built-in fast test."""
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_fast_ruling_test_gives_the_policys_rulings(pdfs, layout):
+    doc = pdfium.PdfDocument(pdfs[(STEMS[0], layout)])
+    try:
+        n = 0
+        for i in range(len(doc)):
+            page = doc[i]
+            height = page.get_height()
+            fast = pdf_extract._page_segments(page, height)
+            plain = pdf_extract._page_segments(page, height, _PlainPolicy())
+            assert fast == plain
+            n += len(fast[0]) + len(fast[1])
+        assert n > 0  # the tables' grids were read at all
+    finally:
+        doc.close()
+
+
+def test_page_text_in_one_call_is_the_char_by_char_text(pdfs, monkeypatch):
+    """Characters from one ``get_text_range`` call equal those read one ``FPDFText_GetUnicode`` at a
+    time (the path taken when pdfium's UCS-2 text does not line up with its char list)."""
+    doc = pdfium.PdfDocument(pdfs[(STEMS[1], "underlined")])
+    try:
+        page = doc[0]
+        height = page.get_height()
+        bulk = pdf_extract._page_chars(page, height)
+        monkeypatch.setattr(pdfium.PdfTextPage, "get_text_range", lambda self, *a, **k: "")
+        one_by_one = pdf_extract._page_chars(page, height)
+    finally:
+        doc.close()
+    assert len(bulk) > 200
+    assert [(c.ch, c.x0, c.x1, c.top, c.bottom, c.size) for c in bulk] == \
+        [(c.ch, c.x0, c.x1, c.top, c.bottom, c.size) for c in one_by_one]
+    assert not any(c.ch.isspace() for c in bulk)  # WPS's CR LF and pdfium's generated spaces dropped

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import bisect
 import logging
+import operator
 import re
 from dataclasses import dataclass, field
 
@@ -55,22 +56,18 @@ _TOL = 2.0  # points: rulings closer than this are the same line
 _PAGE_NO = re.compile(r"^[\s\-—–－·•]*(?:第\s*)?\d{1,3}\s*(?:页)?(?:\s*/\s*\d+|\s*共\s*\d+\s*页)?[\s\-—–－·•]*$")
 
 
-@dataclass
 class _Char:
-    ch: str
-    x0: float
-    x1: float
-    top: float  # top-down page coordinates
-    bottom: float
-    size: float
+    """One character with its box in top-down page coordinates.  A slotted class with the centre
+    computed once: a page has about a thousand of them, read many times over by the layout."""
+    __slots__ = ("ch", "x0", "x1", "top", "bottom", "size", "cx", "cy")
 
-    @property
-    def cx(self) -> float:
-        return (self.x0 + self.x1) / 2
+    def __init__(self, ch: str, x0: float, x1: float, top: float, bottom: float, size: float) -> None:
+        self.ch, self.x0, self.x1, self.top, self.bottom, self.size = ch, x0, x1, top, bottom, size
+        self.cx = (x0 + x1) / 2
+        self.cy = (top + bottom) / 2
 
-    @property
-    def cy(self) -> float:
-        return (self.top + self.bottom) / 2
+    def __repr__(self) -> str:
+        return f"_Char({self.ch!r}, {self.x0:.1f}, {self.x1:.1f}, {self.top:.1f}, {self.bottom:.1f}, {self.size:.1f})"
 
 
 @dataclass
@@ -160,21 +157,29 @@ class _PaintBuffers:
     def __init__(self) -> None:
         import ctypes
 
+        import pypdfium2.raw as raw
+
         self.fill_mode, self.stroke = ctypes.c_int(), ctypes.c_int()
         self.f = [ctypes.c_uint() for _ in range(4)]
         self.s = [ctypes.c_uint() for _ in range(4)]
         self.width = ctypes.c_float()
         self.refs = (ctypes.byref(self.fill_mode), ctypes.byref(self.stroke), ctypes.byref(self.width))
+        self.box = [ctypes.c_float() for _ in range(4)]
+        self.box_refs = tuple(ctypes.byref(v) for v in self.box)
+        self.matrix = raw.FS_MATRIX()
+        self.x, self.y = ctypes.c_float(), ctypes.c_float()
 
 
 def path_paint(obj, raw, buf: _PaintBuffers | None = None) -> PathPaint | None:
     """The painting of a path object (None when pdfium cannot say)."""
-    try:
-        bounds = tuple(obj.get_bounds())
-    except Exception:  # pdfium refuses bounds of some degenerate paths
+    return _paint_of(obj.raw, raw, buf or _PaintBuffers())
+
+
+def _paint_of(h, raw, b: _PaintBuffers) -> PathPaint | None:
+    """``path_paint`` on pdfium's own handle of the object (no Python wrapper per path)."""
+    if not raw.FPDFPageObj_GetBounds(h, *b.box_refs):  # pdfium refuses bounds of some degenerate paths
         return None
-    b = buf or _PaintBuffers()
-    h = obj.raw
+    bounds = (b.box[0].value, b.box[1].value, b.box[2].value, b.box[3].value)
     if not raw.FPDFPath_GetDrawMode(h, b.refs[0], b.refs[1]):
         return None
     fill = tuple(x.value for x in b.f) if raw.FPDFPageObj_GetFillColor(h, *b.f) else (0, 0, 0, 0)
@@ -184,64 +189,153 @@ def path_paint(obj, raw, buf: _PaintBuffers | None = None) -> PathPaint | None:
                      stroke_rgba=stroke, filled=b.fill_mode.value != 0, fill_rgba=fill)  # type: ignore[arg-type]
 
 
+def _ruling_test(rulings: RulingPolicy, raw, b: _PaintBuffers):
+    """A function: path handle -> its bounds when the path is a ruling under ``rulings``, else None.
+
+    For the built-in policy the paint is read only as far as the decision needs (a WPS page has a
+    white, unstroked box under every prose line: two queries reject it); a policy of another class
+    gets the full ``PathPaint``."""
+    if type(rulings) is not RulingPolicy:
+        def full(h):
+            paint = _paint_of(h, raw, b)
+            return paint.bounds if paint is not None and rulings.is_ruling(paint) else None
+        return full
+    draw_mode, fill_color, stroke_color = raw.FPDFPath_GetDrawMode, raw.FPDFPageObj_GetFillColor, raw.FPDFPageObj_GetStrokeColor
+    stroke_width, get_bounds = raw.FPDFPageObj_GetStrokeWidth, raw.FPDFPageObj_GetBounds
+    min_alpha, max_lum = rulings.min_alpha, rulings.max_luminance
+    fill_mode, stroked = b.fill_mode, b.stroke
+    s0, s1, s2, s3 = b.s
+    f0, f1, f2, f3 = b.f
+
+    def visible(r: int, g: int, bl: int, a: int) -> bool:  # RulingPolicy.visible, unpacked
+        return a >= min_alpha and (0.299 * r + 0.587 * g + 0.114 * bl) / 255.0 <= max_lum
+
+    def bounds(h):
+        if not get_bounds(h, *b.box_refs):
+            return None
+        return (b.box[0].value, b.box[1].value, b.box[2].value, b.box[3].value)
+
+    def test(h):
+        if not draw_mode(h, b.refs[0], b.refs[1]):
+            return None
+        if stroked.value:
+            ok = stroke_color(h, s0, s1, s2, s3)
+            width = b.width.value if stroke_width(h, b.refs[2]) else 1.0
+            if width >= 0 and (visible(s0.value, s1.value, s2.value, s3.value) if ok else visible(0, 0, 0, 255)):
+                return bounds(h)  # RulingPolicy.stroke_counts
+        if fill_mode.value != 0:
+            ok = fill_color(h, f0, f1, f2, f3)
+            if visible(f0.value, f1.value, f2.value, f3.value) if ok else visible(0, 0, 0, 0):  # fill_counts
+                box = bounds(h)
+                if box is not None and min(box[2] - box[0], box[3] - box[1]) <= rulings.max_fill_thickness:
+                    return box
+        return None
+
+    return test
+
+
+def _page_paths(page, raw, max_depth: int = 4):
+    """(handle, nesting level) of every path object on the page, into form XObjects down to
+    ``max_depth`` levels, on pdfium's handles (pypdfium2's ``get_objects`` wraps each object)."""
+    get_type, path_t, form_t = raw.FPDFPageObj_GetType, raw.FPDF_PAGEOBJ_PATH, raw.FPDF_PAGEOBJ_FORM
+    out: list = []
+
+    def walk(parent, count, get, level: int) -> None:
+        n = count(parent)
+        for i in range(max(n, 0)):
+            h = get(parent, i)
+            if not h:
+                continue
+            t = get_type(h)
+            if t == path_t:
+                out.append((h, level))
+            elif t == form_t and level < max_depth - 1:
+                walk(h, raw.FPDFFormObj_CountObjects, raw.FPDFFormObj_GetObject, level + 1)
+
+    walk(page.raw, raw.FPDFPage_CountObjects, raw.FPDFPage_GetObject, 0)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # reading a page
 # --------------------------------------------------------------------------------------------
 
+#: Code points that are no character of the text: NUL, STX, LF, CR, pdfium's "no Unicode" marker.
+_NOT_TEXT = frozenset("\x00\x02\n\r\ufffe")
+
+
 def _page_chars(page, height: float) -> list[_Char]:
+    import ctypes
+
     import pypdfium2.raw as raw
 
     tp = page.get_textpage()
     try:
         n = tp.count_chars()
-        out: list[_Char] = []
-        rect = raw.FS_RECTF()
         h = tp.raw
-        get_u, get_box, is_gen = raw.FPDFText_GetUnicode, raw.FPDFText_GetLooseCharBox, raw.FPDFText_IsGenerated
-        get_size = raw.FPDFText_GetFontSize
-        for i in range(n):
-            u = get_u(h, i)
-            if u in (0, 2, 10, 13, 0xFFFE) or is_gen(h, i) == 1:
+        # The page's text in one call instead of one call per character; pdfium's UCS-2 text can
+        # differ in length from its char list (characters beyond the BMP): then char by char.
+        text = tp.get_text_range() if n else ""
+        if len(text) != n:
+            get_u = raw.FPDFText_GetUnicode
+            text = "".join(chr(u) if 0 <= u < 0x110000 else "\ufffd" for u in (get_u(h, i) for i in range(n)))
+        out: list[_Char] = []
+        append = out.append
+        rect = raw.FS_RECTF()
+        rect_ref = ctypes.byref(rect)  # made once: ctypes would build it on every call
+        get_box, get_size = raw.FPDFText_GetLooseCharBox, raw.FPDFText_GetFontSize
+        not_text = _NOT_TEXT
+        last_top = last_bot = None
+        size = 10.0
+        for i, ch in enumerate(text):
+            # Generated characters (the spaces and line breaks pdfium inserts, and the CR LF that WPS
+            # writes into the text layer) are all whitespace: we place spaces from the gaps ourselves.
+            if ch in not_text or ch.isspace():
                 continue
-            ch = chr(u)
-            if ch.isspace():
-                continue  # we place spaces from the gaps ourselves
             # The loose box spans the font's ascent..descent and the glyph's advance: every char of a
             # line shares its top and bottom (quotes and commas too), and gaps are true gaps.
-            get_box(h, i, rect)
-            top, bot = max(rect.top, rect.bottom), min(rect.top, rect.bottom)
-            size = get_size(h, i) or (top - bot) or 10.0
-            out.append(_Char(ch, rect.left, rect.right, height - top, height - bot, size))
+            get_box(h, i, rect_ref)
+            top, bot = rect.top, rect.bottom
+            if top < bot:
+                top, bot = bot, top
+            if top != last_top or bot != last_bot:
+                # the same ascent..descent box as the char before: the same font at the same size
+                size = get_size(h, i) or (top - bot) or 10.0
+                last_top, last_bot = top, bot
+            append(_Char(ch, rect.left, rect.right, height - top, height - bot, size))
         return out
     finally:
         tp.close()
 
 
-def _path_lines(obj, raw) -> list[tuple[float, float, float, float]]:
+def _path_lines(h, raw, buf: _PaintBuffers) -> list[tuple[float, float, float, float]]:
     """Straight pieces (x0, y0, x1, y1) of a path object, in page coordinates (PDF space).
 
     Some producers draw a whole grid as one path (many ``m l`` or ``re`` subpaths, one paint):
     its bounds are the table box, so the pieces must be read one by one."""
-    import ctypes
-
-    m = obj.get_matrix()
+    m = buf.matrix
+    if not raw.FPDFPageObj_GetMatrix(h, m):
+        return []
     a, b, c, d, e, f = m.a, m.b, m.c, m.d, m.e, m.f
-    x, y = ctypes.c_float(), ctypes.c_float()
+    x, y = buf.x, buf.y
     out: list[tuple[float, float, float, float]] = []
     start = prev = None
-    for i in range(raw.FPDFPath_CountSegments(obj.raw)):
-        seg = raw.FPDFPath_GetPathSegment(obj.raw, i)
-        if not seg or not raw.FPDFPathSegment_GetPoint(seg, x, y):
+    get_seg, get_pt, get_kind, get_close = (raw.FPDFPath_GetPathSegment, raw.FPDFPathSegment_GetPoint,
+                                            raw.FPDFPathSegment_GetType, raw.FPDFPathSegment_GetClose)
+    moveto, lineto = raw.FPDF_SEGMENT_MOVETO, raw.FPDF_SEGMENT_LINETO
+    for i in range(raw.FPDFPath_CountSegments(h)):
+        seg = get_seg(h, i)
+        if not seg or not get_pt(seg, x, y):
             continue
         pt = (a * x.value + c * y.value + e, b * x.value + d * y.value + f)
-        kind = raw.FPDFPathSegment_GetType(seg)
-        if kind == raw.FPDF_SEGMENT_MOVETO:
+        kind = get_kind(seg)
+        if kind == moveto:
             start = prev = pt
             continue
-        if kind == raw.FPDF_SEGMENT_LINETO and prev is not None:
+        if kind == lineto and prev is not None:
             out.append((*prev, *pt))
         prev = pt
-        if raw.FPDFPathSegment_GetClose(seg) and start is not None and prev != start:
+        if get_close(seg) and start is not None and prev != start:
             out.append((*prev, *start))
             prev = start
     return out
@@ -256,11 +350,12 @@ def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS
     vs: list[tuple[float, float, float]] = []
     page_w = page.get_width()
     buf = _PaintBuffers()
-    for obj in page.get_objects(filter=[raw.FPDF_PAGEOBJ_PATH], max_depth=4):
-        paint = path_paint(obj, raw, buf)
-        if paint is None or not rulings.is_ruling(paint):
+    is_ruling = _ruling_test(rulings, raw, buf)
+    for h_obj, level in _page_paths(page, raw):
+        bounds = is_ruling(h_obj)
+        if bounds is None:
             continue
-        left, bottom, right, top = paint.bounds
+        left, bottom, right, top = bounds
         w, h = right - left, top - bottom
         t, b = height - top, height - bottom
         if h <= 3.0 and w > 3.0:
@@ -268,14 +363,14 @@ def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS
         elif w <= 3.0 and h > 3.0:
             vs.append(((left + right) / 2, t, b))
         elif w > 3.0 and h > 3.0 and not (w > 0.9 * page_w and h > 0.9 * height):  # not a page background
-            if obj.level == 0:
+            if level == 0:
                 # Boxes and whole grids: every axis-parallel piece of the path.
-                for x0, y0, x1, y1 in _path_lines(obj, raw):
+                for x0, y0, x1, y1 in _path_lines(h_obj, raw, buf):
                     if abs(y1 - y0) <= 1.0 and abs(x1 - x0) > 3.0:
                         hs.append((height - (y0 + y1) / 2, min(x0, x1), max(x0, x1)))
                     elif abs(x1 - x0) <= 1.0 and abs(y1 - y0) > 3.0:
                         vs.append(((x0 + x1) / 2, height - max(y0, y1), height - min(y0, y1)))
-            elif raw.FPDFPath_CountSegments(obj.raw) <= 6:
+            elif raw.FPDFPath_CountSegments(h_obj) <= 6:
                 # Inside a form XObject (its matrix is not ours to compose): a box's four edges.
                 hs.extend(((t, left, right), (b, left, right)))
                 vs.extend(((left, t, b), (right, t, b)))
@@ -307,53 +402,52 @@ def _cluster(values: list[float], tol: float) -> list[float]:
     return [sum(c) / len(c) for c in out]
 
 
-class _UF:
-    def __init__(self) -> None:
-        self.p: dict = {}
-
-    def find(self, a):
-        p = self.p
-        p.setdefault(a, a)
-        while p[a] != a:
-            p[a] = p[p[a]]
-            a = p[a]
-        return a
-
-    def union(self, a, b) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.p[max(ra, rb)] = min(ra, rb)
-
-
 def _table_regions(hs, vs) -> list[tuple[list, list]]:
     """Groups of rulings that touch each other, each with >= 2 horizontal and 2 vertical lines."""
-    uf = _UF()
-    for i in range(len(hs)):
-        uf.find(("h", i))
-    for j in range(len(vs)):
-        uf.find(("v", j))
+    nh = len(hs)
+    parent = list(range(nh + len(vs)))  # horizontal rulings 0..nh-1, then the vertical ones
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    # vertical rulings by x: each horizontal one looks only at those within its own x range
+    order = sorted(range(len(vs)), key=lambda j: vs[j][0])
+    vx = [vs[j][0] for j in order]
     for i, (y, x0, x1) in enumerate(hs):
-        for j, (x, y0, y1) in enumerate(vs):
-            if x0 - _TOL <= x <= x1 + _TOL and y0 - _TOL <= y <= y1 + _TOL:
-                uf.union(("h", i), ("v", j))
+        for k in range(bisect.bisect_left(vx, x0 - _TOL), bisect.bisect_right(vx, x1 + _TOL)):
+            j = order[k]
+            _, y0, y1 = vs[j]
+            if y0 - _TOL <= y <= y1 + _TOL:
+                ra, rb = find(i), find(nh + j)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
     groups: dict = {}
     for i, s in enumerate(hs):
-        groups.setdefault(uf.find(("h", i)), ([], []))[0].append(s)
+        groups.setdefault(find(i), ([], []))[0].append(s)
     for j, s in enumerate(vs):
-        groups.setdefault(uf.find(("v", j)), ([], []))[1].append(s)
+        groups.setdefault(find(nh + j), ([], []))[1].append(s)
     return [g for g in groups.values() if len(g[0]) >= 2 and len(g[1]) >= 2]
 
 
+_BY_X = operator.attrgetter("x0")
+_BY_CY_X = operator.attrgetter("cy", "x0")
+
+
 def _line_text(chars: list[_Char]) -> str:
-    chars = sorted(chars, key=lambda c: c.x0)
+    chars = sorted(chars, key=_BY_X)
     out: list[str] = []
     prev: _Char | None = None
     for c in chars:
         if prev is not None:
-            gap, size = c.x0 - prev.x1, max(c.size, prev.size)
+            gap = c.x0 - prev.x1
+            size = c.size if c.size > prev.size else prev.size
             # A wide gap separates columns (a borderless row: "行政许可    75") even between CJK
-            # characters; a narrow one is a word space, which CJK text does not have.
-            if gap > 1.5 * size or (gap > 0.35 * size and not (_is_cjk(c.ch) or _is_cjk(prev.ch))):
+            # characters; a narrow one is a word space, which CJK text does not have.  (Most
+            # neighbours touch: one comparison decides.)
+            if gap > 0.35 * size and (gap > 1.5 * size or not (_is_cjk(c.ch) or _is_cjk(prev.ch))):
                 out.append(" ")
         out.append(c.ch)
         prev = c
@@ -363,17 +457,20 @@ def _line_text(chars: list[_Char]) -> str:
 def _lines_of(chars: list[_Char]) -> list[list[_Char]]:
     """Characters grouped into text lines (by vertical overlap), top to bottom."""
     lines: list[list[_Char]] = []
-    bounds: list[tuple[float, float]] = []
-    for c in sorted(chars, key=lambda c: (c.cy, c.x0)):
-        if lines:
-            t, b = bounds[-1]
-            h = b - t
-            if c.cy <= b and c.cy >= t - 0.2 * h:
-                lines[-1].append(c)
-                bounds[-1] = (min(t, c.top), max(b, c.bottom))
-                continue
-        lines.append([c])
-        bounds.append((c.top, c.bottom))
+    t = b = 0.0
+    cur: list[_Char] | None = None
+    for c in sorted(chars, key=_BY_CY_X):
+        cy = c.cy
+        if cur is not None and t - 0.2 * (b - t) <= cy <= b:
+            cur.append(c)
+            if c.top < t:
+                t = c.top
+            if c.bottom > b:
+                b = c.bottom
+            continue
+        cur = [c]
+        lines.append(cur)
+        t, b = c.top, c.bottom
     return lines
 
 
@@ -404,48 +501,66 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
         ys.append(v_bottom)
     nr, nc = len(ys) - 1, len(xs) - 1
 
+    # the rulings along each grid line, looked up once (not every ruling for every cell edge)
+    v_at = [[(y0, y1) for vx, y0, y1 in vs if abs(vx - x) <= _TOL * 1.5] for x in xs]
+    h_at = [[(x0, x1) for hy, x0, x1 in hs if abs(hy - y) <= _TOL * 1.5] for y in ys]
+
     def has_v(k: int, i: int) -> bool:
-        x, a, b = xs[k], ys[i], ys[i + 1]
-        return any(abs(vx - x) <= _TOL * 1.5 and y0 <= a + _TOL * 2 and y1 >= b - _TOL * 2
-                   for vx, y0, y1 in vs)
+        a, b = ys[i] + _TOL * 2, ys[i + 1] - _TOL * 2
+        return any(y0 <= a and y1 >= b for y0, y1 in v_at[k])
 
     def has_h(k: int, j: int) -> bool:
-        y, a, b = ys[k], xs[j], xs[j + 1]
-        return any(abs(hy - y) <= _TOL * 1.5 and x0 <= a + _TOL * 2 and x1 >= b - _TOL * 2
-                   for hy, x0, x1 in hs)
+        a, b = xs[j] + _TOL * 2, xs[j + 1] - _TOL * 2
+        return any(x0 <= a and x1 >= b for x0, x1 in h_at[k])
 
-    uf = _UF()
+    # Merged cells: union-find over the cells, numbered row by row; a region's root is its
+    # smallest number, i.e. its top-left cell (the origin its spanned copies point to).
+    parent = list(range(nr * nc))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
     for i in range(nr):
         for j in range(nc):
-            uf.find((i, j))
             if j + 1 < nc and not has_v(j + 1, i):
-                uf.union((i, j), (i, j + 1))
+                union(i * nc + j, i * nc + j + 1)
             if i + 1 < nr and not has_h(i + 1, j):
-                uf.union((i, j), (i + 1, j))
-    members: dict[tuple[int, int], list[_Char]] = {}
+                union(i * nc + j, (i + 1) * nc + j)
+    roots = [find(a) for a in range(nr * nc)]
+    members: dict[int, list[_Char]] = {}
     used: set[int] = set()
     x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
     # a page with many ruled regions (a frame per paragraph) must not scan every character for each
     candidates = by_height.band(y_lo, y_hi) if by_height is not None else range(len(chars))
+    bisect_right = bisect.bisect_right
     for idx in candidates:
         c = chars[idx]
         cx, cy = c.cx, c.cy
         if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi) or idx in taken:
             continue
-        i = min(max(bisect.bisect_right(ys, cy) - 1, 0), nr - 1)
-        j = min(max(bisect.bisect_right(xs, cx) - 1, 0), nc - 1)
-        members.setdefault(uf.find((i, j)), []).append(c)
+        i = min(max(bisect_right(ys, cy) - 1, 0), nr - 1)
+        j = min(max(bisect_right(xs, cx) - 1, 0), nc - 1)
+        members.setdefault(roots[i * nc + j], []).append(c)
         used.add(idx)
-    texts: dict[tuple[int, int], str] = {}
+    texts: dict[int, str] = {}
     for root, cs in members.items():
         texts[root] = join_lines([_line_text(line) for line in _lines_of(cs)])
     grid: list[list[GridCell]] = []
     for i in range(nr):
         row: list[GridCell] = []
         for j in range(nc):
-            root = uf.find((i, j))
+            a = i * nc + j
+            root = roots[a]
             text = texts.get(root, "")
-            row.append(GridCell(text) if root == (i, j) else GridCell(text, spanned=True, origin=root))
+            row.append(GridCell(text) if root == a else GridCell(text, spanned=True, origin=divmod(root, nc)))
         grid.append(row)
     # An empty fragment (the row's text all fell on the other page) is no row at all.
     if open_bottom and len(grid) > 1 and not any(c.text for c in grid[-1]):
@@ -560,8 +675,7 @@ def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
         if not text:
             continue
         top = min(c.top for c in lc)
-        bottom = max(c.bottom for c in lc)
-        if _PAGE_NO.match(text) and (bottom > height * 0.9 or top < height * 0.08):
+        if _PAGE_NO.match(text) and (max(c.bottom for c in lc) > height * 0.9 or top < height * 0.08):
             continue  # page number
         lines.append(_Line(text, min(c.x0 for c in lc), max(c.x1 for c in lc), top,
                            max(c.size for c in lc), lc))
@@ -596,7 +710,7 @@ def _tab_text(lines: list[_Line]) -> str:
     """Lines with a tab at every wide gap: the layout the plain-text extractor reads as tables."""
     out: list[str] = []
     for ln in lines:
-        cs = sorted(ln.chars, key=lambda c: c.x0)
+        cs = sorted(ln.chars, key=_BY_X)
         parts: list[str] = []
         prev = None
         for c in cs:
@@ -708,9 +822,12 @@ def _one_picture(pdf, pno: int) -> bool:
     return page_has_picture(pdf, pno)
 
 
+_UNMAPPED = re.compile("[\ufffd\ue000-\uf8ff]")
+
+
 def _unusable(chars: list[_Char]) -> bool:
     """Mostly unmapped glyphs (a CJK font without ToUnicode): the text layer is garbage."""
-    bad = sum(1 for c in chars if c.ch == "\ufffd" or 0xE000 <= ord(c.ch) <= 0xF8FF)
+    bad = len(_UNMAPPED.findall("".join(map(operator.attrgetter("ch"), chars))))
     return bad > 0.3 * len(chars)
 
 
