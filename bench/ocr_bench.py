@@ -112,6 +112,9 @@ def main(argv=None) -> int:
     kinds = tuple(args.kinds.split(","))
     dpis = tuple(int(x) for x in args.dpi.split(","))
     stems = corpus.seed_stems()[: args.seeds]
+    load0 = os.getloadavg()
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; machine: {os.cpu_count()} cores, load average "
+          f"{load0[0]:.1f} / {load0[1]:.1f} / {load0[2]:.1f} (1/5/15 min) at the start")
     with tempfile.TemporaryDirectory(prefix="nianbao-ocr-bench-") as tmp:
         t = time.perf_counter()
         items = corpus.build(tmp, stems=stems, kinds=kinds, dpis=dpis)
@@ -157,8 +160,11 @@ def main(argv=None) -> int:
                 tp, ts = table_pages.get(item.dpi, (0, 0.0))
                 table_pages[item.dpi] = (tp + n, ts + dt)
     print()
+    load1 = os.getloadavg()
     print("one core (OMP_THREAD_LIMIT=1), one process, each document parsed once; times are this process's CPU "
-          "seconds (time.process_time), so other work on the machine does not inflate them")
+          "seconds (time.process_time): other work on the machine does not add to them, but a loaded machine "
+          f"(shared cores, caches) slows each CPU second; load average {load1[0]:.1f} / {load1[1]:.1f} / "
+          f"{load1[2]:.1f} at the end")
     total = Score()
     for dpi in sorted(ours):
         s = ours[dpi]

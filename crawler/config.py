@@ -245,6 +245,29 @@ class Serve(_Model):
                     "holding the password hash (make one with `datasette hash-password`); unused when public")
 
 
+class Frontier(_Model):
+    """Several crawl machines sharing one crawl through Redis: `nianbao crawl --frontier redis://HOST:PORT/N` on
+    each crawl node, `nianbao ingest-worker --from redis://…` on the database machine (docs/scale.md)."""
+
+    job: str = Field("nianbao", pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+                     description="Prefix of every Redis key of the shared crawl (letters, digits, _ . -); two "
+                                 "crawls sharing one Redis server need two names")
+    max_item_mb: float = Field(64, gt=0, le=512, description="Largest item (a document's bytes and its fetch facts) "
+                                                             "a crawl node pushes; a larger one is recorded as "
+                                                             "too_large, not pushed (Redis strings stop at 512 MB)")
+    max_queued_items: int = Field(2000, ge=1, description="Crawl nodes wait before pushing more items while this "
+                                                          "many wait for the ingest worker")
+    max_queued_mb: float = Field(1024, gt=0, description="… or while the items waiting weigh this many MB (bounds "
+                                                         "the Redis server's memory)")
+    key_ttl_hours: float = Field(72, gt=0, description="Every key of the shared crawl expires after this many hours "
+                                                       "without activity (an abandoned crawl frees its memory)")
+    node_timeout: float = Field(120, ge=10, le=3600,
+                                description="Seconds without a heartbeat after which a crawl node counts as gone "
+                                            "(the others then finish without it)")
+    parse_every: int = Field(500, ge=1, description="The ingest worker runs the parse stage after this many new "
+                                                    "documents, and whenever the queue is empty")
+
+
 class Config(_Model):
     database: str = Field("data/nianbao.db", description="SQLite database path (relative to the config file)")
     crawl: Crawl = Field(default_factory=Crawl, description="How politely and how hard to crawl")
@@ -254,6 +277,7 @@ class Config(_Model):
     alerts: Alerts = Field(default_factory=Alerts)
     schedule: Schedule = Field(default_factory=Schedule)
     serve: Serve = Field(default_factory=Serve)
+    frontier: Frontier = Field(default_factory=Frontier, description="A crawl shared by several machines (Redis)")
 
     # where the file was read from; relative paths resolve against it
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)

@@ -307,7 +307,9 @@ def _die_with_parent() -> None:
 def child_main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m crawler.crawl", description="one crawl (child process)")
     ap.add_argument("--config-json", required=True)
-    ap.add_argument("--db", required=True)
+    ap.add_argument("--db", default=None)
+    ap.add_argument("--frontier", default=None,
+                    help="redis:// URL: a crawl node of a shared crawl (crawler/frontier.py), no database")
     ap.add_argument("--run-id", type=int, default=None)
     ap.add_argument("--site", action="append", default=[])
     ap.add_argument("--result", default=None)
@@ -318,6 +320,8 @@ def child_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-url-policy", action="store_true",
                     help="without the URL policy middleware (bench/crawl_bench.py measures its cost)")
     args = ap.parse_args(argv)
+    if not args.db and not args.frontier:
+        ap.error("--db or --frontier is required")
 
     from crawler.settings import offline_public_suffix_list
 
@@ -333,6 +337,10 @@ def child_main(argv: list[str] | None = None) -> int:
     chosen = _chosen(config, args.site)
     settings = scrapy_settings(config, db_path=args.db, run_id=args.run_id, sites=chosen,
                                progress=args.progress, polite=not args.impolite)
+    if args.frontier:
+        from crawler.frontier import apply_node_settings
+
+        apply_node_settings(settings, config, args.frontier, chosen, polite=not args.impolite)
     if os.environ.get("NIANBAO_PROGRESS_INTERVAL"):
         settings["NIANBAO_PROGRESS_INTERVAL"] = float(os.environ["NIANBAO_PROGRESS_INTERVAL"])
     _die_with_parent()

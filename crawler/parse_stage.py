@@ -21,10 +21,12 @@ only a version's id and facts, and gets back a Report.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import multiprocessing as mp
 import os
 import signal
+import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ from typing import Any
 
 from storage.db import Store, ts
 from storage.models import ParseStatus
+from storage.previous_year import previous_figures
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +67,19 @@ class ParseSettings:
     office_memory_mb: int = 4096
     reparse_per_run: int = 500
     parser_version: str | None = None  # None: crawler.parsing.parser_version()
-    #: documents handed to a worker at once: 2 keeps a worker busy while the parent writes (small
-    #: documents), 1 balances best when a few documents are slow (LibreOffice conversions)
-    prefetch: int = 1
+    #: documents handed to a worker at once: 2 keeps a worker busy while the parent writes (the
+    #: next document waits in its pipe); slow documents are handed out first, so a deep queue
+    #: behind a LibreOffice conversion costs little
+    prefetch: int = 2
+    #: documents written per transaction, at most (and never more than ``batch_seconds`` of
+    #: writing): a SQLite commit, the FTS index merge and the B-tree pages it touches are paid once
+    #: per batch.  Each document is still all-or-nothing: a killed stage rolls back the open batch,
+    #: whose documents stay pending and are parsed by the next run.
+    batch: int = 32
+    batch_seconds: float = 0.25
+    #: niceness of the workers: beside a crawl they take the CPU the crawl leaves (the crawl waits
+    #: on the network and must answer fast; parsing is batch work that catches up after it)
+    nice: int = 0
 
     @classmethod
     def from_config(cls, config) -> "ParseSettings":
@@ -109,6 +122,10 @@ class ParseSummary:
     changed_reports: list[int] = field(default_factory=list)  # re-parses that changed cells
     left: int = 0  # jobs not written (stopped early)
     slowest: list[tuple[float, str]] = field(default_factory=list)  # (seconds, url), the five slowest
+    during_crawl: bool = False  # ran beside the crawl (elapsed_s then includes waiting for it)
+    after_crawl_s: float = 0.0  # during_crawl: how long the stage went on once the crawl was over
+    second_pass: int = 0  # reports read again with last year's figures stored in this pass
+    written_status: dict[int, str] = field(default_factory=dict, repr=False)  # version id -> status written
     elapsed_s: float = 0.0
 
     @property
@@ -117,13 +134,21 @@ class ParseSummary:
 
     def render(self) -> str:
         what = {"pending": "parse", "outdated": "re-parse (outdated)", "all": "re-parse (all)"}[self.mode]
+        if self.during_crawl:
+            what += " (during the crawl)"
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.statuses.items())) or "nothing to do"
-        line = (f"{what}: {self.written} documents in {self.elapsed_s:.1f}s ({self.per_s:.1f}/s, "
-                f"{self.workers} workers, parser {self.parser_version}): {statuses}")
+        if self.during_crawl:  # its time is the crawl's: what counts is how long it ran on after it
+            line = (f"{what}: {self.written} documents, done {self.after_crawl_s:.1f}s after the crawl ended "
+                    f"({self.workers} workers, parser {self.parser_version}): {statuses}")
+        else:
+            line = (f"{what}: {self.written} documents in {self.elapsed_s:.1f}s ({self.per_s:.1f}/s, "
+                    f"{self.workers} workers, parser {self.parser_version}): {statuses}")
         if self.mode != "pending":
             line += f"; {len(self.changed_reports)} reports changed"
         lines = [line]
         lines += [f"  parse failed ({f.failure}): {f.error}" for f in self.failures[:20]]
+        if self.second_pass:
+            lines.append(f"  {self.second_pass} reports read again with last year's figures (digit runs)")
         if self.left:
             lines.append(f"  {self.left} documents left for the next run")
         return "\n".join(lines)
@@ -133,6 +158,7 @@ class ParseSummary:
                 "jobs": self.jobs, "written": self.written, "statuses": dict(self.statuses),
                 "failures": [{"url": f.url, "failure": f.failure, "error": f.error} for f in self.failures[:50]],
                 "changed_reports": len(self.changed_reports), "left": self.left,
+                "during_crawl": self.during_crawl, "after_crawl_s": round(self.after_crawl_s, 2),
                 "elapsed_s": round(self.elapsed_s, 2)}
 
 
@@ -153,12 +179,18 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
 
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # the pool is the parallelism: Tesseract's OpenMP threads would only fight the other workers
+    # for the same cores (ocrmypdf does the same); read when tesserocr loads, so before any import
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+    if limits.get("nice"):
+        os.nice(limits["nice"])
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     mem = limits["memory"] if hard == resource.RLIM_INFINITY else min(limits["memory"], hard)
     # only the soft limit: LibreOffice, started from here, gets its own (parse.office_memory_mb)
     resource.setrlimit(resource.RLIMIT_AS, (mem, hard))
     from crawler.parsing import parse_bytes
     from crawler.parsing.extract import office
+    from crawler.picture_report import combine
 
     office.CONVERT_TIMEOUT = limits["office_timeout"]
     office.MEMORY_LIMIT = limits["office_memory"]
@@ -190,7 +222,15 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
             if region:  # the site's configured region qualifies a short agency name (区教育局)
                 hints["region"] = region
             report = parse_bytes(data, url=job["url"], content_type=job.get("content_type"), hints=hints)
-            conn.send(("done", vid, report))
+            wants = _wants_previous(report)
+            if wants:  # runs the table's own arithmetic could not split: last year's carry-over may
+                previous = previous_figures(store, report.agency, report.year, site=job.get("site"))
+                if previous:
+                    report = parse_bytes(data, url=job["url"], content_type=job.get("content_type"),
+                                         hints={**hints, "previous": previous})
+                    wants = False
+            report = combine(store, job, report, hints)  # a 图片版 page and its table images: one report
+            conn.send(("done", vid, (report, wants)))
         except MemoryError:
             data = report = None
             try:
@@ -201,6 +241,13 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
         except Exception as e:  # noqa: BLE001 - parse_bytes promises not to raise; if it does, say so
             conn.send(("error", vid, f"parser raised {type(e).__name__}: {e}"))
     store.close()
+
+
+def _wants_previous(report) -> bool:
+    """A report with cells left unread for lack of a unique split, whose agency and year are known:
+    last year's stored figures may decide them."""
+    return bool(report.agency and isinstance(report.year, int)
+                and any(w.code == "unsplit_digits" for w in report.warnings))
 
 
 # -- parent side ----------------------------------------------------------------------------------
@@ -290,43 +337,136 @@ def _death(exitcode: int | None, settings: ParseSettings) -> tuple[str, str]:
     return "crash", f"worker exited with code {exitcode} during the document"
 
 
+#: Formats whose reading is slow (LibreOffice conversions, OCR): handed out first, so that the
+#: pool does not end with one worker on a long conversion and the others idle (longest job first).
+_SLOW_EXTENSIONS = (".doc", ".wps", ".rtf", ".et", ".xls", ".dps", ".ppt", ".png", ".jpg", ".jpeg", ".gif",
+                    ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _cost(job: dict[str, Any]) -> int:
+    """A rough class of how long a job takes (0 fast .. 3 slow), from what is known before reading."""
+    ctype = (job.get("content_type") or "").lower()
+    path = job["url"].split("?", 1)[0].split("#", 1)[0].lower()
+    if path.endswith(_SLOW_EXTENSIONS) or ctype.startswith("image/") or any(
+            k in ctype for k in ("msword", "wps", "rtf", "ms-excel", "ms-works")):
+        return 3
+    if path.endswith(".pdf") or "pdf" in ctype:
+        return 2 if (job.get("size") or 0) > 200_000 else 1
+    return 0
+
+
 def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, *, mode: str = "pending",
-             progress: bool = False, should_stop=None) -> ParseSummary:
-    """Parse ``jobs`` (rows of Store.parse_jobs) in the pool; write each outcome; return the figures."""
+             progress: bool = False, should_stop=None, more=None) -> ParseSummary:
+    """Parse ``jobs`` (rows of Store.parse_jobs) in the pool; write each outcome; return the figures.
+
+    A report left with cells it could not split (digit runs) whose agency's report of the year
+    before was written later in the same pass is read once more, with last year's figures."""
     started = time.monotonic()
     since = ts(datetime.now(timezone.utc))
     summary = ParseSummary(mode=mode, parser_version=settings.version(), jobs=len(jobs))
     should_stop = should_stop or (lambda: False)
-    if not jobs:
+    if not jobs and more is None:
         return summary
-    limits = {"memory": settings.memory_mb * 2**20, "cpu": settings.cpu_seconds,
-              "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20}
-    ctx = mp.get_context("spawn")  # no fork of a process holding SQLite connections and threads
-    n = max(1, min(settings.n_workers(), len(jobs)))
-    summary.workers = n
-    by_id = {j["version_id"]: j for j in jobs}
-    order = [j["version_id"] for j in jobs]  # written in this order: the same database as one sequential pass
-    queue = deque(jobs)
-    outcomes: dict[int, Any] = {}
-    next_write = 0
-    window = max(64, 16 * n)  # results held for in-order writing, at most (a slow DOC must not stall the pool)
-    depth = max(1, settings.prefetch)  # jobs handed to each worker at once
     bar = None
-    if progress and len(jobs) >= 20:
+    if progress and (len(jobs) >= 20 or more is not None):
         from tqdm import tqdm
 
         bar = tqdm(total=len(jobs), desc="parse", unit="doc")
-    workers = [_Worker(ctx, str(store.path), limits) for _ in range(n)]
     reparse = mode != "pending"
     try:
-        while next_write < len(order):
+        waiting = _pool_pass(store, jobs, settings, summary, reparse=reparse, should_stop=should_stop, bar=bar,
+                             more=more)
+        again = [job for job, report in waiting
+                 if previous_figures(store, report.agency, report.year, site=job.get("site"))]
+        if again and not should_stop():
+            log.info("%d reports read again with last year's figures (stored in this pass)", len(again))
+            summary.second_pass = len(again)
+            _pool_pass(store, [{k: v for k, v in j.items() if not k.startswith("_")} for j in again], settings,
+                       summary, reparse=True, should_stop=should_stop, bar=None, again=True)
+    finally:
+        if bar is not None:
+            bar.close()
+    if reparse or summary.second_pass:
+        summary.changed_reports = sorted({e["report_id"] for e in store.events(kind="reparsed", since=since)
+                                          if e["report_id"] is not None})
+    summary.elapsed_s = time.monotonic() - started
+    return summary
+
+
+def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, summary: ParseSummary, *,
+               reparse: bool, should_stop, bar, again: bool = False,
+               more=None) -> list[tuple[dict[str, Any], Any]]:
+    """One pass of the pool over ``jobs``; returns the (job, report) pairs that want last year's figures.
+
+    ``more`` (parse during a crawl): a callable returning the versions that became pending since it
+    was last called (never the same one twice), or None once no more can come; the pool keeps
+    its workers and takes them as they arrive."""
+    limits = {"memory": settings.memory_mb * 2**20, "cpu": settings.cpu_seconds,
+              "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20,
+              "nice": settings.nice}
+    ctx = mp.get_context("spawn")  # no fork of a process holding SQLite connections and threads
+    n = max(1, settings.n_workers() if more is not None else min(settings.n_workers(), len(jobs)))
+    by_id = {j["version_id"]: j for j in jobs}
+    order = [j["version_id"] for j in jobs]  # written in this order: the same database as one sequential pass
+    # handed out slow formats first (the write order stays the version order)
+    queue = deque(sorted(jobs, key=lambda j: -_cost(j)))
+    outcomes: dict[int, Any] = {}
+    next_write = 0
+    waiting: list[tuple[dict[str, Any], Any]] = []
+    # results held for in-order writing, at most: bounds the parent's memory, and is deep enough
+    # that the fast documents read beside a slow conversion wait here instead of idling a worker
+    window = max(256, 64 * n)
+    depth = max(1, settings.prefetch)  # jobs handed to each worker at once
+
+    def flush() -> None:
+        """Write the outcomes ready in version order: one transaction per batch (see ParseSettings.batch)."""
+        nonlocal next_write
+        while next_write < len(order) and order[next_write] in outcomes:
+            t0 = time.monotonic()
+            with store.transaction():
+                k = 0
+                while next_write < len(order) and order[next_write] in outcomes and k < max(1, settings.batch) \
+                        and (k == 0 or time.monotonic() - t0 < settings.batch_seconds):
+                    vid = order[next_write]
+                    wanted = _write(store, by_id[vid], outcomes.pop(vid), summary, reparse=reparse, again=again)
+                    if wanted is not None:
+                        waiting.append((by_id[vid], wanted))
+                    next_write += 1
+                    k += 1
+            if bar is not None:
+                bar.update(k)
+
+    workers: list[_Worker] = []  # started when there is work for them (a crawl may store nothing new)
+    last_look = 0.0
+    try:
+        while next_write < len(order) or more is not None:
             stopping = should_stop()
+            if more is not None and (stopping or (len(queue) < 4 * n and time.monotonic() - last_look > 0.5)):
+                last_look = time.monotonic()
+                arrived = None if stopping else more()
+                if arrived is None:
+                    more = None  # the crawl is over: what was handed in is all there is
+                else:
+                    for j in arrived:
+                        by_id[j["version_id"]] = j
+                        order.append(j["version_id"])
+                    queue.extend(sorted(arrived, key=lambda j: -_cost(j)))
+                    summary.jobs += len(arrived)
+                    if bar is not None:
+                        bar.total = (bar.total or 0) + len(arrived)
+                        bar.refresh()
+            while queue and not stopping and len(workers) < min(n, len(workers) + len(queue)):
+                workers.append(_Worker(ctx, str(store.path), limits))
+                summary.workers = max(summary.workers, len(workers))
             for w in workers:
                 while len(w.jobs) < depth and queue and not stopping and \
                         len(outcomes) + sum(len(x.jobs) for x in workers) < window:
                     w.assign(queue.popleft())
             busy = [w for w in workers if w.jobs]
             if not busy:
+                if more is not None and next_write == len(order):
+                    time.sleep(0.2)  # the crawl has stored nothing new yet
+                    continue
                 break  # stopping, or nothing left to hand out
             deadline = min(w.started for w in busy) + settings.timeout
             wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
@@ -378,52 +518,58 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
                     w.kill()  # its LibreOffice, if any
                     w.conn.close()
                     workers[i] = _Worker(ctx, str(store.path), limits)  # the pool carries on
-            while next_write < len(order) and order[next_write] in outcomes:
-                vid = order[next_write]
-                _write(store, by_id[vid], outcomes.pop(vid), summary, reparse=reparse)
-                next_write += 1
-                if bar is not None:
-                    bar.update(1)
+            flush()
         # a job already running when a stop was asked is written when its turn comes; jobs never
         # handed out stay pending (or outdated) for the next run
-        while next_write < len(order) and order[next_write] in outcomes:
-            vid = order[next_write]
-            _write(store, by_id[vid], outcomes.pop(vid), summary, reparse=reparse)
-            next_write += 1
+        flush()
     finally:
         for w in workers:
             w.stop()
-        if bar is not None:
-            bar.close()
-    summary.left = len(order) - next_write
-    if reparse:
-        summary.changed_reports = sorted({e["report_id"] for e in store.events(kind="reparsed", since=since)
-                                          if e["report_id"] is not None})
-    summary.elapsed_s = time.monotonic() - started
-    return summary
+    if not again:
+        summary.left = len(order) - next_write
+    return waiting
 
 
-def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *, reparse: bool) -> None:
-    """One document's outcome, in one transaction."""
+def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *, reparse: bool,
+           again: bool = False):
+    """One document's outcome (inside the batch's transaction).  Returns the report when it wants
+    last year's figures (see ``_wants_previous``), else None."""
     vid = job["version_id"]
     summary.slowest = sorted([*summary.slowest, (job.get("_seconds", 0.0), job["url"])], reverse=True)[:5]
+    wanted = None
+    if again and isinstance(outcome, Failure):  # the first reading stands (same bytes; a slow second try)
+        log.warning("second reading with last year's figures failed (%s), the first one is kept: %s",
+                    outcome.failure, outcome.error)
+        return None
+    if again:  # the second reading replaces the first one's count
+        summary.statuses[summary.written_status.get(vid, "")] -= 1
+        summary.statuses += Counter()  # drop zero counts
     with store.transaction():
         if isinstance(outcome, Failure):
             store.mark_parse_failed(vid, failure=outcome.failure, error=outcome.error,
                                     parser_version=summary.parser_version)
-            summary.failures.append(outcome)
+            if not again:
+                summary.failures.append(outcome)
             summary.statuses[PARSE_FAILED] += 1
+            summary.written_status[vid] = PARSE_FAILED
             log.warning("parse failed (%s): %s", outcome.failure, outcome.error)
         else:
-            report = outcome
+            report, wants = outcome
             store.set_parse_status(vid, report.status, error=report.error, format=report.source.format,
                                    parser_version=summary.parser_version)
             summary.statuses[report.status.value] += 1
+            summary.written_status[vid] = report.status.value
             if report.status not in NOT_REPORTS:
-                summary.report_ids.append(store.save_report(
+                rid = store.save_report(
                     report, version_id=vid, report_url=job["report_url"], site=job["site"],
-                    first_seen=job["first_seen"], parser_version=summary.parser_version, reparse=reparse))
-    summary.written += 1
+                    first_seen=job["first_seen"], parser_version=summary.parser_version, reparse=reparse)
+                if not again:
+                    summary.report_ids.append(rid)
+                if wants and not again:
+                    wanted = report
+    if not again:
+        summary.written += 1
+    return wanted
 
 
 def parse_pending(store: Store, settings: ParseSettings, *, site: str | None = None, progress: bool = False,
@@ -431,6 +577,45 @@ def parse_pending(store: Store, settings: ParseSettings, *, site: str | None = N
     """Parse every version waiting (``pending``, or failed under another parser version)."""
     jobs = store.parse_jobs(settings.version(), mode="pending", site=site)
     return run_jobs(store, jobs, settings, mode="pending", progress=progress, should_stop=should_stop)
+
+
+def parse_during(store: Store, settings: ParseSettings, running, *, site: str | None = None,
+                 progress: bool = False, should_stop=None) -> ParseSummary:
+    """Parse pending versions while another process (the crawl) is still storing them: the pool
+    takes each new pending version as it appears, until ``running()`` is false and none is left.
+
+    The crawl writes documents, this stage writes reports (one writer per table, SQLite's lock
+    between the two); the crawl never waits for a parse, so a poison document still cannot stall it."""
+    seen: set[int] = set()
+    version = settings.version()
+    ended: list[float] = []  # when the crawl was seen over
+
+    def watch() -> None:  # when the crawl ended, even while the pool is too busy to ask
+        while running():
+            time.sleep(0.2)
+        ended.append(time.monotonic())
+
+    watcher = threading.Thread(target=watch, name="nianbao-crawl-watch", daemon=True)
+    watcher.start()
+
+    def more():
+        alive = not ended and running()  # asked first: what the crawl stored before it ended is still picked up
+        new = [j for j in store.parse_jobs(version, mode="pending", site=site) if j["version_id"] not in seen]
+        seen.update(j["version_id"] for j in new)
+        if not new and not alive:
+            return None
+        return new
+
+    # the crawl's documents arrive one by one: write them a few at a time, so that the crawl's own
+    # writes never wait long for SQLite's lock
+    settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1),
+                                   nice=max(settings.nice, 5))
+    summary = run_jobs(store, [], settings, mode="pending", progress=progress, should_stop=should_stop, more=more)
+    summary.during_crawl = True
+    watcher.join(1.0)
+    if ended:
+        summary.after_crawl_s = max(0.0, time.monotonic() - ended[0])
+    return summary
 
 
 def reparse(store: Store, settings: ParseSettings, *, everything: bool = False, site: str | None = None,

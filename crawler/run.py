@@ -141,6 +141,37 @@ def run_alerts_for(config: Config, store: Store, *, now: datetime | None = None,
     return run_alerts(store, settings, mailer, sender=config.alerts.smtp.sender, now=now, dry_run=dry_run)
 
 
+def _crawl_and_parse(config: Config, store: Store, run_crawl, *, sites, progress: bool, timeout: float,
+                     should_stop) -> tuple[Any, ParseSummary | None]:
+    """The crawl (its own process) with the parse pool taking each stored version as it comes
+    (``parse_during``), so a night costs about the crawl's time, not crawl + parse.  The parse
+    stage writes with its own connection; the crawl's run row stays on ``store``.  Returns the
+    crawl's summary and the parse's (None when the parse could not run beside it: the caller then
+    parses after the crawl)."""
+    from crawler.parse_stage import parse_during
+
+    box: dict[str, Any] = {}
+
+    def crawl() -> None:
+        try:
+            box["crawl"] = run_crawl(config, store, sites=sites, progress=progress, timeout=timeout)
+        except BaseException as e:  # re-raised in the calling thread
+            box["error"] = e
+
+    thread = threading.Thread(target=crawl, name="nianbao-crawl", daemon=True)
+    thread.start()
+    parsed = None
+    try:
+        with Store(store.path) as parse_store:
+            parsed = parse_during(parse_store, ParseSettings.from_config(config), thread.is_alive,
+                                  progress=False, should_stop=should_stop)
+    finally:
+        thread.join()
+    if "error" in box:
+        raise box["error"]
+    return box["crawl"], parsed
+
+
 def run_once(config: Config, *, store: Store | None = None, sites: list[str] | None = None,
              crawl: bool = True, today: date | None = None, now: datetime | None = None,
              progress: bool = False, should_stop: Callable[[], bool] | None = None) -> RunResult:
@@ -167,7 +198,10 @@ def run_once(config: Config, *, store: Store | None = None, sites: list[str] | N
         if crawl and config.sites and not should_stop():
             from crawler.crawl import run_crawl  # Scrapy only when crawling
 
-            result.crawl = run_crawl(config, store, sites=sites, progress=progress, timeout=max_hours * 3600)
+            result.crawl, result.parse = _crawl_and_parse(config, store, run_crawl, sites=sites, progress=progress,
+                                                          timeout=max_hours * 3600, should_stop=should_stop)
+            if result.parse is not None:
+                result.problems += [f"parse failed ({f.failure}): {f.error}" for f in result.parse.failures]
             if result.crawl.error and "exceeded" in result.crawl.error:
                 result.crawl.error = (f"killed after crawl.max_run_hours = {max_hours:g} h; what it stored is "
                                       f"kept ({result.crawl.error})")
@@ -178,8 +212,9 @@ def run_once(config: Config, *, store: Store | None = None, sites: list[str] | N
                                        + (f" ({result.crawl.error})" if result.crawl.error else ""))
         if not should_stop():
             parse_settings = ParseSettings.from_config(config)
-            result.parse = parse_pending(store, parse_settings, progress=progress, should_stop=should_stop)
-            result.problems += [f"parse failed ({f.failure}): {f.error}" for f in result.parse.failures]
+            if result.parse is None:
+                result.parse = parse_pending(store, parse_settings, progress=progress, should_stop=should_stop)
+                result.problems += [f"parse failed ({f.failure}): {f.error}" for f in result.parse.failures]
             if parse_settings.reparse_per_run and not should_stop():
                 result.reparse = reparse(store, parse_settings, limit=parse_settings.reparse_per_run,
                                          progress=progress, should_stop=should_stop)

@@ -27,6 +27,7 @@ from typing import Any, Iterable
 from monitor import triage
 from monitor.checks.categories import DEADLINE_RULES, REVISION_RULES, SEVERITY_ORDER
 from monitor.checks.deadlines import due_date, infer_kind
+from vocabulary import template as V
 
 KIND_LABELS = {"department": "部门", "town": "乡镇（街道）", "government": "本级政府"}
 
@@ -301,9 +302,6 @@ def status_tally(rows: Iterable[MatrixRow]) -> Counter:
 
 # -- naming cells ---------------------------------------------------------------------------------
 
-_TABLE_NAMES = {"table2": "表二", "table3": "表三", "table4": "表四"}
-
-
 def cell_label(ref: str, template: str | None = None,
                labels: dict[tuple[str, str, str], tuple[str, str]] | None = None) -> str:
     """A cell by its printed labels (表三 ·（四）无法提供 1.本机关不掌握相关政府信息 · 总计), not its key.
@@ -322,7 +320,7 @@ def cell_label(ref: str, template: str | None = None,
         return ref
     table, row, col = parts
     row_label, col_label = (labels or {}).get((table, row, col), (None, None))
-    text = " · ".join(p for p in (_TABLE_NAMES.get(table, table), row_label or row,
+    text = " · ".join(p for p in (V.TABLE_NAMES.get(table, table), row_label or row,
                                   None if col == "value" and not col_label else (col_label or col)) if p)
     return text.replace(" · （", " ·（")  # a full-width bracket brings its own space
 
@@ -445,10 +443,11 @@ def history_view(data: dict[str, Any], label) -> dict[str, Any]:
                         f"七列一致（{cur}年上年结转 = {prev}年结转下年度）"
                         + (f"，{len(unknown)} 列无法核对" if unknown else "")))})
         p_tmpl, c_tmpl = by_year[prev].get("template"), by_year[cur].get("template")
-        for row, name in (("regulations", "规章"), ("normative_documents", "行政规范性文件")):
+        for row in ("regulations", "normative_documents"):
+            name = V.row_label("table2", row, "2021")
             vals = (value(prev, f"table2.{row}.in_force"), value(cur, f"table2.{row}.issued"),
                     value(cur, f"table2.{row}.repealed"), value(cur, f"table2.{row}.in_force"))
-            rel = {"year": cur, "previous": prev, "name": f"{name}现行有效件数衔接"}
+            rel = {"year": cur, "previous": prev, "name": f"{name}{V.column_label('table2', 'in_force')}衔接"}
             if p_tmpl != "2021" or c_tmpl != "2021":
                 rel.update(holds=None, detail="两年格式不同（2019 年格式没有现行有效件数），不核对")
             elif None in vals:

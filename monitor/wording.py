@@ -13,9 +13,10 @@ from datetime import date, datetime
 from typing import Any, Iterable
 
 from storage.models import SCALAR, Finding
+from vocabulary import template as _template
 
-#: Table key -> its printed name.
-TABLE_NAMES = {"table2": "表二", "table3": "表三", "table4": "表四"}
+#: Table key -> its printed name (the vocabulary's).
+TABLE_NAMES = _template.TABLE_NAMES
 #: A cell reference as findings write it: table.row.column.
 CELL_REF = re.compile(r"\btable[234]\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\b")
 #: At most this many cells named one by one; the rest are counted.

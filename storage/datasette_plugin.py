@@ -441,7 +441,6 @@ async def overview_context(db) -> dict[str, Any]:
 
 # -- parse warnings, said once per kind ------------------------------------------------------------
 
-_TABLE_WORDS = {"table2": "表二", "table3": "表三", "table4": "表四"}
 #: warning code -> a sentence about N of them in one table ({table}, {n}); the details stay below it.
 WARNING_PHRASES = {
     "blank_cell": "{table}有 {n} 个空白单元格，见表中斜线格（空白不当作0，涉及的关系不予核验）",
@@ -473,7 +472,7 @@ def group_warnings(warnings: list[dict[str, Any]], labels: dict | None = None) -
                 lab = next((v[0] for k, v in (labels or {}).items() if k[0] == m.group(1) and k[1] == m.group(2)), None)
                 rows.append(lab or m.group(2))
         phrase = WARNING_PHRASES.get(code, "{table}有 {n} 条解析提示（" + code + "）")
-        text = phrase.format(table=_TABLE_WORDS.get(table, "报告"), n=len(ws),
+        text = phrase.format(table=V.TABLE_NAMES.get(table, "报告"), n=len(ws),
                              labels="、".join(dict.fromkeys(rows)) or "—")
         out.append({"code": code, "table": table, "count": len(ws), "text": text,
                     "details": [w["message"] for w in ws]})

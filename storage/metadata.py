@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from storage.schema import table2_wide_column
+from vocabulary import template as V
 
 REPORT_PAGE = "/-/nianbao/report/"
 
@@ -211,11 +212,11 @@ def _metadata(database: str) -> dict[str, Any]:
                     },
                     "cells": {"title": "表格单元格", "description": "三张表的每个单元格（长表）。",
                               "columns": _CELL_COLUMNS, "facets": ["table_name", "kind"]},
-                    "table2_wide": {"title": "表二 主动公开政府信息情况（宽表）",
+                    "table2_wide": {"title": f"{V.TABLE_NAMES['table2']} {V.SECTIONS['proactive'][0]}（宽表）",
                                     "description": "每份报告一行；列名为 行_列。", "facets": ["year", "region"]},
-                    "table3_wide": {"title": "表三 收到和处理政府信息公开申请情况（宽表）",
+                    "table3_wide": {"title": f"{V.TABLE_NAMES['table3']} {V.SECTIONS['requests'][0]}（宽表）",
                                     "description": "每份报告25行×7列（2019版23行）。", "facets": ["year", "row", "region"]},
-                    "table4_wide": {"title": "表四 政府信息公开行政复议、行政诉讼情况（宽表）",
+                    "table4_wide": {"title": f"{V.TABLE_NAMES['table4']} {V.SECTIONS['appeals'][0]}（宽表）",
                                     "description": "每份报告3行（行政复议、直接起诉、复议后起诉）×5列。",
                                     "facets": ["year", "group"]},
                     "agencies": {"title": "机关", "label_column": "name",

@@ -4,20 +4,19 @@
   copy them; ``variants()``: label variants seen in the seeds and the research.
 - ``mismatches(vocabulary)``: every place where the vocabulary disagrees with the official layouts (a
   wrong label in vocabulary/template.py is one of them).
-- ``FixtureLabels`` / ``printed_from_fixtures()``: the label set the test renderer prints from.  The
-  renderer (crawler/demo/render.py) reads its labels from one module-level namespace; the tests hand it
-  this one, built from the fixtures, so that what the rendered corpus and the property tests print was
-  not taken from the code under test.  A ``choice`` swaps in printed variants.
+- ``printed(template, choice)`` / ``for_spec(spec)``: the layout (crawler/demo/layout.py) the tests hand
+  the renderer (crawler/demo/render.py takes it as an argument), built from the fixtures, so that what
+  the rendered corpus and the property tests print was not taken from the code under test.  A
+  ``choice`` swaps in printed variants.
 """
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Iterator
+
+from crawler.demo.layout import Layout
 
 LAYOUTS = Path(__file__).resolve().parent / "fixtures" / "layouts"
 NUMERALS = ("一", "二", "三", "四", "五", "六")
@@ -103,81 +102,46 @@ def mismatches(V) -> list[str]:
     return out
 
 
-# -- the label set the test renderer prints from -------------------------------------------------
+# -- the layout the test renderer prints from -------------------------------------------------
 
-@dataclass(frozen=True)
-class _Row:
-    key: str
-    label: str
-    group: str | None
-
-
-def _split_heading(heading: str) -> str:
-    return heading.split("、", 1)[1]
-
-
-class FixtureLabels(SimpleNamespace):
-    """The names crawler/demo/render.py reads (SECTIONS, TABLE2_*, TABLE3_*, TABLE4_*, section_heading),
-    filled from the official layouts; both templates' rows, as a report of either may need them.
+def printed(template: str = "2021", choice: dict | None = None) -> Layout:
+    """The official layout of ``template`` (from tests/fixtures/layouts), as crawler/demo/render.py
+    takes it, with ``choice``'s printed variants swapped in.
 
     ``choice`` maps what to print differently to the variant printed: ("section", key), ("table3_row", key),
     ("table3_group", official group label), ("table3_note",), ("table3_applicants",), ("value_fees",).
     """
+    template = template if template in ("2021", "2019") else "2021"
+    lay = Layout.from_dict(layout(template), template)
+    choice = choice or {}
+    if not choice:
+        return lay
+    unknown = [k for k in choice if k[0] not in ("section", "table3_row", "table3_group", "table3_note",
+                                                  "table3_applicants", "value_fees")]
+    assert not unknown, f"unknown variant kinds {unknown}"
+    sections = tuple((k, choice.get(("section", k), h)) for k, h in lay.sections)
+    blocks = tuple(
+        replace(b, columns=tuple((c, choice.get(("value_fees",), label))
+                                 if c == "value" and b.rows[0][0] == "fees_wan_yuan" else (c, label)
+                                 for c, label in b.columns))
+        for b in lay.table2_blocks)
+    results = lay.results_group
+    rows = tuple(replace(r, label=choice.get(("table3_row", r.key), r.label),
+                         group=r.group if r.group in (None, results) else choice.get(("table3_group", r.group),
+                                                                                     r.group))
+                 for r in lay.table3_rows)
+    return replace(lay, sections=sections, table2_blocks=blocks, table3_rows=rows,
+                   table3_note=choice.get(("table3_note",), lay.table3_note),
+                   table3_applicants=choice.get(("table3_applicants",), lay.table3_applicants))
 
-    def __init__(self, choice: dict | None = None, template: str = "2021") -> None:
-        choice = choice or {}
-        l21, l19 = layout("2021"), layout("2019")
-        own = (l19, l21) if template == "2019" else (l21, l19)  # a row both print: the template's own label
-        headings = dict(l21["sections"])
-        sections = {k: (_split_heading(h), ()) for k, h in headings.items()}
-        t2_columns: dict[str, tuple[str, tuple[str, ...]]] = {}
-        t2_rows: dict[str, tuple[str, tuple]] = {}
-        blocks21 = [b["header"] for b in l21["table2"]["blocks"]]
-        blocks19 = [b["header"] for b in l19["table2"]["blocks"]]
-        for lay in own:
-            for block in lay["table2"]["blocks"]:
-                for row, label in block["rows"]:
-                    t2_rows.setdefault(row, (label, ()))
-                for col, label in block["columns"]:
-                    if col != "value":
-                        t2_columns.setdefault(col, (label, ()))
-        decided = next(lab for b in l21["table2"]["blocks"] for c, lab in b["columns"]
-                       if c == "value" and b["rows"][0][0] != "fees_wan_yuan")
-        fees = next(lab for b in l21["table2"]["blocks"] for c, lab in b["columns"]
-                    if b["rows"][0][0] == "fees_wan_yuan")
-        t2_columns["value"] = (decided, (choice.get(("value_fees",), fees),))
-        t3 = l21["table3"]
-        results = next(g for _, _, g in t3["rows"] if g)
-        groups = {RESULTS: results}
-        rows: dict[str, _Row] = {}
-        for lay in (l21, l19):
-            for key, label, group in lay["table3"]["rows"]:
-                if key in rows:
-                    continue
-                gkey = None if group is None else (RESULTS if group == results else group)
-                if gkey and gkey != RESULTS:
-                    groups[gkey] = choice.get(("table3_group", gkey), gkey)
-                rows[key] = _Row(key, choice.get(("table3_row", key), label), gkey)
-        t4 = l21["table4"]
-        printed_headings = {k: choice.get(("section", k), h) for k, h in headings.items()}
-        super().__init__(
-            SECTIONS=sections, SECTION_NUMERALS=NUMERALS,
-            TABLE2_BLOCKS=tuple(blocks21), TABLE2_BLOCKS_2019=tuple(blocks19),
-            TABLE2_CONTENT_HEADER=l21["table2"]["content_header"], TABLE2_COLUMNS=t2_columns, TABLE2_ROWS=t2_rows,
-            TABLE3_BALANCE_NOTE=choice.get(("table3_note",), t3["note"]),
-            TABLE3_HEADER_GROUPS=(choice.get(("table3_applicants",), t3["applicants"]), t3["organisations"]),
-            TABLE3_COLUMN_LABELS=dict(t3["columns"]), TABLE3_ROW_LABELS=rows, TABLE3_GROUPS=groups,
-            TABLE4_COLUMN_LABELS=dict(t4["columns"]),
-            TABLE4_HEADERS=(t4["review"], t4["litigation"], t4["direct"], t4["after_review"]),
-        )
-        self._headings = printed_headings
 
-    def section_heading(self, key: str) -> str:
-        return self._headings[key]
+def for_spec(spec, choice: dict | None = None) -> Layout:
+    """The official layout a spec's report prints (its own format's)."""
+    return printed(spec.template, choice)
 
 
 def variant_choices() -> list[tuple[tuple, str]]:
-    """Every printed variant of the fixtures as (what, label) pairs for FixtureLabels(choice=...)."""
+    """Every printed variant of the fixtures as (what, label) pairs for printed(template, choice=...)."""
     v = variants()
     out: list[tuple[tuple, str]] = []
     for key, labels in v["sections"].items():
@@ -190,16 +154,3 @@ def variant_choices() -> list[tuple[tuple, str]]:
     for key, labels in v["table3_groups"].items():
         out += [(("table3_group", key), lab) for lab, _ in labels]
     return out
-
-
-@contextmanager
-def printed_from_fixtures(choice: dict | None = None, template: str = "2021") -> Iterator[FixtureLabels]:
-    """While inside, crawler/demo/render.py prints the official layouts' labels (and ``choice``'s variants)."""
-    from crawler.demo import render
-
-    saved = render.T
-    render.T = labels = FixtureLabels(choice, template)
-    try:
-        yield labels
-    finally:
-        render.T = saved

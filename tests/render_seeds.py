@@ -24,6 +24,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import layouts  # noqa: E402  (tests/ is on the path: pytest's rootdir, or this script's directory)
+from crawler.demo import layout as demo_layout  # noqa: E402
 from crawler.demo import render  # noqa: E402
 from crawler.demo.spec import ReportSpec  # noqa: E402
 from crawler.parsing.extract.office import convert_many  # noqa: E402
@@ -53,11 +54,16 @@ def seed_stems() -> list[str]:
 
 
 def seed_spec(stem: str) -> ReportSpec:
-    return render.spec_from_seed(SEEDS / f"{stem}.txt", EXPECTED / f"{stem}.json")
+    """A seed as a spec, its text split at the official layout's headings (not the parser's)."""
+    template = json.loads((EXPECTED / f"{stem}.json").read_text("utf-8")).get("template", "2021")
+    return render.spec_from_seed(SEEDS / f"{stem}.txt", EXPECTED / f"{stem}.json", layouts.printed(template))
 
 
 def _render_py_hash() -> str:
-    return hashlib.sha256(Path(render.__file__).read_bytes()).hexdigest()[:16]
+    h = hashlib.sha256()
+    for mod in (render, demo_layout):
+        h.update(Path(mod.__file__).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def seed_choices(index: int, count: int) -> dict:
@@ -73,6 +79,19 @@ def spec_key(spec: ReportSpec, fmt: str, choice: dict | None = None) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:24]
 
 
+def html_page(spec: ReportSpec, choice: dict | None = None, **kw) -> bytes:
+    """render.render_html_page printing the official layout (tests/fixtures/layouts), never the vocabulary."""
+    return render.render_html_page(spec, layout=layouts.for_spec(spec, choice), **kw)
+
+
+def html_fragment(spec: ReportSpec, choice: dict | None = None) -> str:
+    return render.render_html_fragment(spec, layouts.for_spec(spec, choice))
+
+
+def docx(spec: ReportSpec, choice: dict | None = None) -> bytes:
+    return render.render_docx(spec, layouts.for_spec(spec, choice))
+
+
 def render_office(specs: list[ReportSpec], fmt: str, cache_dir: Path | None = None,
                   choices: list[dict] | None = None) -> list[bytes]:
     """PDF or DOC renderings of ``specs`` (printing the fixtures' labels, with ``choices``' variants),
@@ -86,8 +105,7 @@ def render_office(specs: list[ReportSpec], fmt: str, cache_dir: Path | None = No
         if cached is not None and cached.exists():
             out[k] = cached.read_bytes()
         elif k not in dict(todo):
-            with layouts.printed_from_fixtures(c, s.template):
-                todo.append((k, render.render_docx(s)))
+            todo.append((k, render.render_docx(s, layouts.for_spec(s, c))))
     if todo:
         opts = "MS Word 97" if fmt == "doc" else None
         done = convert_many(todo, src_ext="docx", to=fmt, filter_options=opts)
@@ -145,22 +163,22 @@ def render_corpus(outdir: str | Path, *, cache_dir: str | Path | None = None,
     items: list[Rendered] = []
     for i, (stem, spec) in enumerate(zip(stems, specs)):
         exp = str(EXPECTED / f"{stem}.json")
-        with layouts.printed_from_fixtures(choices[i], spec.template):
-            if "html" in formats:
-                container = CONTAINERS[i % len(CONTAINERS)]
-                if i == GBK_SEED_INDEX:
-                    data = render.render_html_page(spec, encoding="gbk", container=container)
-                    ctype, variant = "text/html", "gbk"  # no charset in the header: the meta tells
-                else:
-                    data = render.render_html_page(spec, container=container)
-                    ctype, variant = "text/html; charset=utf-8", ""
-                p = outdir / f"{stem}.html"
-                p.write_bytes(data)
-                items.append(Rendered(stem, "html", str(p), exp, ctype, variant))
-            if "docx" in formats:
-                p = outdir / f"{stem}.docx"
-                p.write_bytes(render.render_docx(spec))
-                items.append(Rendered(stem, "docx", str(p), exp))
+        printed = layouts.for_spec(spec, choices[i])
+        if "html" in formats:
+            container = CONTAINERS[i % len(CONTAINERS)]
+            if i == GBK_SEED_INDEX:
+                data = render.render_html_page(spec, encoding="gbk", container=container, layout=printed)
+                ctype, variant = "text/html", "gbk"  # no charset in the header: the meta tells
+            else:
+                data = render.render_html_page(spec, container=container, layout=printed)
+                ctype, variant = "text/html; charset=utf-8", ""
+            p = outdir / f"{stem}.html"
+            p.write_bytes(data)
+            items.append(Rendered(stem, "html", str(p), exp, ctype, variant))
+        if "docx" in formats:
+            p = outdir / f"{stem}.docx"
+            p.write_bytes(render.render_docx(spec, printed))
+            items.append(Rendered(stem, "docx", str(p), exp))
     if "pdf" in formats:
         for stem, data in zip(stems, render_office(specs, "pdf", cache, choices)):
             p = outdir / f"{stem}.pdf"

@@ -57,6 +57,11 @@ def test_nianbao_demo_no_serve_in_a_temporary_directory(tmp_path):
     # the summary a person reads names the same figures
     assert f"reports found        {summary['reports_found']} of {summary['reports_expected']}" in out.stdout
     assert (tmp_path / "data" / "demo" / "nianbao.db").exists()
+    # the 图片版 report (narrative as text, its three tables as pictures) is read by OCR: parsed, every
+    # cell of its three tables, and the summary says so
+    (picture,) = summary["picture_reports"]
+    assert picture["status"] == "parsed" and picture["cells"] >= 200, picture
+    assert "图片版 (OCR)" in out.stdout and ": parsed," in out.stdout
 
 
 def test_make_demo_as_the_readme_says():

@@ -3,12 +3,16 @@
 - vocabulary/ imports nothing of ours (it is the ground floor);
 - the `labels` table is what the vocabulary says on every writable open (a stale label is rewritten,
   a dropped key removed), not only when the table is empty;
-- the Datasette report template prints no table label of its own, the plugin and the checks keep no
-  copy of one.
+- the Datasette report template prints no table label of its own;
+- no product file outside vocabulary/ (parsing, spiders, storage, the Datasette plugin and templates, the
+  monitor, the demo) spells a label of the template: every label string of vocabulary/template.py is
+  searched for in every string constant and template text (``label_copies``).
 """
 from __future__ import annotations
 
 import ast
+import dataclasses
+import re
 import sqlite3
 from pathlib import Path
 
@@ -92,22 +96,99 @@ def test_report_template_prints_no_table_label_of_its_own():
         assert label not in html, f"nianbao_report.html hard-codes {label!r}"
 
 
-def test_no_copies_of_the_labels_elsewhere():
-    """The row labels of Table 三 and the section headings appear in vocabulary/ only (comments aside)."""
-    needles = [r.label for r in V.TABLE3_ROW_LABELS.values() if len(r.label) > 6] + list(V.SECTION_HEADINGS.values())
-    needles += [n for n in V.TABLE3_ROW_NAMES.values() if "-" in n]
+# -- no label of the template outside vocabulary/ ----------------------------------------------
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+#: Modules whose job is wording (messages, advice, page descriptions, the demo agencies' narratives):
+#: a label may stand inside one of their sentences, never as a string of its own.
+WORDING = {"monitor/wording.py", "storage/metadata.py", "crawler/demo/sites/texts.py"}
+#: A label this long inside any other string is a copy of it, whatever surrounds it.
+LONG = 7
+
+
+def _collect(value, out: set[str]) -> None:
+    if isinstance(value, str):
+        if _CJK.search(value):
+            out.add(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect(v, out)
+    elif isinstance(value, (tuple, list, set, frozenset)):
+        for v in value:
+            _collect(v, out)
+    elif dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            _collect(getattr(value, f.name), out)
+        if isinstance(value, V.RowLabel):
+            out.add(value.full_label)
+
+
+def template_labels() -> set[str]:
+    """Every printed label of the template: the section, table, figure names of vocabulary/template.py
+    (read from the module, so a label added there is checked here without a change to this test)."""
+    out: set[str] = set()
+    for name, value in vars(V).items():
+        if re.match(r"(SECTION|TABLE|FIGURE)", name) and not name.endswith("PATTERN"):
+            _collect(value, out)
+    return out
+
+
+def _strings(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every string a product file holds: Python string constants (f-string parts
+    included) without docstrings; a template's text between tags and Jinja/Django blocks."""
+    src = path.read_text(encoding="utf-8")
+    if path.suffix != ".py":
+        return [(i, t.strip()) for i, line in enumerate(src.splitlines(), 1)
+                for t in re.split(r"<[^>]*>|\{[{%#].*?[%}#]\}", line) if t.strip()]
+    tree = ast.parse(src)
+    docs = {id(n.body[0].value) for n in ast.walk(tree)
+            if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+def label_copies(root: Path, labels: set[str]) -> list[str]:
+    """Where product code outside vocabulary/ spells a template label: a string that is a label, a
+    label quoted “…” in a message (outside the wording modules), or a long label inside any string."""
+    found: list[str] = []
     for pkg in ("crawler", "spiders", "storage", "monitor"):
-        for path in (ROOT / pkg).rglob("*"):
-            # the demo prints reports as an agency would (its own data, being reshaped in crawler/demo/)
-            if path.suffix not in (".py", ".html", ".j2") or "demo" in path.relative_to(ROOT).parts:
+        for path in sorted((root / pkg).rglob("*")):
+            if path.suffix not in (".py", ".html", ".j2"):
                 continue
-            code = path.read_text(encoding="utf-8")
-            if path.suffix == ".py":  # docstrings and comments may quote a label
-                code = "\n".join(ln for ln in code.splitlines() if not ln.lstrip().startswith("#"))
-                tree = ast.parse(code)
-                strings = [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
-                docs = {ast.get_docstring(n, clean=False) for n in ast.walk(tree)
-                        if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))}
-                code = "\n".join(s for s in strings if s not in docs)
-            for needle in needles:
-                assert needle not in code, f"{path.relative_to(ROOT)} copies the label {needle!r}"
+            rel = path.relative_to(root).as_posix()
+            for line, text in _strings(path):
+                if text.strip() in labels:
+                    found.append(f"{rel}:{line}: the label {text.strip()!r}")
+                    continue
+                if rel in WORDING:
+                    continue
+                for quoted in re.findall(r"“([^”]+)”", text):
+                    if quoted in labels:
+                        found.append(f"{rel}:{line}: the label “{quoted}” quoted in {text[:40]!r}")
+                found += [f"{rel}:{line}: the label {lab!r} inside {text[:40]!r}"
+                          for lab in labels if len(lab) >= LONG and lab in text]
+    return found
+
+
+def test_no_template_label_outside_the_vocabulary():
+    """Issue #10 item 6: every label of the template is data in vocabulary/; product code imports it."""
+    labels = template_labels()
+    assert {"总计", "一、总体情况", "（三）不予公开", "第二十条第（九）项", "行政许可处理决定数量"} <= labels
+    assert label_copies(ROOT, labels) == []
+
+
+def test_the_label_scan_finds_a_copy(tmp_path):
+    """The scan is real: a label pasted into product code as a string, a quoted one, a long one."""
+    pkg = tmp_path / "monitor"
+    pkg.mkdir()
+    (pkg / "x.py").write_text('''"""Docstrings may name 一、总体情况."""
+NAME = "予以公开数量"
+MSG = f"表三“{x}”与“总计”不一致"
+LONG = "本机关关于上年结转政府信息公开申请数量的说明"
+OK = "本机关无说明"
+''', encoding="utf-8")
+    (pkg / "page.html").write_text("<th>结果维持</th><p>{{ label }}</p>", encoding="utf-8")
+    found = label_copies(tmp_path, template_labels())
+    assert sorted(f.split(":")[1] for f in found if f.startswith("monitor/x.py")) == ["2", "3", "4"], found
+    assert any(f.startswith("monitor/page.html:1") for f in found), found

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from vocabulary.keys import SCALAR, TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS
 
+#: The tables as a report's reader names them (messages, pages: 表三 ·（四）无法提供 …).
+TABLE_NAMES: dict[str, str] = {"table2": "表二", "table3": "表三", "table4": "表四"}
+
 # -- sections ---------------------------------------------------------------------------------
 #: key -> canonical heading (without numbering) and variants seen in real reports.
 SECTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -200,6 +203,20 @@ TABLE4_GROUP_VARIANTS: dict[str, tuple[str, ...]] = {
     "review": ("行政复议",),
     "litigation_direct": ("未经复议直接起诉", "行政诉讼未经复议直接起诉", "直接起诉"),
     "litigation_after_review": ("复议后起诉", "行政诉讼复议后起诉"),
+}
+
+# -- figures named in messages ------------------------------------------------------------------
+#: Cells the monitor names as one figure (the year-over-year swing rule), with the name it gives them.
+FIGURE_NAMES: dict[str, str] = {
+    "table3.new.total": "本年新收政府信息公开申请数量",
+    "table3.granted.total": "予以公开数量",
+    "table3.total_processed.total": "办理结果总计",
+    "table4.review.total": "行政复议总计",
+    "table4.litigation_direct.total": "未经复议直接起诉总计",
+    "table4.litigation_after_review.total": "复议后起诉总计",
+    "table2.licensing.value": "行政许可处理决定数量",
+    "table2.punishment.value": "行政处罚处理决定数量",
+    "table2.coercion.value": "行政强制处理决定数量",
 }
 
 # -- placeholders left from the template (rule 6) ------------------------------------------------

@@ -16,9 +16,12 @@ from crawler.cli import get_config
 @click.option("--explain", "explain", multiple=True, metavar="SITE",
               help="Crawl SITE and print the path taken from its start URL to each 年报 column "
                    "(and the dead ends), to see why a site yields nothing; repeatable.")
+@click.option("--frontier", "frontier", metavar="redis://HOST:PORT/N", default=None,
+              help="Be one crawl node of a crawl shared through this Redis database: requests, duplicate filter "
+                   "and per-host delays are shared, items go to `nianbao ingest-worker` (docs/scale.md).")
 @click.pass_context
 def crawl(ctx: click.Context, sites: tuple[str, ...], db: str | None, no_progress: bool,
-          explain: tuple[str, ...]) -> None:
+          explain: tuple[str, ...], frontier: str | None) -> None:
     """Crawl portals: 年报 columns, report pages and attachments, politely and incrementally."""
     from crawler.crawl import run_crawl
     from storage.db import Store
@@ -30,6 +33,9 @@ def crawl(ctx: click.Context, sites: tuple[str, ...], db: str | None, no_progres
     if not config.sites:
         click.echo("nianbao: no sites in the config (add them under `sites:`)", err=True)
         sys.exit(2)
+    if frontier:
+        _crawl_node(config, frontier, sites, no_progress, db, explain)
+        return
     path = db or str(config.database_path())
     store = Store(path)  # creates the file's folder
     try:
@@ -43,6 +49,65 @@ def crawl(ctx: click.Context, sites: tuple[str, ...], db: str | None, no_progres
         click.echo(render_explain(name, site.start_url, summary.stats.get(f"nianbao/explain/{name}") or [],
                                   summary.sites.get(name)))
     sys.exit(0 if summary.status in ("ok", "partial") else 1)
+
+
+def _crawl_node(config, url: str, sites, no_progress: bool, db, explain) -> None:
+    from crawler.frontier import FrontierError, run_node
+
+    if db or explain:
+        click.echo("nianbao: --frontier sends items to the ingest worker: --db and --explain do not apply", err=True)
+        sys.exit(2)
+    try:
+        summary = run_node(config, url, sites=list(sites) or None, progress=not no_progress,
+                           timeout=config.crawl.max_run_hours * 3600)
+    except FrontierError as e:
+        click.echo(f"nianbao: frontier {e}", err=True)
+        sys.exit(2)
+    click.echo(summary.render())
+    sys.exit(0 if summary.status == "ok" else 1)
+
+
+@click.command("ingest-worker")
+@click.option("--from", "url", required=True, metavar="redis://HOST:PORT/N",
+              help="The Redis database the crawl nodes push to (`nianbao crawl --frontier`).")
+@click.option("--db", "db", type=click.Path(dir_okay=False), default=None,
+              help="Database file (default: database from config.yaml).")
+@click.option("--until-finished", is_flag=True,
+              help="Exit once a shared crawl has finished and all its items are stored and parsed.")
+@click.option("--idle-exit", type=float, default=None, metavar="SECONDS",
+              help="Exit after this many seconds without an item.")
+@click.option("--no-parse", is_flag=True, help="Store only; `nianbao parse-pending` parses later.")
+@click.option("--no-progress", is_flag=True, help="No progress bar while parsing.")
+@click.pass_context
+def ingest_worker(ctx: click.Context, url: str, db: str | None, until_finished: bool, idle_exit: float | None,
+                  no_parse: bool, no_progress: bool) -> None:
+    """On the database machine: store the crawl nodes' documents and fetch records, and parse them."""
+    import signal
+
+    from crawler.frontier import FrontierError, connect, run_ingest_worker
+    from crawler.run import StopFlag
+    from storage.db import Store
+
+    config = get_config(ctx)
+    try:
+        connect(url).close()  # before the database is touched
+    except FrontierError as e:
+        click.echo(f"nianbao: frontier {e}", err=True)
+        sys.exit(2)
+    stop = StopFlag()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    store = Store(db or str(config.database_path()))
+    try:
+        summary = run_ingest_worker(config, store, url, until_finished=until_finished, idle_exit=idle_exit,
+                                    parse=not no_parse, progress=not no_progress, should_stop=stop)
+    except FrontierError as e:
+        click.echo(f"nianbao: frontier {e}", err=True)
+        sys.exit(2)
+    finally:
+        store.close()
+    click.echo(summary.render())
+    sys.exit(1 if summary.bad or summary.problems else 0)
 
 
 _KINDS = {"column": "年报 column", "dead_end": "dead end", "scheme_fallback": "other scheme"}
@@ -69,4 +134,4 @@ def render_explain(name: str, start_url: str, events: list[dict], site_summary=N
     return "\n".join(lines)
 
 
-COMMANDS = [crawl]
+COMMANDS = [crawl, ingest_worker]

@@ -4,8 +4,9 @@ The layouts copy what portals serve: the three tables with the national format's
 (Table 三: three label columns, the 申请人情况 header over two header rows, 三、本年度办理结果 spanning
 the result rows), Word-paste HTML (``<p>`` inside cells, ``nowrap``, ``&nbsp;`` for blanks, wrapped
 header labels), DOCX with real merged cells, and PDF/DOC converted from that DOCX by LibreOffice with
-a CJK font.  Every label comes from vocabulary/template.py, so what is printed is what the
-parser must recognise.
+a CJK font.  What the tables and headings say comes from a ``Layout`` (crawler/demo/layout.py): data
+typed from the official format documents, handed in by the caller (the demo's own copy by default),
+never the parser's vocabulary, so that a rendering tests the parser instead of echoing it.
 """
 from __future__ import annotations
 
@@ -16,9 +17,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from crawler.demo.layout import Layout, demo_layout
 from crawler.demo.spec import ReportSpec
-from vocabulary import template as T
-from storage.models import TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS
 
 #: Font the DOCX asks for; installed by the Makefile (fonts-wqy-zenhei) so PDFs embed real CJK glyphs.
 CJK_FONT = "WenQuanYi Zen Hei"
@@ -30,28 +30,28 @@ DEMO_MARK = "示例数据"
 
 _HEADING_RE = re.compile(r"^\s*(?:#+\s*)?(?:\*\*)?\s*([一二三四五六]|[1-6])\s*[、.．]\s*(\S.*?)(?:\*\*)?\s*$")
 _DATE_LINE_RE = re.compile(r"^\s*\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*$")
-_NUMERALS = {n: i for i, n in enumerate(T.SECTION_NUMERALS)}
 
 
 def _squash(s: str) -> str:
     return re.sub(r"\s+", "", s)
 
 
-def _section_of_heading(line: str, expect: int) -> str | None:
-    """Section key when ``line`` is the heading of section number ``expect`` (0-based)."""
+def _section_of_heading(line: str, expect: int, layout: Layout) -> str | None:
+    """Section key when ``line`` is the heading of section number ``expect`` (0-based): numbered so,
+    and its words inside the official heading's or the other way round ('一、情况' in a real report)."""
     if "\t" in line:
         return None
     m = _HEADING_RE.match(line)
     if not m:
         return None
     num = m.group(1)
-    idx = _NUMERALS.get(num, int(num) - 1 if num.isdigit() else -1)
+    idx = int(num) - 1 if num.isdigit() else (layout.numerals.index(num) if num in layout.numerals else -1)
     if idx != expect:
         return None
     text = _squash(m.group(2))
-    key = list(T.SECTIONS)[idx]
-    canonical, variants = T.SECTIONS[key]
-    if any(_squash(v) in text or text in _squash(v) for v in (canonical, *variants)):
+    key, heading = layout.sections[idx]
+    official = _squash(heading.split("、", 1)[-1])
+    if official in text or text in official:
         return key
     return None
 
@@ -63,19 +63,21 @@ def _clean_line(line: str) -> str:
     return s.strip()
 
 
-def spec_from_seed(txt_path: str | Path, expected_path: str | Path) -> ReportSpec:
-    """A ReportSpec from a seed text (narrative) and its hand-checked expected JSON (numbers)."""
+def spec_from_seed(txt_path: str | Path, expected_path: str | Path, layout: Layout | None = None) -> ReportSpec:
+    """A ReportSpec from a seed text (narrative) and its hand-checked expected JSON (numbers); the
+    text is split at the section headings of ``layout`` (default: the demo's copy of its format)."""
     exp = json.loads(Path(expected_path).read_text("utf-8"))
+    layout = layout or demo_layout(exp.get("template", "2021"))
     lines = Path(txt_path).read_text("utf-8").splitlines()
     title_sq = _squash(exp.get("title") or "")
     agency = exp["agency"]
 
     preamble: list[str] = []
-    sections: dict[str, list[str]] = {k: [] for k in T.SECTIONS}
+    sections: dict[str, list[str]] = {k: [] for k, _ in layout.sections}
     current: str | None = None
     expect = 0
     for raw in lines:
-        key = _section_of_heading(raw, expect) if expect < 6 else None
+        key = _section_of_heading(raw, expect, layout) if expect < len(layout.sections) else None
         if key is not None:
             current = key
             expect += 1
@@ -132,6 +134,10 @@ class _C:
         self.text, self.rowspan, self.colspan, self.header = text, rowspan, colspan, header
 
 
+#: The column key of a single-valued Table 二 row (in layouts and in the expected files).
+_SCALAR = "value"
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return ""
@@ -140,46 +146,25 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def _table2_layout(spec: ReportSpec) -> tuple[int, list[list[_C]]]:
+def _table2_layout(spec: ReportSpec, layout: Layout) -> tuple[int, list[list[_C]]]:
     t2 = spec.table2
-    if spec.template == "2019":
-        blocks = [
-            (T.TABLE2_BLOCKS_2019[0], ("made", "published", "public_total"), ("regulations", "normative_documents")),
-            (T.TABLE2_BLOCKS_2019[1], ("previous_items", "change", "decisions"),
-             ("licensing", "other_external_services")),
-            (T.TABLE2_BLOCKS_2019[2], ("previous_items", "change", "decisions"), ("punishment", "coercion")),
-            (T.TABLE2_BLOCKS_2019[3], ("previous_items", "change"), ("fees",)),
-            (T.TABLE2_BLOCKS_2019[4], ("projects", "amount"), ("procurement",)),
-        ]
-    else:
-        blocks = [
-            (T.TABLE2_BLOCKS[0], ("issued", "repealed", "in_force"), ("regulations", "normative_documents")),
-            (T.TABLE2_BLOCKS[1], (None,), ("licensing",)),
-            (T.TABLE2_BLOCKS[2], (None,), ("punishment", "coercion")),
-            (T.TABLE2_BLOCKS[3], ("fees",), ("fees_wan_yuan",)),
-        ]
     ncols = 4
     rows: list[list[_C]] = []
-    for block, cols, row_keys in blocks:
-        rows.append([_C(block, colspan=ncols, header=True)])
-        span_last = ncols - 1 - len(cols)  # extra width given to the last column
-        header = [_C(T.TABLE2_CONTENT_HEADER, header=True)]
-        for i, col in enumerate(cols):
-            if col is None:
-                label = T.TABLE2_COLUMNS["value"][0]
-            elif col == "fees":
-                label = T.TABLE2_COLUMNS["value"][1][0]
-            else:
-                label = T.TABLE2_COLUMNS[col][0]
-            header.append(_C(label, colspan=1 + (span_last if i == len(cols) - 1 else 0), header=True))
+    for block in layout.table2_blocks:
+        rows.append([_C(block.header, colspan=ncols, header=True)])
+        span_last = ncols - 1 - len(block.columns)  # extra width given to the last column
+        header = [_C(layout.table2_content_header, header=True)]
+        for i, (_, label) in enumerate(block.columns):
+            header.append(_C(label, colspan=1 + (span_last if i == len(block.columns) - 1 else 0), header=True))
         rows.append(header)
-        for rk in row_keys:
-            r = [_C(T.TABLE2_ROWS[rk][0])]
+        single = [c for c, _ in block.columns] == [_SCALAR]
+        for rk, label in block.rows:
+            r = [_C(label)]
             v = t2.get(rk)
-            if cols[0] is None or cols == ("fees",):
-                vals = [v if not isinstance(v, dict) else v.get("value")]
+            if single:
+                vals = [v.get(_SCALAR) if isinstance(v, dict) else v]
             else:
-                vals = [(v or {}).get(c) for c in cols]
+                vals = [(v or {}).get(c) for c, _ in block.columns]
             for i, val in enumerate(vals):
                 r.append(_C(_fmt(val), colspan=1 + (span_last if i == len(vals) - 1 else 0)))
             rows.append(r)
@@ -187,7 +172,12 @@ def _table2_layout(spec: ReportSpec) -> tuple[int, list[list[_C]]]:
 
 
 #: Table 三 column headers; 商业企业/科研机构 are printed wrapped, as Word does in narrow columns.
-_T3_WRAPPED = {"commercial_enterprise": "商业\n企业", "research_institution": "科研\n机构"}
+_T3_WRAPPED = ("commercial_enterprise", "research_institution")
+
+
+def _wrapped(label: str) -> str:
+    """A four-character header broken in two lines (商业\\n企业)."""
+    return label[:2] + "\n" + label[2:] if len(label) == 4 else label
 
 
 def _two_paragraphs(label: str) -> str:
@@ -197,74 +187,72 @@ def _two_paragraphs(label: str) -> str:
     return label if i <= 0 else label[:i] + "\f" + label[i:]
 
 
-def _table3_layout(spec: ReportSpec) -> tuple[int, list[list[_C]]]:
-    tpl = spec.template if spec.template in ("2021", "2019") else "2021"
+def _table3_layout(spec: ReportSpec, layout: Layout) -> tuple[int, list[list[_C]]]:
     t3 = spec.table3
     ncols = 10
+    columns = dict(layout.table3_columns)
+    keys = list(columns)  # applicant columns, then the total
     rows: list[list[_C]] = [
-        [_C(T.TABLE3_BALANCE_NOTE, rowspan=3, colspan=3, header=True),
-         _C(T.TABLE3_HEADER_GROUPS[0], colspan=7, header=True)],
-        [_C(T.TABLE3_COLUMN_LABELS["natural_person"], rowspan=2, header=True),
-         _C(T.TABLE3_HEADER_GROUPS[1], colspan=5, header=True),
-         _C(T.TABLE3_COLUMN_LABELS["total"], rowspan=2, header=True)],
-        [_C(_T3_WRAPPED.get(c, T.TABLE3_COLUMN_LABELS[c]), header=True) for c in TABLE3_COLUMNS[1:6]],
+        [_C(layout.table3_note, rowspan=3, colspan=3, header=True),
+         _C(layout.table3_applicants, colspan=7, header=True)],
+        [_C(columns[keys[0]], rowspan=2, header=True),
+         _C(layout.table3_organisations, colspan=5, header=True),
+         _C(columns[keys[-1]], rowspan=2, header=True)],
+        [_C(_wrapped(columns[c]) if c in _T3_WRAPPED else columns[c], header=True) for c in keys[1:6]],
     ]
-    row_keys = TABLE3_ROWS[tpl]
-    result_keys = [k for k in row_keys if k not in ("new", "carried_over", "carried_forward")]
+    results = layout.results_group
+    result_rows = [r for r in layout.table3_rows if r.group]
 
     def values(key: str) -> list[_C]:
         vals = t3.get(key) or [None] * 7
         return [_C(_fmt(v)) for v in vals]
 
     group_sizes: dict[str, int] = {}
-    for k in result_keys:
-        g = T.TABLE3_ROW_LABELS[k].group
-        if g and g != "results":
-            group_sizes[g] = group_sizes.get(g, 0) + 1
+    for r in result_rows:
+        if r.group != results:
+            group_sizes[r.group] = group_sizes.get(r.group, 0) + 1
     seen_groups: set[str] = set()
     first_result = True
-    for k in row_keys:
-        lab = T.TABLE3_ROW_LABELS[k]
-        if k in ("new", "carried_over", "carried_forward"):
-            rows.append([_C(lab.label, colspan=3), *values(k)])
+    for row in layout.table3_rows:
+        if not row.group:  # 一、本年新收 / 二、上年结转 / 四、结转下年度继续办理: across the label columns
+            rows.append([_C(row.label, colspan=3), *values(row.key)])
             continue
         r: list[_C] = []
         if first_result:
-            r.append(_C(T.TABLE3_GROUPS["results"], rowspan=len(result_keys)))
+            r.append(_C(results, rowspan=len(result_rows)))
             first_result = False
-        g = lab.group
-        if g and g != "results":
-            if g not in seen_groups:
-                seen_groups.add(g)
-                r.append(_C(T.TABLE3_GROUPS[g], rowspan=group_sizes[g]))
-            r.append(_C(lab.label))
+        if row.group != results:
+            if row.group not in seen_groups:
+                seen_groups.add(row.group)
+                r.append(_C(row.group, rowspan=group_sizes[row.group]))
+            r.append(_C(row.label))
         else:
-            r.append(_C(_two_paragraphs(lab.label), colspan=2))
-        rows.append(r + values(k))
+            r.append(_C(_two_paragraphs(row.label), colspan=2))
+        rows.append(r + values(row.key))
     return ncols, rows
 
 
-def _table4_layout(spec: ReportSpec) -> tuple[int, list[list[_C]]]:
+def _table4_layout(spec: ReportSpec, layout: Layout) -> tuple[int, list[list[_C]]]:
     t4 = spec.table4
-    cols = [T.TABLE4_COLUMN_LABELS[c] for c in TABLE4_COLUMNS]
-    review, litigation, direct, after_review = T.TABLE4_HEADERS
+    cols = [label for _, label in layout.table4_columns]
     rows = [
-        [_C(review, colspan=5, header=True), _C(litigation, colspan=10, header=True)],
+        [_C(layout.table4_review, colspan=5, header=True), _C(layout.table4_litigation, colspan=10, header=True)],
         [*(_C(c, rowspan=2, header=True) for c in cols),
-         _C(direct, colspan=5, header=True), _C(after_review, colspan=5, header=True)],
+         _C(layout.table4_direct, colspan=5, header=True), _C(layout.table4_after_review, colspan=5, header=True)],
         [_C(c, header=True) for c in cols * 2],
-        [_C(_fmt((t4.get(g) or {}).get(c))) for g in TABLE4_GROUPS for c in TABLE4_COLUMNS],
+        [_C(_fmt((t4.get(g) or {}).get(c))) for g, _ in layout.table4_groups for c, _ in layout.table4_columns],
     ]
     return 15, rows
 
 
-def _layouts(spec: ReportSpec) -> dict[str, tuple[int, list[list[_C]]]]:
-    return {"proactive": _table2_layout(spec), "requests": _table3_layout(spec),
-            "appeals": _table4_layout(spec)}
+def _layouts(spec: ReportSpec, layout: Layout) -> dict[str, tuple[int, list[list[_C]]]]:
+    return {"proactive": _table2_layout(spec, layout), "requests": _table3_layout(spec, layout),
+            "appeals": _table4_layout(spec, layout)}
 
 
-def _blocks(spec: ReportSpec):
+def _blocks(spec: ReportSpec, layout: Layout | None = None):
     """The report in reading order: ("title"|"para"|"heading"|"table"|"sign", payload)."""
+    layout = layout or demo_layout(spec.template)
     out: list[tuple[str, Any]] = []
     if spec.demo:
         out.append(("demo", f"【{DEMO_MARK}】本页为演示数据，不是真实报告。"))
@@ -272,15 +260,15 @@ def _blocks(spec: ReportSpec):
         out.append(("title", spec.title))
     for p in spec.preamble:
         out.append(("para", p))
-    layouts = _layouts(spec)
-    for key in T.SECTIONS:
-        out.append(("heading", T.section_heading(key)))
+    tables = _layouts(spec, layout)
+    for key, heading in layout.sections:
+        out.append(("heading", heading))
         paras = spec.sections.get(key) or []
-        if key in layouts:
+        if key in tables:
             # Narrative of the table sections precedes the table, as in most reports.
             for p in paras:
                 out.append(("para", p))
-            out.append(("table", layouts[key]))
+            out.append(("table", tables[key]))
         else:
             for p in paras:
                 out.append(("para", p))
@@ -327,34 +315,36 @@ def _html_table(ncols: int, rows: list[list[_C]]) -> str:
     return "\n".join(out)
 
 
-def render_html_fragment(spec: ReportSpec) -> str:
-    """The report body as a CMS shows it after a Word paste (no <html>/<head>)."""
+def render_html_fragment(spec: ReportSpec, layout: Layout | None = None) -> str:
+    """The report body as a CMS shows it after a Word paste (no <html>/<head>), printing ``layout``'s
+    words (default: the demo's copy of the spec's format)."""
     out: list[str] = []
-    for kind, payload in _blocks(spec):
+    for kind, payload in _blocks(spec, layout):
         if kind == "demo":
             out.append(f"<p style='color:#c00;font-weight:bold'>{html.escape(payload)}</p>")
-        elif kind == "title":
-            out.append("<p class=MsoNormal align=center style='text-align:center'><b>"
-                       + _SPAN.format(html.escape(payload)) + "</b></p>")
-        elif kind == "heading":
-            out.append("<p class=MsoNormal style='text-indent:32.0pt'><b>"
-                       + _SPAN.format(html.escape(payload)) + "</b></p>")
-        elif kind == "para":
-            out.append("<p class=MsoNormal style='text-indent:32.0pt'>"
-                       + _SPAN.format(html.escape(payload)) + "</p>")
-        elif kind == "sign":
-            out.append("<p class=MsoNormal align=right style='text-align:right'>"
-                       + _SPAN.format(html.escape(payload)) + "</p>")
         elif kind == "table":
             out.append(_html_table(*payload))
+        else:
+            attrs, bold = _PARAGRAPHS[kind]
+            text = _SPAN.format(html.escape(payload))
+            out.append(f"<p class=MsoNormal {attrs}>" + (f"<b>{text}</b>" if bold else text) + "</p>")
     return "\n".join(out)
+
+
+#: Word-paste paragraph attributes and boldness of each kind of text block.
+_PARAGRAPHS = {
+    "title": ("align=center style='text-align:center'", True),
+    "heading": ("style='text-indent:32.0pt'", True),
+    "para": ("style='text-indent:32.0pt'", False),
+    "sign": ("align=right style='text-align:right'", False),
+}
 
 
 _ID_CONTAINERS = {"zoom", "UCAP-CONTENT", "vsb_content", "ivs_content", "webeditorview"}
 
 
 def render_html_page(spec: ReportSpec, *, encoding: str = "utf-8", container: str = "TRS_Editor",
-                     charset_in_meta: bool = True) -> bytes:
+                     charset_in_meta: bool = True, layout: Layout | None = None) -> bytes:
     """A full portal page: site chrome around the body in ``container`` (a class, or an id as
     ``#zoom``; the usual ids are recognised bare), with ArticleTitle/PubDate metadata."""
     name = container.lstrip("#.")
@@ -386,7 +376,7 @@ def render_html_page(spec: ReportSpec, *, encoding: str = "utf-8", container: st
 <h1 class="article-title">{html.escape(spec.title or "")}</h1>
 <div class="info">{info}<span>来源：{html.escape(spec.agency)}</span> <span>浏览次数：128</span></div>
 {open_tag}
-{render_html_fragment(spec)}
+{render_html_fragment(spec, layout)}
 </div>
 </div>
 <div class="footer"><p>主办单位：人民政府办公室 网站标识码 1234000000 备案号：某ICP备12345678号</p>
@@ -421,7 +411,7 @@ def _set_font(run_or_style, size_pt: float | None = None, bold: bool = False) ->
         rfonts.set(qn(attr), CJK_FONT)
 
 
-def render_docx(spec: ReportSpec) -> bytes:
+def render_docx(spec: ReportSpec, layout: Layout | None = None) -> bytes:
     """The report as a Word document with real merged cells (gridSpan / vMerge)."""
     import docx
     from docx.enum.section import WD_ORIENT
@@ -450,7 +440,7 @@ def render_docx(spec: ReportSpec) -> bytes:
     if spec.published:
         from datetime import datetime
         cp.created = datetime.fromisoformat(spec.published + "T09:00:00")
-    for kind, payload in _blocks(spec):
+    for kind, payload in _blocks(spec, layout):
         if kind == "table":
             ncols, rows = payload
             _docx_table(doc, ncols, rows, WD_TABLE_ALIGNMENT)
@@ -534,16 +524,16 @@ def _docx_table(doc, ncols: int, rows: list[list[_C]], WD_TABLE_ALIGNMENT) -> No
         a.merge(b)
 
 
-def render_pdf(spec: ReportSpec) -> bytes:
+def render_pdf(spec: ReportSpec, layout: Layout | None = None) -> bytes:
     """DOCX -> LibreOffice -> PDF (text layer with embedded CJK font)."""
     from crawler.parsing.extract.office import convert
 
-    return convert(render_docx(spec), src_ext="docx", to="pdf", name=f"{spec.agency} {spec.year}")
+    return convert(render_docx(spec, layout), src_ext="docx", to="pdf", name=f"{spec.agency} {spec.year}")
 
 
-def render_doc(spec: ReportSpec) -> bytes:
+def render_doc(spec: ReportSpec, layout: Layout | None = None) -> bytes:
     """DOCX -> LibreOffice -> Word 97 .doc."""
     from crawler.parsing.extract.office import convert
 
-    return convert(render_docx(spec), src_ext="docx", to="doc", name=f"{spec.agency} {spec.year}",
+    return convert(render_docx(spec, layout), src_ext="docx", to="doc", name=f"{spec.agency} {spec.year}",
                    filter_options="MS Word 97")

@@ -53,13 +53,15 @@ class DemoSummary:
     second_crawl: dict[str, int] = field(default_factory=dict)
     expected_reports: int = 0  # what the portal published (its manifest)
     elapsed_s: float = 0.0
+    #: 图片版 reports (tables as pictures, read by OCR): title, status, cells
+    picture_reports: list[dict[str, Any]] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         """The figures of the summary for scripts (written to summary.json beside the database)."""
         return {
             "sites": self.sites, "reports_found": self.reports_total, "reports_expected": self.expected_reports,
             "reports_by_format": self.reports_by_format, "reports_parsed": self.reports_parsed,
-            "reports_by_status": self.reports_by_status,
+            "reports_by_status": self.reports_by_status, "picture_reports": self.picture_reports,
             "findings": [{"rule": r, "severity": s, "count": n} for (r, s), n in sorted(self.findings_by_rule.items())],
             "planted_found": self.planted_found, "planted_missed": self.planted_missed,
             "unexpected_findings": self.unexpected, "second_crawl": self.second_crawl,
@@ -82,6 +84,8 @@ class DemoSummary:
             f"sites crawled        {len(self.sites)}: {', '.join(self.sites)}",
             f"reports found        {self.reports_total} of {self.expected_reports} published ({fmt})",
             f"parsed fully         {self.reports_parsed} of {self.reports_total} ({status})",
+            *(f"图片版 (OCR)         {r['title']}: {r['status']}, {r['cells']} cells read from its table pictures"
+              for r in self.picture_reports),
             "parse stage          " + "; ".join(
                 f"{p.written} documents in {p.elapsed_s:.1f}s, {p.workers} workers"
                 + (f", {len(p.failures)} failed" if p.failures else "")
@@ -183,6 +187,9 @@ def _tally(summary: DemoSummary, expected) -> None:
     summary.reports_by_format = dict(Counter(r["format"] or "unknown" for r in reports))
     summary.reports_by_status = dict(Counter(r["status"] for r in reports))
     summary.reports_parsed = summary.reports_by_status.get("parsed", 0)
+    summary.picture_reports = [{"title": r["title"], "status": r["status"], "cells": r["cells_count"],
+                                "report_url": r["report_url"]} for r in reports
+                               if "图片版" in (r["title"] or "") + (r.get("link_title") or "")]
     summary.findings_by_rule = dict(Counter((f.rule, f.severity) for f in open_findings))
     found = {(f.rule, f.site, ids.get((f.site, f.agency)), f.year): f.agency for f in findings}
     planted = {(e.rule, e.site, ids.get((e.site, e.agency)), e.year): e.agency for e in expected}

@@ -1,7 +1,7 @@
 """ReportSpec: the content of a report to render (tests and the demo portal print reports from it).
 
 A spec holds the narrative and the numbers; ``crawler/demo/render.py`` prints it as HTML (Word-paste
-style), DOCX, PDF or DOC, with the labels of the template definition.
+style), DOCX, PDF or DOC, with the words of a Layout (crawler/demo/layout.py: the official formats as data).
 """
 from __future__ import annotations
 

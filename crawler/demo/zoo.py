@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 from urllib.parse import parse_qs, quote, urlsplit
 
+from crawler.demo.layout import demo_layout
 from crawler.demo.portal import DEFAULT_SEED_DIR, _demo_spec, _not_found, _render, _Served
 from crawler.demo.sites.chrome import DEMO_MARK, e, filler_body, nav, page, short
 from crawler.demo.sites.model import Resource, day
@@ -250,7 +251,7 @@ def _png() -> bytes:
     if not _PNG_CACHE:
         from crawler.demo.sites.chrome import image_png
 
-        _PNG_CACHE.append(image_png(["三、收到和处理政府信息公开申请情况", "（图片，示例数据）"]))
+        _PNG_CACHE.append(image_png([demo_layout("2021").heading("requests"), "（图片，示例数据）"]))
     return _PNG_CACHE[0]
 
 

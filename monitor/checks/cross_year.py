@@ -15,10 +15,16 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
+from monitor.checks.report import downgrade_uncertain
 from storage.models import SCALAR, TABLE3_COLUMNS, Finding, Report
 from vocabulary import template as V
 
 _COLUMN_NAMES = V.TABLE3_COLUMN_LABELS
+
+
+def _unnumbered(row: str) -> str:
+    """A Table 三 row's label without its numbering: 二、上年结转政府信息公开申请数量 -> 上年结转政府信息公开申请数量."""
+    return re.sub(V.NUMBERING_PATTERN, "", V.TABLE3_ROW_LABELS[row].label)
 
 # -- carry_continuity ----------------------------------------------------------------------------
 
@@ -43,7 +49,7 @@ def carry_continuity(prev: Report, cur: Report) -> list[Finding]:
     detail = "；".join(f"{_COLUMN_NAMES[c]}：本年上年结转{n}件，上年结转下年度{b}件" for c, n, b in bad)
     return [_finding(
         cur, "carry_continuity", "error",
-        f"{cur.year}年报告“上年结转政府信息公开申请数量”与{prev.year}年报告“结转下年度继续办理”"
+        f"{cur.year}年报告“{_unnumbered('carried_over')}”与{prev.year}年报告“{_unnumbered('carried_forward')}”"
         f"不一致（{cols}）：{detail}。",
         cells=[f"table3.carried_over.{c}" for c, _, _ in bad],
         numbers={"previous_year": prev.year,
@@ -55,6 +61,7 @@ def carry_continuity(prev: Report, cur: Report) -> list[Finding]:
 # -- in_force_continuity -------------------------------------------------------------------------
 
 _STOCK_ROWS = {r: V.row_label("table2", r) for r in ("regulations", "normative_documents")}
+_IN_FORCE = V.column_label("table2", "in_force")
 
 
 def in_force_continuity(prev: Report, cur: Report) -> list[Finding]:
@@ -77,7 +84,7 @@ def in_force_continuity(prev: Report, cur: Report) -> list[Finding]:
             continue
         out.append(_finding(
             cur, "in_force_continuity", "warning",
-            f"{name}现行有效件数{now}件，与上年现行有效{before}件＋本年制发{issued}件－本年废止{repealed}件"
+            f"{name}{_IN_FORCE}{now}件，与上年现行有效{before}件＋本年制发{issued}件－本年废止{repealed}件"
             f"＝{expected}件不衔接（如有清理或机构调整，请在报告中说明）。",
             cells=[f"table2.{row}.in_force", f"table2.{row}.issued", f"table2.{row}.repealed"],
             numbers={"in_force": now, "previous_in_force": before, "issued": issued,
@@ -90,18 +97,12 @@ def in_force_continuity(prev: Report, cur: Report) -> list[Finding]:
 
 # -- swing ---------------------------------------------------------------------------------------
 
-#: Key figures watched for swings: (cell ref, Chinese name).
-SWING_FIGURES: tuple[tuple[str, str], ...] = (
-    ("table3.new.total", "本年新收政府信息公开申请数量"),
-    ("table3.granted.total", "予以公开数量"),
-    ("table3.total_processed.total", "办理结果总计"),
-    ("table4.review.total", "行政复议总计"),
-    ("table4.litigation_direct.total", "未经复议直接起诉总计"),
-    ("table4.litigation_after_review.total", "复议后起诉总计"),
-    ("table2.licensing.value", "行政许可处理决定数量"),
-    ("table2.punishment.value", "行政处罚处理决定数量"),
-    ("table2.coercion.value", "行政强制处理决定数量"),
-)
+#: Key figures watched for swings: (cell ref, its name in messages, from the vocabulary).
+SWING_FIGURES: tuple[tuple[str, str], ...] = tuple((ref, V.FIGURE_NAMES[ref]) for ref in (
+    "table3.new.total", "table3.granted.total", "table3.total_processed.total",
+    "table4.review.total", "table4.litigation_direct.total", "table4.litigation_after_review.total",
+    "table2.licensing.value", "table2.punishment.value", "table2.coercion.value",
+))
 
 
 def swing(prev: Report, cur: Report, *, factor: float, min_base: int) -> list[Finding]:
@@ -335,12 +336,7 @@ assert SCALAR == "value"  # SWING_FIGURES spell the scalar column out
 
 def _finding(cur: Report, rule: str, severity: str, message: str, *, cells: list[str] | None = None,
              numbers: dict | None = None, subject: str = "") -> Finding:
-    numbers = dict(numbers or {})
+    finding = Finding(rule=rule, severity=severity, message=message, cells=list(cells or []),
+                      numbers=dict(numbers or {}), agency=cur.agency, year=cur.year, subject=subject)
     # no error rests on a cell of this report read with low confidence (a split run of digits, OCR)
-    unsure = [c.ref for c in cur.cells if c.low_confidence and c.ref in (cells or [])]
-    if unsure:
-        severity = "warning" if severity == "error" else severity
-        message += f"（注意：{'、'.join(unsure)}的读数不确定，此结论须人工核对原件。）"
-        numbers["low_confidence_cells"] = unsure
-    return Finding(rule=rule, severity=severity, message=message, cells=list(cells or []),
-                   numbers=numbers, agency=cur.agency, year=cur.year, subject=subject)
+    return downgrade_uncertain(cur, [finding])[0]

@@ -122,7 +122,7 @@ class _Checker:
                 failed[row] = self.add(
                     "row_total",
                     f"合计不等于分项之和：表三“{ROW_NAMES.get(row, row)}”一行，各类申请人之和为{s}，"
-                    f"但“总计”为{tv}。",
+                    f"但“{COLUMN_NAMES['total']}”为{tv}。",
                     cells=[*parts, total], numbers={"sum": s, "total": tv, "delta": tv - s}, subject=row)
         return failed
 
@@ -139,7 +139,7 @@ class _Checker:
                 failed[col] = self.add(
                     "results_total",
                     f"合计不等于分项之和：表三“{COLUMN_NAMES[col]}”一列，本年度办理结果各项之和为{s}"
-                    f"{'（' + nonzero + '）' if nonzero else ''}，但“（七）总计”为{tv}。",
+                    f"{'（' + nonzero + '）' if nonzero else ''}，但“{ROW_NAMES['total_processed']}”为{tv}。",
                     cells=[*parts, total], numbers={"sum": s, "total": tv, "delta": tv - s}, subject=col)
         return failed
 
@@ -172,8 +172,9 @@ class _Checker:
             s = sum(vals)
             if s != tv:
                 self.add("appeal_total",
-                         f"合计不等于分项之和：表四“{GROUP_NAMES[g]}”的结果维持、结果纠正、其他结果、尚未审结之和为{s}，"
-                         f"但“总计”为{tv}。",
+                         f"合计不等于分项之和：表四“{GROUP_NAMES[g]}”的"
+                         f"{'、'.join(APPEAL_COLUMN_NAMES[c] for c in TABLE4_COLUMNS[:-1])}之和为{s}，"
+                         f"但“{APPEAL_COLUMN_NAMES['total']}”为{tv}。",
                          cells=[*parts, total], numbers={"sum": s, "total": tv, "delta": tv - s}, subject=g)
 
     # 5 ---------------------------------------------------------------------------------------------
@@ -267,7 +268,7 @@ class _Checker:
         if isinstance(table, float) and table.is_integer():
             table = int(table)
         parts = "、".join(f"{self._cell_name(r)} {v}" for r, v in zip(refs, values) if v or len(refs) <= 3)
-        blank = (f"；其中{'、'.join(notes)}的“总计”为空白，按该行各分项之和计" if notes else "")
+        blank = (f"；其中{'、'.join(notes)}的“{COLUMN_NAMES['total']}”为空白，按该行各分项之和计" if notes else "")
         detail = f"（{parts}{blank}）" if parts or notes else ""
         self.add("narrative_vs_table",
                  f"正文数据与表格不一致：正文称“{quote}”（{name}{number}{phrase.unit}），表格中为{table}{phrase.unit}"
@@ -300,7 +301,8 @@ class _Checker:
         if len(rows) >= MIN_BLANK_TOTAL_ROWS:
             names = "、".join(f"“{ROW_NAMES[r]}”" for r in rows)
             self.add("row_total",
-                     f"表格空白：表三“总计”一列在{len(rows)}行为空白，而这些行的申请人各栏并非全为0（{names}），"
+                     f"表格空白：表三“{COLUMN_NAMES['total']}”一列在{len(rows)}行为空白，"
+                     f"而这些行的申请人各栏并非全为0（{names}），"
                      "总计无法核对，应填写各栏之和。",
                      cells=[f"table3.{r}.total" for r in rows], numbers={"rows": rows, "count": len(rows)},
                      subject="blank_total_column", severity=WARNING)

@@ -45,4 +45,4 @@ def test_pyproject_ships_the_demo_data():
     base = ROOT / "crawler" / "demo"
     matched = {p.relative_to(base).as_posix() for pat in patterns for p in base.glob(pat)}
     assert matched == {p.relative_to(base).as_posix() for p in (base / "data").rglob("*") if p.is_file()}
-    assert len(matched) == 10
+    assert len(matched) == 12  # five seeds, their five expected files, the 2021 and 2019 layouts

@@ -106,3 +106,26 @@ def store_report(store, report: Report, *, site: str | None = "demo", url: str |
     saved = store.save_document(Document(url=url, content=body, content_type="text/html", fetched_at=seen,
                                          site=site, page_date=page_date))
     return store.save_report(report, version_id=saved.version_id, report_url=url, site=site, first_seen=seen)
+
+
+# -- the alert tests' setting: a config pointing at loopback servers, and reports that alert ------
+
+def alert_settings(tmp_path: Path, smtp_port: int = 9, *, recipients=("office@example.org",), **alerts) -> dict:
+    """A raw config (as config.yaml holds it) whose alerts go to SMTP on 127.0.0.1:``smtp_port``
+    (port 9 is discard: nothing listens); ``alerts`` adds or overrides keys of its alerts block."""
+    return {"database": str(tmp_path / "nianbao.db"),
+            "sites": [{"name": "demo", "start_url": "http://127.0.0.1:9/"}],
+            "alerts": {"recipients": list(recipients),
+                       "smtp": {"host": "127.0.0.1", "port": smtp_port, "from": "nianbao@example.org", "timeout": 5},
+                       **alerts}}
+
+
+def seed_alerting_reports(store) -> None:
+    """Two reports of one agency whose carry-over breaks (an error) and an agency missing in 2024."""
+    data = expected("004")
+    prev = previous_year_of(data)
+    prev["table3"]["carried_forward"][0] += 2
+    prev["table3"]["carried_forward"][6] += 2
+    store_report(store, report_from(balanced(prev)), seen=datetime(2024, 1, 20))
+    store_report(store, report_from(data), seen=datetime(2025, 1, 20))
+    store_report(store, report_from(previous_year_of(expected("002"))), seen=datetime(2024, 1, 20))

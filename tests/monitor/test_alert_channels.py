@@ -14,7 +14,7 @@ from crawler.config import ConfigError, config_from_dict
 from crawler.run import check_alert_config, run_alerts_for, run_checks_for, run_once
 from monitor.alerts import backoff
 from storage.db import Store
-from mon_helpers import balanced, expected, previous_year_of, report_from, store_report
+from mon_helpers import alert_settings, seed_alerting_reports
 from smtp_server import free_port, smtp_server
 
 JUNE = date(2025, 6, 1)
@@ -56,23 +56,12 @@ def webhook():
 
 
 def _config(tmp_path, hook_port, smtp_port=None, **alerts):
-    raw = {"database": str(tmp_path / "nianbao.db"),
-           "sites": [{"name": "demo", "start_url": "http://127.0.0.1:9/"}],
-           "alerts": {"email": smtp_port is not None, "recipients": ["office@example.org"],
-                      "smtp": {"host": "127.0.0.1", "port": smtp_port or 9, "timeout": 5},
-                      "apprise": [f"json://127.0.0.1:{hook_port}/hook?+X-Token={{env:{TOKEN_ENV}}}"],
-                      **alerts}}
+    raw = alert_settings(tmp_path, smtp_port or 9, email=smtp_port is not None,
+                         apprise=[f"json://127.0.0.1:{hook_port}/hook?+X-Token={{env:{TOKEN_ENV}}}"], **alerts)
     return config_from_dict(raw, base_dir=tmp_path)
 
 
-def _seed(store):
-    data = expected("004")
-    prev = previous_year_of(data)
-    prev["table3"]["carried_forward"][0] += 2
-    prev["table3"]["carried_forward"][6] += 2
-    store_report(store, report_from(balanced(prev)), seen=datetime(2024, 1, 20))
-    store_report(store, report_from(data), seen=datetime(2025, 1, 20))
-    store_report(store, report_from(previous_year_of(expected("002"))), seen=datetime(2024, 1, 20))
+_seed = seed_alerting_reports
 
 
 def test_webhook_gets_the_markdown_digest_with_its_secret_from_the_environment(tmp_path, monkeypatch):

@@ -18,34 +18,22 @@ from monitor.alerts import backoff
 from monitor.mailer import Mailer, SmtpSettings, build_message
 from storage import schema
 from storage.db import Store
-from mon_helpers import balanced, expected, previous_year_of, report_from, store_report
+from mon_helpers import alert_settings, expected, previous_year_of, report_from, seed_alerting_reports, store_report
 from smtp_server import Recorder, free_port, smtp_server
 
 JUNE = date(2025, 6, 1)
 NIANBAO = str(Path(sys.executable).with_name("nianbao"))
 
 
-def _raw(tmp_path, port, *, recipients=("office@example.org",), **alerts):
-    return {"database": str(tmp_path / "nianbao.db"),
-            "sites": [{"name": "demo", "start_url": "http://127.0.0.1:9/"}],
-            "alerts": {"recipients": list(recipients), "datasette_url": "http://127.0.0.1:8001",
-                       "smtp": {"host": "127.0.0.1", "port": port, "from": "nianbao@example.org", "timeout": 5},
-                       **alerts}}
+def _raw(tmp_path, port, **kw):
+    return alert_settings(tmp_path, port, datasette_url="http://127.0.0.1:8001", **kw)
 
 
 def _config(tmp_path, port, **kw):
     return config_from_dict(_raw(tmp_path, port, **kw), base_dir=tmp_path)
 
 
-def _seed(store):
-    """Two reports of one agency whose carry-over breaks (an error) and an agency missing in 2024."""
-    data = expected("004")
-    prev = previous_year_of(data)
-    prev["table3"]["carried_forward"][0] += 2
-    prev["table3"]["carried_forward"][6] += 2
-    store_report(store, report_from(balanced(prev)), seen=datetime(2024, 1, 20))
-    store_report(store, report_from(data), seen=datetime(2025, 1, 20))
-    store_report(store, report_from(previous_year_of(expected("002"))), seen=datetime(2024, 1, 20))
+_seed = seed_alerting_reports
 
 
 def _alerted(store) -> dict[str, int]:

@@ -31,6 +31,20 @@ def test_carry_continuity_names_every_broken_column():
     assert f.agency == SEED["agency"] and f.year == 2024
 
 
+def test_a_cross_year_finding_on_an_unsure_reading_is_a_warning_that_says_so():
+    """The within-report rule for cells read with low confidence (OCR, a split digit run) holds across
+    years too: the same downgrade and wording as report.downgrade_uncertain, the cells named."""
+    prev = previous_year_of(SEED)
+    prev["table3"]["carried_forward"][6] += 2
+    cur = report_from(SEED)
+    cell = cur.cell("table3", "carried_over", "total")
+    cell.confidence = 0.5
+    (f,) = cross_year.carry_continuity(report_from(prev), cur)
+    assert f.severity == "warning" and f.numbers["low_confidence_cells"] == ["table3.carried_over.total"]
+    assert f.message.startswith("读数不确定") and "table3.carried_over.total读作" in f.message
+    assert "上年结转" in f.message  # the finding itself is kept, after the caution
+
+
 def test_carry_continuity_skips_cells_that_are_not_assessable():
     prev = previous_year_of(SEED)
     prev["table3"]["carried_forward"][3] = None

@@ -498,3 +498,38 @@ def build(outdir: str | Path, stems: list[str] | None = None, kinds=("pdf", "png
 if __name__ == "__main__":
     for it in build(sys.argv[1]):
         print(it.kind, it.dpi, it.angle, it.quality, it.files[0])
+
+
+def table_image_png(stem: str, key: str, dpi: int = 200) -> bytes:
+    """One table of the seed, rasterised from this file's PDF layout and cropped to its ink, as a
+    PNG (a table pasted into a Word document as a picture)."""
+    (img,) = rasterise(render_table_pdf(stem, key), dpi, crop_to_ink=True)[:1]
+    buf = io.BytesIO()
+    img.save(buf, "PNG", dpi=(dpi, dpi))
+    return buf.getvalue()
+
+
+def docx_with_table_pictures(stem: str, dpi: int = 200) -> bytes:
+    """The seed as a Word document (python-docx) whose narrative is text and whose three tables
+    are pictures (word/media/*.png, drawn by w:drawing elements where the tables stand)."""
+    from docx import Document
+    from docx.shared import Cm
+
+    spec = spec_of(stem)
+    doc = Document()
+    if spec.title:
+        doc.add_paragraph(spec.title)
+    for p in spec.preamble:
+        doc.add_paragraph(p)
+    tables = {"proactive": "table2", "requests": "table3", "appeals": "table4"}
+    for key, heading in HEADINGS.items():
+        doc.add_paragraph(heading)
+        if key in tables:
+            doc.add_picture(io.BytesIO(table_image_png(stem, tables[key], dpi)), width=Cm(16))
+        for p in spec.sections.get(key) or []:
+            doc.add_paragraph(p)
+    for line in spec.signature:
+        doc.add_paragraph(line)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()

@@ -1,5 +1,6 @@
 """Shared fixtures of the parsing tests: the seed corpus rendered once per session.
 
+The corpus prints the official layouts of tests/fixtures/layouts (tests/layouts.py), never the vocabulary.
 LibreOffice renderings (PDF, DOC) take seconds, so they are cached by content hash (spec, format,
 renderer code) in pytest's cache directory; any change to a spec or to render.py renders afresh.
 """
@@ -14,16 +15,7 @@ TESTS = Path(__file__).resolve().parents[1]
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-import layouts  # noqa: E402
 import render_seeds  # noqa: E402
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _official_labels():
-    """Every rendering in the parsing tests prints the official layouts' labels (tests/fixtures/layouts),
-    not the vocabulary the parser reads: a label the parser gets wrong cannot pass by being printed wrong."""
-    with layouts.printed_from_fixtures():
-        yield
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ import pypdfium2.raw as pdfium_c
 import pytest
 
 import render_seeds
-from crawler.demo import render
 from crawler.parsing import MAX_MARKUP_BYTES, parse_bytes, parse_file
 from crawler.parsing.extract.office import convert
 from storage.models import ParseStatus
@@ -41,7 +40,7 @@ def spec():
 
 @pytest.fixture(scope="module")
 def docx_bytes(spec):
-    return render.render_docx(spec)
+    return render_seeds.docx(spec)
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +187,7 @@ def test_zip_that_is_not_a_report():
 
 def test_50mb_html_page(spec):
     """A 50 MB page (a real report buried in endless markup): refused quickly, without a 50 MB tree."""
-    page = render.render_html_page(spec)
+    page = render_seeds.html_page(spec)
     filler = b"<div class='x'><span>" + "广告位招租".encode() * 20 + b"</span></div>\n"
     data = page.replace(b"</body>", filler * (50 * 1024 * 1024 // len(filler)) + b"</body>")
     assert len(data) > 50 * 1024 * 1024
@@ -199,7 +198,7 @@ def test_50mb_html_page(spec):
 
 def test_large_page_with_inline_images_still_parses(spec):
     """Word pastes embed images as data: URIs; they do not count against the markup limit."""
-    page = render.render_html_page(spec)
+    page = render_seeds.html_page(spec)
     img = b'<img src="data:image/png;base64,' + b"iVBORw0KGgo" * (12 * 1024 * 1024 // 11) + b'">'
     data = page.replace(b"</body>", img + b"</body>")
     assert len(data) > MAX_MARKUP_BYTES
@@ -224,7 +223,7 @@ def test_news_article_is_not_a_report():
 
 def test_report_without_table3_is_partial(spec):
     """Table 三 lost (e.g. published as an image): partial, with a table_not_found warning."""
-    page = render.render_html_page(spec).decode("utf-8")
+    page = render_seeds.html_page(spec).decode("utf-8")
     tables = list(re.finditer(r"<table.*?</table>", page, re.S))
     assert len(tables) == 3
     t3 = tables[1]

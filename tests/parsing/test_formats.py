@@ -72,7 +72,7 @@ def test_gbk_page_is_gbk(seed_corpus):
 @pytest.mark.parametrize("how", ["meta", "header", "sniffed", "wrong-header"])
 def test_gbk_charset_from_header_meta_or_sniffed(how):
     spec = render_seeds.seed_spec(STEMS[0])
-    data = render.render_html_page(spec, encoding="gbk", charset_in_meta=(how == "meta"))
+    data = render_seeds.html_page(spec, encoding="gbk", charset_in_meta=(how == "meta"))
     ctype = {"meta": "text/html", "header": "text/html; charset=GBK", "sniffed": None,
              "wrong-header": "text/html; charset=utf-8"}[how]
     report = parse_bytes(data, url="http://127.0.0.1/a.html", content_type=ctype)
@@ -86,7 +86,7 @@ def test_gbk_charset_from_header_meta_or_sniffed(how):
 def test_mislabelled_charset(page_enc, declared):
     """Pages that lie about their charset (header and meta alike) still decode."""
     spec = render_seeds.seed_spec(STEMS[3])
-    data = render.render_html_page(spec, encoding=page_enc, charset_in_meta=False)
+    data = render_seeds.html_page(spec, encoding=page_enc, charset_in_meta=False)
     data = data.replace(b"<head>", f'<head><meta charset="{declared}">'.encode(), 1)
     text, _ = html_extract.decode(data, f"text/html; charset={declared}")
     assert spec.agency in text and spec.title in text
@@ -101,7 +101,7 @@ def test_mislabelled_charset(page_enc, declared):
                                        "xxgk_content", "zw-content", "unknown_box"])
 def test_body_found_in_each_container(container):
     spec = render_seeds.seed_spec(STEMS[1])
-    ex = html_extract.extract(render.render_html_page(spec, container=container))
+    ex = html_extract.extract(render_seeds.html_page(spec, container=container))
     texts = [b.text for b in ex.blocks if not isinstance(b, Table)]
     # The body, and none of the site chrome around it.
     assert texts[0] == spec.title
@@ -204,7 +204,7 @@ def test_pdf_without_rulings_falls_back_to_text_layout(render_cache):
     import docx as python_docx
 
     stem = STEMS[1]
-    doc = python_docx.Document(io.BytesIO(render.render_docx(render_seeds.seed_spec(stem))))
+    doc = python_docx.Document(io.BytesIO(render_seeds.docx(render_seeds.seed_spec(stem))))
     for t in doc.tables:
         t.style = doc.styles["Normal Table"]  # no borders
     buf = io.BytesIO()
@@ -223,7 +223,7 @@ def test_pdf_without_rulings_falls_back_to_text_layout(render_cache):
 def test_ucapcontent_element_is_a_container():
     """Suzhou's UCAP pages hold the body in a <ucapcontent> element, not a class."""
     spec = render_seeds.seed_spec(STEMS[1])
-    page = render.render_html_page(spec, container="unknown_box").decode("utf-8")
+    page = render_seeds.html_page(spec, container="unknown_box").decode("utf-8")
     page = page.replace('<div class="unknown_box">', "<ucapcontent>", 1)
     page = page.replace("</div>\n</div>\n<div class=\"footer\">", "</ucapcontent>\n</div>\n<div class=\"footer\">", 1)
     assert "</ucapcontent>" in page
@@ -238,7 +238,7 @@ def test_ucapcontent_element_is_a_container():
 def test_html_report_inside_layout_tables():
     """Old CMS pages put the article in a layout table (and the data table in yet another)."""
     spec = render_seeds.seed_spec(STEMS[3])
-    fragment = render.render_html_fragment(spec)
+    fragment = render_seeds.html_fragment(spec)
     fragment = fragment.replace("<table class=MsoNormalTable", "<table><tr><td><table class=MsoNormalTable", 1)
     first_end = fragment.index("</tbody></table>") + len("</tbody></table>")
     fragment = fragment[:first_end] + "</td></tr></table>" + fragment[first_end:]
@@ -285,7 +285,7 @@ def test_docx_report_inside_a_layout_table():
     from lxml import etree
 
     stem = STEMS[0]
-    src = render.render_docx(render_seeds.seed_spec(stem))
+    src = render_seeds.docx(render_seeds.seed_spec(stem))
     zin = zipfile.ZipFile(io.BytesIO(src))
     root = etree.fromstring(zin.read("word/document.xml"))
     w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
@@ -312,7 +312,7 @@ def test_docx_report_inside_a_layout_table():
 def test_visible_date_line_above_body(label):
     """No PubDate meta: the date printed in the info bar above the body is the publication date."""
     spec = render_seeds.seed_spec(STEMS[2])  # no signature date, no published date in the spec
-    page = render.render_html_page(spec).decode("utf-8").replace(
+    page = render_seeds.html_page(spec).decode("utf-8").replace(
         '<span>来源：', f'<span>{label}：2025-01-20 10:30</span> <span>来源：', 1)
     ex = html_extract.extract(page.encode("utf-8"))
     assert "2025-01-20 10:30" in ex.metadata.values()
@@ -324,7 +324,7 @@ def test_visible_date_line_above_body(label):
 def test_demo_mark_is_visible_and_harmless(fmt):
     spec = render_seeds.seed_spec(STEMS[4])
     spec.demo = True
-    data = render.render_html_page(spec) if fmt == "html" else render.render_docx(spec)
+    data = render_seeds.html_page(spec) if fmt == "html" else render_seeds.docx(spec)
     report = parse_bytes(data)
     assert render.DEMO_MARK in report.text
     assert report.status == ParseStatus.PARSED, report.error
@@ -341,7 +341,7 @@ def test_pdf_page_border_is_not_a_table():
     from crawler.parsing.extract.office import convert
 
     stem = STEMS[0]
-    doc = python_docx.Document(io.BytesIO(render.render_docx(render_seeds.seed_spec(stem))))
+    doc = python_docx.Document(io.BytesIO(render_seeds.docx(render_seeds.seed_spec(stem))))
     ns = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
     sides = "".join(f'<w:{s} w:val="single" w:sz="12" w:space="10" w:color="000000"/>'
                     for s in ("top", "left", "bottom", "right"))
@@ -369,7 +369,7 @@ def test_pdf_running_header_and_page_numbers_do_not_split_tables():
     spec = render_seeds.seed_spec(stem)
     base = render_seeds.seed_spec(stem)
     spec.sections["proactive"] = spec.sections.get("proactive", []) + [base.sections["overview"][0]] * 6
-    doc = python_docx.Document(io.BytesIO(render.render_docx(spec)))
+    doc = python_docx.Document(io.BytesIO(render_seeds.docx(spec)))
     sec = doc.sections[0]
     sec.header.paragraphs[0].text = spec.title
     ns = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'

@@ -90,16 +90,15 @@ _FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCh
 @given(spec=specs(), container=st.sampled_from(render_seeds.CONTAINERS),
        encoding=st.sampled_from(["utf-8", "gbk"]), choice=choices)
 def test_html_round_trip(spec, container, encoding, choice):
-    with layouts.printed_from_fixtures(choice, spec.template):
-        data = render.render_html_page(spec, encoding=encoding, container=container)
+    data = render.render_html_page(spec, encoding=encoding, container=container,
+                                   layout=layouts.for_spec(spec, choice))
     _assert_round_trip(spec, data, "html")
 
 
 @_FAST
 @given(spec=specs(), choice=choices)
 def test_docx_round_trip(spec, choice):
-    with layouts.printed_from_fixtures(choice, spec.template):
-        data = render.render_docx(spec)
+    data = render.render_docx(spec, layouts.for_spec(spec, choice))
     _assert_round_trip(spec, data, "docx")
 
 
@@ -117,8 +116,7 @@ def test_values_printed_as_given(value, printed):
     """The renderer prints what it is given (so the round trips above test the parser, not the printer)."""
     spec = render_seeds.seed_spec(render_seeds.seed_stems()[0])
     spec.table2 = dict(spec.table2, fees_wan_yuan=value)
-    with layouts.printed_from_fixtures():
-        page = render.render_html_fragment(spec)
+    page = render.render_html_fragment(spec, layouts.for_spec(spec))
     fees_row = re.search(r"行政事业性收费.*?</tr>", page, re.S).group(0)
     cells = re.findall(r"<td[^>]*>(.*?)</td>", fees_row, re.S)
     shown = re.sub(r"<[^>]+>", "", cells[-1]).replace("&nbsp;", "").strip()
@@ -143,8 +141,9 @@ def test_arbitrary_bytes_never_raise(data, ctype):
 def clean_docs(render_cache):
     spec = render_seeds.seed_spec(render_seeds.seed_stems()[0])
     (pdf,) = render_seeds.render_office([spec], "pdf", render_cache)
-    with layouts.printed_from_fixtures():
-        return {"html": render.render_html_page(spec), "docx": render.render_docx(spec), "pdf": pdf}
+    printed = layouts.for_spec(spec)
+    return {"html": render.render_html_page(spec, layout=printed), "docx": render.render_docx(spec, printed),
+            "pdf": pdf}
 
 
 @_NEVER_RAISES

@@ -9,18 +9,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from storage_helpers import SEEDS, free_port
+import serve_helpers
+from storage_helpers import SEEDS
 
 NIANBAO = os.path.join(os.path.dirname(sys.executable), "nianbao")
 CHROMIUM = "/usr/bin/chromium"
@@ -41,34 +39,13 @@ PLANTED_STATUS = {"missing": ("missing", "未公开"), "deadline": ("late", "逾
 
 @contextmanager
 def serving(db: Path, tmp: Path, *extra: str, config: str = ""):
-    port = free_port()
-    cfg = tmp / f"config-{port}.yaml"
+    """The desk as an officer signs in to it: `nianbao serve` with a config of one account."""
+    cfg = tmp / f"config-{len(list(tmp.glob('config-*.yaml')))}.yaml"
     cfg.write_text(config or "serve:\n  accounts:\n    officer: NIANBAO_TEST_OFFICER_HASH\n", encoding="utf-8")
     from datasette_auth_passwords.utils import hash_password
     env = {**os.environ, "NIANBAO_CONFIG": str(cfg), "NIANBAO_TEST_OFFICER_HASH": hash_password(PASSWORD)}
-    log = open(tmp / f"serve-{port}.log", "w")
-    proc = subprocess.Popen([NIANBAO, "serve", "--db", str(db), "--port", str(port), "--no-open", "--today",
-                             DEMO_TODAY, *extra], stdout=log, stderr=subprocess.STDOUT, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            try:
-                urllib.request.urlopen(base + "/-/versions.json", timeout=2).read()
-                break
-            except OSError:
-                assert proc.poll() is None, (tmp / f"serve-{port}.log").read_text()
-                assert time.monotonic() < deadline, "nianbao serve did not start"
-                time.sleep(0.2)
+    with serve_helpers.serving(db, "--today", DEMO_TODAY, *extra, env=env, log_dir=tmp) as base:
         yield base
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,22 +2,15 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from storage.db import Store
 
-from storage_helpers import SEEDS, expected, free_port, stage
+import serve_helpers
+from storage_helpers import SEEDS, expected, stage
 
-NIANBAO = os.path.join(os.path.dirname(sys.executable), "nianbao")
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -33,28 +26,8 @@ def served(tmp_path_factory):
     with Store(db) as store:
         results, _ = stage(store, [SEEDS])  # store, parse, check: as `nianbao ingest`
         seed_001 = next(r.report_id for url, r in results.items() if "/001_" in url)
-    port = free_port()
-    log = open(tmp / "serve.log", "w")
-    proc = subprocess.Popen([NIANBAO, "serve", "--db", str(db), "--port", str(port), "--no-open"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/-/versions.json", timeout=2).read()
-            break
-        except OSError:
-            assert proc.poll() is None, (tmp / "serve.log").read_text()
-            assert time.monotonic() < deadline, "nianbao serve did not start"
-            time.sleep(0.2)
-    yield base, db, seed_001
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    log.close()
+    with serve_helpers.serving(db) as base:
+        yield base, db, seed_001
 
 
 @pytest.fixture(scope="module")

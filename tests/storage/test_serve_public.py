@@ -10,18 +10,17 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from storage.db import Store
 
-from storage_helpers import SEEDS, free_port, stage
+import serve_helpers
+from storage_helpers import SEEDS, stage
 
 NIANBAO = os.path.join(os.path.dirname(sys.executable), "nianbao")
 PRIVATE = ("outbox", "runs", "fetches", "blobs", "events", "triage", "finding_triage")
@@ -38,32 +37,8 @@ def db(tmp_path_factory):
     return path
 
 
-@contextmanager
 def serving(db: Path, *extra: str):
-    port = free_port()
-    log = db.parent / f"serve-{port}.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([NIANBAO, "serve", "--db", str(db), "--port", str(port), "--no-open", *extra],
-                                stdout=out, stderr=subprocess.STDOUT, cwd=db.parent)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        try:
-            while True:
-                try:
-                    urllib.request.urlopen(base + "/-/versions.json", timeout=2).read()
-                    break
-                except OSError:
-                    assert proc.poll() is None, log.read_text()
-                    assert time.monotonic() < deadline, "nianbao serve did not start"
-                    time.sleep(0.2)
-            yield base
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    return serve_helpers.serving(db, *extra, cwd=db.parent)
 
 
 def _open(opener, url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, str]:

@@ -30,7 +30,8 @@ class Ctx(Protocol):
 
     def fragment(self, p: Planned) -> str: ...
     def attachment(self, p: Planned, fmt: str) -> bytes: ...
-    def image(self, p: Planned) -> bytes: ...
+    def images(self, p: Planned) -> list[bytes]: ...  # the 图片版 report's table pictures
+    def picture_fragment(self, p: Planned, srcs: list[str]) -> str: ...
 
 
 @dataclass
@@ -50,13 +51,13 @@ def _hex(*parts: object) -> str:
     return hashlib.md5("|".join(map(str, parts)).encode()).hexdigest()
 
 
-def report_main(ctx: Ctx, p: Planned, image_src: str | None = None) -> str:
-    """The body of a report page: inline report, picture, or a pointer to the attachments."""
+def report_main(ctx: Ctx, p: Planned, image_src: list[str] | None = None) -> str:
+    """The body of a report page: inline report, 图片版 (narrative as text, tables as pictures), or a
+    pointer to the attachments."""
     if "html" in p.formats:
         return ctx.fragment(p)
     if "image" in p.formats:
-        return (f'<p style="text-align:center"><b>{e(p.title)}</b></p>'
-                f'<p style="text-align:center"><img src="{e(image_src or "")}" width="860" border="0"></p>')
+        return ctx.picture_fragment(p, image_src or [])
     return f"<p>{e(p.title)}</p><p>详见附件。（{DEMO_MARK}）</p>"
 
 
@@ -182,10 +183,13 @@ def build_trs(ctx: Ctx, site: SiteInfo, reports: list[Planned]) -> dict[str, Res
                 links.append((fmt, "./" + fname, f"{p.title}.{fmt}"))
         img = None
         if "image" in p.formats:
-            img_name = f"W0{y}{m}{d}{rng.randrange(10**11, 10**12)}.png"
-            res[coldir + f"{y}{m}/" + img_name] = Resource(ctx.image(p), MIME["png"], day(date))
-            p.attachments["image"] = coldir + f"{y}{m}/" + img_name
-            img = "./" + img_name
+            stem = f"W0{y}{m}{d}{rng.randrange(10**11, 10**12)}"
+            img = []
+            for k, png in enumerate(ctx.images(p), start=1):
+                img_name = f"{stem}{'' if k == 1 else f'_{k}'}.png"
+                res[coldir + f"{y}{m}/" + img_name] = Resource(png, MIME["png"], day(date))
+                p.attachments["image" if k == 1 else f"image_{k}"] = coldir + f"{y}{m}/" + img_name
+                img.append("./" + img_name)
         main = (f'<h1 class="title">{e(p.title)}</h1><div class="info">发布时间：{date} 来源：{e(p.agency)}</div>'
                 f'<div class="TRS_Editor">{report_main(ctx, p, img)}</div>{attach_html(links)}')
         res[path] = Resource(page(site.title, p.title, main, crumbs=crumbs,
@@ -475,10 +479,13 @@ def build_vsb(ctx: Ctx, site: SiteInfo, reports: list[Planned]) -> dict[str, Res
                 links.append((fmt, href, fname))
         img = None
         if "image" in p.formats:
-            h = _hex(p.agency, p.year, "img")
-            img = f"/__local/{h[0]}/{h[1:3].upper()}/{h[3:5].upper()}/{h[5:37].upper()}.png"
-            res[img] = Resource(ctx.image(p), MIME["png"], day(p.page_date))
-            p.attachments["image"] = img
+            img = []
+            for k, png in enumerate(ctx.images(p), start=1):
+                h = _hex(p.agency, p.year, "img") if k == 1 else _hex(p.agency, p.year, "img", k)
+                src = f"/__local/{h[0]}/{h[1:3].upper()}/{h[3:5].upper()}/{h[5:37].upper()}.png"
+                res[src] = Resource(png, MIME["png"], day(p.page_date))
+                p.attachments["image" if k == 1 else f"image_{k}"] = src
+                img.append(src)
         extra = ""
         if links:
             extra = '<div class="down">' + "".join(

@@ -9,11 +9,21 @@ Hostile files: a zip whose declared uncompressed size or compression ratio is ab
 refused before anything is inflated, and reads are capped in case the declared sizes lie; XML with
 a DOCTYPE (the vehicle of entity bombs such as "billion laughs") is refused, and the parser never
 resolves entities, loads DTDs or touches the network.
+
+Tables that are pictures (a report whose three tables were pasted as images, drawn in the body by
+``w:drawing``/``w:pict`` elements pointing at ``word/media/*``): when the body holds fewer than
+three tables, each such picture is read by OCR (crawler/parsing/ocr) where it stands, giving the
+same ``Table`` grids.  Media are bounded like the XML: a member declaring more than
+``MAX_MEDIA_PART`` bytes, more than ``MAX_MEDIA_TOTAL`` in all, or more than ``MAX_PICTURES``
+pictures is refused before it is inflated (and reads are capped), and the picture's pixels are
+bounded by the OCR's own decoder (too_large beyond 40 Mpx).  External (linked) pictures are never
+fetched.
 """
 from __future__ import annotations
 
 import io
 import logging
+import posixpath
 import re
 import zipfile
 
@@ -34,6 +44,18 @@ MAX_UNCOMPRESSED = 200 * 1024 * 1024
 MAX_XML_PART = 64 * 1024 * 1024
 #: Compression ratio above which a large member is a bomb (XML compresses ~10x, rarely >100x).
 MAX_RATIO = 200
+#: One embedded picture read by OCR (a 300 dpi PNG of a full page is 2-6 MB).
+MAX_MEDIA_PART = 32 * 1024 * 1024
+#: All the pictures read by OCR in one document.
+MAX_MEDIA_TOTAL = 128 * 1024 * 1024
+#: Pictures read by OCR in one document (a scanned report is a few pages).
+MAX_PICTURES = 60
+#: A body with this many real tables has its tables: its pictures are photos, not tables.
+TABLES_EXPECTED = 3
+_A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+_R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_V = "{urn:schemas-microsoft-com:vml}"
+_PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
 _HEADING_STYLE = re.compile(r"(?:heading|标题)\s*(\d)", re.IGNORECASE)
 
@@ -255,11 +277,34 @@ def _origin_text(grid, row, origin, ri) -> str:
     return grid[r][c].text
 
 
+class Picture:
+    """Where a picture stands in the body (its relationship id); replaced by what OCR reads in it,
+    or dropped."""
+
+    def __init__(self, rid: str):
+        self.rid = rid
+
+
+def _pictures(p) -> list[Picture]:
+    """The pictures of a paragraph: DrawingML blips (r:embed) and legacy VML image data (r:id)."""
+    out = []
+    for blip in p.iter(_A + "blip"):
+        rid = blip.get(_R + "embed")
+        if rid:
+            out.append(Picture(rid))
+    for img in p.iter(_V + "imagedata"):
+        rid = img.get(_R + "id")
+        if rid:
+            out.append(Picture(rid))
+    return out
+
+
 def _walk_body(el, blocks: list, heading_styles: dict[str, int], budget: Budget | None = None) -> None:
     budget = budget if budget is not None else Budget()
     for ch in el:
         tag = ch.tag
         if tag == _W + "p":
+            pictures = _pictures(ch)
             text = _para_text(ch)
             heading = None
             ppr = ch.find(_W + "pPr")
@@ -279,6 +324,7 @@ def _walk_body(el, blocks: list, heading_styles: dict[str, int], budget: Budget 
                 if line:
                     budget.add_block()
                     blocks.append(Paragraph(text=line, heading=heading))
+            blocks.extend(pictures)
         elif tag == _W + "tbl":
             if ch.find(f".//{_W}tbl") is not None:
                 # A table holding tables is layout (a report pasted from a web page into a frame):
@@ -323,7 +369,100 @@ def extract(data: bytes, *, name: str = "document") -> Extracted:
     if body is not None:
         _walk_body(body, blocks, heading_styles)
     ex = Extracted(format="docx", blocks=blocks, metadata=meta)
+    pictures = [b for b in blocks if isinstance(b, Picture)]
+    tables = sum(1 for b in blocks if isinstance(b, Table))
+    if pictures and tables < TABLES_EXPECTED:
+        try:
+            _read_pictures(data, ex, name)
+        except DocxError as e:
+            return Extracted(format="docx", status=e.status, error=str(e))
+    ex.blocks = [b for b in ex.blocks if not isinstance(b, Picture)]
+    blocks = ex.blocks
     if not blocks:
         ex.status = ParseStatus.EMPTY
         ex.error = f"{name}: the Word document has no text"
     return ex
+
+
+def _media_targets(zf: zipfile.ZipFile, doc: str) -> dict[str, str]:
+    """Relationship id -> zip member of the body's embedded pictures (external links left out)."""
+    data = _read_part(zf, "word/_rels/document.xml.rels", doc)
+    if not data:
+        return {}
+    try:
+        root = _parse_xml(data, "word/_rels/document.xml.rels", doc)
+    except DocxError:
+        return {}
+    out: dict[str, str] = {}
+    for rel in root.iter(_PKG_REL + "Relationship"):
+        if (rel.get("TargetMode") or "").lower() == "external" or not rel.get("Type", "").endswith("/image"):
+            continue
+        target = rel.get("Target") or ""
+        member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("word", target))
+        if rel.get("Id") and not member.startswith(".."):
+            out[rel.get("Id")] = member
+    return out
+
+
+def _read_media(zf: zipfile.ZipFile, member: str, doc: str, budget: list[int]) -> bytes | None:
+    """A picture's bytes, bounded: the declared size checked before inflating, the read capped."""
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        return None
+    if info.file_size > MAX_MEDIA_PART:
+        raise DocxError(ParseStatus.TOO_LARGE, f"{doc}: picture {member} declares {info.file_size} bytes "
+                                               f"uncompressed (limit {MAX_MEDIA_PART}); refused")
+    if budget[0] + info.file_size > MAX_MEDIA_TOTAL:
+        raise DocxError(ParseStatus.TOO_LARGE, f"{doc}: pictures beyond {MAX_MEDIA_TOTAL} bytes in all "
+                                               f"(at {member}); refused")
+    with zf.open(info) as f:
+        data = f.read(MAX_MEDIA_PART + 1)
+    if len(data) > MAX_MEDIA_PART:
+        raise DocxError(ParseStatus.TOO_LARGE, f"{doc}: picture {member} inflates beyond {MAX_MEDIA_PART} "
+                                               f"bytes (zip bomb); refused")
+    budget[0] += len(data)
+    return data
+
+
+def _read_pictures(data: bytes, ex: Extracted, doc: str) -> None:
+    """Each picture of the body replaced, where it stands, by the blocks OCR reads in it."""
+    from .. import ocr
+    from ..ocr.image import ImageRefused
+
+    pictures = [b for b in ex.blocks if isinstance(b, Picture)]
+    if len(pictures) > MAX_PICTURES:
+        raise DocxError(ParseStatus.TOO_LARGE, f"{doc}: {len(pictures)} pictures in the body exceed the limit "
+                                               f"of {MAX_PICTURES} read by OCR; refused")
+    had_text = any(isinstance(b, Paragraph) for b in ex.blocks)
+    read: dict[int, list] = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            targets = _media_targets(zf, doc)
+            budget = [0]
+            seen: dict[str, list] = {}
+            for k, pic in enumerate(pictures, start=1):
+                member = targets.get(pic.rid)
+                if member is None:
+                    continue
+                if member in seen:  # the same picture twice (a repeated header image): read once
+                    continue
+                media = _read_media(zf, member, doc, budget)
+                if media is None:
+                    continue
+                try:
+                    seen[member] = read[id(pic)] = ocr.picture_blocks(media, name=f"{doc} {member}", page_no=k)
+                except ImageRefused as e:
+                    raise DocxError(ParseStatus(e.status), str(e)) from None
+    except ocr.EngineMissing as e:
+        log.warning("%s: pictures not read: %s", doc, e)
+        return
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError) as e:
+        raise DocxError(ParseStatus.FAILED, f"{doc}: damaged DOCX picture: {e}") from e
+    if not any(read.values()):
+        return
+    out: list = []
+    for b in ex.blocks:
+        out.extend(read.get(id(b), ()) if isinstance(b, Picture) else (b,))
+    ex.blocks = out
+    ex.ocr = "some" if had_text else "all"

@@ -17,6 +17,7 @@ import re
 import time
 from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -28,7 +29,7 @@ from ..extract.base import Extracted, GridCell, Paragraph, Table
 from . import layout
 from .image import MAX_PAGES, ImageRefused, decode_image, page_images
 from .reader import EngineMissing, read_digits, read_label, read_lines
-from .vocabulary import fix_text, snap, snap_fuzzy, snap_heading
+from .vocabulary import fix_text, is_label, snap, snap_fuzzy, snap_heading, snap_prefix
 
 __all__ = ["extract_image", "extract_images", "extract_pdf_pages", "ocr_pages", "STATS", "reset_stats", "MAX_PAGES"]
 
@@ -37,11 +38,16 @@ STATS: dict[str, float] = defaultdict(float)
 #: (measured on the test corpus: 20 px reads best, 28 px errs differently).
 DIGIT_HEIGHT = 20
 DIGIT_HEIGHT_2 = 28  # the second reading's scale
+DIGIT_HEIGHT_3 = 24  # the third, for a reading with a SUSPECT_DIGITS glyph
+SUSPECT_DIGITS = "47"
 #: The narrative is read with its Chinese glyphs at least this high (measured: a 150 dpi scan's 17 px
 #: glyphs lose the placeholder （单位名称） and section headings; enlarged, they are read).
 NARRATIVE_MIN_HEIGHT = 26
+NARRATIVE_ENLARGE_BELOW = 21  # px: body glyphs smaller than this are enlarged (150 dpi: yes, 200: no)
 #: Label cells: Chinese glyphs about this high (smaller is faster, and LSTM still reads them).
 LABEL_HEIGHT = 30
+#: A long label is read first up to about this many glyphs (see _read_label_cell).
+PREFIX_GLYPHS = 7
 _CJK_SPACE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _VALUE = re.compile(r"^[0-9]+(\.[0-9]+)?$|^[/\-—]$")
@@ -126,21 +132,34 @@ def _prepare(crop: np.ndarray, box: tuple[int, int, int, int], target_h: float) 
     return cv2.copyMakeBorder(glyph, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
 
 
+def _agree(t1: str, c1: float, t2: str, c2: float) -> tuple[str, float, tuple[str, ...]]:
+    """Two readings of a value at two scales.  Tesseract's LSTM can misread a lone glyph with high
+    confidence at one size (a clean "1" as "4" at 0.97) and read it right at another: two readings
+    that agree are trusted as the better of the two; two that disagree are low-confidence whatever
+    Tesseract says, and the arithmetic proof-reader decides."""
+    t1, t2 = t1.strip(), t2.strip()
+    if t1 == t2:
+        return t1, max(c1, c2), ()
+    best, conf, other = (t1, c1, t2) if c1 >= c2 else (t2, c2, t1)
+    if not _VALUE.match(best):
+        best, conf, other = (other, c2 if best == t1 else c1, best)
+    return best, min(conf, 0.5), ((other,) if _VALUE.match(other) else ())
+
+
 def _digits_twice(g: np.ndarray, bb) -> tuple[str, float, tuple[str, ...]]:
-    """A value read at two scales.  Tesseract's LSTM can misread a lone glyph with high confidence at
-    one size (a clean "1" as "4" at 0.97) and read it right at another: two readings that agree are
-    trusted as the better of the two; two that disagree are low-confidence whatever Tesseract says,
-    and the arithmetic proof-reader decides."""
+    """A value cell read at the two scales (see _agree).  A reading with a 4 or a 7, the glyphs a
+    lone 1 is misread as with high confidence at both scales (seen on the test corpus: "1" read "4"
+    at 20 and 28 px, "1" at 16, 24, 32), is read a third time between them; a third reading that
+    disagrees makes the cell low-confidence, with that reading as its alternative."""
     r1 = read_digits(_prepare(g, bb, DIGIT_HEIGHT))
     r2 = read_digits(_prepare(g, bb, DIGIT_HEIGHT_2))
-    t1, t2 = r1.text.strip(), r2.text.strip()
-    if t1 == t2:
-        return t1, max(r1.confidence, r2.confidence), ()
-    best = r1 if r1.confidence >= r2.confidence else r2
-    if not _VALUE.match(best.text.strip()):
-        best = r2 if best is r1 else r1
-    other = (t2 if best is r1 else t1)
-    return best.text.strip(), min(best.confidence, 0.5), ((other,) if _VALUE.match(other) else ())
+    text, conf, alts = _agree(r1.text, r1.confidence, r2.text, r2.confidence)
+    if not alts and any(ch in text for ch in SUSPECT_DIGITS):
+        r3 = read_digits(_prepare(g, bb, DIGIT_HEIGHT_3))
+        t3 = r3.text.strip()
+        if t3 != text:
+            return text, min(conf, 0.5), ((t3,) if _VALUE.match(t3) else ())
+    return text, conf, alts
 
 
 def _text_lines(crop: np.ndarray, char_h: float) -> list[tuple[int, int]]:
@@ -165,7 +184,18 @@ def _text_lines(crop: np.ndarray, char_h: float) -> list[tuple[int, int]]:
     return [(a, b) for a, b in merged]
 
 
-def _read_cell(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, char_h: float) -> GridCell:
+@dataclass
+class _Crop:
+    """A cell with ink: the cleaned mask, the grey glyphs (white elsewhere), the ink's box and the
+    number of digit-shaped glyphs (0: not a value)."""
+    mask: np.ndarray
+    g: np.ndarray
+    bb: tuple[int, int, int, int]
+    glyphs: int
+
+
+def _analyse(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, char_h: float) -> GridCell | _Crop:
+    """A cell's ink, or the cell itself when there is nothing to read (empty, a dash)."""
     crop = _clean_crop(ink, box, rule)
     if crop.size == 0:
         return GridCell("", confidence=1.0)
@@ -181,37 +211,74 @@ def _read_cell(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, ch
     g = grey[box.y0 + m:box.y1 - m, box.x0 + m:box.x1 - m]
     near = cv2.dilate(crop, np.ones((3, 3), np.uint8)) > 0
     g = np.where(near, g, 255).astype(np.uint8)
-    glyphs = _looks_numeric(crop, bb, char_h)
-    if glyphs:
-        with _timed("read_digits"):
-            text, conf, alts = _digits_twice(g, bb)
-        # every glyph must be a digit of the reading: "3.其他" is not the number 3
-        if text and _VALUE.match(text) and glyphs <= len(text.replace(".", "")):
-            return GridCell(text, confidence=round(conf, 3), alternatives=alts)
-    with _timed("read_labels"):
-        if (y1 - y0) < char_h * 1.6:
-            r = read_label(_prepare(g, bb, LABEL_HEIGHT), one_line=True)
-            for h in (LABEL_HEIGHT * 1.4, LABEL_HEIGHT * 0.8):  # nothing read at all: another size
-                if r.text.strip():
-                    break
-                r = read_label(_prepare(g, bb, h), one_line=True)
-            if r.confidence < LOW and r.chars:
-                label = snap(r.chars, r.alternatives)
+    return _Crop(crop, g, bb, _looks_numeric(crop, bb, char_h))
+
+
+def _prefix_box(mask: np.ndarray, box: tuple[int, int, int, int], char_h: float) -> tuple[int, int, int, int] | None:
+    """The first PREFIX_GLYPHS glyphs of a long line of label text, cut in a blank column between
+    two glyphs; None when the line is short or no clean cut is found."""
+    x0, y0, x1, y1 = box
+    cut = x0 + int(PREFIX_GLYPHS * char_h)
+    if x1 - cut < char_h:
+        return None
+    cols = np.count_nonzero(mask[y0:y1, x0:x1], axis=0) == 0
+    for x in range(cut - x0, max(0, cut - x0 - int(char_h)), -1):
+        if x < len(cols) and cols[x]:
+            return x0, y0, x0 + x, y1
+    return None
+
+
+def _read_label_cell(c: _Crop, char_h: float) -> GridCell:
+    g, bb = c.g, c.bb
+    x0, y0, x1, y1 = bb
+    if (y1 - y0) < char_h * 1.6:
+        # a long label: its first glyphs read first; when they begin exactly one label of the
+        # template, that is the cell (the rest of the line is not read)
+        pb = _prefix_box(c.mask, bb, char_h)
+        if pb is not None:
+            r = read_label(_prepare(g, pb, LABEL_HEIGHT), one_line=True)
+            label = snap_prefix(clean_text(r.text)) if r.confidence >= LOW else None
+            if label is not None:
+                return GridCell(label, confidence=round(r.confidence, 3))
+        size = LABEL_HEIGHT
+        r = read_label(_prepare(g, bb, size), one_line=True)
+        if not r.text.strip() or r.confidence < LOW:
+            # nothing, or a doubtful reading: the line read raw too, the more confident kept
+            rr = read_label(_prepare(g, bb, size), one_line=True, raw=True)
+            if rr.text.strip() and (not r.text.strip() or (is_label(clean_text(rr.text)), rr.confidence)
+                                    > (is_label(clean_text(r.text)), r.confidence)):
+                r = rr
+        for h in (LABEL_HEIGHT * 1.4, LABEL_HEIGHT * 0.8):  # nothing read at all: another size
+            if r.text.strip():
+                break
+            size = h
+            r = read_label(_prepare(g, bb, size), one_line=True)
+        if r.confidence < LOW and r.chars and not is_label(clean_text(r.text)):
+            # doubtful: read again with the engine's alternative characters, to snap it
+            again = read_label(_prepare(g, bb, size), one_line=True, choices=True)
+            r = again if again.chars else r
+            label = snap(r.chars, r.alternatives)
+            if label is not None:
+                return GridCell(label, confidence=round(r.confidence, 3))
+    else:  # a wrapped label: each line read as one (Tesseract's block mode drops lines of a small crop)
+        parts, confs = [], []
+        lines = _text_lines(c.mask[y0:y1, x0:x1], char_h)
+        for k, (ly0, ly1) in enumerate(lines):
+            sub = c.mask[y0 + ly0:y0 + ly1, x0:x1]
+            lb = _ink_box(sub)
+            if lb is None:
+                continue
+            line_box = (x0 + lb[0], y0 + ly0 + lb[1], x0 + lb[2], y0 + ly0 + lb[3])
+            lr = read_label(_prepare(g, line_box, LABEL_HEIGHT), one_line=True)
+            parts.append(lr.text)
+            confs.append(lr.confidence)
+            if k + 1 < len(lines) and min(confs) >= LOW:
+                # the lines so far begin exactly one label of the template: the rest is not read
+                label = snap_prefix(clean_text("".join(parts)))
                 if label is not None:
-                    return GridCell(label, confidence=round(r.confidence, 3))
-        else:  # a wrapped label: each line read as one (Tesseract's block mode drops lines of a small crop)
-            parts, confs = [], []
-            for ly0, ly1 in _text_lines(crop[y0:y1, x0:x1], char_h):
-                sub = crop[y0 + ly0:y0 + ly1, x0:x1]
-                lb = _ink_box(sub)
-                if lb is None:
-                    continue
-                line_box = (x0 + lb[0], y0 + ly0 + lb[1], x0 + lb[2], y0 + ly0 + lb[3])
-                lr = read_label(_prepare(g, line_box, LABEL_HEIGHT), one_line=True)
-                parts.append(lr.text)
-                confs.append(lr.confidence)
-            text = clean_text("".join(parts))
-            return GridCell(snap_fuzzy(text) or text, confidence=round(min(confs, default=0.0), 3))
+                    return GridCell(label, confidence=round(min(confs), 3))
+        text = clean_text("".join(parts))
+        return GridCell(snap_fuzzy(text) or text, confidence=round(min(confs, default=0.0), 3))
     text = clean_text(r.text)
     if len(text) <= 4 and not _CJK.search(text) and (y1 - y0) < char_h * 1.6:
         # no Chinese in it: a value whose glyphs a speck or a blur made look odd ('0' read as '”');
@@ -223,14 +290,26 @@ def _read_cell(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, ch
     return GridCell(snap_fuzzy(text) or text, confidence=round(r.confidence, 3))
 
 
+def _read_cell(c: _Crop, char_h: float) -> GridCell:
+    """One cell: a value, or a label."""
+    if c.glyphs:
+        with _timed("read_digits"):
+            text, conf, alts = _digits_twice(c.g, c.bb)
+        # every glyph must be a digit of the reading: "3.其他" is not the number 3
+        if text and _VALUE.match(text) and c.glyphs <= len(text.replace(".", "")):
+            return GridCell(text, confidence=round(conf, 3), alternatives=alts)
+    with _timed("read_labels"):
+        return _read_label_cell(c, char_h)
+
+
 def _table(ink: np.ndarray, grey: np.ndarray, g: layout.GridBox, dpi: int, page_no: int) -> Table:
     rule = max(2, int(dpi / 100))
     # glyph height of the table's font: measured on the page, else that of a 9-10.5 pt font
     char_h = g.glyph_h or dpi * 9.5 / 72 * 0.75
-    texts: dict[tuple[int, int], GridCell] = {}
     nr, nc = len(g.ys) - 1, len(g.xs) - 1
-    for root in sorted(set(g.root.values())):
-        texts[root] = _read_cell(ink, grey, g.cell_box(root), rule, char_h)
+    with _timed("cells"):
+        cells = {root: _analyse(ink, grey, g.cell_box(root), rule, char_h) for root in sorted(set(g.root.values()))}
+    texts = {root: (c if isinstance(c, GridCell) else _read_cell(c, char_h)) for root, c in cells.items()}
     rows = []
     for i in range(nr):
         row = []
@@ -277,7 +356,12 @@ def ocr_page(grey: np.ndarray, dpi: int, page_no: int) -> list[tuple[int, object
     """(y, block) of one page, deskewed and read."""
     with _timed("deskew"):
         angle = layout.estimate_skew(grey)
-        grey = layout.rotate(grey, angle)
+        rotated = layout.rotate(grey, angle)
+        # an upright page is lightly smoothed: turning the page back interpolates (and so
+        # smooths) its pixels; an upright scan keeps its JPEG blocks and specks, which Tesseract
+        # misreads (measured on the test corpus: a 150 dpi PNG page with 164 of 280 cells doubtful
+        # as it is, 74 smoothed by a 3x3 Gaussian of sigma 0.5)
+        grey = cv2.GaussianBlur(rotated, (3, 3), 0.5) if rotated is grey else rotated
     with _timed("binarise"):
         ink = layout.binarise(grey)
     with _timed("rulings"):
@@ -297,18 +381,27 @@ def ocr_page(grey: np.ndarray, dpi: int, page_no: int) -> list[tuple[int, object
             rest[max(0, b.y0 - 3):b.y1 + 3, max(0, b.x0 - 3):b.x1 + 3] = 255
         # the narrative's own specks: Tesseract reads a lone dot as punctuation
         rest = cv2.medianBlur(rest, 3)
-        if np.count_nonzero(rest < 128) > 50:
+        box = _ink_box((rest < 128).astype(np.uint8)) if np.count_nonzero(rest < 128) > 50 else None
+        if box is not None:
+            # only the part of the page with ink is handed over (Tesseract's layout analysis
+            # costs by the pixel), with a margin
+            m = int(dpi * 0.1)
+            bx0, by0 = max(0, box[0] - m), max(0, box[1] - m)
+            rest = rest[by0:box[3] + m, bx0:box[2] + m]
             body_h = dpi * 10.5 / 72 * 0.8  # glyph height of a 10.5-12 pt body font
-            # chi_sim misreads glyphs under ~26 px (a 150 dpi scan): those pages are enlarged
-            scale = max(1.0, NARRATIVE_MIN_HEIGHT / body_h)
+            # chi_sim misreads glyphs of a 150 dpi scan (~17 px): those pages are enlarged to
+            # NARRATIVE_MIN_HEIGHT; from 200 dpi (~23 px) they are read as they are
+            scale = NARRATIVE_MIN_HEIGHT / body_h if body_h < NARRATIVE_ENLARGE_BELOW else 1.0
             if scale > 1.05:
                 small = cv2.resize(rest, (int(rest.shape[1] * scale), int(rest.shape[0] * scale)),
                                    interpolation=cv2.INTER_LINEAR)
                 lines = read_lines(small)
-                for ln in lines:
-                    ln.x0, ln.y0, ln.x1, ln.y1 = (int(v / scale) for v in (ln.x0, ln.y0, ln.x1, ln.y1))
             else:
+                scale = 1.0
                 lines = read_lines(rest)
+            for ln in lines:
+                ln.x0, ln.x1 = (int(v / scale) + bx0 for v in (ln.x0, ln.x1))
+                ln.y0, ln.y1 = (int(v / scale) + by0 for v in (ln.y0, ln.y1))
             items.extend(_paragraphs(lines, dpi))
     items.sort(key=lambda x: x[0])
     return items
@@ -419,3 +512,19 @@ def extract_images(images: list[bytes], *, name: str = "images") -> Extracted:
             return Extracted(format="image", status=ParseStatus(e.status), error=str(e))
         pages.extend((f, _image_dpi(data, f)) for f in frames)
     return ocr_pages(pages[:MAX_PAGES], fmt="image", name=name)
+
+
+#: An embedded picture narrower than this is a seal, a logo or an icon, not a page or a table.
+MIN_PICTURE_WIDTH = 400
+
+
+def picture_blocks(data: bytes, *, name: str, page_no: int = 1) -> list:
+    """The blocks OCR reads in one embedded picture (a DOCX's table image): [] for a picture too
+    small to be a table or page.  Raises ImageRefused (too large, truncated) and EngineMissing."""
+    frames = decode_image(data, name)
+    out: list = []
+    for k, frame in enumerate(frames[:MAX_PAGES]):
+        if frame.shape[1] < MIN_PICTURE_WIDTH or frame.shape[0] < 100:
+            continue
+        out.extend(b for _, b in ocr_page(frame, _image_dpi(data, frame), page_no + k))
+    return out

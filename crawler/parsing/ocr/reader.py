@@ -64,18 +64,23 @@ def _api(mode: str):
     except ImportError as e:  # pragma: no cover - an install without the binding
         raise EngineMissing(f"tesserocr is not installed ({e})") from None
     path = tessdata_dir()
+    # The engine's alternative characters (lstm_choice_mode 2) cost a fifth of a chi_sim reading:
+    # they are asked for only where they are used, by the API that re-reads a doubtful label.
     if mode == "digits":
         api = tesserocr.PyTessBaseAPI(path=path, lang="eng", psm=tesserocr.PSM.SINGLE_LINE,
                                       oem=tesserocr.OEM.LSTM_ONLY)
         api.SetVariable("tessedit_char_whitelist", DIGIT_CHARS)
-        api.SetVariable("lstm_choice_mode", "2")
     elif mode == "label":
         api = tesserocr.PyTessBaseAPI(path=path, lang="chi_sim", psm=tesserocr.PSM.SINGLE_BLOCK,
                                       oem=tesserocr.OEM.LSTM_ONLY)
-    elif mode == "label_line":
+    elif mode == "label_raw":  # one line, no layout analysis at all
+        api = tesserocr.PyTessBaseAPI(path=path, lang="chi_sim", psm=tesserocr.PSM.RAW_LINE,
+                                      oem=tesserocr.OEM.LSTM_ONLY)
+    elif mode in ("label_line", "label_choices"):
         api = tesserocr.PyTessBaseAPI(path=path, lang="chi_sim", psm=tesserocr.PSM.SINGLE_LINE,
                                       oem=tesserocr.OEM.LSTM_ONLY)
-        api.SetVariable("lstm_choice_mode", "2")
+        if mode == "label_choices":
+            api.SetVariable("lstm_choice_mode", "2")
     elif mode == "page":
         api = tesserocr.PyTessBaseAPI(path=path, lang="chi_sim", psm=tesserocr.PSM.AUTO,
                                       oem=tesserocr.OEM.LSTM_ONLY)
@@ -89,10 +94,11 @@ def _api(mode: str):
     return api
 
 
-def _image(arr: np.ndarray):
-    from PIL import Image
-
-    return Image.fromarray(arr, "L")
+def _set_image(api, arr: np.ndarray) -> None:
+    """The grey array handed to Tesseract as raw bytes (tesserocr's SetImage(PIL) writes a BMP first)."""
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    h, w = arr.shape
+    api.SetImageBytes(arr.tobytes(), w, h, 1, w)
 
 
 def read_digits(crop: np.ndarray) -> Reading:
@@ -100,11 +106,12 @@ def read_digits(crop: np.ndarray) -> Reading:
     return _read_symbols(_api("digits"), crop)
 
 
-def _read_symbols(api, crop: np.ndarray) -> Reading:
-    """Text, per-character confidence and the engine's alternative choices for each character."""
+def _read_symbols(api, crop: np.ndarray, choices: bool = False) -> Reading:
+    """Text and per-character confidence; ``choices``: the engine's alternatives for each character
+    too (the API must have been made with lstm_choice_mode 2)."""
     import tesserocr
 
-    api.SetImage(_image(crop))
+    _set_image(api, crop)
     api.Recognize()
     chars: list[tuple[str, float]] = []
     alts: list[list[tuple[str, float]]] = []
@@ -119,27 +126,32 @@ def _read_symbols(api, crop: np.ndarray) -> Reading:
             if not ch:
                 continue
             chars.append((ch, max(0.0, min(1.0, sym.Confidence(level) / 100))))
-            choices = []
-            ci = sym.GetChoiceIterator()
-            for c in ci:
+            if not choices:
+                continue
+            mine = []
+            for c in sym.GetChoiceIterator():
                 t = c.GetUTF8Text()
                 if t and t != ch:
-                    choices.append((t, max(0.0, min(1.0, c.Confidence() / 100))))
-            alts.append(choices)
+                    mine.append((t, max(0.0, min(1.0, c.Confidence() / 100))))
+            alts.append(mine)
     text = "".join(c for c, _ in chars)
     conf = min((c for _, c in chars), default=0.0)
-    return Reading(text=text, confidence=conf, chars=chars, alternatives=alts)
+    return Reading(text=text, confidence=conf, chars=chars, alternatives=alts if choices else None)
 
 
-def read_label(crop: np.ndarray, one_line: bool = False) -> Reading:
+def read_label(crop: np.ndarray, one_line: bool = False, choices: bool = False, raw: bool = False) -> Reading:
+    """A label cell (chi_sim).  ``choices``: with the engine's alternative characters (slower: asked
+    for when a first reading was doubtful, to snap it to the vocabulary).  ``raw``: the crop is one
+    line as it is, no layout analysis (Tesseract's line finding drops some clean, thin-stroked
+    labels altogether: "信息内容" of a table pasted as a picture reads as nothing)."""
     if one_line:
-        r = _read_symbols(_api("label_line"), crop)
+        api = _api("label_raw" if raw else "label_choices" if choices else "label_line")
+        r = _read_symbols(api, crop, choices=choices)
         if r.text.strip():
-            api = _api("label_line")
             r.confidence = max(0.0, min(1.0, api.MeanTextConf() / 100))
             return r
     api = _api("label")
-    api.SetImage(_image(crop))
+    _set_image(api, crop)
     text = api.GetUTF8Text()
     conf = api.MeanTextConf() / 100
     return Reading(text=text, confidence=max(0.0, min(1.0, conf)), chars=[])
@@ -160,7 +172,7 @@ def read_lines(page: np.ndarray) -> list[Line]:
     import tesserocr
 
     api = _api("page")
-    api.SetImage(_image(page))
+    _set_image(api, page)
     api.Recognize()
     out: list[Line] = []
     it = api.GetIterator()

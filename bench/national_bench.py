@@ -1,0 +1,403 @@
+"""National benchmark (issue 14 item 1): a first full crawl and an incremental night of N portals.
+
+The demo's scale mode (``crawler.demo.scale.Nation``) serves N portals in the conformance zoo's
+platform styles from one HTTP server process, told apart by Host header.  The crawl runs in a
+child process of this script with the production Scrapy settings (``crawler.settings.scrapy_settings``:
+download delay 1 s, 2 requests per host, AutoThrottle, robots.txt, the URL policy) and three
+broad-crawl changes, all printed:
+
+- ``DNS_RESOLVER`` = ``national_bench.ScaleResolver``: the portals' names (``pNNNN.scale.nianbao.test``)
+  resolve to 127.0.0.1 in the crawl process, so each portal is its own host, its own download slot
+  with its own delay and concurrency.  The URL policy is unchanged: it refuses loopback addresses
+  unless the site's start host is itself on one, which is what the resolver makes true here (the
+  config says nothing special: start_url is the portal's home page under its host name);
+- ``CONCURRENT_REQUESTS`` (global, default 512 here, production 16): with 1 s per host, the
+  requests waiting for their host's delay count against the global limit, so a broad crawl
+  needs many more in flight than a one-portal crawl;
+- ``SCHEDULER_PRIORITY_QUEUE`` = ``scrapy.pqueues.DownloaderAwarePriorityQueue`` (Scrapy's
+  broad-crawl advice): the next request goes to the host with the fewest in flight.
+
+Stages, each timed with its pages (documents) per second, the peak RSS of the process tree doing
+the work (this script and its children, the portal server excluded; sampled from /proc every
+0.2 s) and the database size after it:
+
+1. full crawl (night 0, empty database), parse pool, checks, alerts;
+2. the server moves to night 1 (5% of the reports new or revised); incremental crawl (listings
+   re-read, reports and PDFs asked with If-None-Match / If-Modified-Since), parse pool (the new
+   and revised versions), checks, alerts.
+
+Alerts go by real SMTP to an aiosmtpd mailbox on loopback.
+
+Usage::
+
+    .venv/bin/python bench/national_bench.py [--sites 300] [--concurrency 512] [--db PATH]
+
+The machine is shared: the load average is printed before and after each stage.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from crawler.demo.scale import HOST_SUFFIX  # noqa: E402
+
+try:  # the resolver is loaded by Scrapy from this module in the crawl child
+    from scrapy.resolver import CachingThreadedResolver
+    from twisted.internet import defer
+
+    class ScaleResolver(CachingThreadedResolver):
+        """The scale portals' names resolve to 127.0.0.1 (an /etc/hosts of 3,000 lines, in-process);
+        any other name goes to the system resolver as usual."""
+
+        def getHostByName(self, name: str, timeout=()):
+            if name.lower().endswith("." + HOST_SUFFIX):
+                return defer.succeed("127.0.0.1")
+            return super().getHostByName(name, timeout)
+except ImportError:  # pragma: no cover
+    ScaleResolver = None
+
+
+# -- measuring --------------------------------------------------------------------------------------
+def _rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _children() -> dict[int, int]:
+    """pid -> parent pid of every process."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    out[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
+
+
+class TreeRss:
+    """Peak RSS (MB) of this process and its descendants (``exclude`` and theirs left out), and of
+    the largest single process, sampled every ``every`` seconds while in the ``with`` block."""
+
+    def __init__(self, exclude: set[int] = frozenset(), every: float = 0.2) -> None:
+        self.exclude, self.every = set(exclude), every
+        self.peak_tree = self.peak_one = 0.0
+        self._stop = threading.Event()
+
+    def sample(self) -> None:
+        parents = _children()
+        tree, frontier = {os.getpid()}, [os.getpid()]
+        while frontier:
+            p = frontier.pop()
+            for c, pp in parents.items():
+                if pp == p and c not in tree and c not in self.exclude:
+                    tree.add(c)
+                    frontier.append(c)
+        sizes = [_rss_kb(p) for p in tree]
+        self.peak_tree = max(self.peak_tree, sum(sizes) / 1024)
+        self.peak_one = max(self.peak_one, max(sizes) / 1024)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self.sample()
+
+    def __enter__(self) -> "TreeRss":
+        self.sample()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._t.join()
+        self.sample()
+
+
+def _cpu_s() -> float:
+    """CPU seconds (user + system) of this process and its finished children."""
+    a, b = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+def _proc_cpu_s(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def _pdeathsig() -> None:
+    """A child of a killed bench stops too (Linux)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _db_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists()) / 1e6
+
+
+# -- the portal server --------------------------------------------------------------------------------
+class Server:
+    """``python -m crawler.demo.scale`` in its own process (its own core, its own GIL)."""
+
+    def __init__(self, sites: int, night: int, port: int = 0) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "crawler.demo.scale", "--sites", str(sites),
+                                      "--night", str(night), "--port", str(port)], cwd=ROOT,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                     preexec_fn=_pdeathsig)
+        line = self.proc.stdout.readline()
+        if "portals at" not in line:
+            self.stop()
+            raise RuntimeError(f"scale server did not start: {line!r}")
+        self.port = int(line.split(f".{HOST_SUFFIX}:")[1].split("/")[0])
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# -- the crawl child ------------------------------------------------------------------------------------
+def crawl_child(args) -> int:
+    from crawler.settings import offline_public_suffix_list
+
+    offline_public_suffix_list()
+    from scrapy.crawler import CrawlerProcess
+
+    from crawler.config import config_from_dict
+    from crawler.crawl import _json_safe
+    from crawler.settings import scrapy_settings
+    from spiders.portal import PortalSpider
+
+    config = config_from_dict(json.loads(Path(args.config_json).read_text(encoding="utf-8")))
+    settings = scrapy_settings(config, db_path=args.db, run_id=args.run_id, sites=list(config.sites),
+                               progress=True, polite=not args.impolite)
+    settings.update({
+        "DNS_RESOLVER": "national_bench.ScaleResolver",
+        "CONCURRENT_REQUESTS": args.concurrency,
+        "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
+        "REACTOR_THREADPOOL_MAXSIZE": 20,
+        "NIANBAO_PROGRESS_INTERVAL": 60.0,
+        "LOG_LEVEL": "ERROR",
+    })
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(PortalSpider)
+    process.crawl(crawler)
+    process.start()
+    Path(args.result).write_text(json.dumps({
+        "stats": _json_safe(crawler.stats.get_stats()),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "settings": {k: settings[k] for k in ("DOWNLOAD_DELAY", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
+                                              "ROBOTSTXT_OBEY", "CONCURRENT_REQUESTS", "NIANBAO_URL_POLICY")},
+    }), encoding="utf-8")
+    return 0
+
+
+def run_crawl(config, store, config_json: Path, db: Path, concurrency: int, tmp: Path, impolite: bool = False):
+    from crawler.crawl import summarize
+
+    run_id = store.start_run("crawl", config={"sites": len(config.sites), "bench": "national"})
+    for s in config.sites:
+        store.upsert_site(s.name, region=s.region, start_url=s.start_url)
+    result = tmp / f"crawl-{run_id}.json"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--crawl-child", "--config-json", str(config_json),
+           "--db", str(db), "--run-id", str(run_id), "--concurrency", str(concurrency), "--result", str(result)]
+    if impolite:
+        cmd.append("--impolite")
+    rc = subprocess.run(cmd, cwd=ROOT, preexec_fn=_pdeathsig).returncode
+    child = json.loads(result.read_text(encoding="utf-8")) if result.exists() else {}
+    summary = summarize(run_id, child.get("stats", {}), [s.name for s in config.sites])
+    summary.peak_rss_mb = child.get("peak_rss_mb")
+    summary.error = None if rc == 0 else f"crawl process exited with code {rc}"
+    store.finish_run(run_id, summary.status, summary.to_stats(), error=summary.error)
+    return summary, child
+
+
+# -- the bench -------------------------------------------------------------------------------------------
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sites", type=int, default=300, help="portals (the national figure is 3000)")
+    ap.add_argument("--concurrency", type=int, default=512, help="CONCURRENT_REQUESTS of the crawl")
+    ap.add_argument("--db", type=Path, help="database file (default: a temporary one, deleted)")
+    ap.add_argument("--nights", type=int, default=1, help="incremental nights after the full crawl")
+    ap.add_argument("--impolite", action="store_true",
+                    help="no delays or per-host limits (tests only: its times are not a figure)")
+    ap.add_argument("--crawl-child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--config-json", help=argparse.SUPPRESS)
+    ap.add_argument("--run-id", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--result", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.crawl_child:
+        return crawl_child(args)
+
+    from crawler.config import config_from_dict
+    from crawler.demo.mailbox import Mailbox
+    from crawler.demo.scale import Nation
+    from crawler.parse_stage import ParseSettings, parse_pending
+    from crawler.run import run_alerts_for, run_checks_for
+    from storage.db import Store
+
+    print(f"machine: {os.cpu_count()} cores shared with other users; load average {_load()} at start; "
+          f"{args.sites} portals, crawl CONCURRENT_REQUESTS {args.concurrency}", flush=True)
+    nation = Nation(args.sites)  # the same plan the server builds: the expected totals
+    with tempfile.TemporaryDirectory(prefix="nianbao-national-") as tmpdir:
+        tmp = Path(tmpdir)
+        db = args.db or tmp / "national.db"
+        for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            p.unlink(missing_ok=True)
+        t = time.perf_counter()
+        server = Server(args.sites, 0)
+        print(f"server: {args.sites} portals on 127.0.0.1:{server.port} (started in {time.perf_counter() - t:.1f}s, "
+              f"PDF renders warmed)", flush=True)
+        mailbox = Mailbox(tmp / "mail").__enter__()
+        try:
+            raw = {
+                "database": str(db),
+                "crawl": {"download_delay": 1.0, "concurrent_per_domain": 2, "autothrottle": True, "obey_robots": True,
+                          "max_run_hours": 6},
+                "sites": nation.site_configs(server.port),
+                "alerts": {"enabled": True, "recipients": ["officer@example.org"],
+                           "smtp": {"host": "127.0.0.1", "port": mailbox.port}},
+            }
+            config = config_from_dict(raw, base_dir=tmp)
+            config_json = tmp / "config.json"
+            config_json.write_text(json.dumps(config.model_dump(mode="json", by_alias=True)), encoding="utf-8")
+            rows = []
+            for night in range(0, args.nights + 1):
+                if night:
+                    server.stop()
+                    server = Server(args.sites, night, port=server.port)
+                nation.night = night
+                tot = nation.totals()
+                label = "full crawl (night 0)" if night == 0 else f"incremental night {night}"
+                print(f"\n== {label}: {tot['pages']} URLs served, {tot['reports']} reports "
+                      f"({tot['pdf_reports']} as PDF), {tot.get('new_tonight', 0)} new and "
+                      f"{tot.get('revised_tonight', 0)} revised tonight", flush=True)
+                with Store(db) as store:
+                    rows += run_night(label, night, nation, config, store, config_json, db, args, tmp, server, mailbox,
+                                      parse_pending, ParseSettings, run_checks_for, run_alerts_for)
+        finally:
+            server.stop()
+            mailbox.__exit__(None, None, None)
+        print("\nstage                          time      rate                CPU s  peak RSS tree / largest   DB     load")
+        for r in rows:
+            print(f"{r['stage']:28s} {r['seconds']:8.1f}s  {r['rate']:>16s}  {r['cpu_s']:7.0f}  {r['rss_tree']:7.0f} / {r['rss_one']:5.0f} MB"
+                  f"  {r['db_mb']:6.0f} MB  {r['load']}")
+        for night in range(0, args.nights + 1):
+            mine = [r for r in rows if r["stage"].startswith("full" if night == 0 else f"night {night} ")]
+            wall, cpu = sum(r["seconds"] for r in mine), sum(r["cpu_s"] for r in mine)
+            per = cpu / args.sites
+            print(f"{'full crawl night' if night == 0 else f'incremental night {night}'}: {wall:.0f} s wall, "
+                  f"{cpu:.0f} CPU s for {args.sites} portals = {per:.2f} CPU s per portal "
+                  f"(the portal server's own CPU not counted) -> {3600 / per:.0f} portals per hour per dedicated "
+                  f"core", flush=True)
+        print(json.dumps({"sites": args.sites, "concurrency": args.concurrency, "impolite": args.impolite,
+                          "stages": rows}, ensure_ascii=False))
+    return 0
+
+
+def run_night(label, night, nation, config, store, config_json, db, args, tmp, server, mailbox,
+              parse_pending, ParseSettings, run_checks_for, run_alerts_for) -> list[dict]:
+    out = []
+    checks_out: dict = {}
+    exclude = {server.proc.pid}
+
+    def row(stage, seconds, rate, rss, load0):
+        cpu = _cpu_s() - cpu0
+        r = {"stage": f"{'full' if night == 0 else f'night {night}'} {stage}", "seconds": round(seconds, 1),
+             "rate": rate, "cpu_s": round(cpu, 1), "server_cpu_s": round(_proc_cpu_s(server.proc.pid) - srv0, 1),
+             "rss_tree": round(rss.peak_tree), "rss_one": round(rss.peak_one),
+             "db_mb": round(_db_mb(db), 1), "load": f"{load0} -> {_load()}"}
+        out.append(r)
+        print(f"  {r['stage']}: {seconds:.1f}s, {rate}, CPU {r['cpu_s']} s (portal server {r['server_cpu_s']} s), peak RSS {rss.peak_tree:.0f} MB (largest process "
+              f"{rss.peak_one:.0f} MB), DB {r['db_mb']} MB, load {r['load']}", flush=True)
+
+    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
+    t = time.perf_counter()
+    with TreeRss(exclude, every=0.5) as rss:
+        summary, child = run_crawl(config, store, config_json, db, args.concurrency, tmp, args.impolite)
+    el = time.perf_counter() - t
+    st = child.get("stats", {})
+    requests = int(st.get("downloader/request_count", 0) or 0)
+    print("  " + summary.render().splitlines()[0], flush=True)
+    bad = {n: s for n, s in summary.sites.items() if s.status != "ok"}
+    if bad:
+        print(f"  {len(bad)} portals not ok, e.g. " + "; ".join(
+            f"{n}: {s.status} {s.failures}" for n, s in list(bad.items())[:5]), flush=True)
+    print(f"  settings: {child.get('settings')}", flush=True)
+    expected = [u for i in range(nation.sites) for u in sorted(nation.expected_documents(i, server.port))]
+    missing = [u for u in expected if store.fetch_cache(u) is None]
+    print(f"  stored {len(expected) - len(missing)} of the {len(expected)} report pages and PDFs a perfect crawl "
+          f"stores" + (f"; missing e.g. {missing[:3]}" if missing else ""), flush=True)
+    checks_out["expected"], checks_out["missing"] = len(expected), len(missing)
+    checks_out["documents_new"], checks_out["documents_revised"] = summary.documents_new, summary.documents_revised
+    checks_out["skipped"], checks_out["errors"] = summary.skipped, summary.errors
+    row("crawl", el, f"{requests / el:6.1f} requests/s", rss, load0)
+    out[-1].update(checks_out)
+
+    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
+    t = time.perf_counter()
+    with TreeRss(exclude, every=0.5) as rss:
+        parsed = parse_pending(store, ParseSettings.from_config(config))
+    el = time.perf_counter() - t
+    print("  " + parsed.render().splitlines()[0], flush=True)
+    row("parse pool", el, f"{parsed.written / el:6.1f} documents/s" if el else "-", rss, load0)
+
+    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
+    t = time.perf_counter()
+    with TreeRss(exclude, every=0.5) as rss:
+        checks = run_checks_for(config, store, today=date(2025, 6, 1))
+    el = time.perf_counter() - t
+    print(f"  checks: {checks.reports} reports, {len(checks.new)} new findings "
+          f"({', '.join(f'{k} {v}' for k, v in sorted(checks.by_rule().items()))})", flush=True)
+    row("checks", el, f"{checks.reports / el:6.1f} reports/s" if el else "-", rss, load0)
+
+    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
+    before = len(mailbox.received)
+    t = time.perf_counter()
+    with TreeRss(exclude, every=0.5) as rss:
+        alerts = run_alerts_for(config, store, now=datetime(2025, 6, 1, 3, tzinfo=timezone.utc))
+    el = time.perf_counter() - t
+    mails = len(mailbox.received) - before
+    print(f"  alerts: {len(alerts.digests)} digests, {len(alerts.delivery.sent)} sent, {mails} mails received "
+          f"by the loopback SMTP server, {len(alerts.delivery.failed)} failed", flush=True)
+    row("alerts", el, f"{mails} mails", rss, load0)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())

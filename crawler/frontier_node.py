@@ -1,0 +1,327 @@
+"""The Scrapy side of a crawl node of a shared crawl (crawler/frontier.py says what is shared and why).
+
+Kept apart from crawler/frontier.py so that the ingest worker and the CLI never import Scrapy, and so that
+building a node's settings does not install a Twisted reactor before Scrapy picks its own.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Request, Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy_redis.pipelines import RedisPipeline
+from scrapy_redis.scheduler import Scheduler
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThread
+
+from crawler.middlewares import UrlPolicyMiddleware, _sleep
+from spiders import hostile
+from spiders.hostile import FetchRecord
+from storage.models import Document
+
+from crawler.frontier import ROBOTS_MAX_BYTES, Frontier, FrontierSettings, encode_control, encode_item
+
+logger = logging.getLogger(__name__)
+
+
+def frontier_for(crawler) -> Frontier:
+    """The crawl's Frontier (one per process, shared by the components below)."""
+    f = getattr(crawler, "_nianbao_frontier", None)
+    if f is None:
+        f = Frontier(FrontierSettings(**crawler.settings.getdict("NIANBAO_FRONTIER")["settings"]))
+        crawler._nianbao_frontier = f
+    return f
+
+
+class FrontierNode:
+    """Extension: joins the shared crawl, beats, decides when an idle node may close, leaves.
+
+    A node whose queue is empty does not close while another node is busy (that node's pages may yield new
+    requests); a node marks itself busy before it takes a request (``FrontierScheduler``), so a node that
+    sees the queue empty and every other node idle knows that nobody holds work.
+    """
+
+    HEARTBEAT_S = 10.0
+
+    def __init__(self, crawler) -> None:
+        from scrapy import signals
+
+        self.crawler = crawler
+        self.frontier = frontier_for(crawler)
+        self.generation = self.frontier.join()
+        crawler.stats.set_value("nianbao/frontier/generation", self.generation)
+        crawler.stats.set_value("nianbao/frontier/node", self.frontier.node)
+        logger.info("crawl node %s joined %s (job %s, generation %d)", self.frontier.node,
+                    self.frontier.shown_url, self.frontier.settings.job, self.generation)
+        self.task = None
+        crawler.signals.connect(self.opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.idle, signal=signals.spider_idle)
+        crawler.signals.connect(self.closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def opened(self, spider) -> None:
+        from twisted.internet import task
+
+        self.task = task.LoopingCall(self._beat)
+        # at least three beats per node_timeout, so a live node is never taken for a dead one
+        self.task.start(min(self.HEARTBEAT_S, self.frontier.settings.node_timeout_s / 3), now=False)
+
+    def _beat(self) -> None:
+        try:
+            self.frontier.heartbeat()
+        except Exception as e:  # a lost beat is retried in 10 s; the crawl goes on
+            logger.warning("frontier heartbeat failed: %s", e)
+
+    def idle(self, spider) -> None:
+        from scrapy.exceptions import DontCloseSpider
+
+        verdict = self.frontier.idle()
+        if verdict != "done":
+            self.crawler.stats.inc_value(f"nianbao/frontier/idle_{verdict}")
+            raise DontCloseSpider(verdict)
+
+    def closed(self, spider, reason) -> None:
+        if self.task is not None and self.task.running:
+            self.task.stop()
+        from crawler.crawl import _json_safe
+
+        f = self.frontier
+        stats = _json_safe(self.crawler.stats.get_stats())
+        try:
+            f.push(encode_control("stats", generation=self.generation, node=f.node, stats=stats, reason=reason))
+            if f.leave():
+                f.push(encode_control("end", generation=self.generation, node=f.node))
+                logger.info("crawl node %s was the last: generation %d finished", f.node, self.generation)
+        except Exception as e:
+            logger.error("%s: could not report the end of crawl node %s: %s", f.shown_url, f.node, e)
+
+
+class FrontierScheduler(Scheduler):
+    """scrapy-redis's Scheduler, which also marks this node busy before it takes a request (and counts in
+    the stats without the ``spider`` argument Scrapy deprecates)."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        inst = super().from_crawler(crawler)
+        inst.frontier = frontier_for(crawler)
+        inst.counts, inst.stats = inst.stats, None
+        return inst
+
+    def enqueue_request(self, request):
+        queued = super().enqueue_request(request)
+        if queued:
+            self.counts.inc_value("scheduler/enqueued/redis")
+        return queued
+
+    def next_request(self):
+        if self.frontier.state != "busy":
+            self.frontier.mark("busy")  # before the pop: see FrontierNode
+        request = super().next_request()
+        if request is not None:
+            self.counts.inc_value("scheduler/dequeued/redis")
+        return request
+
+
+class SharedDelayDownloadHandler:
+    """http/https download handler: Scrapy's HTTP/1.1 handler, after a wait that keeps sends to one host
+    ``delay`` apart across every node (``Frontier.claim``).  It runs at send time, inside the node's slot,
+    so neither the node's own delay, jitter and concurrency nor a late wake-up can bring two sends closer."""
+
+    lazy = False
+
+    def __init__(self, crawler) -> None:
+        from scrapy import signals
+
+        self.crawler = crawler
+        self.inner = HTTP11DownloadHandler(crawler)
+        conf = crawler.settings.getdict("NIANBAO_FRONTIER")
+        self.delays: dict[str, float] = conf.get("delays") or {}
+        self.default_delay = float(conf.get("default_delay") or 0.0)
+        self.frontier = frontier_for(crawler)
+        self.crawl_delays: dict[str, float] = {}
+        crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def robots_parsed(self, robotparser, request) -> None:
+        ua = self.crawler.settings.get("ROBOTSTXT_USER_AGENT") or self.crawler.settings.get("USER_AGENT")
+        try:
+            delay = robotparser.crawl_delay(ua)
+        except Exception:
+            delay = None
+        if delay:
+            self.crawl_delays[_host_key(request.url)] = float(delay)
+
+    def delay_for(self, request) -> float:
+        host = _host_key(request.url)
+        delay = self.delays.get(host, self.default_delay)
+        if not request.meta.get("dont_obey_robotstxt"):
+            delay = max(delay, self.crawl_delays.get(host, 0.0))
+        slot = self.crawler.engine.downloader.slots.get(request.meta.get("download_slot") or host) \
+            if self.crawler.engine else None
+        if slot is not None and self.default_delay > 0:  # AutoThrottle raised it for a slow host
+            delay = max(delay, float(getattr(slot, "delay", 0.0) or 0.0))
+        return delay
+
+    async def download_request(self, request):
+        delay = self.delay_for(request)
+        if delay > 0:
+            host, waited = _host_key(request.url), 0.0
+            while (wait := self.frontier.claim(host, delay)) > 0:
+                waited += wait
+                await _sleep(wait)
+            if waited:
+                self.crawler.stats.inc_value("nianbao/frontier/delay_wait_s", waited)
+        return await self.inner.download_request(request)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+def _host_key(url: str) -> str:
+    from spiders.portal import host_key
+
+    return host_key(url)
+
+
+class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware; the robots.txt of a host is fetched by one node and shared."""
+
+    CLAIM_S = 120  # a claim not answered in this time is taken over (its node died)
+
+    def __init__(self, crawler) -> None:
+        super().__init__(crawler)
+        self.frontier = frontier_for(crawler)
+
+    async def robot_parser(self, request):
+        url = urlparse_cached(request)
+        netloc = url.netloc
+        if netloc not in self._parsers:
+            self._parsers[netloc] = Deferred()
+            await self._shared(request, url.scheme, netloc)
+        parser = self._parsers[netloc]
+        if isinstance(parser, Deferred):
+            return await maybe_deferred_to_future(parser)
+        return parser
+
+    async def _shared(self, request, scheme: str, netloc: str) -> None:
+        client, key = self.frontier.client, self.frontier.keys.robots(self.frontier.generation or 0, netloc)
+        ttl = self.frontier.settings.key_ttl_s
+        robotsurl = f"{scheme}://{netloc}/robots.txt"
+        deadline = time.monotonic() + self.CLAIM_S
+        while True:
+            got = client.hgetall(key)
+            if got.get(b"state") == b"done":
+                self.crawler.stats.inc_value("nianbao/frontier/robots_shared")
+                if got.get(b"error"):
+                    self._robots_error(RuntimeError(got[b"error"].decode("utf-8", "replace")), netloc)
+                else:
+                    resp = Response(robotsurl, status=int(got.get(b"status") or 200), body=got.get(b"body") or b"")
+                    await self._parse_robots(resp, netloc, request)
+                return
+            if client.hsetnx(key, "claim", self.frontier.node):
+                client.expire(key, ttl)
+                break
+            if time.monotonic() > deadline:  # the claiming node died: fetch it ourselves
+                client.delete(key)
+                deadline = time.monotonic() + self.CLAIM_S
+                continue
+            await _sleep(0.1)
+        robotsreq = Request(robotsurl, priority=self.DOWNLOAD_PRIORITY, meta={"dont_obey_robotstxt": True},
+                            callback=NO_CALLBACK)
+        try:
+            resp = await self.crawler.engine.download_async(robotsreq)
+        except Exception as e:
+            if not isinstance(e, IgnoreRequest):
+                logger.warning("robots.txt of %s: %s", netloc, e)
+            client.hset(key, mapping={"state": "done", "error": f"{type(e).__name__}: {e}"[:500]})
+            self._robots_error(e, netloc)
+        else:
+            client.hset(key, mapping={"state": "done", "status": resp.status,
+                                      "body": resp.body[:ROBOTS_MAX_BYTES]})
+            await self._parse_robots(resp, netloc, request)
+        self._stats.inc_value("robotstxt/request_count")
+
+
+class SharedBudgetUrlPolicyMiddleware(UrlPolicyMiddleware):
+    """The URL policy (crawler.middlewares), with the page budget per site counted in Redis for all nodes."""
+
+    def __init__(self, crawler) -> None:
+        super().__init__(crawler)
+        self.shared_budget, self.budget = self.budget, {}  # the parent's local count is off
+        self.frontier = frontier_for(crawler)
+
+    async def process_request(self, request, spider=None):
+        await super().process_request(request, spider)
+        site = request.meta.get("site")
+        budget = self.shared_budget.get(site)
+        if site and budget:
+            f = self.frontier
+            key = f.keys.budget(f.generation or 0, site)
+            pipe = f.client.pipeline(transaction=True)
+            pipe.incr(key).expire(key, f.settings.key_ttl_s)
+            n = pipe.execute()[0]
+            if n > budget:
+                raise self._refuse(request, site, hostile.CAP_SITE_PAGES,
+                                   f"page budget of {budget} requests reached by all crawl nodes "
+                                   f"(max_pages_per_site)")
+        return None
+
+
+class FrontierItemPipeline(RedisPipeline):
+    """scrapy-redis's RedisPipeline: items to the shared list (our codec), with a size cap and
+    back-pressure (a node waits while the ingest worker is ``max_queued_*`` behind)."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+        self.frontier = frontier_for(crawler)
+        super().__init__(self.frontier.client, key=self.frontier.keys.items, serialize_func=self._encode)
+        self.stats = crawler.stats
+        self._waiting_logged = 0.0
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def _encode(self, item) -> bytes:
+        return encode_item(item, generation=self.frontier.generation or 0, node=self.frontier.node)
+
+    async def process_item(self, item, spider=None):
+        if not isinstance(item, (Document, FetchRecord)):
+            return item
+        s = self.frontier.settings
+        if isinstance(item, Document) and len(item.content) > s.max_item_bytes:
+            self.stats.inc_value("nianbao/frontier/items_too_large")
+            pushed = FetchRecord(url=item.url, site=item.site, role="attachment" if item.report_url != item.url
+                                 else "report", http_status=item.status, fetch_status=hostile.TOO_LARGE,
+                                 error=f"{len(item.content) / 1048576:.3g} MB exceeds frontier.max_item_mb "
+                                       f"({s.max_item_bytes / 1048576:.3g} MB): not pushed to the ingest worker")
+        else:
+            pushed = item
+        data = self._encode(pushed)
+        while not await maybe_deferred_to_future(deferToThread(self.frontier.offer, data)):
+            # back-pressure: the ingest worker is behind (the check and the push are one atomic script)
+            now = time.monotonic()
+            if now - self._waiting_logged > 60:
+                self._waiting_logged = now
+                n, size = self.frontier.queued()
+                logger.warning("%s: %d items (%.0f MB) wait for the ingest worker; crawl node waits",
+                               self.frontier.shown_url, n, size / 1e6)
+            self.stats.inc_value("nianbao/frontier/backpressure_waits")
+            await _sleep(0.5)
+        self.stats.inc_value("nianbao/frontier/items_pushed")
+        self.stats.inc_value("nianbao/frontier/bytes_pushed", len(data))
+        return item
+
+
