@@ -204,3 +204,80 @@ def qualify(printed: str, *, fuller: tuple[str, ...] = (), regions: tuple[str, .
             return name
         return region + name
     return name
+
+
+# -- identity: which stored agency a name is -------------------------------------------------------
+# Within one site, a short printing (威远镇, 区教育局) and its qualified form (互助县威远镇, 武汉市武昌区教育局)
+# are one agency; the printed name stays as evidence (reports.agency_printed, agency_aliases).  Across
+# sites nothing is merged: two portals' 卫生健康局 are two agencies.
+
+#: What a town's or street office's name may carry after it (威远镇人民政府 is 威远镇, 建设街道办事处 is 建设街道).
+_TOWN_BODIES = ("人民政府", "办事处")
+
+
+def region_chain(name: str | None) -> tuple[str, ...]:
+    """Each region component a site or agency name starts with: 青海省海东市互助县 -> (青海省, 海东市, 互助县)."""
+    s = _clean(name or "")
+    for w in _SITE_WORDS:
+        if s.endswith(w):
+            s = s[: -len(w)]
+            break
+    out: list[str] = []
+    while s:
+        m = _REGION.match(s)
+        if not m or _not_region(m.group("r")):
+            break
+        out.append(m.group("r"))
+        s = s[m.end():]
+    return tuple(out)
+
+
+def identity_norms(n: AgencyName) -> tuple[str, ...]:
+    """The comparison keys under which the same agency may already be stored: the name's own, and for a
+    town or street office the form with or without its 人民政府 / 办事处 (长安镇 and 长安镇人民政府 are one)."""
+    if n.kind != "town":
+        return (n.norm,)
+    for body in _TOWN_BODIES:
+        if n.norm.endswith(body) and len(n.norm) > len(body) + 1:
+            return (n.norm, n.norm[: -len(body)])
+    return (n.norm, *(n.norm + body for body in _TOWN_BODIES))
+
+
+@dataclass(frozen=True)
+class AgencyChoice:
+    agency_id: int | None  # None: no stored agency is this one (create it)
+    learn_region: bool = False  # the chosen one was stored without a region; the name states it
+
+
+def _same_place(a: str, b: str, site_regions: tuple[str, ...]) -> bool:
+    """Two regions name the same place for this site: equal, or both are levels of the site's own region
+    (海东市 and 互助县 on the 青海省海东市互助县 portal)."""
+    return a == b or (a in site_regions and b in site_regions)
+
+
+def choose_agency(n: AgencyName, candidates: list[tuple[int, str]], *, site_region: str = "") -> AgencyChoice:
+    """The stored agency (of one site) that ``n`` is, from ``candidates``: (id, region) of the agencies of
+    that site with the same comparison key, oldest first.
+
+    - a candidate of the same region (or, for this site, another level of the same place) is it;
+    - a name stating its region takes a candidate stored without one (the short name came first) and
+      teaches it the region;
+    - a name without a region is the one candidate there is, or, among several, the one in the site's
+      own region; else it is none of them (a new agency: better two rows than two agencies merged).
+    """
+    here = region_chain(site_region)
+    for cid, region in candidates:
+        if region == n.region:
+            return AgencyChoice(cid)
+    if n.region:
+        for cid, region in candidates:
+            if region and _same_place(region, n.region, here):
+                return AgencyChoice(cid)
+        for cid, region in candidates:
+            if not region:
+                return AgencyChoice(cid, learn_region=True)
+        return AgencyChoice(None)
+    if len(candidates) == 1:
+        return AgencyChoice(candidates[0][0])
+    own = [cid for cid, region in candidates if here and region == here[-1]]
+    return AgencyChoice(own[0] if len(own) == 1 else None)

@@ -26,7 +26,6 @@ from crawler.config import Config, config_from_dict
 from crawler.demo.mailbox import Mailbox, ReceivedMail, free_port
 from crawler.demo.portal import DemoPortal
 from crawler.run import RunResult, run_once
-from storage.agencies import normalise
 from storage.db import Store
 
 log = logging.getLogger(__name__)
@@ -179,9 +178,9 @@ def _tally(summary: DemoSummary, expected) -> None:
         reports = store.reports()
         findings = store.findings(open_only=False)
         open_findings = store.findings(open_only=True)
-        # planted and found are compared by the agency's normalised name within its site: a short
-        # name (威远镇) and its qualified form (互助县威远镇) are one agency
-        ids = {(f.site, f.agency): normalise(f.agency).norm for f in [*findings, *expected] if f.agency}
+        # planted and found are compared by the stored agency (storage's identity: 威远镇 is 互助县威远镇)
+        ids = {(f.site, f.agency): store.find_agency_id(f.agency, site=f.site) or f.agency
+               for f in [*findings, *expected] if f.agency}
     finally:
         store.close()
     summary.reports_total = len(reports)

@@ -45,10 +45,9 @@ def _keys(findings) -> set[tuple]:
 
 
 def _identities(store, keys) -> set[tuple]:
-    return {(rule, site, normalise(agency).norm, year) for rule, site, agency, year in keys}
-
-
-from storage.agencies import normalise  # noqa: E402
+    """(rule, site, agency id, year): the agency as storage's identity says (威远镇 is 互助县威远镇)."""
+    return {(rule, site, store.find_agency_id(agency, site=site) if agency else None, year)
+            for rule, site, agency, year in keys}
 
 
 class _Links(HTMLParser):
@@ -101,8 +100,9 @@ def test_digest_names_every_planted_anomaly_and_links_resolve(portal, tmp_path):
         expected = {(f.rule, f.site, f.agency, f.year) for f in demo.expected_findings()}
         with Store(config.database_path()) as store:
             got = store.findings(open_only=True)
-            # by storage's identity: a short name (威远镇) and its qualified form (互助县威远镇) are one agency
-            assert _identities(store, _keys(got)) == _identities(store, expected)
+            stored = {(r["rule"], r["site"], r["agency_id"], r["year"]) for r in store.finding_rows()}
+            assert stored == _identities(store, expected)
+            identities = _identities(store, expected)
             runs = store.last_runs(kind="run")
             assert runs[0]["status"] == "ok" and runs[0]["stats"]["alerts"]["sent"] == 1
 
@@ -133,8 +133,7 @@ def test_digest_names_every_planted_anomaly_and_links_resolve(portal, tmp_path):
             # the findings are visible in Datasette (`nianbao run` then `nianbao serve`)
             with urllib.request.urlopen(f"{server.url}/nianbao/findings.json?_shape=array&_size=max") as r:
                 rows = json.loads(r.read())
-            assert _identities(None, {(r["rule"], r["site"], r["agency"], r["year"]) for r in rows}) == \
-                _identities(None, expected)
+            assert {(r["rule"], r["site"], r["agency_id"], r["year"]) for r in rows} == identities
         finally:
             server.stop()
         for href in sources:
@@ -153,8 +152,8 @@ def test_digest_names_every_planted_anomaly_and_links_resolve(portal, tmp_path):
         assert "发布后内容被修改" in rec.messages[1].get_body(("plain",)).get_content()
         assert rec.messages[1]["Subject"] == "年报监测：发现1项新问题（最高级别：警告）"
         with Store(config.database_path()) as store:
-            assert _identities(None, _keys(store.findings(open_only=True))) == \
-                _identities(None, _keys(demo.expected_findings()))
+            assert {(r["rule"], r["site"], r["agency_id"], r["year"]) for r in store.finding_rows()} == \
+                _identities(store, _keys(demo.expected_findings()))
 
 
 def test_smtp_down_the_alert_waits_and_goes_out_next_run(portal, tmp_path):
