@@ -179,8 +179,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="nianbao-crawl-bench-") as tmp:
             start_url = url + "/zwgk/index.html"
             sites = [{"name": "scale", "start_url": start_url}]
+            # the production caps (5,000 requests a site, 100 pages a listing) would cut a big bench portal short
             cfg = config_from_dict({"crawl": {"obey_robots": False, "autothrottle": False, "download_delay": 0,
-                                              "retries": 1}, "sites": sites})
+                                              "retries": 1, "max_pages_per_site": 2 * args.pages + 100,
+                                              "max_listing_pages": 1000}, "sites": sites})
             cfg_json = Path(tmp) / "config.json"
             cfg_json.write_text(json.dumps(cfg.model_dump(mode="json", by_alias=True)))
             mins, ours = [], []
