@@ -108,6 +108,24 @@ def _chosen(config, names):
     return [config.site(n) for n in names] if names else list(config.sites)
 
 
+def child_command(config, tmp: Path, chosen, target: list[str], *, progress: bool,
+                  polite: bool) -> tuple[list[str], Path]:
+    """The command line of a crawl child process (``python -m crawler.crawl``) and its result file.
+
+    ``target`` says where its documents go (``--db`` and ``--run-id``, or ``--frontier``)."""
+    cfg_file, result_file = tmp / "config.json", tmp / "result.json"
+    cfg_file.write_text(json.dumps(config.model_dump(mode="json", by_alias=True)), encoding="utf-8")
+    cmd = [sys.executable, "-m", "crawler.crawl", "--config-json", str(cfg_file), *target,
+           "--result", str(result_file)]
+    for s in chosen:
+        cmd += ["--site", s.name]
+    if progress:
+        cmd.append("--progress")
+    if not polite:
+        cmd.append("--impolite")
+    return cmd, result_file
+
+
 def run_crawl(config, store, *, run_id: int | None = None, sites: list[str] | None = None,
               progress: bool = True, db_path: str | None = None, polite: bool = True,
               timeout: float | None = None) -> CrawlSummary:
@@ -124,17 +142,8 @@ def run_crawl(config, store, *, run_id: int | None = None, sites: list[str] | No
     path = db_path or str(store.path)
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="nianbao-crawl-") as tmp:
-        cfg_file = Path(tmp) / "config.json"
-        result_file = Path(tmp) / "result.json"
-        cfg_file.write_text(json.dumps(config.model_dump(mode="json", by_alias=True)), encoding="utf-8")
-        cmd = [sys.executable, "-m", "crawler.crawl", "--config-json", str(cfg_file), "--db", path,
-               "--run-id", str(run_id), "--result", str(result_file)]
-        for s in chosen:
-            cmd += ["--site", s.name]
-        if progress:
-            cmd.append("--progress")
-        if not polite:
-            cmd.append("--impolite")
+        cmd, result_file = child_command(config, Path(tmp), chosen, ["--db", path, "--run-id", str(run_id)],
+                                         progress=progress, polite=polite)
         error = None
         try:
             proc = subprocess.run(cmd, timeout=timeout, check=False)

@@ -526,23 +526,15 @@ class NodeSummary:
 def run_node(config, url: str, *, sites: list[str] | None = None, progress: bool = True, polite: bool = True,
              timeout: float | None = None) -> NodeSummary:
     """Run one crawl node (a child process, as ``run_crawl`` does) of the shared crawl at ``url``."""
-    from crawler.crawl import _chosen
+    from crawler.crawl import _chosen, child_command
 
     connect(url).close()  # FrontierError naming the URL before anything starts
     chosen = _chosen(config, sites)
     started = time.monotonic()
     summary = NodeSummary(url=display_url(url))
     with tempfile.TemporaryDirectory(prefix="nianbao-node-") as tmp:
-        cfg_file, result_file = Path(tmp) / "config.json", Path(tmp) / "result.json"
-        cfg_file.write_text(json.dumps(config.model_dump(mode="json", by_alias=True)), encoding="utf-8")
-        cmd = [sys.executable, "-m", "crawler.crawl", "--config-json", str(cfg_file), "--frontier", url,
-               "--result", str(result_file)]
-        for s in chosen:
-            cmd += ["--site", s.name]
-        if progress:
-            cmd.append("--progress")
-        if not polite:
-            cmd.append("--impolite")
+        cmd, result_file = child_command(config, Path(tmp), chosen, ["--frontier", url],
+                                         progress=progress, polite=polite)
         try:
             proc = subprocess.run(cmd, timeout=timeout, check=False)
             if proc.returncode != 0:
