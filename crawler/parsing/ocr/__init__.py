@@ -46,8 +46,8 @@ NARRATIVE_MIN_HEIGHT = 26
 NARRATIVE_ENLARGE_BELOW = 21  # px: body glyphs smaller than this are enlarged (150 dpi: yes, 200: no)
 #: Label cells: Chinese glyphs about this high (smaller is faster, and LSTM still reads them).
 LABEL_HEIGHT = 30
-#: A long label is read first up to about this many glyphs (see _read_label_cell).
-PREFIX_GLYPHS = 7
+#: A long label is read this many glyphs at a time, until it is known (see _label_by_chunks).
+CHUNK_GLYPHS = 4
 _CJK_SPACE = re.compile(r"(?<=[^\x00-\x7f])\s+|\s+(?=[^\x00-\x7f])")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _VALUE = re.compile(r"^[0-9]+(\.[0-9]+)?$|^[/\-—]$")
@@ -146,12 +146,14 @@ def _agree(t1: str, c1: float, t2: str, c2: float) -> tuple[str, float, tuple[st
     return best, min(conf, 0.5), ((other,) if _VALUE.match(other) else ())
 
 
-def _digits_twice(g: np.ndarray, bb) -> tuple[str, float, tuple[str, ...]]:
+def _digits_twice(g: np.ndarray, bb, r1=None) -> tuple[str, float, tuple[str, ...]]:
     """A value cell read at the two scales (see _agree).  A reading with a 4 or a 7, the glyphs a
     lone 1 is misread as with high confidence at both scales (seen on the test corpus: "1" read "4"
     at 20 and 28 px, "1" at 16, 24, 32), is read a third time between them; a third reading that
-    disagrees makes the cell low-confidence, with that reading as its alternative."""
-    r1 = read_digits(_prepare(g, bb, DIGIT_HEIGHT))
+    disagrees makes the cell low-confidence, with that reading as its alternative.  ``r1``: the
+    first reading, when it was already made (see _row_confirmed)."""
+    if r1 is None:
+        r1 = read_digits(_prepare(g, bb, DIGIT_HEIGHT))
     r2 = read_digits(_prepare(g, bb, DIGIT_HEIGHT_2))
     text, conf, alts = _agree(r1.text, r1.confidence, r2.text, r2.confidence)
     if not alts and any(ch in text for ch in SUSPECT_DIGITS):
@@ -214,32 +216,84 @@ def _analyse(ink: np.ndarray, grey: np.ndarray, box: layout.Box, rule: int, char
     return _Crop(crop, g, bb, _looks_numeric(crop, bb, char_h))
 
 
-def _prefix_box(mask: np.ndarray, box: tuple[int, int, int, int], char_h: float) -> tuple[int, int, int, int] | None:
-    """The first PREFIX_GLYPHS glyphs of a long line of label text, cut in a blank column between
-    two glyphs; None when the line is short or no clean cut is found."""
+def _chunks(mask: np.ndarray, box: tuple[int, int, int, int], char_h: float):
+    """A line of label text cut into pieces of about CHUNK_GLYPHS glyphs, each cut in the widest
+    blank column gap in the glyph before the cut (a gap between glyphs is wider than one inside a
+    glyph such as 川); the rest of the line is one piece when no gap is found."""
     x0, y0, x1, y1 = box
-    cut = x0 + int(PREFIX_GLYPHS * char_h)
-    if x1 - cut < char_h:
-        return None
     cols = np.count_nonzero(mask[y0:y1, x0:x1], axis=0) == 0
-    for x in range(cut - x0, max(0, cut - x0 - int(char_h)), -1):
-        if x < len(cols) and cols[x]:
-            return x0, y0, x0 + x, y1
+    start = 0
+    width = x1 - x0
+    step = int(CHUNK_GLYPHS * char_h)
+    while start < width:
+        cut = start + step
+        if width - cut < char_h:  # the rest is less than a glyph: one piece
+            yield x0 + start, y0, x1, y1
+            return
+        best, best_len, x = None, 0, cut
+        lo = max(start + 1, cut - int(char_h))
+        while x > lo:  # blank runs ending at or before the cut, within a glyph's width
+            if cols[x]:
+                end = x
+                while x > lo and cols[x - 1]:
+                    x -= 1
+                if end - x + 1 > best_len:
+                    best, best_len = (x + end + 1) // 2, end - x + 1
+            x -= 1
+        if best is None:
+            yield x0 + start, y0, x1, y1
+            return
+        yield x0 + start, y0, x0 + best, y1
+        start = best
+
+
+def _label_by_chunks(c: _Crop, lines: list[tuple[int, int, int, int]], char_h: float) -> GridCell | None:
+    """A long label read a few glyphs at a time, the reading stopped as soon as the glyphs so far
+    begin exactly one label of the template (or are one): most labels of the three tables are
+    told apart by their first three to five glyphs ("1.属于国…", "（四）无法…"), and a Chinese
+    glyph costs the LSTM the same wherever it is, so the rest of the line is time spent for
+    nothing.  Exact on the characters read (snap_prefix): a misread glyph matches no label and
+    None is returned; so does a doubtful piece.  The caller then reads the label as a whole."""
+    text, confs = "", []
+    for k, lb in enumerate(lines):
+        for piece in _chunks(c.mask, lb, char_h):
+            r = read_label(_prepare(c.g, piece, LABEL_HEIGHT), one_line=True)
+            if r.confidence < LOW or not r.text.strip():
+                return None
+            text += r.text
+            confs.append(r.confidence)
+            seen = clean_text(text)
+            label = snap_prefix(seen)
+            if label is None and is_label(seen) and k + 1 == len(lines):
+                label = snap_fuzzy(seen) or seen
+            if label is not None:
+                return GridCell(label, confidence=round(min(confs), 3))
     return None
+
+
+def _line_boxes(c: _Crop, char_h: float) -> list[tuple[int, int, int, int]]:
+    """The boxes of a label's text lines (one, or those of a wrapped label)."""
+    x0, y0, x1, y1 = c.bb
+    if (y1 - y0) < char_h * 1.6:
+        return [c.bb]
+    out = []
+    for ly0, ly1 in _text_lines(c.mask[y0:y1, x0:x1], char_h):
+        lb = _ink_box(c.mask[y0 + ly0:y0 + ly1, x0:x1])
+        if lb is not None:
+            out.append((x0 + lb[0], y0 + ly0 + lb[1], x0 + lb[2], y0 + ly0 + lb[3]))
+    return out
 
 
 def _read_label_cell(c: _Crop, char_h: float) -> GridCell:
     g, bb = c.g, c.bb
     x0, y0, x1, y1 = bb
+    lines = _line_boxes(c, char_h)
+    if lines and sum(b[2] - b[0] for b in lines) > (CHUNK_GLYPHS + 1.5) * char_h:
+        # a long label: read a few glyphs at a time, as far as it takes to know which label it is
+        got = _label_by_chunks(c, lines, char_h)
+        if got is not None:
+            return got
     if (y1 - y0) < char_h * 1.6:
-        # a long label: its first glyphs read first; when they begin exactly one label of the
-        # template, that is the cell (the rest of the line is not read)
-        pb = _prefix_box(c.mask, bb, char_h)
-        if pb is not None:
-            r = read_label(_prepare(g, pb, LABEL_HEIGHT), one_line=True)
-            label = snap_prefix(clean_text(r.text)) if r.confidence >= LOW else None
-            if label is not None:
-                return GridCell(label, confidence=round(r.confidence, 3))
         size = LABEL_HEIGHT
         r = read_label(_prepare(g, bb, size), one_line=True)
         if not r.text.strip() or r.confidence < LOW:
@@ -262,13 +316,7 @@ def _read_label_cell(c: _Crop, char_h: float) -> GridCell:
                 return GridCell(label, confidence=round(r.confidence, 3))
     else:  # a wrapped label: each line read as one (Tesseract's block mode drops lines of a small crop)
         parts, confs = [], []
-        lines = _text_lines(c.mask[y0:y1, x0:x1], char_h)
-        for k, (ly0, ly1) in enumerate(lines):
-            sub = c.mask[y0 + ly0:y0 + ly1, x0:x1]
-            lb = _ink_box(sub)
-            if lb is None:
-                continue
-            line_box = (x0 + lb[0], y0 + ly0 + lb[1], x0 + lb[2], y0 + ly0 + lb[3])
+        for k, line_box in enumerate(lines):
             lr = read_label(_prepare(g, line_box, LABEL_HEIGHT), one_line=True)
             parts.append(lr.text)
             confs.append(lr.confidence)
@@ -290,16 +338,66 @@ def _read_label_cell(c: _Crop, char_h: float) -> GridCell:
     return GridCell(snap_fuzzy(text) or text, confidence=round(r.confidence, 3))
 
 
-def _read_cell(c: _Crop, char_h: float) -> GridCell:
-    """One cell: a value, or a label."""
+def _read_cell(c: _Crop, char_h: float, first=None) -> GridCell:
+    """One cell: a value, or a label.  ``first``: the value's first reading, already made."""
     if c.glyphs:
         with _timed("read_digits"):
-            text, conf, alts = _digits_twice(c.g, c.bb)
+            text, conf, alts = _digits_twice(c.g, c.bb, first)
         # every glyph must be a digit of the reading: "3.其他" is not the number 3
         if text and _VALUE.match(text) and c.glyphs <= len(text.replace(".", "")):
             return GridCell(text, confidence=round(conf, 3), alternatives=alts)
     with _timed("read_labels"):
         return _read_label_cell(c, char_h)
+
+
+#: A row's values are trusted from one reading only in groups of at least this many cells whose
+#: last is the sum of the others (Table 三: six applicants and their total; Table 四: four results
+#: and their total, three times): three addends and a total.  A group of three (Table 二's issued /
+#: repealed / in force) is never taken as a sum: 0 + 0 = 0 would "confirm" a misread zero.
+MIN_SUM_GROUP = 4
+
+
+def _row_confirmed(g: layout.GridBox, cells: dict, first: dict) -> dict[tuple[int, int], GridCell]:
+    """Value cells whose first reading needs no second one: each is a confident integer, and the
+    row's values, from the first to the last grid column, fall into equal groups each ending in
+    the sum of the rest (a row total).  A misread glyph breaks the sum it is in (a compensating
+    second misread in the same group is what it would take to hide it), so such a row's readings
+    are what a second reading would confirm; a row that does not add up (a misreading, or the
+    agency's own arithmetic slip) is read again as before, and the proof-reader and the checks see
+    exactly what they saw before."""
+    out: dict[tuple[int, int], GridCell] = {}
+    nr, nc = len(g.ys) - 1, len(g.xs) - 1
+    for i in range(nr):
+        roots = [g.root[(i, j)] for j in range(nc)]
+        start = next((j for j, r in enumerate(roots) if r in first), None)
+        if start is None:
+            continue
+        run = roots[start:]
+        if any(r[0] != i or r[1] != start + k or g.extent[r] != r for k, r in enumerate(run)):
+            continue  # a span or a cell that is no value among the values: not a plain row of figures
+        vals = []
+        for r in run:
+            rd = first.get(r)
+            t = rd.text.strip() if rd is not None else ""
+            if not t.isdigit() or rd.confidence < LOW or cells[r].glyphs > len(t):
+                break
+            vals.append(int(t))
+        else:
+            n = len(vals)
+            for k in range(MIN_SUM_GROUP, n + 1):
+                if n % k or not all(sum(vals[a:a + k - 1]) == vals[a + k - 1] for a in range(0, n, k)):
+                    continue
+                for a in range(0, n, k):
+                    nonzero = [m for m in range(a, a + k - 1) if vals[m]]
+                    for m in range(a, a + k):
+                        # one figure and its total alone prove nothing against a glyph misread the
+                        # same way twice ("1 ... 1" read "4 ... 4"): those two are read again
+                        if len(nonzero) == 1 and m in (nonzero[0], a + k - 1):
+                            continue
+                        rd = first[run[m]]
+                        out[run[m]] = GridCell(rd.text.strip(), confidence=round(rd.confidence, 3))
+                break
+    return out
 
 
 def _table(ink: np.ndarray, grey: np.ndarray, g: layout.GridBox, dpi: int, page_no: int) -> Table:
@@ -309,7 +407,15 @@ def _table(ink: np.ndarray, grey: np.ndarray, g: layout.GridBox, dpi: int, page_
     nr, nc = len(g.ys) - 1, len(g.xs) - 1
     with _timed("cells"):
         cells = {root: _analyse(ink, grey, g.cell_box(root), rule, char_h) for root in sorted(set(g.root.values()))}
-    texts = {root: (c if isinstance(c, GridCell) else _read_cell(c, char_h)) for root, c in cells.items()}
+    # every value read once; a row whose readings already satisfy its own totals keeps them (see
+    # _row_confirmed), the other values are read again at the second scale
+    with _timed("read_digits"):
+        first = {root: read_digits(_prepare(c.g, c.bb, DIGIT_HEIGHT))
+                 for root, c in cells.items() if isinstance(c, _Crop) and c.glyphs}
+    confirmed = _row_confirmed(g, cells, first)
+    texts = {root: (c if isinstance(c, GridCell) else confirmed[root] if root in confirmed
+                    else _read_cell(c, char_h, first.get(root)))
+             for root, c in cells.items()}
     rows = []
     for i in range(nr):
         row = []
