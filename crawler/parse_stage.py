@@ -190,7 +190,7 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (mem, hard))
     from crawler.parsing import parse_bytes
     from crawler.parsing.extract import office
-    from crawler.picture_report import combine
+    from crawler.picture_report import combine, is_picture_part
 
     office.CONVERT_TIMEOUT = limits["office_timeout"]
     office.MEMORY_LIMIT = limits["office_memory"]
@@ -221,15 +221,18 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
             region = store.site_region(job["site"]) if job.get("site") else None
             if region:  # the site's configured region qualifies a short agency name (区教育局)
                 hints["region"] = region
-            report = parse_bytes(data, url=job["url"], content_type=job.get("content_type"), hints=hints)
-            wants = _wants_previous(report)
+            def alone():
+                return parse_bytes(data, url=job["url"], content_type=job.get("content_type"), hints=hints)
+            # an image of a 图片版 page is read with its page in combine, not alone first
+            report = None if is_picture_part(job) else alone()
+            wants = report is not None and _wants_previous(report)
             if wants:  # runs the table's own arithmetic could not split: last year's carry-over may
                 previous = previous_figures(store, report.agency, report.year, site=job.get("site"))
                 if previous:
                     report = parse_bytes(data, url=job["url"], content_type=job.get("content_type"),
                                          hints={**hints, "previous": previous})
                     wants = False
-            report = combine(store, job, report, hints)  # a 图片版 page and its table images: one report
+            report = combine(store, job, report, hints, alone)  # a 图片版 page and its table images: one report
             conn.send(("done", vid, (report, wants)))
         except MemoryError:
             data = report = None

@@ -60,3 +60,79 @@ def test_the_combined_reading_gives_the_seeds_cells(picture_page):
     report = parse_pages(files[1:], page=files[0], url=BASE + "p.html", content_type="text/html")
     s = score(report, check_report(report), picture_page.expected)
     assert s.right == s.cells and not s.findings_false and not s.findings_missed, (s.wrong, s.findings_false)
+
+
+def _jobs(store):
+    return store.parse_jobs(ParseSettings(workers=1).version(), mode="pending")
+
+
+@pytest.mark.parametrize("images_first", [False, True])
+def test_each_picture_is_read_once_with_its_page_never_alone_first(tmp_path, picture_page, images_first, monkeypatch):
+    """The jobs of one pass, handed to ``combine`` as the parse stage's workers do: no picture of a
+    stored page is OCR'd alone, and the page with its pictures is read once, by the part stored last."""
+    import crawler.picture_report as pr
+    from crawler.parsing import parse_bytes
+
+    store = Store(tmp_path / "nianbao.db")
+    page, images = _documents(picture_page)
+    for doc in (images + [page]) if images_first else ([page] + images):
+        ingest_document(store, doc)
+    readings = []
+    real = pr.parse_pages
+    monkeypatch.setattr(pr, "parse_pages", lambda blobs, **kw: readings.append(len(blobs)) or real(blobs, **kw))
+    alone_ocr = []
+    outcomes = {}
+    for job in _jobs(store):
+        data = store.blob(job["sha256"])
+
+        def alone(job=job, data=data):
+            alone_ocr.append(job["url"])
+            return parse_bytes(data, url=job["url"], content_type=job.get("content_type"))
+        first = None if pr.is_picture_part(job) else parse_bytes(data, url=job["url"], content_type=job["content_type"])
+        outcomes[job["url"]] = pr.combine(store, job, first, None, alone)
+    assert alone_ocr == []  # no picture read alone
+    assert readings == [3]  # one combined reading of the three pictures
+    last = page.url if images_first else images[-1].url
+    assert outcomes[last].status.value == "parsed" and len(outcomes[last].cells) >= 200
+    for doc in images:
+        if doc.url != last:  # marked, naming the page whose reading they are part of
+            r = outcomes[doc.url]
+            assert r.status.value == "partial" and page.url in r.error and not r.cells
+    store.close()
+
+
+def test_a_picture_that_arrives_alone_is_read_stored_and_marked(tmp_path, picture_page):
+    store = Store(tmp_path / "nianbao.db")
+    _page, images = _documents(picture_page)
+    ingest_document(store, images[1])  # Table 三's picture; its page was never fetched
+    summary = parse_pending(store, ParseSettings(workers=1))
+    assert summary.written == 1, summary
+    (version,) = store.document_versions(images[1].url)
+    assert version["parse_status"] in ("parsed", "partial") and version["format"] == "image", version
+    (row,) = store.reports()
+    cells = store.load_report(row["id"]).cells
+    assert sum(1 for c in cells if c.table == "table3" and c.confidence is not None) >= 150
+    store.close()
+
+
+def test_a_picture_that_arrives_after_the_report_was_stored_is_merged_into_it(tmp_path, picture_page):
+    """Issue 13: the page and two of its pictures are parsed on one night; Table 四's picture is
+    fetched the next night: the stored report becomes the reading of all three."""
+    store = Store(tmp_path / "nianbao.db")
+    page, images = _documents(picture_page)
+    for doc in [page] + images[:2]:
+        ingest_document(store, doc)
+    parse_pending(store, ParseSettings(workers=1))
+    (row,) = store.reports()
+    before = store.load_report(row["id"])
+    assert not any(c.table == "table4" for c in before.cells) and any(c.table == "table3" for c in before.cells)
+    ingest_document(store, images[2])
+    summary = parse_pending(store, ParseSettings(workers=1))
+    assert summary.written == 1, summary
+    (row,) = store.reports()
+    after = store.load_report(row["id"])
+    s = score(after, check_report(after), picture_page.expected)
+    assert s.right == s.cells and not s.findings_false and not s.findings_missed, (s.wrong, s.findings_false)
+    assert row["status"] == "parsed" and any(c.table == "table4" for c in after.cells)
+    assert set(after.sections) >= {"overview", "problems"}  # still the page's narrative
+    store.close()
