@@ -29,19 +29,22 @@ MAX_XML_BYTES = 64 * 1024 * 1024
 #: Width of the PNG sent to the browser.
 WIDTH = 1100
 
-_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"GIF87a", b"GIF89a", b"BM")
+#: The image formats the OCR reads (PNG, JPEG, TIFF); a GIF logo among a page's attachments is no page.
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 _DOCTYPE = re.compile(rb"<!DOCTYPE|<!ENTITY", re.IGNORECASE)
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
 _R = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _V = "{urn:schemas-microsoft-com:vml}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+#: DOCX pictures that are pixels (an EMF/WMF drawing is vector art, never a pasted table scan).
+_RASTER = (".png", ".jpg", ".jpeg", ".jpe", ".tif", ".tiff", ".bmp", ".gif")
 
 
 def kind(data: bytes) -> str | None:
     """'pdf', 'image', 'docx' or None (an HTML page, a text file: nothing to show as a page)."""
     if data[:1024].find(b"%PDF-") >= 0:
         return "pdf"
-    if data.startswith(_IMAGE_MAGIC) or data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+    if data.startswith(_IMAGE_MAGIC):
         return "image"
     if data[:4] == b"PK\x03\x04":
         return "docx"
@@ -63,7 +66,7 @@ def page_count(data: bytes) -> int:
         finally:
             doc.close()
     if k == "image":
-        return 1
+        return _frames(data)
     if k == "docx":
         return len(docx_pictures(data))
     return 0
@@ -76,7 +79,7 @@ def page_png(data: bytes, page: int, width: int = WIDTH) -> bytes | None:
     if k == "pdf":
         img = _pdf_page(data, page, width)
     elif k == "image":
-        img = _image(data, width) if page == 1 else None
+        img = _image(data, width, page) if 1 <= page <= _frames(data) else None
     elif k == "docx":
         members = docx_pictures(data)
         img = None
@@ -115,12 +118,35 @@ def _pdf_page(data: bytes, page: int, width: int):
         doc.close()
 
 
-def _image(data: bytes, width: int):
-    """The first frame of an image, its size checked from the header before decoding."""
+def _frames(data: bytes) -> int:
+    """Pages of an image: a multi-page TIFF (a scan sent as one file) has several, read as several
+    pages by the OCR; counted without decoding a pixel, at most MAX_PAGE_IMAGES."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format != "TIFF":
+                return 1
+            n = 1
+            while n < MAX_PAGE_IMAGES:
+                try:
+                    img.seek(n)
+                except EOFError:
+                    break
+                n += 1
+            return n
+    except Exception:  # unreadable header: the parse stage said why; nothing to show
+        return 0
+
+
+def _image(data: bytes, width: int, page: int = 1):
+    """Frame ``page`` of an image, its size checked from the header before decoding."""
     from PIL import Image
 
     try:
         img = Image.open(io.BytesIO(data))
+        if page > 1:
+            img.seek(page - 1)
         if img.width * img.height > MAX_PIXELS or max(img.size) > MAX_SIDE:
             return None  # a bomb or a 30,000 x 30,000 PNG: never decoded here
         img.load()
@@ -134,8 +160,8 @@ def _image(data: bytes, width: int):
 # -- DOCX: the pictures its body draws ------------------------------------------------------------
 
 def docx_pictures(data: bytes) -> list[str]:
-    """The ``word/media/*`` members the body draws (DrawingML blips, VML image data), in body order,
-    each once, at most MAX_PAGE_IMAGES; linked (external) pictures are never fetched."""
+    """The ``word/media/*`` raster members the body draws (DrawingML blips, VML image data), in body
+    order, each once, at most MAX_PAGE_IMAGES; linked (external) pictures are never fetched."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             body = _read_member(zf, "word/document.xml", MAX_XML_BYTES)
@@ -153,7 +179,7 @@ def docx_pictures(data: bytes) -> list[str]:
             continue
         target = rel.get("Target") or ""
         member = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("word", target))
-        if rel.get("Id") and member.startswith("word/"):
+        if rel.get("Id") and member.startswith("word/") and member.lower().endswith(_RASTER):
             targets[rel.get("Id")] = member
     out: list[str] = []
     for el in body_root.iter(_A + "blip", _V + "imagedata"):
