@@ -1,6 +1,6 @@
 """Every OCR path shows, on its report page in real Chromium, the images its cells were read from:
-a DOCX whose three tables are pictures (the pictures served from the stored DOCX) and a 图片版 page
-read with its table images (the stored image attachments).  Low-confidence cells are dashed,
+a DOCX whose three tables are pictures (the pictures served from the stored DOCX), a 图片版 page
+read with its table images (the stored image attachments) and a scanned PDF (its pages).  Low-confidence cells are dashed,
 corrected ones solid, the confidence is in the cell's tooltip.
 
 The inputs are the OCR tests' own builders (tests/ocr/corpus.py: the seed laid out by reportlab,
@@ -39,6 +39,8 @@ PICTURE_STEM = "004_df5f9a23d5b9d417"
 BASE = "https://www.example.gov.cn/zfxxgk/nb/2024/"
 DOCX_URL = BASE + "P020250120_report.docx"
 PAGE_URL = BASE + "t20250120_1.html"
+SCAN_STEM = "000_16ec821b69b48cef"
+SCAN_URL = BASE + "P020250121_scan.pdf"
 #: the cells the test marks: one read with low confidence, one the arithmetic corrected
 LOW, CORRECTED = "table3.unavailable_not_held.total", "table3.granted.natural_person"
 
@@ -63,6 +65,7 @@ def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ocrpages")
     docx = corpus.docx_with_table_pictures(DOCX_STEM)
     (item,) = corpus.build(tmp / "picture", stems=[PICTURE_STEM], kinds=("html",), dpis=(200,))
+    (scan,) = corpus.build(tmp / "scan", stems=[SCAN_STEM], kinds=("pdf",), dpis=(200,))
     db = tmp / "nianbao.db"
     with Store(db) as store:
         ingest_document(store, Document(
@@ -73,9 +76,11 @@ def served(tmp_path_factory):
         for f in item.files[1:]:
             ingest_document(store, Document(url=BASE + Path(f).name, content=Path(f).read_bytes(),
                                             content_type="image/jpeg", report_url=PAGE_URL))
+        ingest_document(store, Document(url=SCAN_URL, content=Path(scan.files[0]).read_bytes(),
+                                        content_type="application/pdf"))
         parse_pending(store, ParseSettings(workers=1))  # the parse stage, as `nianbao ingest` runs it
         ids = {}
-        for url in (DOCX_URL, PAGE_URL):
+        for url in (DOCX_URL, PAGE_URL, SCAN_URL):
             row = store.conn.execute("SELECT id, status FROM reports WHERE report_url = ?", [url]).fetchone()
             assert row is not None and row[1] == "parsed", (url, row)
             assert store.conn.execute("SELECT count(confidence) FROM cells WHERE report_id = ?",
@@ -84,7 +89,7 @@ def served(tmp_path_factory):
             ids[url] = row[0]
         check_reports(store, list(ids.values()))  # the check stage, on the stored readings
     with serve_helpers.serving(db) as base:
-        yield base, ids, docx, [(Path(f).name, Path(f).read_bytes()) for f in item.files[1:]]
+        yield base, ids, docx, [(Path(f).name, Path(f).read_bytes()) for f in item.files[1:]], scan.files[0]
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +134,7 @@ def _aspect(data: bytes) -> float:
 
 
 def test_docx_picture_report_shows_its_table_pictures(served, browser):
-    base, ids, docx, _ = served
+    base, ids, docx, _, _ = served
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{base}/-/nianbao/report/{ids[DOCX_URL]}")
     shown = _shown_images(page)
@@ -141,7 +146,8 @@ def test_docx_picture_report_shows_its_table_pictures(served, browser):
         # ... and it is one of the document's pictures (a table is wider than tall, each its own shape)
         assert abs(img["w"] / img["h"] - _aspect(pic)) < 0.02, (img, _aspect(pic))
     assert {s["src"].split("/")[4] for s in shown} == {hashlib.sha256(docx).hexdigest()}  # from the DOCX blob
-    assert page.locator(".nb-ocr-pages figcaption").first.inner_text().startswith("P020250120_report.docx")
+    captions = page.locator(".nb-ocr-pages figcaption").all_inner_texts()
+    assert captions == [f"P020250120_report.docx · 图{k}" for k in (1, 2, 3)], captions
     _check_marks(page)
     # the seed's own findings are beside the tables; one resting on the doubtful cell says so
     rules = page.locator("#findings .nb-finding").evaluate_all("els => els.map(e => e.dataset.rule)")
@@ -154,7 +160,7 @@ def test_docx_picture_report_shows_its_table_pictures(served, browser):
 
 
 def test_picture_page_report_shows_its_stored_images(served, browser):
-    base, ids, _, images = served
+    base, ids, _, images, _ = served
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(f"{base}/-/nianbao/report/{ids[PAGE_URL]}")
     shown = _shown_images(page)
@@ -170,3 +176,22 @@ def test_picture_page_report_shows_its_stored_images(served, browser):
     page.screenshot(path=str(ARTIFACTS / "ocr_picture_page.png"), full_page=True)
     page.close()
 
+
+
+def test_scanned_pdf_report_shows_its_pages(served, browser):
+    import pypdfium2 as pdfium
+
+    base, ids, _, _, pdf_path = served
+    pdf = pdfium.PdfDocument(pdf_path)
+    sizes = [pdf[i].get_size() for i in range(len(pdf))]
+    pdf.close()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{base}/-/nianbao/report/{ids[SCAN_URL]}")
+    shown = _shown_images(page)
+    assert len(shown) == len(sizes) >= 2, shown
+    for img, (w, h) in zip(shown, sizes):
+        assert img["w"] > 0 and abs(img["w"] / img["h"] - w / h) < 0.01, (img, w, h)
+    captions = page.locator(".nb-ocr-pages figcaption").all_inner_texts()
+    assert captions == [f"P020250121_scan.pdf · 第{k}页" for k in range(1, len(sizes) + 1)], captions
+    _check_marks(page)
+    page.close()
