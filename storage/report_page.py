@@ -14,9 +14,6 @@ from typing import Any
 from storage import desk
 from storage.desk import _rows
 
-#: Stored documents looked at for one report's page images (a page, its attachments, a few scans).
-MAX_PARTS = 64
-
 
 def report(conn: sqlite3.Connection, report_id: int) -> dict[str, Any] | None:
     """The rows of one report's page: the report (with its agency), cells by (table, row, column),
@@ -40,8 +37,8 @@ def report(conn: sqlite3.Connection, report_id: int) -> dict[str, Any] | None:
     documents = _rows(conn, "SELECT d.id, d.url, v.id AS version_id, v.sha256, v.size, v.content_type, "
                             "v.parse_status, v.first_seen, v.id = d.latest_version_id AS latest "
                             "FROM documents d JOIN document_versions v ON v.document_id = d.id "
-                            "WHERE d.report_url = ? OR d.url = ? ORDER BY v.id LIMIT ?",
-                      [rep["report_url"], rep["report_url"], MAX_PARTS])
+                            "WHERE d.report_url = ? OR d.url = ? ORDER BY v.id",
+                      [rep["report_url"], rep["report_url"]])
     out: dict[str, Any] = {
         "report": rep, "cells": cells, "labels": desk.labels(conn, template), "findings": findings,
         "triage": desk.triage_for_report(conn, report_id), "warnings": warnings,
