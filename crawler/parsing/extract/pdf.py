@@ -38,6 +38,8 @@ import bisect
 import logging
 import operator
 import re
+import threading
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 from storage.models import ParseStatus
@@ -56,15 +58,13 @@ _TOL = 2.0  # points: rulings closer than this are the same line
 _PAGE_NO = re.compile(r"^[\s\-—–－·•]*(?:第\s*)?\d{1,3}\s*(?:页)?(?:\s*/\s*\d+|\s*共\s*\d+\s*页)?[\s\-—–－·•]*$")
 
 
-class _Char:
-    """One character with its box in top-down page coordinates.  A slotted class with the centre
-    computed once: a page has about a thousand of them, read many times over by the layout."""
-    __slots__ = ("ch", "x0", "x1", "top", "bottom", "size", "cx", "cy")
+class _Char(namedtuple("_CharFields", "ch x0 x1 top bottom size cx cy")):
+    """One character with its box in top-down page coordinates, and its centre: a named tuple (a page
+    has thousands, built in bulk from pdfium's boxes and read many times over by the layout)."""
+    __slots__ = ()
 
-    def __init__(self, ch: str, x0: float, x1: float, top: float, bottom: float, size: float) -> None:
-        self.ch, self.x0, self.x1, self.top, self.bottom, self.size = ch, x0, x1, top, bottom, size
-        self.cx = (x0 + x1) / 2
-        self.cy = (top + bottom) / 2
+    def __new__(cls, ch: str, x0: float, x1: float, top: float, bottom: float, size: float) -> "_Char":
+        return tuple.__new__(cls, (ch, x0, x1, top, bottom, size, (x0 + x1) / 2, (top + bottom) / 2))
 
     def __repr__(self) -> str:
         return f"_Char({self.ch!r}, {self.x0:.1f}, {self.x1:.1f}, {self.top:.1f}, {self.bottom:.1f}, {self.size:.1f})"
@@ -260,13 +260,58 @@ def _page_paths(page, raw, max_depth: int = 4):
 # reading a page
 # --------------------------------------------------------------------------------------------
 
-#: Code points that are no character of the text: NUL, STX, LF, CR, pdfium's "no Unicode" marker.
-_NOT_TEXT = frozenset("\x00\x02\n\r\ufffe")
+#: Code points that are no character of the text: NUL, STX, pdfium's "no Unicode" marker, and every
+#: whitespace character (str.isspace: LF, CR, pdfium's generated spaces...).  Whitespace is all in the BMP.
+_SKIP_CODES = sorted({0, 2, 0xFFFE} | {c for c in range(0x10000) if chr(c).isspace()})
+
+
+class _CharBoxes(threading.local):
+    """Scratch space for one page's character boxes: a float array that pdfium writes each box into,
+    and a pointer to every slot, made once and reused page after page (one ``FPDFText_GetLooseCharBox``
+    call per character is unavoidable, but no Python object need be built per call).  Per thread:
+    pdfium may be driven from more than one (it is not re-entrant; each thread its own buffer)."""
+
+    def __init__(self) -> None:
+        self.cap = 0
+        self.buf = None
+        self.ptrs: list = []
+
+    def slots(self, n: int):
+        import ctypes
+
+        if n > self.cap:
+            cap = max(n, 2 * self.cap, 1024)
+            self.buf = (ctypes.c_float * (4 * cap))()
+            base = ctypes.addressof(self.buf)
+            self.ptrs = [ctypes.c_void_p(base + 16 * i) for i in range(cap)]  # FS_RECTF: 4 floats
+            self.cap = cap
+        return self.buf, self.ptrs
+
+
+_BOXES = _CharBoxes()
+_PDFIUM: dict = {}
+
+
+def _pdfium_bare(name: str, restype=None):
+    """pdfium's function ``name`` without ctypes argument conversion (about half the cost of a call
+    through pypdfium2's prototype); callers pass ctypes objects only."""
+    fn = _PDFIUM.get(name)
+    if fn is None:
+        import ctypes
+
+        import pypdfium2_raw.bindings as bindings
+
+        fn = getattr(ctypes.CDLL(bindings._libs["pdfium"]._name), name)
+        fn.argtypes = None
+        fn.restype = restype or ctypes.c_int
+        _PDFIUM[name] = fn
+    return fn
 
 
 def _page_chars(page, height: float) -> list[_Char]:
-    import ctypes
+    import itertools
 
+    import numpy as np
     import pypdfium2.raw as raw
 
     tp = page.get_textpage()
@@ -279,31 +324,43 @@ def _page_chars(page, height: float) -> list[_Char]:
         if len(text) != n:
             get_u = raw.FPDFText_GetUnicode
             text = "".join(chr(u) if 0 <= u < 0x110000 else "\ufffd" for u in (get_u(h, i) for i in range(n)))
-        out: list[_Char] = []
-        append = out.append
-        rect = raw.FS_RECTF()
-        rect_ref = ctypes.byref(rect)  # made once: ctypes would build it on every call
-        get_box, get_size = raw.FPDFText_GetLooseCharBox, raw.FPDFText_GetFontSize
-        not_text = _NOT_TEXT
-        last_top = last_bot = None
-        size = 10.0
-        for i, ch in enumerate(text):
-            # Generated characters (the spaces and line breaks pdfium inserts, and the CR LF that WPS
-            # writes into the text layer) are all whitespace: we place spaces from the gaps ourselves.
-            if ch in not_text or ch.isspace():
-                continue
-            # The loose box spans the font's ascent..descent and the glyph's advance: every char of a
-            # line shares its top and bottom (quotes and commas too), and gaps are true gaps.
-            get_box(h, i, rect_ref)
-            top, bot = rect.top, rect.bottom
-            if top < bot:
-                top, bot = bot, top
-            if top != last_top or bot != last_bot:
-                # the same ascent..descent box as the char before: the same font at the same size
-                size = get_size(h, i) or (top - bot) or 10.0
-                last_top, last_bot = top, bot
-            append(_Char(ch, rect.left, rect.right, height - top, height - bot, size))
-        return out
+        if not n:
+            return []
+        # Generated characters (the spaces and line breaks pdfium inserts, and the CR LF that WPS
+        # writes into the text layer) are all whitespace: we place spaces from the gaps ourselves.
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        keep = np.flatnonzero(~np.isin(codes, _SKIP_CODES)).tolist()
+        k = len(keep)
+        if not k:
+            return []
+        # The loose box spans the font's ascent..descent and the glyph's advance: every char of a
+        # line shares its top and bottom (quotes and commas too), and gaps are true gaps.
+        buf, ptrs = _BOXES.slots(k)
+        ok = list(map(_pdfium_bare("FPDFText_GetLooseCharBox"), itertools.repeat(h, k), keep, ptrs))
+        box = np.frombuffer(buf, dtype=np.float32, count=4 * k).astype(np.float64).reshape(k, 4)
+        if 0 in ok:  # pdfium refused a box: the char keeps the box before it (as one rect reused did)
+            for j in range(k):
+                if not ok[j]:
+                    box[j] = box[j - 1] if j else 0.0
+        left, top, right, bot = box[:, 0], box[:, 1], box[:, 2], box[:, 3]
+        flip = top < bot
+        top, bot = np.where(flip, bot, top), np.where(flip, top, bot)
+        # the font size is asked only where the ascent..descent box changes (the same box as the
+        # char before: the same font at the same size)
+        change = np.ones(k, dtype=bool)
+        change[1:] = (top[1:] != top[:-1]) | (bot[1:] != bot[:-1])
+        starts = np.flatnonzero(change)
+        import ctypes
+
+        at = [keep[j] for j in starts.tolist()]
+        got = map(_pdfium_bare("FPDFText_GetFontSize", ctypes.c_double), itertools.repeat(h, len(at)), at)
+        sizes = [g or (t - b) or 10.0 for g, t, b in zip(got, top[starts].tolist(), bot[starts].tolist())]
+        size = np.asarray(sizes, dtype=np.float64)[np.cumsum(change) - 1]
+        tops, bottoms = height - top, height - bot
+        chs = [text[i] for i in keep]
+        return list(map(tuple.__new__, itertools.repeat(_Char, k), zip(
+            chs, left.tolist(), right.tolist(), tops.tolist(), bottoms.tolist(), size.tolist(),
+            ((left + right) / 2).tolist(), ((tops + bottoms) / 2).tolist())))
     finally:
         tp.close()
 
