@@ -58,13 +58,14 @@ _TOL = 2.0  # points: rulings closer than this are the same line
 _PAGE_NO = re.compile(r"^[\s\-—–－·•]*(?:第\s*)?\d{1,3}\s*(?:页)?(?:\s*/\s*\d+|\s*共\s*\d+\s*页)?[\s\-—–－·•]*$")
 
 
-class _Char(namedtuple("_CharFields", "ch x0 x1 top bottom size cx cy")):
-    """One character with its box in top-down page coordinates, and its centre: a named tuple (a page
-    has thousands, built in bulk from pdfium's boxes and read many times over by the layout)."""
+class _Char(namedtuple("_CharFields", "ch x0 x1 top bottom size cx cy i")):
+    """One character with its box in top-down page coordinates, its centre and its place ``i`` among
+    the page's characters: a named tuple (a page has thousands, built in bulk from pdfium's boxes and
+    read many times over by the layout)."""
     __slots__ = ()
 
-    def __new__(cls, ch: str, x0: float, x1: float, top: float, bottom: float, size: float) -> "_Char":
-        return tuple.__new__(cls, (ch, x0, x1, top, bottom, size, (x0 + x1) / 2, (top + bottom) / 2))
+    def __new__(cls, ch: str, x0: float, x1: float, top: float, bottom: float, size: float, i: int = -1) -> "_Char":
+        return tuple.__new__(cls, (ch, x0, x1, top, bottom, size, (x0 + x1) / 2, (top + bottom) / 2, i))
 
     def __repr__(self) -> str:
         return f"_Char({self.ch!r}, {self.x0:.1f}, {self.x1:.1f}, {self.top:.1f}, {self.bottom:.1f}, {self.size:.1f})"
@@ -168,6 +169,12 @@ class _PaintBuffers:
         self.box_refs = tuple(ctypes.byref(v) for v in self.box)
         self.matrix = raw.FS_MATRIX()
         self.x, self.y = ctypes.c_float(), ctypes.c_float()
+        # every out-parameter by reference, which pdfium's functions take with or without ctypes'
+        # argument conversion (``_Bare``)
+        self.f_refs = tuple(ctypes.byref(v) for v in self.f)
+        self.s_refs = tuple(ctypes.byref(v) for v in self.s)
+        self.matrix_ref = ctypes.byref(self.matrix)
+        self.xy_refs = (ctypes.byref(self.x), ctypes.byref(self.y))
 
 
 def path_paint(obj, raw, buf: _PaintBuffers | None = None) -> PathPaint | None:
@@ -182,8 +189,8 @@ def _paint_of(h, raw, b: _PaintBuffers) -> PathPaint | None:
     bounds = (b.box[0].value, b.box[1].value, b.box[2].value, b.box[3].value)
     if not raw.FPDFPath_GetDrawMode(h, b.refs[0], b.refs[1]):
         return None
-    fill = tuple(x.value for x in b.f) if raw.FPDFPageObj_GetFillColor(h, *b.f) else (0, 0, 0, 0)
-    stroke = tuple(x.value for x in b.s) if raw.FPDFPageObj_GetStrokeColor(h, *b.s) else (0, 0, 0, 255)
+    fill = tuple(x.value for x in b.f) if raw.FPDFPageObj_GetFillColor(h, *b.f_refs) else (0, 0, 0, 0)
+    stroke = tuple(x.value for x in b.s) if raw.FPDFPageObj_GetStrokeColor(h, *b.s_refs) else (0, 0, 0, 255)
     width = b.width.value if raw.FPDFPageObj_GetStrokeWidth(h, b.refs[2]) else 1.0
     return PathPaint(bounds=bounds, stroked=bool(b.stroke.value), stroke_width=float(width),  # type: ignore[arg-type]
                      stroke_rgba=stroke, filled=b.fill_mode.value != 0, fill_rgba=fill)  # type: ignore[arg-type]
@@ -206,6 +213,7 @@ def _ruling_test(rulings: RulingPolicy, raw, b: _PaintBuffers):
     fill_mode, stroked = b.fill_mode, b.stroke
     s0, s1, s2, s3 = b.s
     f0, f1, f2, f3 = b.f
+    s_refs, f_refs = b.s_refs, b.f_refs
 
     def visible(r: int, g: int, bl: int, a: int) -> bool:  # RulingPolicy.visible, unpacked
         return a >= min_alpha and (0.299 * r + 0.587 * g + 0.114 * bl) / 255.0 <= max_lum
@@ -219,12 +227,12 @@ def _ruling_test(rulings: RulingPolicy, raw, b: _PaintBuffers):
         if not draw_mode(h, b.refs[0], b.refs[1]):
             return None
         if stroked.value:
-            ok = stroke_color(h, s0, s1, s2, s3)
+            ok = stroke_color(h, *s_refs)
             width = b.width.value if stroke_width(h, b.refs[2]) else 1.0
             if width >= 0 and (visible(s0.value, s1.value, s2.value, s3.value) if ok else visible(0, 0, 0, 255)):
                 return bounds(h)  # RulingPolicy.stroke_counts
         if fill_mode.value != 0:
-            ok = fill_color(h, f0, f1, f2, f3)
+            ok = fill_color(h, *f_refs)
             if visible(f0.value, f1.value, f2.value, f3.value) if ok else visible(0, 0, 0, 0):  # fill_counts
                 box = bounds(h)
                 if box is not None and min(box[2] - box[0], box[3] - box[1]) <= rulings.max_fill_thickness:
@@ -263,6 +271,7 @@ def _page_paths(page, raw, max_depth: int = 4):
 #: Code points that are no character of the text: NUL, STX, pdfium's "no Unicode" marker, and every
 #: whitespace character (str.isspace: LF, CR, pdfium's generated spaces...).  Whitespace is all in the BMP.
 _SKIP_CODES = sorted({0, 2, 0xFFFE} | {c for c in range(0x10000) if chr(c).isspace()})
+_SKIP_TABLE = None  # a boolean per BMP code point: whether it is in _SKIP_CODES (made on first use)
 
 
 class _CharBoxes(threading.local):
@@ -295,7 +304,7 @@ _PDFIUM: dict = {}
 def _pdfium_bare(name: str, restype=None):
     """pdfium's function ``name`` without ctypes argument conversion (about half the cost of a call
     through pypdfium2's prototype); callers pass ctypes objects only."""
-    fn = _PDFIUM.get(name)
+    fn = _PDFIUM.get((name, restype))
     if fn is None:
         import ctypes
 
@@ -303,12 +312,92 @@ def _pdfium_bare(name: str, restype=None):
 
         fn = getattr(ctypes.CDLL(bindings._libs["pdfium"]._name), name)
         fn.argtypes = None
-        fn.restype = restype or ctypes.c_int
-        _PDFIUM[name] = fn
+        fn.restype = restype if restype is not None else ctypes.c_int
+        _PDFIUM[name, restype] = fn
     return fn
 
 
+class _Bare:
+    """``pypdfium2.raw`` with its functions called without ctypes' argument conversion: a page has
+    hundreds of objects and paths, each asked several questions (a call costs about half).  Every
+    argument must then be a ctypes object: handles as pdfium returned them, out-parameters by
+    reference (``byref``), integers as Python ints."""
+
+    def __getattr__(self, name: str):
+        import pypdfium2.raw as raw
+
+        value = getattr(raw, name)
+        if name.startswith("FPDF") and callable(value) and hasattr(value, "restype"):
+            value = _pdfium_bare(name, value.restype)
+        setattr(self, name, value)  # asked once
+        return value
+
+
+_BARE: _Bare | None = None
+
+
+def _bare_raw() -> _Bare:
+    global _BARE
+    if _BARE is None:
+        _BARE = _Bare()
+    return _BARE
+
+
 def _page_chars(page, height: float) -> list[_Char]:
+    """The page's characters (whitespace dropped), in pdfium's order."""
+    return _read_chars(page, height)[0]
+
+
+class _PageText:
+    """A page's characters as arrays beside the list, for the layout's per-character work:
+
+    * ``cx``, ``cy``: centres; ``order``/``cys``: the characters by vertical centre (stable), for
+      the characters of a band in O(log n);
+    * ``text``: the characters' text; ``spaces``: the places ``j`` where ``_line_text`` puts a space
+      between character ``j - 1`` and ``j`` when they are neighbours on a line (the gap rule is a
+      function of the pair alone), so a line whose characters come in page order is two slices."""
+
+    def __init__(self, np, text: str, codes, left, right, tops, bottoms, size) -> None:
+        self.cx = (left + right) / 2
+        self.cy = (tops + bottoms) / 2
+        self.order = np.argsort(self.cy, kind="stable")
+        self.cys = self.cy[self.order]
+        self.text = text
+        gap = left[1:] - right[:-1]
+        pair = np.where(size[1:] > size[:-1], size[1:], size[:-1])
+        cjk = _cjk_mask(np, codes)
+        space = (gap > 0.35 * pair) & ((gap > 1.5 * pair) | ~(cjk[1:] | cjk[:-1]))
+        self.spaces = (np.flatnonzero(space) + 1).tolist()
+        self.n = len(text)
+
+    def band(self, top: float, bottom: float):
+        """Indices of the characters whose centre is within top..bottom, by centre."""
+        return self.order[self.cys.searchsorted(top, "left"):self.cys.searchsorted(bottom, "right")]
+
+    def line_text(self, a: int, m: int) -> str:
+        """``_line_text`` of the characters a .. a + m - 1 in this order."""
+        spaces = self.spaces
+        lo, hi = bisect.bisect_right(spaces, a), bisect.bisect_left(spaces, a + m)
+        if lo == hi:
+            return self.text[a:a + m]
+        out, at = [], a
+        for j in spaces[lo:hi]:
+            out.append(self.text[at:j])
+            at = j
+        out.append(self.text[at:a + m])
+        return " ".join(out)
+
+
+def _cjk_mask(np, codes):
+    """``html._is_cjk`` of every code point."""
+    return (((codes >= 0x2E80) & (codes <= 0x9FFF)) | ((codes >= 0xF900) & (codes <= 0xFAFF))
+            | ((codes >= 0xFF00) & (codes <= 0xFFEF)) | ((codes >= 0x3000) & (codes <= 0x303F))
+            | ((codes >= 0x20000) & (codes <= 0x2FA1F)))
+
+
+def _read_chars(page, height: float) -> tuple[list[_Char], _PageText | None]:
+    """The page's characters, and their arrays (None when there are none, or when a box is not a
+    number: then the layout takes the plain path, whose comparisons NaN cannot upset differently)."""
     import itertools
 
     import numpy as np
@@ -325,14 +414,19 @@ def _page_chars(page, height: float) -> list[_Char]:
             get_u = raw.FPDFText_GetUnicode
             text = "".join(chr(u) if 0 <= u < 0x110000 else "\ufffd" for u in (get_u(h, i) for i in range(n)))
         if not n:
-            return []
+            return [], None
         # Generated characters (the spaces and line breaks pdfium inserts, and the CR LF that WPS
         # writes into the text layer) are all whitespace: we place spaces from the gaps ourselves.
         codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        keep = np.flatnonzero(~np.isin(codes, _SKIP_CODES)).tolist()
+        global _SKIP_TABLE
+        if _SKIP_TABLE is None:
+            table = np.zeros(0x10000, dtype=bool)
+            table[_SKIP_CODES] = True
+            _SKIP_TABLE = table
+        keep = np.flatnonzero(~_SKIP_TABLE[np.minimum(codes, 0xFFFF)]).tolist()  # U+FFFF is no whitespace
         k = len(keep)
         if not k:
-            return []
+            return [], None
         # The loose box spans the font's ascent..descent and the glyph's advance: every char of a
         # line shares its top and bottom (quotes and commas too), and gaps are true gaps.
         buf, ptrs = _BOXES.slots(k)
@@ -357,10 +451,14 @@ def _page_chars(page, height: float) -> list[_Char]:
         sizes = [g or (t - b) or 10.0 for g, t, b in zip(got, top[starts].tolist(), bot[starts].tolist())]
         size = np.asarray(sizes, dtype=np.float64)[np.cumsum(change) - 1]
         tops, bottoms = height - top, height - bot
-        chs = [text[i] for i in keep]
-        return list(map(tuple.__new__, itertools.repeat(_Char, k), zip(
+        chs = "".join([text[i] for i in keep])
+        pt = _PageText(np, chs, codes[keep], left, right, tops, bottoms, size)
+        chars = list(map(tuple.__new__, itertools.repeat(_Char, k), zip(
             chs, left.tolist(), right.tolist(), tops.tolist(), bottoms.tolist(), size.tolist(),
-            ((left + right) / 2).tolist(), ((tops + bottoms) / 2).tolist())))
+            pt.cx.tolist(), pt.cy.tolist(), range(k))))
+        if np.isnan(pt.cx).any() or np.isnan(pt.cy).any():
+            pt = None
+        return chars, pt
     finally:
         tp.close()
 
@@ -371,10 +469,11 @@ def _path_lines(h, raw, buf: _PaintBuffers) -> list[tuple[float, float, float, f
     Some producers draw a whole grid as one path (many ``m l`` or ``re`` subpaths, one paint):
     its bounds are the table box, so the pieces must be read one by one."""
     m = buf.matrix
-    if not raw.FPDFPageObj_GetMatrix(h, m):
+    if not raw.FPDFPageObj_GetMatrix(h, buf.matrix_ref):
         return []
     a, b, c, d, e, f = m.a, m.b, m.c, m.d, m.e, m.f
     x, y = buf.x, buf.y
+    xy_refs = buf.xy_refs
     out: list[tuple[float, float, float, float]] = []
     start = prev = None
     get_seg, get_pt, get_kind, get_close = (raw.FPDFPath_GetPathSegment, raw.FPDFPathSegment_GetPoint,
@@ -382,7 +481,7 @@ def _path_lines(h, raw, buf: _PaintBuffers) -> list[tuple[float, float, float, f
     moveto, lineto = raw.FPDF_SEGMENT_MOVETO, raw.FPDF_SEGMENT_LINETO
     for i in range(raw.FPDFPath_CountSegments(h)):
         seg = get_seg(h, i)
-        if not seg or not get_pt(seg, x, y):
+        if not seg or not get_pt(seg, *xy_refs):
             continue
         pt = (a * x.value + c * y.value + e, b * x.value + d * y.value + f)
         kind = get_kind(seg)
@@ -401,7 +500,7 @@ def _path_lines(h, raw, buf: _PaintBuffers) -> list[tuple[float, float, float, f
 def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS
                    ) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
     """(horizontal [(y, x0, x1)], vertical [(x, y0, y1)]) in top-down coordinates: the rulings."""
-    import pypdfium2.raw as raw
+    raw = _bare_raw()
 
     hs: list[tuple[float, float, float]] = []
     vs: list[tuple[float, float, float]] = []
@@ -489,12 +588,21 @@ def _table_regions(hs, vs) -> list[tuple[list, list]]:
     return [g for g in groups.values() if len(g[0]) >= 2 and len(g[1]) >= 2]
 
 
-_BY_X = operator.attrgetter("x0")
-_BY_CY_X = operator.attrgetter("cy", "x0")
+_BY_X = operator.itemgetter(1)  # _Char.x0
+_BY_CY_X = operator.itemgetter(7, 1)  # _Char.cy, _Char.x0
+_X1, _TOP, _BOTTOM, _SIZE = (operator.itemgetter(k) for k in (2, 3, 4, 5))
 
 
-def _line_text(chars: list[_Char]) -> str:
+_I = operator.itemgetter(8)
+
+
+def _line_text(chars: list[_Char], pt: _PageText | None = None) -> str:
     chars = sorted(chars, key=_BY_X)
+    if pt is not None and chars:
+        a, m = chars[0].i, len(chars)
+        # in page order, as nearly every line is: the page's text with its precomputed spaces
+        if chars[-1].i == a + m - 1 and (m < 3 or list(map(_I, chars)) == list(range(a, a + m))):
+            return pt.line_text(a, m)
     out: list[str] = []
     prev: _Char | None = None
     for c in chars:
@@ -543,8 +651,10 @@ class _ByHeight:
 
 
 def _build_table(hs, vs, chars: list[_Char], page_no: int,
-                 taken: set[int] = frozenset(),  # type: ignore[assignment]
-                 by_height: _ByHeight | None = None) -> tuple[_PTable, set[int]]:
+                 taken=frozenset(),
+                 by_height: "_ByHeight | _PageText | None" = None) -> tuple[_PTable, object]:
+    """The table of one ruled region, and the characters it took (a set of indices; an index array
+    when ``by_height`` is the page's arrays, and then ``taken`` is a boolean mask)."""
     xs = _cluster([x for x, _, _ in vs], _TOL * 1.5)
     ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
     # A row split by a page break has no ruling on its open side; the column rulings still run
@@ -593,23 +703,48 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
                 union(i * nc + j, (i + 1) * nc + j)
     roots = [find(a) for a in range(nr * nc)]
     members: dict[int, list[_Char]] = {}
-    used: set[int] = set()
     x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
-    # a page with many ruled regions (a frame per paragraph) must not scan every character for each
-    candidates = by_height.band(y_lo, y_hi) if by_height is not None else range(len(chars))
-    bisect_right = bisect.bisect_right
-    for idx in candidates:
-        c = chars[idx]
-        cx, cy = c.cx, c.cy
-        if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi) or idx in taken:
-            continue
-        i = min(max(bisect_right(ys, cy) - 1, 0), nr - 1)
-        j = min(max(bisect_right(xs, cx) - 1, 0), nc - 1)
-        members.setdefault(roots[i * nc + j], []).append(c)
-        used.add(idx)
+    if isinstance(by_height, _PageText):
+        # the same, on the arrays: each character of the band to its cell, in the band's order
+        import numpy as np
+
+        pt = by_height
+        cand = pt.band(y_lo, y_hi)
+        cx, cy = pt.cx[cand], pt.cy[cand]
+        ok = (x_lo <= cx) & (cx <= x_hi) & (y_lo <= cy) & (cy <= y_hi)
+        if isinstance(taken, np.ndarray):
+            ok &= ~taken[cand]
+        sel = cand[ok]
+        used = sel
+        if len(sel):
+            i = np.clip(np.asarray(ys).searchsorted(cy[ok], "right") - 1, 0, nr - 1)
+            j = np.clip(np.asarray(xs).searchsorted(cx[ok], "right") - 1, 0, nc - 1)
+            root_of = np.asarray(roots)[i * nc + j]
+            by_root = np.argsort(root_of, kind="stable")
+            grouped, sel_sorted = root_of[by_root].tolist(), sel[by_root].tolist()
+            start = 0
+            for end in range(1, len(grouped) + 1):
+                if end == len(grouped) or grouped[end] != grouped[start]:
+                    members[grouped[start]] = [chars[x] for x in sel_sorted[start:end]]
+                    start = end
+    else:
+        pt = None
+        used = set()
+        # a page with many ruled regions (a frame per paragraph) must not scan every character for each
+        candidates = by_height.band(y_lo, y_hi) if by_height is not None else range(len(chars))
+        bisect_right = bisect.bisect_right
+        for idx in candidates:
+            c = chars[idx]
+            cx, cy = c.cx, c.cy
+            if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi) or idx in taken:
+                continue
+            i = min(max(bisect_right(ys, cy) - 1, 0), nr - 1)
+            j = min(max(bisect_right(xs, cx) - 1, 0), nc - 1)
+            members.setdefault(roots[i * nc + j], []).append(c)
+            used.add(idx)
     texts: dict[int, str] = {}
     for root, cs in members.items():
-        texts[root] = join_lines([_line_text(line) for line in _lines_of(cs)])
+        texts[root] = join_lines([_line_text(line, pt) for line in _lines_of(cs)])
     grid: list[list[GridCell]] = []
     for i in range(nr):
         row: list[GridCell] = []
@@ -684,13 +819,18 @@ def _names_a_table(grid: list[list[GridCell]]) -> bool:
     return any(not c.spanned and _is_table_label(c.text) for row in grid for c in row)
 
 
-def _one_column_labels(hs, xs: list[float], chars: list[_Char], by_height: "_ByHeight", taken: set[int]) -> bool:
+def _one_column_labels(hs, xs: list[float], chars: list[_Char], by_height: "_ByHeight | _PageText", taken) -> bool:
     """Whether a one-column region holds a table label, without building its grid (a page of
     framed or underlined prose has one such region per paragraph or per page)."""
     ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
     x0, x1 = xs[0], xs[-1]
     for top, bottom in zip(ys, ys[1:]):
-        band = [chars[i] for i in by_height.band(top, bottom) if i not in taken and x0 <= chars[i].cx <= x1]
+        if isinstance(by_height, _PageText):
+            idx = by_height.band(top, bottom)
+            cx = by_height.cx[idx]
+            band = [chars[i] for i in idx[(~taken[idx]) & (x0 <= cx) & (cx <= x1)].tolist()]
+        else:
+            band = [chars[i] for i in by_height.band(top, bottom) if i not in taken and x0 <= chars[i].cx <= x1]
         if band and len(band) <= 2 * _MAX_LABEL_CELL:
             if _is_table_label("".join(c.ch for c in sorted(band, key=lambda c: (round(c.top), c.x0)))):
                 return True
@@ -707,15 +847,21 @@ def is_table(grid: list[list[GridCell]]) -> bool:
 
 def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
     width, height = page.get_size()
-    chars = _page_chars(page, height)
+    chars, pt = _read_chars(page, height)
     hs, vs = _page_segments(page, height, rulings)
     if len(hs) * len(vs) > MAX_RULING_PAIRS:
         # A drawing (map, chart, scanned vector art), not a table grid: read the text only.
         log.info("page %d: %d x %d line segments, too many for a table; text only", page_no, len(hs), len(vs))
         hs, vs = [], []
     tables: list[_PTable] = []
-    used: set[int] = set()
-    by_height = _ByHeight(chars) if hs and vs else None
+    if pt is not None:
+        import numpy as np
+
+        used = np.zeros(len(chars), dtype=bool)  # the characters tables took
+        by_height: _ByHeight | _PageText | None = pt
+    else:
+        used = set()
+        by_height = _ByHeight(chars) if hs and vs else None
     for ghs, gvs in _table_regions(hs, vs):
         xs = _cluster([x for x, _, _ in gvs], _TOL * 1.5)
         if len(xs) <= 2 and not _one_column_labels(ghs, xs, chars, by_height, used):  # type: ignore[arg-type]
@@ -724,18 +870,23 @@ def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
         if not is_table(t.grid):
             continue  # a frame, a boxed note, underlined lines: their text is read as paragraphs
         tables.append(t)
-        used |= u
-    rest = [c for i, c in enumerate(chars) if i not in used]
+        if pt is not None:
+            used[u] = True
+        else:
+            used |= u
+    if pt is not None:
+        rest = [chars[i] for i in np.flatnonzero(~used).tolist()] if tables else chars
+    else:
+        rest = [c for i, c in enumerate(chars) if i not in used]
     lines: list[_Line] = []
     for lc in _lines_of(rest):
-        text = norm_ws(_line_text(lc))
+        text = norm_ws(_line_text(lc, pt))
         if not text:
             continue
-        top = min(c.top for c in lc)
-        if _PAGE_NO.match(text) and (max(c.bottom for c in lc) > height * 0.9 or top < height * 0.08):
+        top = min(map(_TOP, lc))
+        if _PAGE_NO.match(text) and (max(map(_BOTTOM, lc)) > height * 0.9 or top < height * 0.08):
             continue  # page number
-        lines.append(_Line(text, min(c.x0 for c in lc), max(c.x1 for c in lc), top,
-                           max(c.size for c in lc), lc))
+        lines.append(_Line(text, min(map(_BY_X, lc)), max(map(_X1, lc)), top, max(map(_SIZE, lc)), lc))
     return chars, tables, lines, height
 
 
