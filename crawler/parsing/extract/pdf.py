@@ -360,6 +360,9 @@ class _PageText:
     def __init__(self, np, text: str, codes, left, right, tops, bottoms, size) -> None:
         self.cx = (left + right) / 2
         self.cy = (tops + bottoms) / 2
+        self.x0, self.tops, self.bottoms = left, tops, bottoms
+        # x_breaks[j]: how many times x0 fails to increase from a character to the next up to j
+        self.x_breaks = np.concatenate(([0], np.cumsum(~(left[1:] > left[:-1]))))
         self.order = np.argsort(self.cy, kind="stable")
         self.cys = self.cy[self.order]
         self.text = text
@@ -446,7 +449,7 @@ def _read_chars(page, height: float) -> tuple[list[_Char], _PageText | None]:
         starts = np.flatnonzero(change)
         import ctypes
 
-        at = [keep[j] for j in starts.tolist()]
+        at = np.asarray(keep)[starts].tolist()
         got = map(_pdfium_bare("FPDFText_GetFontSize", ctypes.c_double), itertools.repeat(h, len(at)), at)
         sizes = [g or (t - b) or 10.0 for g, t, b in zip(got, top[starts].tolist(), bot[starts].tolist())]
         size = np.asarray(sizes, dtype=np.float64)[np.cumsum(change) - 1]
@@ -668,18 +671,6 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
         ys.append(v_bottom)
     nr, nc = len(ys) - 1, len(xs) - 1
 
-    # the rulings along each grid line, looked up once (not every ruling for every cell edge)
-    v_at = [[(y0, y1) for vx, y0, y1 in vs if abs(vx - x) <= _TOL * 1.5] for x in xs]
-    h_at = [[(x0, x1) for hy, x0, x1 in hs if abs(hy - y) <= _TOL * 1.5] for y in ys]
-
-    def has_v(k: int, i: int) -> bool:
-        a, b = ys[i] + _TOL * 2, ys[i + 1] - _TOL * 2
-        return any(y0 <= a and y1 >= b for y0, y1 in v_at[k])
-
-    def has_h(k: int, j: int) -> bool:
-        a, b = xs[j] + _TOL * 2, xs[j + 1] - _TOL * 2
-        return any(x0 <= a and x1 >= b for x0, x1 in h_at[k])
-
     # Merged cells: union-find over the cells, numbered row by row; a region's root is its
     # smallest number, i.e. its top-left cell (the origin its spanned copies point to).
     parent = list(range(nr * nc))
@@ -695,12 +686,28 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
 
-    for i in range(nr):
-        for j in range(nc):
-            if j + 1 < nc and not has_v(j + 1, i):
-                union(i * nc + j, i * nc + j + 1)
-            if i + 1 < nr and not has_h(i + 1, j):
-                union(i * nc + j, (i + 1) * nc + j)
+    # Two neighbouring cells are one where no ruling along the grid line between them spans their
+    # common edge (a ruling spans it when it runs from within 2*_TOL of one end to the other); all
+    # edges of a grid line at once.  Only the regions matter, not the order of the unions.
+    import numpy as np
+
+    ya, xa = np.asarray(ys), np.asarray(xs)
+    vx, vy0, vy1 = (np.asarray(v, dtype=np.float64) for v in zip(*vs))
+    hy, hx0, hx1 = (np.asarray(v, dtype=np.float64) for v in zip(*hs))
+    row_a, row_b = ya[:-1] + _TOL * 2, ya[1:] - _TOL * 2
+    col_a, col_b = xa[:-1] + _TOL * 2, xa[1:] - _TOL * 2
+    for k in range(1, nc):  # the vertical grid line between columns k - 1 and k
+        on = np.abs(vx - xs[k]) <= _TOL * 1.5
+        y0, y1 = vy0[on], vy1[on]
+        ruled = ((y0[:, None] <= row_a) & (y1[:, None] >= row_b)).any(axis=0)
+        for i in np.flatnonzero(~ruled).tolist():
+            union(i * nc + k - 1, i * nc + k)
+    for k in range(1, nr):  # the horizontal grid line between rows k - 1 and k
+        on = np.abs(hy - ys[k]) <= _TOL * 1.5
+        x0, x1 = hx0[on], hx1[on]
+        ruled = ((x0[:, None] <= col_a) & (x1[:, None] >= col_b)).any(axis=0)
+        for j in np.flatnonzero(~ruled).tolist():
+            union((k - 1) * nc + j, k * nc + j)
     roots = [find(a) for a in range(nr * nc)]
     members: dict[int, list[_Char]] = {}
     x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
@@ -716,17 +723,33 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
             ok &= ~taken[cand]
         sel = cand[ok]
         used = sel
+        texts: dict[int, str] = {}
         if len(sel):
             i = np.clip(np.asarray(ys).searchsorted(cy[ok], "right") - 1, 0, nr - 1)
             j = np.clip(np.asarray(xs).searchsorted(cx[ok], "right") - 1, 0, nc - 1)
             root_of = np.asarray(roots)[i * nc + j]
             by_root = np.argsort(root_of, kind="stable")
-            grouped, sel_sorted = root_of[by_root].tolist(), sel[by_root].tolist()
-            start = 0
-            for end in range(1, len(grouped) + 1):
-                if end == len(grouped) or grouped[end] != grouped[start]:
-                    members[grouped[start]] = [chars[x] for x in sel_sorted[start:end]]
-                    start = end
+            grouped, members_idx = root_of[by_root], sel[by_root]
+            # A cell whose characters are one run of the page's, on one line and left to right reads
+            # as one slice of the page's text, without per-character work.  One line: every centre
+            # lies below every top and above every bottom, so each character falls within the line
+            # _lines_of has grown so far; left to right: x0 strictly increasing in page order, so
+            # _line_text's sort gives the page's order.
+            starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+            ends = np.append(starts[1:], len(grouped))
+            lo, hi = np.minimum.reduceat(members_idx, starts), np.maximum.reduceat(members_idx, starts)
+            cys = pt.cy[members_idx]
+            simple = ((hi - lo == ends - starts - 1)
+                      & (pt.x_breaks[hi] == pt.x_breaks[lo])
+                      & (np.minimum.reduceat(cys, starts) >= np.maximum.reduceat(pt.tops[members_idx], starts))
+                      & (np.maximum.reduceat(cys, starts) <= np.minimum.reduceat(pt.bottoms[members_idx], starts)))
+            lo_list = lo.tolist()
+            g_list, m_list = grouped.tolist(), members_idx.tolist()
+            for a, e, plain, first in zip(starts.tolist(), ends.tolist(), simple.tolist(), lo_list):
+                if plain:
+                    texts[g_list[a]] = norm_ws(pt.line_text(first, e - a))
+                else:
+                    members[g_list[a]] = [chars[x] for x in m_list[a:e]]
     else:
         pt = None
         used = set()
@@ -742,7 +765,7 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
             j = min(max(bisect_right(xs, cx) - 1, 0), nc - 1)
             members.setdefault(roots[i * nc + j], []).append(c)
             used.add(idx)
-    texts: dict[int, str] = {}
+        texts = {}
     for root, cs in members.items():
         texts[root] = join_lines([_line_text(line, pt) for line in _lines_of(cs)])
     grid: list[list[GridCell]] = []
