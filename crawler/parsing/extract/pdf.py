@@ -696,19 +696,21 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
     hy, hx0, hx1 = (np.asarray(v, dtype=np.float64) for v in zip(*hs))
     row_a, row_b = ya[:-1] + _TOL * 2, ya[1:] - _TOL * 2
     col_a, col_b = xa[:-1] + _TOL * 2, xa[1:] - _TOL * 2
-    for k in range(1, nc):  # the vertical grid line between columns k - 1 and k
-        on = np.abs(vx - xs[k]) <= _TOL * 1.5
-        y0, y1 = vy0[on], vy1[on]
-        ruled = ((y0[:, None] <= row_a) & (y1[:, None] >= row_b)).any(axis=0)
-        for i in np.flatnonzero(~ruled).tolist():
-            union(i * nc + k - 1, i * nc + k)
-    for k in range(1, nr):  # the horizontal grid line between rows k - 1 and k
-        on = np.abs(hy - ys[k]) <= _TOL * 1.5
-        x0, x1 = hx0[on], hx1[on]
-        ruled = ((x0[:, None] <= col_a) & (x1[:, None] >= col_b)).any(axis=0)
-        for j in np.flatnonzero(~ruled).tolist():
-            union((k - 1) * nc + j, k * nc + j)
-    roots = [find(a) for a in range(nr * nc)]
+    # ruled_v[k - 1, i]: a vertical ruling on grid line k (between columns k - 1 and k) spans row i
+    on_v = np.abs(vx[:, None] - xa[None, 1:nc]) <= _TOL * 1.5
+    spans_v = (vy0[:, None] <= row_a) & (vy1[:, None] >= row_b)
+    ruled_v = (on_v.T.astype(np.int32) @ spans_v.astype(np.int32)) > 0
+    on_h = np.abs(hy[:, None] - ya[None, 1:nr]) <= _TOL * 1.5
+    spans_h = (hx0[:, None] <= col_a) & (hx1[:, None] >= col_b)
+    ruled_h = (on_h.T.astype(np.int32) @ spans_h.astype(np.int32)) > 0
+    merged = False
+    for k, i in np.argwhere(~ruled_v).tolist():
+        union(i * nc + k, i * nc + k + 1)
+        merged = True
+    for k, j in np.argwhere(~ruled_h).tolist():
+        union(k * nc + j, (k + 1) * nc + j)
+        merged = True
+    roots = [find(a) for a in range(nr * nc)] if merged else list(range(nr * nc))
     members: dict[int, list[_Char]] = {}
     x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
     if isinstance(by_height, _PageText):
