@@ -29,6 +29,12 @@ How a page is read:
 Without any ruling (a borderless table) the page's lines are written out with tabs at wide gaps
 and handed to the plain-text extractor, which rebuilds tab-separated tables.
 
+Speed: pdfium has no call for many character boxes at once, so each character costs one bare ctypes
+call for its box (and one for its font size where the box changes); everything after that is done on
+numpy arrays of the page's characters where the result is provably the same as the per-character
+path (kept for pages whose boxes are not numbers), e.g. a cell whose characters are one run of the
+page's text on one line is a slice of it.  tests/parsing/test_pdf_rulings.py compares both paths.
+
 Status: encrypted (a user password is needed), failed (truncated/corrupt), needs_ocr (no text
 layer, or text that is mostly unmapped glyphs), empty (no pages).
 """
@@ -430,8 +436,8 @@ def _read_chars(page, height: float) -> tuple[list[_Char], _PageText | None]:
         k = len(keep)
         if not k:
             return [], None
-        # The loose box spans the font's ascent..descent and the glyph's advance: every char of a
-        # line shares its top and bottom (quotes and commas too), and gaps are true gaps.
+        # The loose box spans the glyph's advance (gaps are true gaps) and about the font's height;
+        # with pdfium 159 its top and bottom still vary from glyph to glyph within a line.
         buf, ptrs = _BOXES.slots(k)
         ok = list(map(_pdfium_bare("FPDFText_GetLooseCharBox"), itertools.repeat(h, k), keep, ptrs))
         box = np.frombuffer(buf, dtype=np.float32, count=4 * k).astype(np.float64).reshape(k, 4)
