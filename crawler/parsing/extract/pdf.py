@@ -314,11 +314,13 @@ def _pdfium_bare(name: str, restype=None):
     if fn is None:
         import ctypes
 
-        import pypdfium2_raw.bindings as bindings
+        import pypdfium2.raw as raw
 
-        fn = getattr(ctypes.CDLL(bindings._libs["pdfium"]._name), name)
+        # the same entry point under a prototype without argument types: ctypes then passes each
+        # ctypes argument as it is
+        fn = ctypes.CFUNCTYPE(restype if restype is not None else ctypes.c_int)(
+            ctypes.cast(getattr(raw, name), ctypes.c_void_p).value)
         fn.argtypes = None
-        fn.restype = restype if restype is not None else ctypes.c_int
         _PDFIUM[name, restype] = fn
     return fn
 
