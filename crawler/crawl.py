@@ -365,7 +365,8 @@ def run_crawl(config, store, *, run_id: int | None = None, sites: list[str] | No
                 errors.append(error)
             st = child.get("stats", {})
             results.append({"index": i + 1, "sites": names, "returncode": p.returncode, "error": error,
-                            "stats": st, "peak_rss_mb": child.get("peak_rss_mb"),
+                            "stats": st, "peak_rss_mb": child.get("peak_rss_mb"), "cpu_s": child.get("cpu_s"),
+                            "settings": child.get("settings"),
                             "requests": int(st.get("downloader/request_count", 0) or 0)})
     summary = summarize(run_id, _merge_stats([r["stats"] for r in results if r["stats"]]), [s.name for s in chosen])
     summary.elapsed_s = time.monotonic() - started
@@ -572,6 +573,10 @@ def _die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+#: the settings a crawl process reports back (benchmarks print them)
+REPORTED_SETTINGS = ("DOWNLOAD_DELAY", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
+                     "AUTOTHROTTLE_MAX_DELAY", "AUTOTHROTTLE_TARGET_CONCURRENCY", "ROBOTSTXT_OBEY",
+                     "CONCURRENT_REQUESTS", "SCHEDULER_PRIORITY_QUEUE", "DNS_RESOLVER", "NIANBAO_URL_POLICY")
 #: the global in-flight limit of a broad crawl: enough for every host's own limit, bounded for memory
 BROAD_MIN_CONCURRENCY, BROAD_MAX_CONCURRENCY = 16, 512
 
@@ -657,7 +662,12 @@ def child_main(argv: list[str] | None = None) -> int:
     process.start()
     stats = _json_safe(crawler.stats.get_stats())
     if args.result:
-        Path(args.result).write_text(json.dumps({"stats": stats, "peak_rss_mb": _peak_rss_mb()}),
+        import resource
+
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        Path(args.result).write_text(json.dumps({"stats": stats, "peak_rss_mb": _peak_rss_mb(),
+                                                 "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
+                                                 "settings": {k: _json_safe(settings.get(k)) for k in REPORTED_SETTINGS}}),
                                      encoding="utf-8")
     return 0
 
