@@ -576,7 +576,7 @@ def _die_with_parent() -> None:
 #: the settings a crawl process reports back (benchmarks print them)
 REPORTED_SETTINGS = ("DOWNLOAD_DELAY", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
                      "AUTOTHROTTLE_MAX_DELAY", "AUTOTHROTTLE_TARGET_CONCURRENCY", "ROBOTSTXT_OBEY",
-                     "CONCURRENT_REQUESTS", "SCHEDULER_PRIORITY_QUEUE", "DNS_RESOLVER", "NIANBAO_URL_POLICY")
+                     "CONCURRENT_REQUESTS", "SCHEDULER_PRIORITY_QUEUE", "DNS_RESOLVER", "NIANBAO_URL_POLICY", "EXTENSIONS")
 #: the global in-flight limit of a broad crawl: enough for every host's own limit, bounded for memory
 BROAD_MIN_CONCURRENCY, BROAD_MAX_CONCURRENCY = 16, 512
 
@@ -643,6 +643,10 @@ def child_main(argv: list[str] | None = None) -> int:
         apply_node_settings(settings, config, args.frontier, chosen, polite=not args.impolite)
     if not args.frontier:
         broad_crawl_settings(settings, chosen, config, polite=not args.impolite)
+        if settings.get("AUTOTHROTTLE_ENABLED"):  # a 304 may lower a stretched delay (crawler/throttle.py)
+            settings["EXTENSIONS"] = {**settings.get("EXTENSIONS", {}),
+                                      "scrapy.extensions.throttle.AutoThrottle": None,
+                                      "crawler.throttle.ConditionalAwareThrottle": 0}
     if args.label:
         settings["NIANBAO_PROGRESS_LABEL"] = args.label
     if args.settings_json:
