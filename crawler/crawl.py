@@ -161,9 +161,9 @@ def _site_hosts(site) -> set[str]:
     from spiders.portal import host_key
 
     keys = {host_key(site.start_url)}
-    for h in site.allowed_hosts:
+    for h in site.allowed_hosts:  # host (ports 80 and 443: the key has no port) or host:port
         h = h.lower()
-        keys |= {h} if ":" in h else {h, f"{h}:80", f"{h}:443"}
+        keys.add(h.rsplit(":", 1)[0] if h.endswith((":80", ":443")) else h)
     return keys
 
 
