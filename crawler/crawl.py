@@ -355,7 +355,7 @@ def run_crawl(config, store, *, run_id: int | None = None, sites: list[str] | No
                 f"crawl process {i + 1} of {len(procs)} ({len(names)} sites: "
                 f"{', '.join(names[:3])}{' …' if len(names) > 3 else ''})")
             error = None
-            if i in timed_out:
+            if i in timed_out and not child.get("stats"):  # (a result file: it had finished as it was stopped)
                 error = f"{who} exceeded {timeout}s and was stopped"
             elif p.returncode != 0:
                 error = f"{who} {_describe_exit(p.returncode)}"

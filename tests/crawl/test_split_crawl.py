@@ -231,3 +231,24 @@ def test_a_killed_child_is_recorded_and_the_other_stores_everything(tmp_path):
         documents = {r["url"] for r in d["documents"].rows}
         for name in victim_sites:
             assert zoo.expected_documents(name) <= documents, name
+
+
+def test_the_run_bound_stops_every_process(tmp_path):
+    """crawl.max_run_hours (run_crawl's timeout) bounds the whole split crawl: each process still running
+    is stopped and named; what they stored stays."""
+    zoo = Zoo()
+    with zoo.serve():
+        config = config_from_dict({"crawl": {**CRAWL, "download_delay": 1.0, "processes": 2},
+                                   "sites": zoo.site_configs(list(SITES))})
+        with Store(tmp_path / "t.db") as store:
+            summary = run_crawl(config, store, progress=False, timeout=30)
+            stored = store.counts().get("documents", 0)
+    stopped = [p for p in summary.processes if p["error"]]
+    assert stopped, summary.processes  # a zoo crawl at 1 s per request takes well over 30 s
+    for p in summary.processes:
+        if p["error"]:
+            assert p["error"].endswith("exceeded 30s and was stopped"), p["error"]
+            assert f"crawl process {p['index']} of 2" in summary.error
+        assert all((PROCESS_DIED in summary.sites[n].failures) == bool(p["error"]) for n in p["sites"]), \
+            (p, {n: summary.sites[n].failures for n in p["sites"]})
+    assert summary.status in ("partial", "failed") and stored > 0
