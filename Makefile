@@ -61,8 +61,9 @@ bench: install
 # The national figures (hours on a shared 2-core machine): 3,000 portals, a full crawl and an
 # incremental night (docs/scale.md), and the checks over ~100,000 reports.
 NATIONAL_SITES ?= 3000
+NATIONAL_PROCESSES ?= auto
 bench-national: install
-	$(BIN)/python bench/national_bench.py --sites $(NATIONAL_SITES)
+	$(BIN)/python bench/national_bench.py --sites $(NATIONAL_SITES) --processes $(NATIONAL_PROCESSES)
 	$(BIN)/python bench/monitor_bench.py --sites 3000 --agencies 17
 
 clean:

@@ -191,88 +191,59 @@ class Server:
             self.proc.wait()
 
 
-# -- the crawl child ------------------------------------------------------------------------------------
-def crawl_child(args) -> int:
-    from crawler.settings import offline_public_suffix_list
-
-    offline_public_suffix_list()
-    from scrapy.crawler import CrawlerProcess
-
-    from crawler.config import config_from_dict
-    from crawler.crawl import _json_safe
-    from crawler.settings import scrapy_settings
-    from spiders.portal import PortalSpider
-
-    config = config_from_dict(json.loads(Path(args.config_json).read_text(encoding="utf-8")))
-    settings = scrapy_settings(config, db_path=args.db, run_id=args.run_id, sites=list(config.sites),
-                               progress=True, polite=not args.impolite)
-    settings.update({
-        "DNS_RESOLVER": "national_bench.ScaleResolver",
-        "CONCURRENT_REQUESTS": args.concurrency,
-        "SCHEDULER_PRIORITY_QUEUE": "scrapy.pqueues.DownloaderAwarePriorityQueue",
-        "REACTOR_THREADPOOL_MAXSIZE": 20,
-        "NIANBAO_PROGRESS_INTERVAL": 60.0,
-        "LOG_LEVEL": "ERROR",
-    })
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(PortalSpider)
-    process.crawl(crawler)
-    process.start()
-    Path(args.result).write_text(json.dumps({
-        "stats": _json_safe(crawler.stats.get_stats()),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "settings": {k: settings[k] for k in ("DOWNLOAD_DELAY", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
-                                              "ROBOTSTXT_OBEY", "CONCURRENT_REQUESTS", "NIANBAO_URL_POLICY")},
-    }), encoding="utf-8")
-    return 0
+# -- the crawl -----------------------------------------------------------------------------------------------
+def bench_settings(concurrency: int | None) -> dict:
+    """Scrapy settings put over the production ones in every crawl process: the resolver, quieter logs,
+    and the global concurrency only when --concurrency is given (production picks it: crawler.crawl)."""
+    out = {"DNS_RESOLVER": "national_bench.ScaleResolver", "NIANBAO_PROGRESS_INTERVAL": 60.0, "LOG_LEVEL": "ERROR"}
+    if concurrency:
+        out["CONCURRENT_REQUESTS"] = concurrency
+    return out
 
 
-def run_crawl(config, store, config_json: Path, db: Path, concurrency: int, tmp: Path, impolite: bool = False):
-    from crawler.crawl import summarize
+def crawl_stage(config, store, db: Path, args):
+    """The production crawl (``crawler.crawl.run_crawl``: crawl.processes children, one run row), with the
+    bench's settings; the children find ``national_bench`` (the resolver) on PYTHONPATH."""
+    from crawler.crawl import run_crawl
 
-    run_id = store.start_run("crawl", config={"sites": len(config.sites), "bench": "national"})
-    for s in config.sites:
-        store.upsert_site(s.name, region=s.region, start_url=s.start_url)
-    result = tmp / f"crawl-{run_id}.json"
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--crawl-child", "--config-json", str(config_json),
-           "--db", str(db), "--run-id", str(run_id), "--concurrency", str(concurrency), "--result", str(result)]
-    if impolite:
-        cmd.append("--impolite")
-    rc = subprocess.run(cmd, cwd=ROOT, preexec_fn=_pdeathsig).returncode
-    child = json.loads(result.read_text(encoding="utf-8")) if result.exists() else {}
-    summary = summarize(run_id, child.get("stats", {}), [s.name for s in config.sites])
-    summary.peak_rss_mb = child.get("peak_rss_mb")
-    summary.error = None if rc == 0 else f"crawl process exited with code {rc}"
-    store.finish_run(run_id, summary.status, summary.to_stats(), error=summary.error)
-    return summary, child
+    env = {"PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent), str(ROOT),
+                                          os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+
+    def crawl(config, store, *, sites=None, progress=True, timeout=None):
+        return run_crawl(config, store, sites=sites, progress=progress, db_path=str(db), timeout=timeout,
+                         polite=not args.impolite, processes=args.processes,
+                         extra_settings=bench_settings(args.concurrency), env=env)
+    return crawl
 
 
 # -- the bench -------------------------------------------------------------------------------------------
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sites", type=int, default=300, help="portals (the national figure is 3000)")
-    ap.add_argument("--concurrency", type=int, default=512, help="CONCURRENT_REQUESTS of the crawl")
+    ap.add_argument("--concurrency", type=int, default=None,
+                    help="CONCURRENT_REQUESTS of each crawl process (default: production's, hosts x 2 up to 512)")
+    ap.add_argument("--processes", default=None,
+                    help="crawl processes (default: crawl.processes of the config, auto: one per core)")
+    ap.add_argument("--parse-after", action="store_true",
+                    help="parse pool after the crawl, not beside it (nianbao run parses during the crawl)")
+    ap.add_argument("--stages", default="crawl,parse,checks,alerts",
+                    help="stages to run each night (crawl only: a CPU comparison of crawl processes)")
     ap.add_argument("--db", type=Path, help="database file (default: a temporary one, deleted)")
     ap.add_argument("--nights", type=int, default=1, help="incremental nights after the full crawl")
     ap.add_argument("--impolite", action="store_true",
                     help="no delays or per-host limits (tests only: its times are not a figure)")
-    ap.add_argument("--crawl-child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--config-json", help=argparse.SUPPRESS)
-    ap.add_argument("--run-id", type=int, help=argparse.SUPPRESS)
-    ap.add_argument("--result", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.crawl_child:
-        return crawl_child(args)
+    if args.processes not in (None, "auto"):
+        args.processes = int(args.processes)
 
     from crawler.config import config_from_dict
     from crawler.demo.mailbox import Mailbox
     from crawler.demo.scale import Nation
-    from crawler.parse_stage import ParseSettings, parse_pending
-    from crawler.run import run_alerts_for, run_checks_for
     from storage.db import Store
 
     print(f"machine: {os.cpu_count()} cores shared with other users; load average {_load()} at start; "
-          f"{args.sites} portals, crawl CONCURRENT_REQUESTS {args.concurrency}", flush=True)
+          f"{args.sites} portals; crawl processes {args.processes or 'crawl.processes (auto)'}; parse "
+          f"{'after' if args.parse_after else 'during'} the crawl; stages {args.stages}", flush=True)
     nation = Nation(args.sites)  # the same plan the server builds: the expected totals
     with tempfile.TemporaryDirectory(prefix="nianbao-national-") as tmpdir:
         tmp = Path(tmpdir)
@@ -288,14 +259,12 @@ def main() -> int:
             raw = {
                 "database": str(db),
                 "crawl": {"download_delay": 1.0, "concurrent_per_domain": 2, "autothrottle": True, "obey_robots": True,
-                          "max_run_hours": 6},
+                          "max_run_hours": 6, "processes": "auto"},
                 "sites": nation.site_configs(server.port),
                 "alerts": {"enabled": True, "recipients": ["officer@example.org"],
                            "smtp": {"host": "127.0.0.1", "port": mailbox.port}},
             }
             config = config_from_dict(raw, base_dir=tmp)
-            config_json = tmp / "config.json"
-            config_json.write_text(json.dumps(config.model_dump(mode="json", by_alias=True)), encoding="utf-8")
             rows = []
             for night in range(0, args.nights + 1):
                 if night:
@@ -308,94 +277,125 @@ def main() -> int:
                       f"({tot['pdf_reports']} as PDF), {tot.get('new_tonight', 0)} new and "
                       f"{tot.get('revised_tonight', 0)} revised tonight", flush=True)
                 with Store(db) as store:
-                    rows += run_night(label, night, nation, config, store, config_json, db, args, tmp, server, mailbox,
-                                      parse_pending, ParseSettings, run_checks_for, run_alerts_for)
+                    rows += run_night(night, nation, config, store, db, args, server, mailbox)
         finally:
             server.stop()
             mailbox.__exit__(None, None, None)
-        print("\nstage                          time      rate                CPU s  peak RSS tree / largest   DB     load")
+        print("\nstage                                time      rate                CPU s  peak RSS tree / largest   DB     load")
         for r in rows:
-            print(f"{r['stage']:28s} {r['seconds']:8.1f}s  {r['rate']:>16s}  {r['cpu_s']:7.0f}  {r['rss_tree']:7.0f} / {r['rss_one']:5.0f} MB"
+            print(f"{r['stage']:34s} {r['seconds']:8.1f}s  {r['rate']:>16s}  {r['cpu_s']:7.0f}  {r['rss_tree']:7.0f} / {r['rss_one']:5.0f} MB"
                   f"  {r['db_mb']:6.0f} MB  {r['load']}")
         for night in range(0, args.nights + 1):
-            mine = [r for r in rows if r["stage"].startswith("full" if night == 0 else f"night {night} ")]
+            mine = [r for r in rows if r["stage"].startswith("full" if night == 0 else f"night {night} ")
+                    and not r.get("part")]  # the parts of "crawl + parse (together)" are not added again
             wall, cpu = sum(r["seconds"] for r in mine), sum(r["cpu_s"] for r in mine)
-            per = cpu / args.sites
+            per = max(cpu, 1e-9) / args.sites
             print(f"{'full crawl night' if night == 0 else f'incremental night {night}'}: {wall:.0f} s wall, "
                   f"{cpu:.0f} CPU s for {args.sites} portals = {per:.2f} CPU s per portal "
                   f"(the portal server's own CPU not counted) -> {3600 / per:.0f} portals per hour per dedicated "
                   f"core", flush=True)
-        print(json.dumps({"sites": args.sites, "concurrency": args.concurrency, "impolite": args.impolite,
-                          "stages": rows}, ensure_ascii=False))
+        print(json.dumps({"sites": args.sites, "concurrency": args.concurrency, "processes": args.processes,
+                          "parse_after": args.parse_after, "impolite": args.impolite, "stages": rows},
+                         ensure_ascii=False))
     return 0
 
 
-def run_night(label, night, nation, config, store, config_json, db, args, tmp, server, mailbox,
-              parse_pending, ParseSettings, run_checks_for, run_alerts_for) -> list[dict]:
+def run_night(night, nation, config, store, db, args, server, mailbox) -> list[dict]:
+    from crawler.parse_stage import ParseSettings, parse_pending
+    from crawler.run import _crawl_and_parse, run_alerts_for, run_checks_for
+
+    stages = set(args.stages.split(","))
     out = []
-    checks_out: dict = {}
     exclude = {server.proc.pid}
+    prefix = "full" if night == 0 else f"night {night}"
 
-    def row(stage, seconds, rate, rss, load0):
-        cpu = _cpu_s() - cpu0
-        r = {"stage": f"{'full' if night == 0 else f'night {night}'} {stage}", "seconds": round(seconds, 1),
-             "rate": rate, "cpu_s": round(cpu, 1), "server_cpu_s": round(_proc_cpu_s(server.proc.pid) - srv0, 1),
-             "rss_tree": round(rss.peak_tree), "rss_one": round(rss.peak_one),
-             "db_mb": round(_db_mb(db), 1), "load": f"{load0} -> {_load()}"}
+    def row(stage, seconds, rate, rss, load0, cpu, server_cpu, **extra):
+        r = {"stage": f"{prefix} {stage}", "seconds": round(seconds, 1), "rate": rate, "cpu_s": round(cpu, 1),
+             "server_cpu_s": round(server_cpu, 1), "rss_tree": round(rss.peak_tree), "rss_one": round(rss.peak_one),
+             "db_mb": round(_db_mb(db), 1), "load": f"{load0} -> {_load()}", **extra}
         out.append(r)
-        print(f"  {r['stage']}: {seconds:.1f}s, {rate}, CPU {r['cpu_s']} s (portal server {r['server_cpu_s']} s), peak RSS {rss.peak_tree:.0f} MB (largest process "
-              f"{rss.peak_one:.0f} MB), DB {r['db_mb']} MB, load {r['load']}", flush=True)
+        print(f"  {r['stage']}: {seconds:.1f}s, {rate}, CPU {r['cpu_s']} s (portal server {r['server_cpu_s']} s), "
+              f"peak RSS {rss.peak_tree:.0f} MB (largest process {rss.peak_one:.0f} MB), DB {r['db_mb']} MB, "
+              f"load {r['load']}", flush=True)
 
-    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
-    t = time.perf_counter()
-    with TreeRss(exclude, every=0.5) as rss:
-        summary, child = run_crawl(config, store, config_json, db, args.concurrency, tmp, args.impolite)
-    el = time.perf_counter() - t
-    st = child.get("stats", {})
-    requests = int(st.get("downloader/request_count", 0) or 0)
-    print("  " + summary.render().splitlines()[0], flush=True)
-    bad = {n: s for n, s in summary.sites.items() if s.status != "ok"}
-    if bad:
-        print(f"  {len(bad)} portals not ok, e.g. " + "; ".join(
-            f"{n}: {s.status} {s.failures}" for n, s in list(bad.items())[:5]), flush=True)
-    print(f"  settings: {child.get('settings')}", flush=True)
-    expected = [u for i in range(nation.sites) for u in sorted(nation.expected_documents(i, server.port))]
-    missing = [u for u in expected if store.fetch_cache(u) is None]
-    print(f"  stored {len(expected) - len(missing)} of the {len(expected)} report pages and PDFs a perfect crawl "
-          f"stores" + (f"; missing e.g. {missing[:3]}" if missing else ""), flush=True)
-    checks_out["expected"], checks_out["missing"] = len(expected), len(missing)
-    checks_out["documents_new"], checks_out["documents_revised"] = summary.documents_new, summary.documents_revised
-    checks_out["skipped"], checks_out["errors"] = summary.skipped, summary.errors
-    row("crawl", el, f"{requests / el:6.1f} requests/s", rss, load0)
-    out[-1].update(checks_out)
+    def snap():
+        return _load(), _cpu_s(), _proc_cpu_s(server.proc.pid), time.perf_counter()
 
-    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
-    t = time.perf_counter()
-    with TreeRss(exclude, every=0.5) as rss:
-        parsed = parse_pending(store, ParseSettings.from_config(config))
-    el = time.perf_counter() - t
-    print("  " + parsed.render().splitlines()[0], flush=True)
-    row("parse pool", el, f"{parsed.written / el:6.1f} documents/s" if el else "-", rss, load0)
+    if "crawl" in stages:
+        crawl = crawl_stage(config, store, db, args)
+        load0, cpu0, srv0, t = snap()
+        parsed = None
+        with TreeRss(exclude, every=0.5) as rss:
+            if args.parse_after or "parse" not in stages:
+                summary = crawl(config, store, progress=True, timeout=config.crawl.max_run_hours * 3600)
+            else:  # what `nianbao run` does: the parse pool takes each stored version while the crawl goes on
+                summary, parsed = _crawl_and_parse(config, store, crawl, sites=None, progress=True,
+                                                   timeout=config.crawl.max_run_hours * 3600,
+                                                   should_stop=lambda: False)
+        total = time.perf_counter() - t
+        cpu_all, srv_all = _cpu_s() - cpu0, _proc_cpu_s(server.proc.pid) - srv0
+        crawl_cpu = sum(p.get("cpu_s") or 0 for p in summary.processes)
+        requests = sum(p["requests"] for p in summary.processes)
+        print("  " + summary.render().splitlines()[0], flush=True)
+        for p in summary.processes:
+            print(f"    crawl process {p['index']}/{len(summary.processes)}: {len(p['sites'])} portals, {p['requests']} "
+                  f"requests, {p.get('cpu_s') or 0:.1f} CPU s, peak RSS {p.get('peak_rss_mb') or 0:.0f} MB"
+                  + (f", {p['error']}" if p.get("error") else ""), flush=True)
+        bad = {n: s for n, s in summary.sites.items() if s.status != "ok"}
+        if bad:
+            print(f"  {len(bad)} portals not ok, e.g. " + "; ".join(
+                f"{n}: {s.status} {s.failures}" for n, s in list(bad.items())[:5]), flush=True)
+        if summary.processes:
+            print(f"  settings: {summary.processes[0].get('settings')}", flush=True)
+        expected = [u for i in range(nation.sites) for u in sorted(nation.expected_documents(i, server.port))]
+        missing = [u for u in expected if store.fetch_cache(u) is None]
+        print(f"  stored {len(expected) - len(missing)} of the {len(expected)} report pages and PDFs a perfect crawl "
+              f"stores" + (f"; missing e.g. {missing[:3]}" if missing else ""), flush=True)
+        facts = {"expected": len(expected), "missing": len(missing), "documents_new": summary.documents_new,
+                 "documents_revised": summary.documents_revised, "skipped": summary.skipped,
+                 "errors": summary.errors, "requests": requests, "processes": len(summary.processes),
+                 "process_cpu_s": [p.get("cpu_s") for p in summary.processes]}
+        el = summary.elapsed_s
+        if parsed is None:
+            row("crawl", el, f"{requests / el:6.1f} requests/s", rss, load0, cpu_all, srv_all, **facts)
+        else:  # one stage of the wall clock; its CPU told apart by the crawl processes' own figures
+            print("  " + parsed.render().splitlines()[0], flush=True)
+            row(f"crawl ({len(summary.processes)} processes)", el, f"{requests / el:6.1f} requests/s", rss, load0,
+                crawl_cpu, srv_all, part=True, **facts)
+            row("parse pool (during crawl)", total - el, f"{parsed.written / total:6.1f} documents/s", rss, load0,
+                cpu_all - crawl_cpu, 0.0, part=True, written=parsed.written,
+                note="time: after the crawl's end; RSS: of both")
+            row("crawl + parse (together)", total, f"{requests / total:6.1f} requests/s", rss, load0, cpu_all, srv_all)
 
-    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
-    t = time.perf_counter()
-    with TreeRss(exclude, every=0.5) as rss:
-        checks = run_checks_for(config, store, today=date(2025, 6, 1))
-    el = time.perf_counter() - t
-    print(f"  checks: {checks.reports} reports, {len(checks.new)} new findings "
-          f"({', '.join(f'{k} {v}' for k, v in sorted(checks.by_rule().items()))})", flush=True)
-    row("checks", el, f"{checks.reports / el:6.1f} reports/s" if el else "-", rss, load0)
+        if parsed is None and "parse" in stages:
+            load0, cpu0, srv0, t = snap()
+            with TreeRss(exclude, every=0.5) as rss:
+                parsed = parse_pending(store, ParseSettings.from_config(config))
+            el = time.perf_counter() - t
+            print("  " + parsed.render().splitlines()[0], flush=True)
+            row("parse pool", el, f"{parsed.written / el:6.1f} documents/s" if el else "-", rss, load0,
+                _cpu_s() - cpu0, _proc_cpu_s(server.proc.pid) - srv0)
 
-    load0, cpu0, srv0 = _load(), _cpu_s(), _proc_cpu_s(server.proc.pid)
-    before = len(mailbox.received)
-    t = time.perf_counter()
-    with TreeRss(exclude, every=0.5) as rss:
-        alerts = run_alerts_for(config, store, now=datetime(2025, 6, 1, 3, tzinfo=timezone.utc))
-    el = time.perf_counter() - t
-    mails = len(mailbox.received) - before
-    print(f"  alerts: {len(alerts.digests)} digests, {len(alerts.delivery.sent)} sent, {mails} mails received "
-          f"by the loopback SMTP server, {len(alerts.delivery.failed)} failed", flush=True)
-    row("alerts", el, f"{mails} mails", rss, load0)
+    if "checks" in stages:
+        load0, cpu0, srv0, t = snap()
+        with TreeRss(exclude, every=0.5) as rss:
+            checks = run_checks_for(config, store, today=date(2025, 6, 1))
+        el = time.perf_counter() - t
+        print(f"  checks: {checks.reports} reports, {len(checks.new)} new findings "
+              f"({', '.join(f'{k} {v}' for k, v in sorted(checks.by_rule().items()))})", flush=True)
+        row("checks", el, f"{checks.reports / el:6.1f} reports/s" if el else "-", rss, load0, _cpu_s() - cpu0,
+            _proc_cpu_s(server.proc.pid) - srv0)
+
+    if "alerts" in stages:
+        load0, cpu0, srv0, t = snap()
+        before = len(mailbox.received)
+        with TreeRss(exclude, every=0.5) as rss:
+            alerts = run_alerts_for(config, store, now=datetime(2025, 6, 1, 3, tzinfo=timezone.utc))
+        el = time.perf_counter() - t
+        mails = len(mailbox.received) - before
+        print(f"  alerts: {len(alerts.digests)} digests, {len(alerts.delivery.sent)} sent, {mails} mails received "
+              f"by the loopback SMTP server, {len(alerts.delivery.failed)} failed", flush=True)
+        row("alerts", el, f"{mails} mails", rss, load0, _cpu_s() - cpu0, _proc_cpu_s(server.proc.pid) - srv0)
     return out
 
 

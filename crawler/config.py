@@ -107,6 +107,17 @@ class Crawl(_Model):
     max_run_hours: float = Field(
         6, gt=0, description="A crawl still running after this many hours is killed and recorded as failed "
                              "(so one hung crawl cannot block every later night)")
+    processes: int | Literal["auto"] = Field(
+        "auto", description="Crawl processes (one Scrapy reactor, one core each), the sites split between them "
+                            "with each host in one process only; auto: one per CPU core up to 4, and no more "
+                            "than one per 20 hosts (a small config keeps one process)")
+
+    @field_validator("processes", mode="before")
+    @classmethod
+    def _processes(cls, v):
+        if v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 32):
+            return v
+        raise ValueError(f"must be auto or a whole number from 1 to 32, not {v!r}")
 
 
 class Parse(_Model):

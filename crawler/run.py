@@ -95,7 +95,8 @@ class RunResult:
             out["crawl"] = {"run_id": self.crawl.run_id, "status": self.crawl.status, "pages": self.crawl.pages,
                             "reports": self.crawl.reports, "documents_new": self.crawl.documents_new,
                             "documents_revised": self.crawl.documents_revised, "errors": self.crawl.errors,
-                            "failing_sites": self.crawl.failing_sites}
+                            "failing_sites": self.crawl.failing_sites,
+                            "processes": len(getattr(self.crawl, "processes", []) or [])}
         if self.parse is not None:
             out["parse"] = self.parse.as_stats()
         if self.reparse is not None:

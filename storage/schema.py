@@ -1,38 +1,56 @@
 """Schema and versioned migrations of the nianbao database.
 
-Each migration is a function applied once, in order, inside one transaction; the
-``schema_migrations`` table records which ones ran.  An old database is upgraded in place when it is
-opened (``migrate``).  Never edit a migration that has shipped: add a new one.
+Each migration is a function of a ``sqlite_utils.Database`` applied once, in order, inside one
+transaction; the ``schema_migrations`` table records which ones ran.  An old database is upgraded in
+place when it is opened (``migrate``).  Never edit a migration that has shipped: add a new one.
+
+A migration is frozen: a straight list of sqlite-utils calls (``create_table``, ``create_index``,
+``add_column``, ``create_view``, ``enable_fts``, ``drop``, ``rename_table``) with literal arguments,
+and SQL text (``_sql``) only where sqlite-utils cannot say it, each such place saying what it lacks.
+Nothing in a migration is computed from the current code (no model, no vocabulary):
+tests/storage/test_schema_frozen.py checks that, and that every version gives the schema existing
+databases have (columns, keys, indexes, views and their rows, triggers, full-text config).
 """
 from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 from datetime import datetime, timezone
+
+import sqlite_utils
+from sqlite_utils.db import ForeignKey
+
 from storage.models import SCALAR
 
 log = logging.getLogger(__name__)
+
+
+def _sql(db: sqlite_utils.Database, script: str) -> None:
+    """Run frozen SQL text, statement by statement, inside the migration's transaction."""
+    for stmt in _split(script):
+        db.execute(stmt)
+
 
 # -- version 1: documents, reports, cells, findings, runs, outbox -------------------------------
 # Column types are declared where SQLite affinity helps; ``cells.value`` has no type on purpose:
 # it holds integers, decimals (fees) and, for 2019 procurement amounts, text as printed, and an
 # affinity would turn 12.0 into 12 or "12万元" into something else.
-_V1 = """
+# What create_table cannot say, and so stays SQL: a UNIQUE column constraint (a unique index in its
+# place would differ from the databases that exist: another name, origin 'c' not 'u'), a
+# multi-column UNIQUE constraint, a column without a type.
+
+# sqlite-utils: no UNIQUE column constraint (name)
+_V1_SITES = """
 CREATE TABLE sites (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
     region TEXT,
     start_url TEXT
 );
-CREATE TABLE agencies (
-    id INTEGER PRIMARY KEY,
-    site TEXT NOT NULL DEFAULT '',
-    name TEXT NOT NULL,
-    norm TEXT NOT NULL,
-    region TEXT NOT NULL DEFAULT '',
-    kind TEXT NOT NULL DEFAULT 'department'
-);
-CREATE INDEX idx_agencies_site_norm ON agencies(site, norm);
+"""
+# sqlite-utils: no multi-column UNIQUE constraint (site, alias)
+_V1_AGENCY_ALIASES = """
 CREATE TABLE agency_aliases (
     id INTEGER PRIMARY KEY,
     agency_id INTEGER NOT NULL REFERENCES agencies(id),
@@ -40,12 +58,9 @@ CREATE TABLE agency_aliases (
     alias TEXT NOT NULL,
     UNIQUE (site, alias)
 );
-CREATE INDEX idx_agency_aliases_agency ON agency_aliases(agency_id);
-CREATE TABLE blobs (
-    sha256 TEXT PRIMARY KEY,
-    size INTEGER NOT NULL,
-    content BLOB NOT NULL
-);
+"""
+# sqlite-utils: no UNIQUE column constraint (url)
+_V1_DOCUMENTS = """
 CREATE TABLE documents (
     id INTEGER PRIMARY KEY,
     url TEXT NOT NULL UNIQUE,
@@ -58,8 +73,9 @@ CREATE TABLE documents (
     last_seen TEXT NOT NULL,
     latest_version_id INTEGER
 );
-CREATE INDEX idx_documents_report_url ON documents(report_url);
-CREATE INDEX idx_documents_site ON documents(site);
+"""
+# sqlite-utils: no multi-column UNIQUE constraint (document_id, sha256)
+_V1_DOCUMENT_VERSIONS = """
 CREATE TABLE document_versions (
     id INTEGER PRIMARY KEY,
     document_id INTEGER NOT NULL REFERENCES documents(id),
@@ -77,34 +93,9 @@ CREATE TABLE document_versions (
     format TEXT,
     UNIQUE (document_id, sha256)
 );
-CREATE INDEX idx_document_versions_sha256 ON document_versions(sha256);
-CREATE TABLE runs (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    started TEXT NOT NULL,
-    finished TEXT,
-    status TEXT NOT NULL DEFAULT 'running',
-    stats TEXT,
-    config TEXT,
-    error TEXT
-);
-CREATE INDEX idx_runs_kind_started ON runs(kind, started);
-CREATE TABLE fetches (
-    id INTEGER PRIMARY KEY,
-    run_id INTEGER REFERENCES runs(id),
-    url TEXT NOT NULL,
-    site TEXT,
-    fetched_at TEXT NOT NULL,
-    http_status INTEGER,
-    fetch_status TEXT NOT NULL,
-    etag TEXT,
-    last_modified TEXT,
-    sha256 TEXT,
-    version_id INTEGER REFERENCES document_versions(id),
-    error TEXT
-);
-CREATE INDEX idx_fetches_url ON fetches(url, id);
-CREATE INDEX idx_fetches_run ON fetches(run_id);
+"""
+# sqlite-utils: no UNIQUE column constraint (report_url)
+_V1_REPORTS = """
 CREATE TABLE reports (
     id INTEGER PRIMARY KEY,
     report_url TEXT NOT NULL UNIQUE,
@@ -132,10 +123,9 @@ CREATE TABLE reports (
     sections TEXT,
     text TEXT
 );
-CREATE INDEX idx_reports_agency_year ON reports(agency_id, year);
-CREATE INDEX idx_reports_site_year ON reports(site, year);
-CREATE INDEX idx_reports_year ON reports(year);
-CREATE INDEX idx_reports_version ON reports(version_id);
+"""
+# sqlite-utils: no column without a type (value, see above)
+_V1_CELLS = """
 CREATE TABLE cells (
     report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
     table_name TEXT NOT NULL,
@@ -147,15 +137,9 @@ CREATE TABLE cells (
     label TEXT,
     PRIMARY KEY (report_id, table_name, row, "column")
 );
-CREATE INDEX idx_cells_table_row ON cells(table_name, row, "column");
-CREATE TABLE warnings (
-    report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL,
-    code TEXT NOT NULL,
-    message TEXT,
-    cell TEXT,
-    PRIMARY KEY (report_id, seq)
-);
+"""
+# sqlite-utils: no UNIQUE column constraint (fingerprint)
+_V1_FINDINGS = """
 CREATE TABLE findings (
     id INTEGER PRIMARY KEY,
     fingerprint TEXT NOT NULL UNIQUE,
@@ -176,23 +160,9 @@ CREATE TABLE findings (
     resolved_at TEXT,
     alerted INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX idx_findings_report ON findings(report_id);
-CREATE INDEX idx_findings_rule_site ON findings(rule, site);
-CREATE INDEX idx_findings_agency_year ON findings(agency_id, year);
-CREATE INDEX idx_findings_open ON findings(resolved_at, alerted);
-CREATE TABLE events (
-    id INTEGER PRIMARY KEY,
-    kind TEXT NOT NULL,
-    at TEXT NOT NULL,
-    url TEXT,
-    document_id INTEGER REFERENCES documents(id),
-    version_id INTEGER REFERENCES document_versions(id),
-    report_id INTEGER REFERENCES reports(id) ON DELETE SET NULL,
-    run_id INTEGER REFERENCES runs(id),
-    detail TEXT
-);
-CREATE INDEX idx_events_kind_at ON events(kind, at);
-CREATE INDEX idx_events_document ON events(document_id);
+"""
+# sqlite-utils: no UNIQUE column constraint (key)
+_V1_OUTBOX = """
 CREATE TABLE outbox (
     id INTEGER PRIMARY KEY,
     key TEXT NOT NULL UNIQUE,
@@ -210,8 +180,70 @@ CREATE TABLE outbox (
     sent_at TEXT,
     message_id TEXT
 );
-CREATE INDEX idx_outbox_due ON outbox(status, next_attempt_at);
 """
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    _sql(db, _V1_SITES)
+    db.create_table(
+        "agencies",
+        {"id": "INTEGER", "site": "TEXT", "name": "TEXT", "norm": "TEXT", "region": "TEXT", "kind": "TEXT"},
+        pk="id", not_null=["site", "name", "norm", "region", "kind"],
+        defaults={"site": "", "region": "", "kind": "department"})
+    db["agencies"].create_index(["site", "norm"], index_name="idx_agencies_site_norm")
+    _sql(db, _V1_AGENCY_ALIASES)
+    db["agency_aliases"].create_index(["agency_id"], index_name="idx_agency_aliases_agency")
+    db.create_table("blobs", {"sha256": "TEXT", "size": "INTEGER", "content": "BLOB"},
+                    pk="sha256", not_null=["size", "content"])
+    _sql(db, _V1_DOCUMENTS)
+    db["documents"].create_index(["report_url"], index_name="idx_documents_report_url")
+    db["documents"].create_index(["site"], index_name="idx_documents_site")
+    _sql(db, _V1_DOCUMENT_VERSIONS)
+    db["document_versions"].create_index(["sha256"], index_name="idx_document_versions_sha256")
+    db.create_table(
+        "runs",
+        {"id": "INTEGER", "kind": "TEXT", "started": "TEXT", "finished": "TEXT", "status": "TEXT",
+         "stats": "TEXT", "config": "TEXT", "error": "TEXT"},
+        pk="id", not_null=["kind", "started", "status"], defaults={"status": "running"})
+    db["runs"].create_index(["kind", "started"], index_name="idx_runs_kind_started")
+    db.create_table(
+        "fetches",
+        {"id": "INTEGER", "run_id": "INTEGER", "url": "TEXT", "site": "TEXT", "fetched_at": "TEXT",
+         "http_status": "INTEGER", "fetch_status": "TEXT", "etag": "TEXT", "last_modified": "TEXT",
+         "sha256": "TEXT", "version_id": "INTEGER", "error": "TEXT"},
+        pk="id", not_null=["url", "fetched_at", "fetch_status"],
+        foreign_keys=[("run_id", "runs", "id"), ("version_id", "document_versions", "id")])
+    db["fetches"].create_index(["url", "id"], index_name="idx_fetches_url")
+    db["fetches"].create_index(["run_id"], index_name="idx_fetches_run")
+    _sql(db, _V1_REPORTS)
+    db["reports"].create_index(["agency_id", "year"], index_name="idx_reports_agency_year")
+    db["reports"].create_index(["site", "year"], index_name="idx_reports_site_year")
+    db["reports"].create_index(["year"], index_name="idx_reports_year")
+    db["reports"].create_index(["version_id"], index_name="idx_reports_version")
+    _sql(db, _V1_CELLS)
+    db["cells"].create_index(["table_name", "row", "column"], index_name="idx_cells_table_row")
+    db.create_table(
+        "warnings",
+        {"report_id": "INTEGER", "seq": "INTEGER", "code": "TEXT", "message": "TEXT", "cell": "TEXT"},
+        pk=("report_id", "seq"), not_null=["report_id", "seq", "code"],
+        foreign_keys=[ForeignKey("warnings", "report_id", "reports", "id", on_delete="CASCADE")])
+    _sql(db, _V1_FINDINGS)
+    db["findings"].create_index(["report_id"], index_name="idx_findings_report")
+    db["findings"].create_index(["rule", "site"], index_name="idx_findings_rule_site")
+    db["findings"].create_index(["agency_id", "year"], index_name="idx_findings_agency_year")
+    db["findings"].create_index(["resolved_at", "alerted"], index_name="idx_findings_open")
+    db.create_table(
+        "events",
+        {"id": "INTEGER", "kind": "TEXT", "at": "TEXT", "url": "TEXT", "document_id": "INTEGER",
+         "version_id": "INTEGER", "report_id": "INTEGER", "run_id": "INTEGER", "detail": "TEXT"},
+        pk="id", not_null=["kind", "at"],
+        foreign_keys=[("document_id", "documents", "id"), ("version_id", "document_versions", "id"),
+                      ForeignKey("events", "report_id", "reports", "id", on_delete="SET NULL"),
+                      ("run_id", "runs", "id")])
+    db["events"].create_index(["kind", "at"], index_name="idx_events_kind_at")
+    db["events"].create_index(["document_id"], index_name="idx_events_document")
+    _sql(db, _V1_OUTBOX)
+    db["outbox"].create_index(["status", "next_attempt_at"], index_name="idx_outbox_due")
 
 
 def table2_wide_column(row: str, col: str) -> str:
@@ -223,9 +255,7 @@ def table2_wide_column(row: str, col: str) -> str:
 # keys of the vocabulary at the time, one column per Table 二 key, each name from table2_wide_column).
 # A migration is never built from current code: a key added to the vocabulary later needs a NEW
 # migration that recreates the views (tests/storage/test_schema_frozen.py says when).
-_WIDE_VIEWS = (
-    "\n"
-    "CREATE VIEW table2_wide AS\n"
+_TABLE2_WIDE = (
     "SELECT r.id AS report_id, r.agency, r.year, r.template, r.site, r.region, "
     "MAX(CASE WHEN c.row = 'regulations' AND c.\"column\" = 'issued' THEN c.value END) AS regulations_issued, "
     "MAX(CASE WHEN c.row = 'regulations' AND c.\"column\" = 'repealed' THEN c.value END) AS regulations_repealed, "
@@ -260,8 +290,10 @@ _WIDE_VIEWS = (
     "MAX(CASE WHEN c.row = 'procurement' AND c.\"column\" = 'projects' THEN c.value END) AS procurement_projects, "
     "MAX(CASE WHEN c.row = 'procurement' AND c.\"column\" = 'amount' THEN c.value END) AS procurement_amount\n"
     "FROM reports r JOIN cells c ON c.report_id = r.id AND c.table_name = 'table2'\n"
-    "GROUP BY r.id;\n"
-    "CREATE VIEW table3_wide AS\n"
+    "GROUP BY r.id"
+)
+
+_TABLE3_WIDE = (
     "SELECT r.id AS report_id, r.agency, r.year, r.template, r.site, r.region, c.row, "
     "MAX(c.label) AS label, "
     "MAX(CASE WHEN c.\"column\" = 'natural_person' THEN c.value END) AS natural_person, "
@@ -272,8 +304,10 @@ _WIDE_VIEWS = (
     "MAX(CASE WHEN c.\"column\" = 'other_org' THEN c.value END) AS other_org, "
     "MAX(CASE WHEN c.\"column\" = 'total' THEN c.value END) AS total\n"
     "FROM reports r JOIN cells c ON c.report_id = r.id AND c.table_name = 'table3'\n"
-    "GROUP BY r.id, c.row;\n"
-    "CREATE VIEW table4_wide AS\n"
+    "GROUP BY r.id, c.row"
+)
+
+_TABLE4_WIDE = (
     "SELECT r.id AS report_id, r.agency, r.year, r.template, r.site, r.region, c.row AS \"group\", "
     "MAX(c.label) AS label, "
     "MAX(CASE WHEN c.\"column\" = 'upheld' THEN c.value END) AS upheld, "
@@ -282,31 +316,16 @@ _WIDE_VIEWS = (
     "MAX(CASE WHEN c.\"column\" = 'pending' THEN c.value END) AS pending, "
     "MAX(CASE WHEN c.\"column\" = 'total' THEN c.value END) AS total\n"
     "FROM reports r JOIN cells c ON c.report_id = r.id AND c.table_name = 'table4'\n"
-    "GROUP BY r.id, c.row;\n"
+    "GROUP BY r.id, c.row"
 )
 
 
 # -- version 2: labels, wide views, full-text search --------------------------------------------
 # FTS5 with the trigram tokenizer: CJK has no spaces, so unicode61 would index a whole sentence as
 # one token.  Trigrams match any substring of 3+ characters; shorter queries use LIKE (Store.search).
-_V2 = """
-CREATE TABLE labels (
-    template TEXT NOT NULL,
-    table_name TEXT NOT NULL,
-    row TEXT NOT NULL,
-    "column" TEXT NOT NULL,
-    row_label TEXT,
-    column_label TEXT,
-    PRIMARY KEY (template, table_name, row, "column")
-);
-CREATE TABLE report_text (
-    report_id INTEGER PRIMARY KEY REFERENCES reports(id) ON DELETE CASCADE,
-    agency TEXT,
-    year INTEGER,
-    title TEXT,
-    text TEXT,
-    sections TEXT
-);
+# sqlite-utils: enable_fts has no content_rowid option, and makes its own triggers (databases at
+# versions 2 to 11 have this index and these triggers; version 12 moves to enable_fts's)
+_V2_FTS = """
 CREATE VIRTUAL TABLE report_text_fts USING fts5(
     agency, title, text, sections,
     content='report_text', content_rowid='report_id', tokenize='trigram'
@@ -325,26 +344,51 @@ CREATE TRIGGER report_text_au AFTER UPDATE ON report_text BEGIN
     INSERT INTO report_text_fts(rowid, agency, title, text, sections)
     VALUES (new.report_id, new.agency, new.title, new.text, new.sections);
 END;
--- backfill from reports stored at version 1 (their text lived on the reports row)
+"""
+# sqlite-utils: no INSERT ... SELECT (the backfill from reports stored at version 1, whose text
+# lived on the reports row)
+_V2_BACKFILL = """
 INSERT INTO report_text(report_id, agency, year, title, text, sections)
     SELECT id, agency, year, title, text, sections FROM reports;
 """
 
+
+def _v2(db: sqlite_utils.Database) -> None:
+    db.create_table(
+        "labels", {"template": "TEXT", "table_name": "TEXT", "row": "TEXT", "column": "TEXT",
+                   "row_label": "TEXT", "column_label": "TEXT"},
+        pk=("template", "table_name", "row", "column"), not_null=["template", "table_name", "row", "column"])
+    db.create_table(
+        "report_text", {"report_id": "INTEGER", "agency": "TEXT", "year": "INTEGER", "title": "TEXT",
+                        "text": "TEXT", "sections": "TEXT"},
+        pk="report_id",
+        foreign_keys=[ForeignKey("report_text", "report_id", "reports", "id", on_delete="CASCADE")])
+    _sql(db, _V2_FTS)
+    _sql(db, _V2_BACKFILL)
+    db.create_view("table2_wide", _TABLE2_WIDE)
+    db.create_view("table3_wide", _TABLE3_WIDE)
+    db.create_view("table4_wide", _TABLE4_WIDE)
+
+
 # -- version 3: the text moved to report_text (copied by version 2); keep reports rows light -------
+# sqlite-utils: only transform(drop=...), which rebuilds the whole table (and refuses to inside a
+# transaction: cells and report_text cascade from reports); ALTER TABLE DROP COLUMN does not
 _V3 = """
 ALTER TABLE reports DROP COLUMN text;
 ALTER TABLE reports DROP COLUMN sections;
 """
 
 
+def _v3(db: sqlite_utils.Database) -> None:
+    _sql(db, _V3)
+
+
 # -- version 4: smaller cells and index (bench/storage_bench.py: cells and FTS were 3/4 of the file) --
 # cells become WITHOUT ROWID (the primary key is the table: no second copy of every key), the
 # (table,row,column) index goes (no pipeline lookup uses it: reports are read by id), and the FTS
 # index drops `sections`, a second copy of `text`.
-_V4 = """
-DROP VIEW table2_wide;
-DROP VIEW table3_wide;
-DROP VIEW table4_wide;
+# sqlite-utils: no WITHOUT ROWID table, no column without a type, no INSERT ... SELECT
+_V4_CELLS = """
 CREATE TABLE cells_v4 (
     report_id INTEGER NOT NULL REFERENCES reports(id) ON DELETE CASCADE,
     table_name TEXT NOT NULL,
@@ -357,12 +401,15 @@ CREATE TABLE cells_v4 (
     PRIMARY KEY (report_id, table_name, row, "column")
 ) WITHOUT ROWID;
 INSERT INTO cells_v4 SELECT report_id, table_name, row, "column", value, raw, kind, label FROM cells;
-DROP TABLE cells;
-ALTER TABLE cells_v4 RENAME TO cells;
+"""
+# sqlite-utils: no API drops a trigger (disable_fts does not find version 2's content='report_text')
+_V4_DROP_TRIGGERS = """
 DROP TRIGGER report_text_ai;
 DROP TRIGGER report_text_ad;
 DROP TRIGGER report_text_au;
-DROP TABLE report_text_fts;
+"""
+# sqlite-utils: enable_fts has no content_rowid option and makes its own triggers (as version 2)
+_V4_FTS = """
 CREATE VIRTUAL TABLE report_text_fts USING fts5(
     agency, title, text, content='report_text', content_rowid='report_id', tokenize='trigram'
 );
@@ -378,39 +425,53 @@ CREATE TRIGGER report_text_au AFTER UPDATE ON report_text BEGIN
     VALUES ('delete', old.report_id, old.agency, old.title, old.text);
     INSERT INTO report_text_fts(rowid, agency, title, text) VALUES (new.report_id, new.agency, new.title, new.text);
 END;
-INSERT INTO report_text_fts(report_text_fts) VALUES ('rebuild');
 """
+
+
+def _v4(db: sqlite_utils.Database) -> None:
+    db.view("table2_wide").drop()
+    db.view("table3_wide").drop()
+    db.view("table4_wide").drop()
+    _sql(db, _V4_CELLS)
+    db["cells"].drop()
+    db.rename_table("cells_v4", "cells")
+    _sql(db, _V4_DROP_TRIGGERS)
+    db["report_text_fts"].drop()
+    _sql(db, _V4_FTS)
+    db["report_text_fts"].rebuild_fts()
+    db.create_view("table2_wide", _TABLE2_WIDE)
+    db.create_view("table3_wide", _TABLE3_WIDE)
+    db.create_view("table4_wide", _TABLE4_WIDE)
+
 
 # -- version 5: revised_events looks up a version's report_revised event ------------------------------
-_V5 = """
-CREATE INDEX idx_events_version ON events(version_id, kind);
-"""
+def _v5(db: sqlite_utils.Database) -> None:
+    db["events"].create_index(["version_id", "kind"], index_name="idx_events_version")
+
 
 # -- version 6: a narrow list of reports to browse (the reports table has 25 columns) ---------------
-_V6 = """
-CREATE VIEW report_list AS
-SELECT r.id AS report_id, r.agency, r.year, r.region, r.site, r.title, r.status, r.template, r.published,
+_REPORT_LIST = """SELECT r.id AS report_id, r.agency, r.year, r.region, r.site, r.title, r.status, r.template, r.published,
        r.first_seen,
        (SELECT c.value FROM cells c WHERE c.report_id = r.id AND c.table_name = 'table3' AND c.row = 'new'
           AND c."column" = 'total') AS new_requests,
        (SELECT COUNT(*) FROM findings f WHERE f.report_id = r.id AND f.resolved_at IS NULL) AS open_findings,
        r.source_url
-FROM reports r;
-"""
+FROM reports r"""
+
+
+def _v6(db: sqlite_utils.Database) -> None:
+    db.create_view("report_list", _REPORT_LIST)
+
 
 # -- version 7: how sure a cell's reading is (OCR, digits split by arithmetic); NULL = read directly --
-_V7 = """
-ALTER TABLE cells ADD COLUMN confidence REAL;
-"""
+def _v7(db: sqlite_utils.Database) -> None:
+    db["cells"].add_column("confidence", "REAL")
+
 
 # -- version 8: alerts never silently lost: one row per channel, recipients that accepted, dropped,
 # and findings waiting in the outbox (alerted only once sent) ---------------------------------------
-_V8 = """
-ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
-ALTER TABLE outbox ADD COLUMN markdown TEXT;
-ALTER TABLE outbox ADD COLUMN delivered TEXT;
-ALTER TABLE outbox ADD COLUMN dropped_at TEXT;
-ALTER TABLE findings ADD COLUMN alert_queued_at TEXT;
+# sqlite-utils: update() changes rows by primary key only; these are conditional bulk UPDATEs
+_V8_REQUEUE = """
 UPDATE findings SET alerted = 0, alert_queued_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
 WHERE alerted = 1 AND fingerprint IN (
     SELECT j.value FROM outbox o, json_each(o.fingerprints) j WHERE o.status IN ('pending', 'failed', 'dead'));
@@ -418,11 +479,22 @@ UPDATE findings SET alert_queued_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')
 WHERE alerted = 1 AND alert_queued_at IS NULL;
 """
 
+
+def _v8(db: sqlite_utils.Database) -> None:
+    db["outbox"].add_column("channel", "TEXT", not_null_default="email")
+    db["outbox"].add_column("markdown", "TEXT")
+    db["outbox"].add_column("delivered", "TEXT")
+    db["outbox"].add_column("dropped_at", "TEXT")
+    db["findings"].add_column("alert_queued_at", "TEXT")
+    _sql(db, _V8_REQUEUE)
+
+
 # -- version 9: an officer's verdict on a finding (确认 / 误报 / 已整改), with its history -------------
 # One row per decision, never updated: the latest row of a fingerprint is the finding's state.
 # ``basis`` is a digest of what the finding named when it was judged (its cells' printed values,
 # or the report's bytes): when it changes, the verdict no longer applies and the finding reopens.
-_V9 = """
+# sqlite-utils: create_table has no CHECK constraint (state)
+_V9_TRIAGE = """
 CREATE TABLE triage (
     id INTEGER PRIMARY KEY,
     fingerprint TEXT NOT NULL,
@@ -433,74 +505,79 @@ CREATE TABLE triage (
     at TEXT NOT NULL,
     basis TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX idx_triage_fingerprint ON triage(fingerprint, id);
-CREATE VIEW finding_triage AS
-SELECT f.id AS finding_id, f.fingerprint, f.rule, f.severity, f.agency, f.year, f.report_id, f.site,
+"""
+_FINDING_TRIAGE = """SELECT f.id AS finding_id, f.fingerprint, f.rule, f.severity, f.agency, f.year, f.report_id, f.site,
        COALESCE(CASE WHEN t.state = 'reopened' THEN 'open' ELSE t.state END, 'open') AS triage_state,
        t.note AS triage_note, t.actor AS triage_actor, t.at AS triage_at
 FROM findings f
-LEFT JOIN triage t ON t.id = (SELECT MAX(id) FROM triage WHERE fingerprint = f.fingerprint);
-"""
+LEFT JOIN triage t ON t.id = (SELECT MAX(id) FROM triage WHERE fingerprint = f.fingerprint)"""
+
+
+def _v9(db: sqlite_utils.Database) -> None:
+    _sql(db, _V9_TRIAGE)
+    db["triage"].create_index(["fingerprint", "id"], index_name="idx_triage_fingerprint")
+    db.create_view("finding_triage", _FINDING_TRIAGE)
+
 
 # -- version 10: the parse stage apart from the crawl: versions wait `pending`, a job that dies is
 # `parse_failed` with its reason, each parse names the parser version that made it ------------------
-_V10 = """
-ALTER TABLE document_versions ADD COLUMN parser_version TEXT;
-ALTER TABLE document_versions ADD COLUMN parse_failure TEXT;
-ALTER TABLE reports ADD COLUMN parser_version TEXT;
-ALTER TABLE findings ADD COLUMN resolved_reason TEXT;
-ALTER TABLE reports ADD COLUMN checks_due INTEGER NOT NULL DEFAULT 0;
+# sqlite-utils: update() changes rows by primary key only; this is a conditional bulk UPDATE
+_V10_PENDING = """
 UPDATE document_versions SET parse_status = 'pending' WHERE parse_status IS NULL;
-CREATE INDEX idx_document_versions_parse ON document_versions(parse_status, parser_version);
 """
+
+
+def _v10(db: sqlite_utils.Database) -> None:
+    db["document_versions"].add_column("parser_version", "TEXT")
+    db["document_versions"].add_column("parse_failure", "TEXT")
+    db["reports"].add_column("parser_version", "TEXT")
+    db["findings"].add_column("resolved_reason", "TEXT")
+    db["reports"].add_column("checks_due", "INTEGER", not_null_default=0)
+    _sql(db, _V10_PENDING)
+    db["document_versions"].create_index(["parse_status", "parser_version"],
+                                         index_name="idx_document_versions_parse")
+
 
 # -- version 11: the agency's name as printed (evidence) beside the qualified one (identity) --------
-_V11 = """
-ALTER TABLE reports ADD COLUMN agency_printed TEXT;
-"""
+def _v11(db: sqlite_utils.Database) -> None:
+    db["reports"].add_column("agency_printed", "TEXT")
+
 
 # -- version 12: the full-text index as sqlite-utils makes it -------------------------------------
-# The text of ``Table("report_text").enable_fts(["agency", "title", "text"], fts_version="FTS5",
-# tokenize="trigram", create_triggers=True)`` (sqlite-utils 4.2), pasted: sqlite-utils and Datasette
-# then find the index (``detect_fts``: content="report_text"), and the migration never changes with
-# the library.  Same columns, tokenizer and rowids (report_id is report_text's rowid) as version 4's.
-_V12 = """
+# enable_fts(["agency", "title", "text"], tokenize="trigram", create_triggers=True): sqlite-utils and
+# Datasette then find the index (``detect_fts``: content="report_text").  Same columns, tokenizer and
+# rowids (report_id is report_text's rowid) as version 4's.  The test of frozen migrations compares
+# what it makes with the text sqlite-utils 4.2 made when this version shipped.
+# sqlite-utils: no API drops a trigger (disable_fts does not find version 4's content='report_text')
+_V12_DROP_TRIGGERS = """
 DROP TRIGGER report_text_ai;
 DROP TRIGGER report_text_ad;
 DROP TRIGGER report_text_au;
-DROP TABLE report_text_fts;
-CREATE VIRTUAL TABLE "report_text_fts" USING FTS5 (
-    "agency", "title", "text",
-    tokenize='trigram',
-    content="report_text"
-);
-INSERT INTO "report_text_fts" (rowid, "agency", "title", "text")
-    SELECT rowid, "agency", "title", "text" FROM "report_text";
-CREATE TRIGGER "report_text_ai" AFTER INSERT ON "report_text" BEGIN
-  INSERT INTO "report_text_fts" (rowid, "agency", "title", "text") VALUES (new.rowid, new."agency", new."title", new."text");
-END;
-CREATE TRIGGER "report_text_ad" AFTER DELETE ON "report_text" BEGIN
-  INSERT INTO "report_text_fts" ("report_text_fts", rowid, "agency", "title", "text") VALUES('delete', old.rowid, old."agency", old."title", old."text");
-END;
-CREATE TRIGGER "report_text_au" AFTER UPDATE ON "report_text" BEGIN
-  INSERT INTO "report_text_fts" ("report_text_fts", rowid, "agency", "title", "text") VALUES('delete', old.rowid, old."agency", old."title", old."text");
-  INSERT INTO "report_text_fts" (rowid, "agency", "title", "text") VALUES (new.rowid, new."agency", new."title", new."text");
-END;
 """
 
-MIGRATIONS: list[tuple[int, str, str]] = [
-    (1, "documents, reports, cells, findings, runs, outbox", _V1),
-    (2, "labels, wide views, full-text search (trigram)", _V2 + _WIDE_VIEWS),
-    (3, "report text lives in report_text only", _V3),
-    (4, "cells WITHOUT ROWID, FTS without the sections copy", _V4 + _WIDE_VIEWS),
-    (5, "index of events by version", _V5),
-    (6, "report_list view", _V6),
-    (7, "cells.confidence", _V7),
-    (8, "outbox per channel, alerted once sent", _V8),
-    (9, "triage of findings, with history", _V9),
-    (10, "parse stage: pending versions, parse failures, parser versions", _V10),
-    (11, "reports.agency_printed", _V11),
-    (12, "full-text index as sqlite-utils enable_fts makes it", _V12),
+
+def _v12(db: sqlite_utils.Database) -> None:
+    _sql(db, _V12_DROP_TRIGGERS)
+    db["report_text_fts"].drop()
+    db["report_text"].enable_fts(["agency", "title", "text"], fts_version="FTS5", tokenize="trigram",
+                                 create_triggers=True)
+
+
+Migration = Callable[[sqlite_utils.Database], None]
+
+MIGRATIONS: list[tuple[int, str, Migration]] = [
+    (1, "documents, reports, cells, findings, runs, outbox", _v1),
+    (2, "labels, wide views, full-text search (trigram)", _v2),
+    (3, "report text lives in report_text only", _v3),
+    (4, "cells WITHOUT ROWID, FTS without the sections copy", _v4),
+    (5, "index of events by version", _v5),
+    (6, "report_list view", _v6),
+    (7, "cells.confidence", _v7),
+    (8, "outbox per channel, alerted once sent", _v8),
+    (9, "triage of findings, with history", _v9),
+    (10, "parse stage: pending versions, parse failures, parser versions", _v10),
+    (11, "reports.agency_printed", _v11),
+    (12, "full-text index as sqlite-utils enable_fts makes it", _v12),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -531,16 +608,19 @@ def current_version(conn: sqlite3.Connection) -> int:
 def migrate(conn: sqlite3.Connection, *, upto: int | None = None) -> list[int]:
     """Apply the pending migrations (each in its own transaction); returns the versions applied.
 
-    ``conn`` must be in autocommit mode (isolation_level=None) so that BEGIN/COMMIT are ours.
+    ``conn`` must be in autocommit mode (isolation_level=None) so that BEGIN/COMMIT are ours; the
+    migrations' sqlite-utils calls run inside that transaction (sqlite-utils joins an open one).
     """
     target = LATEST if upto is None else upto
     if current_version(conn) >= target:
         return []
+    # no plugins, no recursive triggers (the schema's triggers are written for SQLite's default)
+    db = sqlite_utils.Database(conn, recursive_triggers=False, execute_plugins=False)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
     applied: list[int] = []
-    for version, name, script in MIGRATIONS:
+    for version, name, migration in MIGRATIONS:
         if version > target:
             break
         conn.execute("BEGIN IMMEDIATE")
@@ -549,8 +629,7 @@ def migrate(conn: sqlite3.Connection, *, upto: int | None = None) -> list[int]:
             if current_version(conn) >= version:
                 conn.execute("ROLLBACK")
                 continue
-            for stmt in _split(script):
-                conn.execute(stmt)
+            migration(db)
             conn.execute("INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)",
                          (version, name, datetime.now(timezone.utc).isoformat(timespec="seconds")))
             conn.execute("COMMIT")

@@ -19,9 +19,11 @@ from crawler.cli import get_config
 @click.option("--frontier", "frontier", metavar="redis://HOST:PORT/N", default=None,
               help="Be one crawl node of a crawl shared through this Redis database: requests, duplicate filter "
                    "and per-host delays are shared, items go to `nianbao ingest-worker` (docs/scale.md).")
+@click.option("--processes", "processes", type=click.IntRange(1, 32), default=None,
+              help="Crawl processes, the sites split between them (default: crawl.processes).")
 @click.pass_context
 def crawl(ctx: click.Context, sites: tuple[str, ...], db: str | None, no_progress: bool,
-          explain: tuple[str, ...], frontier: str | None) -> None:
+          explain: tuple[str, ...], frontier: str | None, processes: int | None) -> None:
     """Crawl portals: 年报 columns, report pages and attachments, politely and incrementally."""
     from crawler.crawl import run_crawl
     from storage.db import Store
@@ -40,7 +42,7 @@ def crawl(ctx: click.Context, sites: tuple[str, ...], db: str | None, no_progres
     store = Store(path)  # creates the file's folder
     try:
         summary = run_crawl(config, store, sites=list(sites) or None, progress=not no_progress,
-                            db_path=path)
+                            db_path=path, processes=processes)
     finally:
         store.close()
     click.echo(summary.render())

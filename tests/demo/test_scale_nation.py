@@ -102,18 +102,23 @@ def test_a_revised_report_changes_bytes_not_url():
 
 @pytest.mark.timeout(900)
 def test_national_bench_crawls_every_style_and_the_night(tmp_path):
-    """The bench's own crawl (resolver override, URL policy on) stores every report page and PDF of
+    """The bench's crawl (the production run_crawl split over two processes, the resolver override, the
+    URL policy on, the parse pool beside it as `nianbao run` does) stores every report page and PDF of
     one portal per style, then the incremental night's new and revised ones.  Impolite, so that it
     takes a minute: the politeness is the production settings', measured by the bench itself."""
     out = subprocess.run([sys.executable, "bench/national_bench.py", "--sites", "4", "--impolite", "--nights", "1",
-                          "--concurrency", "64", "--db", str(tmp_path / "n.db")], cwd=ROOT, capture_output=True,
-                         text=True, timeout=900)
+                          "--processes", "2", "--concurrency", "64", "--db", str(tmp_path / "n.db")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    crawls = [s for s in result["stages"] if s["stage"].endswith("crawl")]
+    crawls = [s for s in result["stages"] if "expected" in s]
     assert len(crawls) == 2
     for c in crawls:
         assert c["expected"] > 150 and c["missing"] == 0 and c["skipped"] == 0 and c["errors"] == 0, c
+        # two crawl processes, each with its own portals and its own CPU figure
+        assert c["processes"] == 2 and all(x and x > 0 for x in c["process_cpu_s"]), c
+    parsed = [s for s in result["stages"] if s["stage"].endswith("parse pool (during crawl)")]
+    assert len(parsed) == 2 and parsed[0]["written"] > 100, parsed
     full, night = crawls
     assert full["documents_revised"] == 0
     assert night["documents_new"] > 0 and night["documents_revised"] > 0

@@ -53,7 +53,13 @@ def test_migration_failure_leaves_previous_version(tmp_path, monkeypatch):
     path = tmp_path / "x.db"
     Store(path, migrate_to=1).close()
     broken = list(schema.MIGRATIONS)
-    broken[1] = (2, "broken", schema.MIGRATIONS[1][2] + "\nCREATE TABLE labels (x);\n")
+    v2 = schema.MIGRATIONS[1][2]
+
+    def v2_then_a_clash(db):  # version 2, then a statement that fails: nothing of version 2 may stay
+        v2(db)
+        db.execute("CREATE TABLE labels (x)")
+
+    broken[1] = (2, "broken", v2_then_a_clash)
     monkeypatch.setattr(schema, "MIGRATIONS", broken)
     conn = sqlite3.connect(path, isolation_level=None)
     try:
