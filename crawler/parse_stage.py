@@ -26,6 +26,7 @@ import logging
 import multiprocessing as mp
 import os
 import signal
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -77,9 +78,18 @@ class ParseSettings:
     #: whose documents stay pending and are parsed by the next run.
     batch: int = 32
     batch_seconds: float = 0.25
-    #: niceness of the workers: beside a crawl they take the CPU the crawl leaves (the crawl waits
-    #: on the network and must answer fast; parsing is batch work that catches up after it)
+    #: niceness of the workers
     nice: int = 0
+    #: beside a crawl (``parse_during``) the pool takes only the CPU the crawl leaves: the crawl is
+    #: one process on one core and answers the network; parsing is batch work that catches up.
+    #: At nice 5 a worker sharing the crawl's core still took a quarter of it (weights 1024 : 335;
+    #: the full crawl ran at 0.78x the spider alone); at 19 it takes about 1.5% (1024 : 15).  Once
+    #: the crawl is over the workers are replaced by ones at ``nice``, as each finishes its jobs.
+    crawl_nice: int = 19
+    #: the parent's pool thread beside a crawl (Linux: a thread's own niceness): its writes and pipe
+    #: traffic are about as much CPU as a worker's parsing, and it must still win over the workers,
+    #: or a transaction it holds would keep the crawl's writer waiting
+    writer_nice: int = 10
 
     @classmethod
     def from_config(cls, config) -> "ParseSettings":
@@ -254,6 +264,8 @@ def _wants_previous(report) -> bool:
 
 class _Worker:
     def __init__(self, ctx, db_path: str, limits: dict[str, Any]) -> None:
+        self.nice = limits.get("nice", 0)
+        self.retiring = False  # started beside a crawl that is over: replaced once its jobs are done
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, db_path, limits), daemon=True,
                                 name="nianbao-parse")
@@ -403,7 +415,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
     its workers and takes them as they arrive."""
     limits = {"memory": settings.memory_mb * 2**20, "cpu": settings.cpu_seconds,
               "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20,
-              "nice": settings.nice}
+              "nice": settings.nice if more is None else max(settings.nice, settings.crawl_nice)}
     ctx = mp.get_context("spawn")  # no fork of a process holding SQLite connections and threads
     n = max(1, settings.n_workers() if more is not None else min(settings.n_workers(), len(jobs)))
     by_id = {j["version_id"]: j for j in jobs}
@@ -446,6 +458,11 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                 arrived = None if stopping else more()
                 if arrived is None:
                     more = None  # the crawl is over: what was handed in is all there is
+                    # the rest at the stage's own priority: each worker started beside the crawl
+                    # is replaced once the jobs it holds are written (a worker cannot lower its nice)
+                    limits = {**limits, "nice": settings.nice}
+                    for w in workers:
+                        w.retiring = w.nice != settings.nice
                 else:
                     for j in arrived:
                         by_id[j["version_id"]] = j
@@ -455,11 +472,14 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                     if bar is not None:
                         bar.total = (bar.total or 0) + len(arrived)
                         bar.refresh()
+            for w in [w for w in workers if w.retiring and not w.jobs]:
+                w.stop()
+                workers.remove(w)
             while queue and not stopping and len(workers) < min(n, len(workers) + len(queue)):
                 workers.append(_Worker(ctx, str(store.path), limits))
                 summary.workers = max(summary.workers, len(workers))
             for w in workers:
-                while len(w.jobs) < depth and queue and not stopping and \
+                while not w.retiring and len(w.jobs) < depth and queue and not stopping and \
                         len(outcomes) + sum(len(x.jobs) for x in workers) < window:
                     w.assign(queue.popleft())
             busy = [w for w in workers if w.jobs]
@@ -608,14 +628,48 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
 
     # the crawl's documents arrive one by one: write them a few at a time, so that the crawl's own
     # writes never wait long for SQLite's lock
-    settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1),
-                                   nice=max(settings.nice, 5))
-    summary = run_jobs(store, [], settings, mode="pending", progress=progress, should_stop=should_stop, more=more)
+    settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1))
+    summary = _in_thread(lambda stop: run_jobs(store, [], settings, mode="pending", progress=progress,
+                                               should_stop=stop, more=more),
+                         should_stop or (lambda: False), nice=settings.writer_nice)
     summary.during_crawl = True
     watcher.join(1.0)
     if ended:
         summary.after_crawl_s = max(0.0, time.monotonic() - ended[0])
     return summary
+
+
+def _in_thread(work, should_stop, *, nice: int):
+    """``work(stop)`` in a thread of its own at ``nice`` (Linux gives each thread its own niceness; a
+    thread cannot lower it again, so the caller's thread is left alone), its result or exception
+    returned or raised here.  An interruption here (Ctrl-C) asks the thread to stop and waits for it:
+    the pool stops its workers and the open batch is written or rolled back as in one thread."""
+    box: dict[str, Any] = {}
+    interrupted = threading.Event()
+
+    def run() -> None:
+        if nice and sys.platform.startswith("linux"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            except OSError:  # not permitted: the pool still works, at the caller's priority
+                pass
+        try:
+            box["result"] = work(lambda: interrupted.is_set() or should_stop())
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = e
+
+    thread = threading.Thread(target=run, name="nianbao-parse-pool", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.5)
+    except BaseException:
+        interrupted.set()
+        thread.join()
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 def reparse(store: Store, settings: ParseSettings, *, everything: bool = False, site: str | None = None,
