@@ -84,7 +84,9 @@ class ParseSettings:
     #: one process on one core and answers the network; parsing is batch work that catches up.
     #: At nice 5 a worker sharing the crawl's core still took a quarter of it (weights 1024 : 335;
     #: the full crawl ran at 0.78x the spider alone); at 19 it takes about 1.5% (1024 : 15).  Once
-    #: the crawl is over the workers are replaced by ones at ``nice``, as each finishes its jobs.
+    #: the crawl is over the workers are replaced, as each finishes its jobs, by ones at ``nice``
+    #: added to the pool thread's ``writer_nice`` (a process inherits the niceness of the thread
+    #: that starts it, and no thread can lower its own).
     crawl_nice: int = 19
     #: the parent's pool thread beside a crawl (Linux: a thread's own niceness): its writes and pipe
     #: traffic are about as much CPU as a worker's parsing, and it must still win over the workers,
@@ -136,6 +138,7 @@ class ParseSummary:
     after_crawl_s: float = 0.0  # during_crawl: how long the stage went on once the crawl was over
     second_pass: int = 0  # reports read again with last year's figures stored in this pass
     written_status: dict[int, str] = field(default_factory=dict, repr=False)  # version id -> status written
+    worker_nices: list[int] = field(default_factory=list, repr=False)  # each worker's niceness, in start order
     elapsed_s: float = 0.0
 
     @property
@@ -207,7 +210,7 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
     office.spawn_hook = lambda pgid: conn.send(("child", None, pgid))
     store = Store(db_path, readonly=True)
     _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
-    conn.send(("ready", None, os.getpid()))
+    conn.send(("ready", None, (os.getpid(), os.getpriority(os.PRIO_PROCESS, 0))))
     while True:
         try:
             job = conn.recv()
@@ -368,7 +371,7 @@ def _cost(job: dict[str, Any]) -> int:
 
 
 def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, *, mode: str = "pending",
-             progress: bool = False, should_stop=None, more=None) -> ParseSummary:
+             progress: bool = False, should_stop=None, more=None, crawling=None) -> ParseSummary:
     """Parse ``jobs`` (rows of Store.parse_jobs) in the pool; write each outcome; return the figures.
 
     A report left with cells it could not split (digit runs) whose agency's report of the year
@@ -387,7 +390,7 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
     reparse = mode != "pending"
     try:
         waiting = _pool_pass(store, jobs, settings, summary, reparse=reparse, should_stop=should_stop, bar=bar,
-                             more=more)
+                             more=more, crawling=crawling)
         again = [job for job, report in waiting
                  if previous_figures(store, report.agency, report.year, site=job.get("site"))]
         if again and not should_stop():
@@ -407,15 +410,16 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
 
 def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, summary: ParseSummary, *,
                reparse: bool, should_stop, bar, again: bool = False,
-               more=None) -> list[tuple[dict[str, Any], Any]]:
+               more=None, crawling=None) -> list[tuple[dict[str, Any], Any]]:
     """One pass of the pool over ``jobs``; returns the (job, report) pairs that want last year's figures.
 
     ``more`` (parse during a crawl): a callable returning the versions that became pending since it
     was last called (never the same one twice), or None once no more can come; the pool keeps
-    its workers and takes them as they arrive."""
+    its workers and takes them as they arrive.  ``crawling`` (with ``more``): whether the crawl still
+    runs; while it does the workers run at ``crawl_nice``."""
     limits = {"memory": settings.memory_mb * 2**20, "cpu": settings.cpu_seconds,
               "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20,
-              "nice": settings.nice if more is None else max(settings.nice, settings.crawl_nice)}
+              "nice": settings.nice if crawling is None else max(settings.nice, settings.crawl_nice)}
     ctx = mp.get_context("spawn")  # no fork of a process holding SQLite connections and threads
     n = max(1, settings.n_workers() if more is not None else min(settings.n_workers(), len(jobs)))
     by_id = {j["version_id"]: j for j in jobs}
@@ -458,11 +462,6 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                 arrived = None if stopping else more()
                 if arrived is None:
                     more = None  # the crawl is over: what was handed in is all there is
-                    # the rest at the stage's own priority: each worker started beside the crawl
-                    # is replaced once the jobs it holds are written (a worker cannot lower its nice)
-                    limits = {**limits, "nice": settings.nice}
-                    for w in workers:
-                        w.retiring = w.nice != settings.nice
                 else:
                     for j in arrived:
                         by_id[j["version_id"]] = j
@@ -472,6 +471,13 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                     if bar is not None:
                         bar.total = (bar.total or 0) + len(arrived)
                         bar.refresh()
+            if crawling is not None and not crawling():
+                # the rest at the stage's own priority (see ParseSettings.crawl_nice): each worker
+                # started beside the crawl is replaced once the jobs it holds are written
+                crawling = None
+                limits = {**limits, "nice": settings.nice}
+                for w in workers:
+                    w.retiring = w.nice != settings.nice
             for w in [w for w in workers if w.retiring and not w.jobs]:
                 w.stop()
                 workers.remove(w)
@@ -501,6 +507,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                         break
                     if kind == "ready":
                         w.ready = True
+                        summary.worker_nices.append(payload[1])  # as the worker sees itself
                         continue
                     if kind == "child":
                         if payload is None:
@@ -630,7 +637,7 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
     # writes never wait long for SQLite's lock
     settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1))
     summary = _in_thread(lambda stop: run_jobs(store, [], settings, mode="pending", progress=progress,
-                                               should_stop=stop, more=more),
+                                               should_stop=stop, more=more, crawling=lambda: not ended),
                          should_stop or (lambda: False), nice=settings.writer_nice)
     summary.during_crawl = True
     watcher.join(1.0)
