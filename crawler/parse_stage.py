@@ -25,6 +25,7 @@ import dataclasses
 import logging
 import multiprocessing as mp
 import os
+import queue
 import signal
 import sys
 import threading
@@ -85,8 +86,8 @@ class ParseSettings:
     #: At nice 5 a worker sharing the crawl's core still took a quarter of it (weights 1024 : 335;
     #: the full crawl ran at 0.78x the spider alone); at 19 it takes about 1.5% (1024 : 15).  Once
     #: the crawl is over the workers are replaced, as each finishes its jobs, by ones at ``nice``
-    #: added to the pool thread's ``writer_nice`` (a process inherits the niceness of the thread
-    #: that starts it, and no thread can lower its own).
+    #: (a worker cannot lower its niceness; workers are started by the caller's thread, not the
+    #: pool's niced one, since a process inherits the niceness of the thread that starts it).
     crawl_nice: int = 19
     #: the parent's pool thread beside a crawl (Linux: a thread's own niceness): its writes and pipe
     #: traffic are about as much CPU as a worker's parsing, and it must still win over the workers,
@@ -371,7 +372,7 @@ def _cost(job: dict[str, Any]) -> int:
 
 
 def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, *, mode: str = "pending",
-             progress: bool = False, should_stop=None, more=None, crawling=None) -> ParseSummary:
+             progress: bool = False, should_stop=None, more=None, crawling=None, spawn=None) -> ParseSummary:
     """Parse ``jobs`` (rows of Store.parse_jobs) in the pool; write each outcome; return the figures.
 
     A report left with cells it could not split (digit runs) whose agency's report of the year
@@ -390,7 +391,7 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
     reparse = mode != "pending"
     try:
         waiting = _pool_pass(store, jobs, settings, summary, reparse=reparse, should_stop=should_stop, bar=bar,
-                             more=more, crawling=crawling)
+                             more=more, crawling=crawling, spawn=spawn)
         again = [job for job, report in waiting
                  if previous_figures(store, report.agency, report.year, site=job.get("site"))]
         if again and not should_stop():
@@ -410,7 +411,7 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
 
 def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, summary: ParseSummary, *,
                reparse: bool, should_stop, bar, again: bool = False,
-               more=None, crawling=None) -> list[tuple[dict[str, Any], Any]]:
+               more=None, crawling=None, spawn=None) -> list[tuple[dict[str, Any], Any]]:
     """One pass of the pool over ``jobs``; returns the (job, report) pairs that want last year's figures.
 
     ``more`` (parse during a crawl): a callable returning the versions that became pending since it
@@ -421,6 +422,11 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
               "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20,
               "nice": settings.nice if crawling is None else max(settings.nice, settings.crawl_nice)}
     ctx = mp.get_context("spawn")  # no fork of a process holding SQLite connections and threads
+
+    def start(limits: dict[str, Any]) -> _Worker:
+        if spawn is not None:  # started by the caller's thread: they inherit its niceness, not ours
+            return spawn(lambda: _Worker(ctx, str(store.path), limits))
+        return _Worker(ctx, str(store.path), limits)
     n = max(1, settings.n_workers() if more is not None else min(settings.n_workers(), len(jobs)))
     by_id = {j["version_id"]: j for j in jobs}
     order = [j["version_id"] for j in jobs]  # written in this order: the same database as one sequential pass
@@ -482,7 +488,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                 w.stop()
                 workers.remove(w)
             while queue and not stopping and len(workers) < min(n, len(workers) + len(queue)):
-                workers.append(_Worker(ctx, str(store.path), limits))
+                workers.append(start(limits))
                 summary.workers = max(summary.workers, len(workers))
             for w in workers:
                 while not w.retiring and len(w.jobs) < depth and queue and not stopping and \
@@ -544,7 +550,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                 if not w.proc.is_alive():
                     w.kill()  # its LibreOffice, if any
                     w.conn.close()
-                    workers[i] = _Worker(ctx, str(store.path), limits)  # the pool carries on
+                    workers[i] = start(limits)  # the pool carries on
             flush()
         # a job already running when a stop was asked is written when its turn comes; jobs never
         # handed out stay pending (or outdated) for the next run
@@ -636,8 +642,9 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
     # the crawl's documents arrive one by one: write them a few at a time, so that the crawl's own
     # writes never wait long for SQLite's lock
     settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1))
-    summary = _in_thread(lambda stop: run_jobs(store, [], settings, mode="pending", progress=progress,
-                                               should_stop=stop, more=more, crawling=lambda: not ended),
+    summary = _in_thread(lambda stop, spawn: run_jobs(store, [], settings, mode="pending", progress=progress,
+                                                      should_stop=stop, more=more, crawling=lambda: not ended,
+                                                      spawn=spawn),
                          should_stop or (lambda: False), nice=settings.writer_nice)
     summary.during_crawl = True
     watcher.join(1.0)
@@ -647,12 +654,23 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
 
 
 def _in_thread(work, should_stop, *, nice: int):
-    """``work(stop)`` in a thread of its own at ``nice`` (Linux gives each thread its own niceness; a
-    thread cannot lower it again, so the caller's thread is left alone), its result or exception
-    returned or raised here.  An interruption here (Ctrl-C) asks the thread to stop and waits for it:
-    the pool stops its workers and the open batch is written or rolled back as in one thread."""
+    """``work(stop, spawn)`` in a thread of its own at ``nice`` (Linux gives each thread its own
+    niceness; a thread cannot lower it again, so the caller's thread is left alone), its result or
+    exception returned or raised here.  ``spawn(make)`` runs ``make`` (a worker's start) in the
+    caller's thread, whose niceness the process inherits.  An interruption here (Ctrl-C) asks the
+    thread to stop and waits for it: the pool stops its workers and the open batch is written or
+    rolled back as in one thread."""
     box: dict[str, Any] = {}
     interrupted = threading.Event()
+    requests: queue.Queue = queue.Queue()
+
+    def spawn(make):
+        done: queue.Queue = queue.Queue(maxsize=1)
+        requests.put((make, done))
+        ok, value = done.get()
+        if not ok:
+            raise value
+        return value
 
     def run() -> None:
         if nice and sys.platform.startswith("linux"):
@@ -661,18 +679,29 @@ def _in_thread(work, should_stop, *, nice: int):
             except OSError:  # not permitted: the pool still works, at the caller's priority
                 pass
         try:
-            box["result"] = work(lambda: interrupted.is_set() or should_stop())
+            box["result"] = work(lambda: interrupted.is_set() or should_stop(), spawn)
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = e
 
     thread = threading.Thread(target=run, name="nianbao-parse-pool", daemon=True)
     thread.start()
+    def serve(block: float) -> None:
+        try:
+            make, done = requests.get(timeout=block)
+        except queue.Empty:
+            return
+        try:
+            done.put((True, make()))
+        except BaseException as e:  # noqa: BLE001 - raised in the pool's thread
+            done.put((False, e))
+
     try:
         while thread.is_alive():
-            thread.join(0.5)
+            serve(0.1)
     except BaseException:
         interrupted.set()
-        thread.join()
+        while thread.is_alive():  # it may still start a worker while stopping (a dead one replaced)
+            serve(0.1)
         raise
     if "error" in box:
         raise box["error"]

@@ -1,7 +1,6 @@
 """The parse pool beside a crawl (``parse_during``): it takes each version as the crawl stores it,
-its workers take only the CPU the crawl leaves (nice 19) and are replaced by workers at the pool
-thread's niceness (ParseSettings.writer_nice) once the crawl is over; the caller's thread keeps its
-priority."""
+its workers take only the CPU the crawl leaves (nice 19) and are replaced by workers at the stage's
+own niceness once the crawl is over; the caller's thread keeps its priority."""
 from __future__ import annotations
 
 import os
@@ -51,7 +50,7 @@ def test_parse_during_a_crawl_then_at_the_stages_own_priority(tmp_path):
 
 
 def test_workers_replaced_at_base_nice_once_the_crawl_is_over(tmp_path):
-    """Versions pending when the crawl ends are read by workers at the pool thread's niceness."""
+    """Versions pending when the crawl ends are read by workers at ``ParseSettings.nice``."""
     db = tmp_path / "d.db"
     with Store(db) as store:
         for i in range(120):
@@ -64,5 +63,5 @@ def test_workers_replaced_at_base_nice_once_the_crawl_is_over(tmp_path):
         summary = parse_during(store, ParseSettings(workers=1), lambda: time.monotonic() < ends)
         assert store.parse_status_counts() == {"parsed": 120}
     assert summary.written == 120
-    # the worker started beside the crawl, at 19, then its successor at the pool thread's niceness
-    assert summary.worker_nices == [19, min(19, base + ParseSettings().writer_nice)]
+    # the worker started beside the crawl, at 19, then its successor at the stage's own (0)
+    assert summary.worker_nices == [19, base]
