@@ -142,6 +142,9 @@ class ConditionalRequestMiddleware:
             sent = True
         if sent:
             request.meta["conditional_sent"] = True
+            # what the 304 will put back: the version these validators belong to (no second
+            # look-up of the same row when the answer comes)
+            request.meta["conditional_sha256"] = cache.get("sha256")
             self.crawler.stats.inc_value("nianbao/conditional_requests")
         return None
 
@@ -152,12 +155,24 @@ class ConditionalRequestMiddleware:
         store = store_for(self.crawler)
         body = None
         if request.meta.get("role") == "report" and store is not None:
-            url = (request.meta.get("redirect_urls") or [request.url])[0]
-            body = _stored_bytes(store, url)
+            sha = request.meta.get("conditional_sha256")
+            if sha and not request.meta.get("redirect_urls"):
+                # the validators were those of this version: its bytes are what the server confirms
+                body = _blob(store, sha, request.url)
+            else:  # redirected: the stored copy of the URL first asked for
+                body = _stored_bytes(store, (request.meta.get("redirect_urls") or [request.url])[0])
         if body:
             # the spider still needs the page to see its attachments (they are checked too)
             return response.replace(body=body)
         return response
+
+
+def _blob(store, sha256: str, url: str) -> bytes | None:
+    try:
+        return store.blob(sha256)
+    except Exception as e:  # a missing blob must not stop the crawl
+        logger.warning("cannot read stored bytes of %s: %s", url, e)
+        return None
 
 
 def _stored_bytes(store, url: str) -> bytes | None:

@@ -36,7 +36,7 @@ from monitor.mailer import Mailer, build_message, new_message_id
 
 log = logging.getLogger(__name__)
 
-#: Datasette page of one report (storage/datasette_plugin.py); {id} is the report id.
+#: Datasette page of one report (crawler/serve/datasette_plugin.py); {id} is the report id.
 REPORT_ROUTE = "/-/nianbao/report/{id}"
 #: Datasette row/table of findings without a report (missing): filtered by fingerprint.
 FINDINGS_ROUTE = "/{database}/findings?fingerprint={fingerprint}"

@@ -78,13 +78,28 @@ def _tree(html: str):
         return None
 
 
+#: (text, its visible text) of the last call: the spider asks for the visible text of one page
+#: twice (the hostile verdict, then the page date); an identity test, so it costs nothing.
+_last_visible: tuple[str, str] = ("", "")
+
+
 def visible_text(html: str) -> str:
     """The page's visible text: scripts, styles and tags dropped, whitespace collapsed."""
+    last = _last_visible  # one read: the tuple may be replaced by another thread meanwhile
+    if html is last[0]:
+        return last[1]
     root = _tree(html)
     if root is None:
         return ""
     etree.strip_elements(root, *_INVISIBLE, with_tail=False)
-    return _WS_RE.sub(" ", " ".join(root.itertext())).strip()
+    out = _WS_RE.sub(" ", " ".join(root.itertext())).strip()
+    _remember_visible(html, out)
+    return out
+
+
+def _remember_visible(html: str, visible: str) -> None:
+    global _last_visible
+    _last_visible = (html, visible)
 
 
 @dataclass

@@ -74,7 +74,7 @@ def redirect_target(text: str, url: str) -> tuple[str, str] | None:
         target = m.group("url").strip()
         if target:
             return urljoin(url, target), "meta refresh"
-    if len(text) > 20000:
+    if len(text) > 20000 or "location" not in text:  # (the pattern's literal: a cheap test first)
         return None
     m = _JS_REDIRECT.search(text)
     if not m:

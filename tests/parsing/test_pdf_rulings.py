@@ -179,3 +179,77 @@ def test_page_text_in_one_call_is_the_char_by_char_text(pdfs, monkeypatch):
     assert [(c.ch, c.x0, c.x1, c.top, c.bottom, c.size) for c in bulk] == \
         [(c.ch, c.x0, c.x1, c.top, c.bottom, c.size) for c in one_by_one]
     assert not any(c.ch.isspace() for c in bulk)  # WPS's CR LF and pdfium's generated spaces dropped
+
+
+# -- the array path of the layout reads what the plain path reads ------------------------------------
+
+def _plain_extract(data: bytes, monkeypatch) -> object:
+    """extract() with the page's arrays withheld: every step takes its per-character path."""
+    real = pdf_extract._read_chars
+    with monkeypatch.context() as m:
+        m.setattr(pdf_extract, "_read_chars", lambda page, height: (real(page, height)[0], None))
+        return pdf_extract.extract(data)
+
+
+def _blocks(ex) -> list[str]:
+    return [repr(b) for b in ex.blocks]
+
+
+def _out_of_order_pdf() -> bytes:
+    """A ruled table whose cells are drawn glyph by glyph right to left, some on two lines, a cell
+    whose text overruns its ruling, and prose drawn in pieces out of reading order: what a
+    producer placing glyphs itself writes (none of it reads as one run of the page's text)."""
+    import io
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    from seed_layouts import FONT_FILE
+
+    if "WQY" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("WQY", FONT_FILE, subfontIndex=0))
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=(595, 842))
+    c.setFont("WQY", 10)
+    c.drawString(300, 780, "第二段落的后半")
+    c.drawString(72, 780, "第一段 abc 12")
+    xs, ys = [72, 220, 330, 440], [700, 680, 650, 630]
+    for x in xs:
+        c.line(x, ys[0], x, ys[-1])
+    for y in ys:
+        c.line(xs[0], y, xs[-1], y)
+    cells = [["项目", "本年新收", "上年结转"], ["行政许可 申请", "75", "3 4"], ["其他", "1,234", "超出本格的很长的文字"]]
+    for r, row in enumerate(cells):
+        for k, text in enumerate(row):
+            x0, y = xs[k] + 4, ys[r] - 14
+            lines = [text[:4], text[4:]] if r == 1 and k == 0 else [text]
+            for n, line in enumerate(lines):
+                x = x0
+                placed = []
+                for ch in line:
+                    placed.append((x, ch))
+                    x += pdfmetrics.stringWidth(ch, "WQY", 10) + (6 if ch == " " else 0)
+                for px, ch in reversed(placed):  # right to left
+                    c.drawString(px, y - 11 * n, ch)
+    c.drawString(72, 600, "表格之后的文字")
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_array_path_reads_as_the_plain_path(pdfs, layout, monkeypatch):
+    for stem in STEMS[:2]:
+        data = pdfs[(stem, layout)]
+        fast = pdf_extract.extract(data)
+        assert fast.blocks
+        assert _blocks(fast) == _blocks(_plain_extract(data, monkeypatch))
+
+
+def test_array_path_reads_glyphs_out_of_order_as_the_plain_path(monkeypatch):
+    data = _out_of_order_pdf()
+    fast = pdf_extract.extract(data)
+    tables = [b for b in fast.blocks if hasattr(b, "rows")]
+    assert tables and tables[0].rows[1][1].text == "75"  # the table was read at all
+    assert _blocks(fast) == _blocks(_plain_extract(data, monkeypatch))

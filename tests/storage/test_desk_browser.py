@@ -367,3 +367,27 @@ def test_triage_dismiss_in_the_browser_then_a_changed_cell_reopens_it(browser, t
         page.goto(base + "/?year=2024")
         assert _matrix_rows(page)[agency]["status"] == "errors"
         page.close()
+
+
+def test_the_demos_picture_report_shows_its_table_images(demo_server, browser):
+    """威远镇's 图片版 report (its tables are pictures on the page): its page shows the table images
+    the crawl stored for it, loaded, and its cells carry the OCR's confidence."""
+    base, db, _ = demo_server
+    rows = _sql(db, "select r.id, count(distinct d.id) from reports r join documents d on d.report_url = r.report_url "
+                    "join document_versions v on v.id = d.latest_version_id where v.content_type like 'image/%' "
+                    "group by r.id")
+    assert len(rows) == 1, rows
+    (rid, n_images), = rows
+    page = browser.new_page(viewport={"width": 1366, "height": 1000})
+    page.goto(f"{base}/-/nianbao/report/{rid}")
+    assert "威远镇" in page.locator("h1").inner_text()
+    imgs = page.locator(".nb-ocr-pages img")
+    assert imgs.count() == n_images >= 3
+    for i in range(imgs.count()):
+        imgs.nth(i).scroll_into_view_if_needed()
+    page.wait_for_function("() => [...document.querySelectorAll('.nb-ocr-pages img')].every(i => i.complete)")
+    sizes = imgs.evaluate_all("els => els.map(e => e.naturalWidth)")
+    assert all(w > 0 for w in sizes), sizes
+    assert "OCR 置信度" in page.locator('[data-ref="table3.new.total"]').get_attribute("title")
+    page.screenshot(path=str(ARTIFACTS / "demo_picture_report.png"), full_page=True)
+    page.close()

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from crawler.cli.store import datasette_app
-from storage.datasette_plugin import bar_chart, stacked_chart
+from crawler.serve.datasette_plugin import bar_chart, stacked_chart
 from storage.models import (
     TABLE2_LAYOUT, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS, TABLE4_GROUPS, Cell, CellKind, ParseStatus,
     Report, Source,

@@ -153,7 +153,7 @@ def test_cli_export_reads_back(with_report, tmp_path):
 
 
 def test_parse_warnings_grouped_in_chinese():
-    from storage.datasette_plugin import group_warnings
+    from crawler.serve.datasette_plugin import group_warnings
     # the shapes the parser writes (crawler/parsing/mapping.py), for a 2019 report with a blank 总计 column
     warnings = [{"code": "blank_cell", "cell": f"table3.{row}.{col}",
                  "message": f"table3.{row}.{col} (x / y) is blank"}

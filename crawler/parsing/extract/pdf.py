@@ -29,6 +29,12 @@ How a page is read:
 Without any ruling (a borderless table) the page's lines are written out with tabs at wide gaps
 and handed to the plain-text extractor, which rebuilds tab-separated tables.
 
+Speed: pdfium has no call for many character boxes at once, so each character costs one bare ctypes
+call for its box (and one for its font size where the box changes); everything after that is done on
+numpy arrays of the page's characters where the result is provably the same as the per-character
+path (kept for pages whose boxes are not numbers), e.g. a cell whose characters are one run of the
+page's text on one line is a slice of it.  tests/parsing/test_pdf_rulings.py compares both paths.
+
 Status: encrypted (a user password is needed), failed (truncated/corrupt), needs_ocr (no text
 layer, or text that is mostly unmapped glyphs), empty (no pages).
 """
@@ -38,6 +44,8 @@ import bisect
 import logging
 import operator
 import re
+import threading
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 from storage.models import ParseStatus
@@ -56,15 +64,14 @@ _TOL = 2.0  # points: rulings closer than this are the same line
 _PAGE_NO = re.compile(r"^[\s\-—–－·•]*(?:第\s*)?\d{1,3}\s*(?:页)?(?:\s*/\s*\d+|\s*共\s*\d+\s*页)?[\s\-—–－·•]*$")
 
 
-class _Char:
-    """One character with its box in top-down page coordinates.  A slotted class with the centre
-    computed once: a page has about a thousand of them, read many times over by the layout."""
-    __slots__ = ("ch", "x0", "x1", "top", "bottom", "size", "cx", "cy")
+class _Char(namedtuple("_CharFields", "ch x0 x1 top bottom size cx cy i")):
+    """One character with its box in top-down page coordinates, its centre and its place ``i`` among
+    the page's characters: a named tuple (a page has thousands, built in bulk from pdfium's boxes and
+    read many times over by the layout)."""
+    __slots__ = ()
 
-    def __init__(self, ch: str, x0: float, x1: float, top: float, bottom: float, size: float) -> None:
-        self.ch, self.x0, self.x1, self.top, self.bottom, self.size = ch, x0, x1, top, bottom, size
-        self.cx = (x0 + x1) / 2
-        self.cy = (top + bottom) / 2
+    def __new__(cls, ch: str, x0: float, x1: float, top: float, bottom: float, size: float, i: int = -1) -> "_Char":
+        return tuple.__new__(cls, (ch, x0, x1, top, bottom, size, (x0 + x1) / 2, (top + bottom) / 2, i))
 
     def __repr__(self) -> str:
         return f"_Char({self.ch!r}, {self.x0:.1f}, {self.x1:.1f}, {self.top:.1f}, {self.bottom:.1f}, {self.size:.1f})"
@@ -168,6 +175,12 @@ class _PaintBuffers:
         self.box_refs = tuple(ctypes.byref(v) for v in self.box)
         self.matrix = raw.FS_MATRIX()
         self.x, self.y = ctypes.c_float(), ctypes.c_float()
+        # every out-parameter by reference, which pdfium's functions take with or without ctypes'
+        # argument conversion (``_Bare``)
+        self.f_refs = tuple(ctypes.byref(v) for v in self.f)
+        self.s_refs = tuple(ctypes.byref(v) for v in self.s)
+        self.matrix_ref = ctypes.byref(self.matrix)
+        self.xy_refs = (ctypes.byref(self.x), ctypes.byref(self.y))
 
 
 def path_paint(obj, raw, buf: _PaintBuffers | None = None) -> PathPaint | None:
@@ -182,8 +195,8 @@ def _paint_of(h, raw, b: _PaintBuffers) -> PathPaint | None:
     bounds = (b.box[0].value, b.box[1].value, b.box[2].value, b.box[3].value)
     if not raw.FPDFPath_GetDrawMode(h, b.refs[0], b.refs[1]):
         return None
-    fill = tuple(x.value for x in b.f) if raw.FPDFPageObj_GetFillColor(h, *b.f) else (0, 0, 0, 0)
-    stroke = tuple(x.value for x in b.s) if raw.FPDFPageObj_GetStrokeColor(h, *b.s) else (0, 0, 0, 255)
+    fill = tuple(x.value for x in b.f) if raw.FPDFPageObj_GetFillColor(h, *b.f_refs) else (0, 0, 0, 0)
+    stroke = tuple(x.value for x in b.s) if raw.FPDFPageObj_GetStrokeColor(h, *b.s_refs) else (0, 0, 0, 255)
     width = b.width.value if raw.FPDFPageObj_GetStrokeWidth(h, b.refs[2]) else 1.0
     return PathPaint(bounds=bounds, stroked=bool(b.stroke.value), stroke_width=float(width),  # type: ignore[arg-type]
                      stroke_rgba=stroke, filled=b.fill_mode.value != 0, fill_rgba=fill)  # type: ignore[arg-type]
@@ -206,6 +219,7 @@ def _ruling_test(rulings: RulingPolicy, raw, b: _PaintBuffers):
     fill_mode, stroked = b.fill_mode, b.stroke
     s0, s1, s2, s3 = b.s
     f0, f1, f2, f3 = b.f
+    s_refs, f_refs = b.s_refs, b.f_refs
 
     def visible(r: int, g: int, bl: int, a: int) -> bool:  # RulingPolicy.visible, unpacked
         return a >= min_alpha and (0.299 * r + 0.587 * g + 0.114 * bl) / 255.0 <= max_lum
@@ -219,12 +233,12 @@ def _ruling_test(rulings: RulingPolicy, raw, b: _PaintBuffers):
         if not draw_mode(h, b.refs[0], b.refs[1]):
             return None
         if stroked.value:
-            ok = stroke_color(h, s0, s1, s2, s3)
+            ok = stroke_color(h, *s_refs)
             width = b.width.value if stroke_width(h, b.refs[2]) else 1.0
             if width >= 0 and (visible(s0.value, s1.value, s2.value, s3.value) if ok else visible(0, 0, 0, 255)):
                 return bounds(h)  # RulingPolicy.stroke_counts
         if fill_mode.value != 0:
-            ok = fill_color(h, f0, f1, f2, f3)
+            ok = fill_color(h, *f_refs)
             if visible(f0.value, f1.value, f2.value, f3.value) if ok else visible(0, 0, 0, 0):  # fill_counts
                 box = bounds(h)
                 if box is not None and min(box[2] - box[0], box[3] - box[1]) <= rulings.max_fill_thickness:
@@ -260,13 +274,144 @@ def _page_paths(page, raw, max_depth: int = 4):
 # reading a page
 # --------------------------------------------------------------------------------------------
 
-#: Code points that are no character of the text: NUL, STX, LF, CR, pdfium's "no Unicode" marker.
-_NOT_TEXT = frozenset("\x00\x02\n\r\ufffe")
+#: Code points that are no character of the text: NUL, STX, pdfium's "no Unicode" marker, and every
+#: whitespace character (str.isspace: LF, CR, pdfium's generated spaces...).  Whitespace is all in the BMP.
+_SKIP_CODES = sorted({0, 2, 0xFFFE} | {c for c in range(0x10000) if chr(c).isspace()})
+_SKIP_TABLE = None  # a boolean per BMP code point: whether it is in _SKIP_CODES (made on first use)
+
+
+class _CharBoxes(threading.local):
+    """Scratch space for one page's character boxes: a float array that pdfium writes each box into,
+    and a pointer to every slot, made once and reused page after page (one ``FPDFText_GetLooseCharBox``
+    call per character is unavoidable, but no Python object need be built per call).  Per thread:
+    pdfium may be driven from more than one (it is not re-entrant; each thread its own buffer)."""
+
+    def __init__(self) -> None:
+        self.cap = 0
+        self.buf = None
+        self.ptrs: list = []
+
+    def slots(self, n: int):
+        import ctypes
+
+        if n > self.cap:
+            cap = max(n, 2 * self.cap, 1024)
+            self.buf = (ctypes.c_float * (4 * cap))()
+            base = ctypes.addressof(self.buf)
+            self.ptrs = [ctypes.c_void_p(base + 16 * i) for i in range(cap)]  # FS_RECTF: 4 floats
+            self.cap = cap
+        return self.buf, self.ptrs
+
+
+_BOXES = _CharBoxes()
+_PDFIUM: dict = {}
+
+
+def _pdfium_bare(name: str, restype=None):
+    """pdfium's function ``name`` without ctypes argument conversion (about half the cost of a call
+    through pypdfium2's prototype); callers pass ctypes objects only."""
+    fn = _PDFIUM.get((name, restype))
+    if fn is None:
+        import ctypes
+
+        import pypdfium2.raw as raw
+
+        # the same entry point under a prototype without argument types: ctypes then passes each
+        # ctypes argument as it is
+        fn = ctypes.CFUNCTYPE(restype if restype is not None else ctypes.c_int)(
+            ctypes.cast(getattr(raw, name), ctypes.c_void_p).value)
+        fn.argtypes = None
+        _PDFIUM[name, restype] = fn
+    return fn
+
+
+class _Bare:
+    """``pypdfium2.raw`` with its functions called without ctypes' argument conversion: a page has
+    hundreds of objects and paths, each asked several questions (a call costs about half).  Every
+    argument must then be a ctypes object: handles as pdfium returned them, out-parameters by
+    reference (``byref``), integers as Python ints."""
+
+    def __getattr__(self, name: str):
+        import pypdfium2.raw as raw
+
+        value = getattr(raw, name)
+        if name.startswith("FPDF") and callable(value) and hasattr(value, "restype"):
+            value = _pdfium_bare(name, value.restype)
+        setattr(self, name, value)  # asked once
+        return value
+
+
+_BARE: _Bare | None = None
+
+
+def _bare_raw() -> _Bare:
+    global _BARE
+    if _BARE is None:
+        _BARE = _Bare()
+    return _BARE
 
 
 def _page_chars(page, height: float) -> list[_Char]:
-    import ctypes
+    """The page's characters (whitespace dropped), in pdfium's order."""
+    return _read_chars(page, height)[0]
 
+
+class _PageText:
+    """A page's characters as arrays beside the list, for the layout's per-character work:
+
+    * ``cx``, ``cy``: centres; ``order``/``cys``: the characters by vertical centre (stable), for
+      the characters of a band in O(log n);
+    * ``text``: the characters' text; ``spaces``: the places ``j`` where ``_line_text`` puts a space
+      between character ``j - 1`` and ``j`` when they are neighbours on a line (the gap rule is a
+      function of the pair alone), so a line whose characters come in page order is two slices."""
+
+    def __init__(self, np, text: str, codes, left, right, tops, bottoms, size) -> None:
+        self.cx = (left + right) / 2
+        self.cy = (tops + bottoms) / 2
+        self.x0, self.tops, self.bottoms = left, tops, bottoms
+        # x_breaks[j]: how many times x0 fails to increase from a character to the next up to j
+        self.x_breaks = np.concatenate(([0], np.cumsum(~(left[1:] > left[:-1]))))
+        self.order = np.argsort(self.cy, kind="stable")
+        self.cys = self.cy[self.order]
+        self.text = text
+        gap = left[1:] - right[:-1]
+        pair = np.where(size[1:] > size[:-1], size[1:], size[:-1])
+        cjk = _cjk_mask(np, codes)
+        space = (gap > 0.35 * pair) & ((gap > 1.5 * pair) | ~(cjk[1:] | cjk[:-1]))
+        self.spaces = (np.flatnonzero(space) + 1).tolist()
+        self.n = len(text)
+
+    def band(self, top: float, bottom: float):
+        """Indices of the characters whose centre is within top..bottom, by centre."""
+        return self.order[self.cys.searchsorted(top, "left"):self.cys.searchsorted(bottom, "right")]
+
+    def line_text(self, a: int, m: int) -> str:
+        """``_line_text`` of the characters a .. a + m - 1 in this order."""
+        spaces = self.spaces
+        lo, hi = bisect.bisect_right(spaces, a), bisect.bisect_left(spaces, a + m)
+        if lo == hi:
+            return self.text[a:a + m]
+        out, at = [], a
+        for j in spaces[lo:hi]:
+            out.append(self.text[at:j])
+            at = j
+        out.append(self.text[at:a + m])
+        return " ".join(out)
+
+
+def _cjk_mask(np, codes):
+    """``html._is_cjk`` of every code point."""
+    return (((codes >= 0x2E80) & (codes <= 0x9FFF)) | ((codes >= 0xF900) & (codes <= 0xFAFF))
+            | ((codes >= 0xFF00) & (codes <= 0xFFEF)) | ((codes >= 0x3000) & (codes <= 0x303F))
+            | ((codes >= 0x20000) & (codes <= 0x2FA1F)))
+
+
+def _read_chars(page, height: float) -> tuple[list[_Char], _PageText | None]:
+    """The page's characters, and their arrays (None when there are none, or when a box is not a
+    number: then the layout takes the plain path, whose comparisons NaN cannot upset differently)."""
+    import itertools
+
+    import numpy as np
     import pypdfium2.raw as raw
 
     tp = page.get_textpage()
@@ -279,31 +424,52 @@ def _page_chars(page, height: float) -> list[_Char]:
         if len(text) != n:
             get_u = raw.FPDFText_GetUnicode
             text = "".join(chr(u) if 0 <= u < 0x110000 else "\ufffd" for u in (get_u(h, i) for i in range(n)))
-        out: list[_Char] = []
-        append = out.append
-        rect = raw.FS_RECTF()
-        rect_ref = ctypes.byref(rect)  # made once: ctypes would build it on every call
-        get_box, get_size = raw.FPDFText_GetLooseCharBox, raw.FPDFText_GetFontSize
-        not_text = _NOT_TEXT
-        last_top = last_bot = None
-        size = 10.0
-        for i, ch in enumerate(text):
-            # Generated characters (the spaces and line breaks pdfium inserts, and the CR LF that WPS
-            # writes into the text layer) are all whitespace: we place spaces from the gaps ourselves.
-            if ch in not_text or ch.isspace():
-                continue
-            # The loose box spans the font's ascent..descent and the glyph's advance: every char of a
-            # line shares its top and bottom (quotes and commas too), and gaps are true gaps.
-            get_box(h, i, rect_ref)
-            top, bot = rect.top, rect.bottom
-            if top < bot:
-                top, bot = bot, top
-            if top != last_top or bot != last_bot:
-                # the same ascent..descent box as the char before: the same font at the same size
-                size = get_size(h, i) or (top - bot) or 10.0
-                last_top, last_bot = top, bot
-            append(_Char(ch, rect.left, rect.right, height - top, height - bot, size))
-        return out
+        if not n:
+            return [], None
+        # Generated characters (the spaces and line breaks pdfium inserts, and the CR LF that WPS
+        # writes into the text layer) are all whitespace: we place spaces from the gaps ourselves.
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        global _SKIP_TABLE
+        if _SKIP_TABLE is None:
+            table = np.zeros(0x10000, dtype=bool)
+            table[_SKIP_CODES] = True
+            _SKIP_TABLE = table
+        keep = np.flatnonzero(~_SKIP_TABLE[np.minimum(codes, 0xFFFF)]).tolist()  # U+FFFF is no whitespace
+        k = len(keep)
+        if not k:
+            return [], None
+        # The loose box spans the glyph's advance (gaps are true gaps) and about the font's height;
+        # with pdfium 159 its top and bottom still vary from glyph to glyph within a line.
+        buf, ptrs = _BOXES.slots(k)
+        ok = list(map(_pdfium_bare("FPDFText_GetLooseCharBox"), itertools.repeat(h, k), keep, ptrs))
+        box = np.frombuffer(buf, dtype=np.float32, count=4 * k).astype(np.float64).reshape(k, 4)
+        if 0 in ok:  # pdfium refused a box: the char keeps the box before it (as one rect reused did)
+            for j in range(k):
+                if not ok[j]:
+                    box[j] = box[j - 1] if j else 0.0
+        left, top, right, bot = box[:, 0], box[:, 1], box[:, 2], box[:, 3]
+        flip = top < bot
+        top, bot = np.where(flip, bot, top), np.where(flip, top, bot)
+        # the font size is asked only where the ascent..descent box changes (the same box as the
+        # char before: the same font at the same size)
+        change = np.ones(k, dtype=bool)
+        change[1:] = (top[1:] != top[:-1]) | (bot[1:] != bot[:-1])
+        starts = np.flatnonzero(change)
+        import ctypes
+
+        at = np.asarray(keep)[starts].tolist()
+        got = map(_pdfium_bare("FPDFText_GetFontSize", ctypes.c_double), itertools.repeat(h, len(at)), at)
+        sizes = [g or (t - b) or 10.0 for g, t, b in zip(got, top[starts].tolist(), bot[starts].tolist())]
+        size = np.asarray(sizes, dtype=np.float64)[np.cumsum(change) - 1]
+        tops, bottoms = height - top, height - bot
+        chs = "".join([text[i] for i in keep])
+        pt = _PageText(np, chs, codes[keep], left, right, tops, bottoms, size)
+        chars = list(map(tuple.__new__, itertools.repeat(_Char, k), zip(
+            chs, left.tolist(), right.tolist(), tops.tolist(), bottoms.tolist(), size.tolist(),
+            pt.cx.tolist(), pt.cy.tolist(), range(k))))
+        if np.isnan(pt.cx).any() or np.isnan(pt.cy).any():
+            pt = None
+        return chars, pt
     finally:
         tp.close()
 
@@ -314,10 +480,11 @@ def _path_lines(h, raw, buf: _PaintBuffers) -> list[tuple[float, float, float, f
     Some producers draw a whole grid as one path (many ``m l`` or ``re`` subpaths, one paint):
     its bounds are the table box, so the pieces must be read one by one."""
     m = buf.matrix
-    if not raw.FPDFPageObj_GetMatrix(h, m):
+    if not raw.FPDFPageObj_GetMatrix(h, buf.matrix_ref):
         return []
     a, b, c, d, e, f = m.a, m.b, m.c, m.d, m.e, m.f
     x, y = buf.x, buf.y
+    xy_refs = buf.xy_refs
     out: list[tuple[float, float, float, float]] = []
     start = prev = None
     get_seg, get_pt, get_kind, get_close = (raw.FPDFPath_GetPathSegment, raw.FPDFPathSegment_GetPoint,
@@ -325,7 +492,7 @@ def _path_lines(h, raw, buf: _PaintBuffers) -> list[tuple[float, float, float, f
     moveto, lineto = raw.FPDF_SEGMENT_MOVETO, raw.FPDF_SEGMENT_LINETO
     for i in range(raw.FPDFPath_CountSegments(h)):
         seg = get_seg(h, i)
-        if not seg or not get_pt(seg, x, y):
+        if not seg or not get_pt(seg, *xy_refs):
             continue
         pt = (a * x.value + c * y.value + e, b * x.value + d * y.value + f)
         kind = get_kind(seg)
@@ -344,7 +511,7 @@ def _path_lines(h, raw, buf: _PaintBuffers) -> list[tuple[float, float, float, f
 def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS
                    ) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
     """(horizontal [(y, x0, x1)], vertical [(x, y0, y1)]) in top-down coordinates: the rulings."""
-    import pypdfium2.raw as raw
+    raw = _bare_raw()
 
     hs: list[tuple[float, float, float]] = []
     vs: list[tuple[float, float, float]] = []
@@ -432,12 +599,21 @@ def _table_regions(hs, vs) -> list[tuple[list, list]]:
     return [g for g in groups.values() if len(g[0]) >= 2 and len(g[1]) >= 2]
 
 
-_BY_X = operator.attrgetter("x0")
-_BY_CY_X = operator.attrgetter("cy", "x0")
+_BY_X = operator.itemgetter(1)  # _Char.x0
+_BY_CY_X = operator.itemgetter(7, 1)  # _Char.cy, _Char.x0
+_X1, _TOP, _BOTTOM, _SIZE = (operator.itemgetter(k) for k in (2, 3, 4, 5))
 
 
-def _line_text(chars: list[_Char]) -> str:
+_I = operator.itemgetter(8)
+
+
+def _line_text(chars: list[_Char], pt: _PageText | None = None) -> str:
     chars = sorted(chars, key=_BY_X)
+    if pt is not None and chars:
+        a, m = chars[0].i, len(chars)
+        # in page order, as nearly every line is: the page's text with its precomputed spaces
+        if chars[-1].i == a + m - 1 and (m < 3 or list(map(_I, chars)) == list(range(a, a + m))):
+            return pt.line_text(a, m)
     out: list[str] = []
     prev: _Char | None = None
     for c in chars:
@@ -486,8 +662,10 @@ class _ByHeight:
 
 
 def _build_table(hs, vs, chars: list[_Char], page_no: int,
-                 taken: set[int] = frozenset(),  # type: ignore[assignment]
-                 by_height: _ByHeight | None = None) -> tuple[_PTable, set[int]]:
+                 taken=frozenset(),
+                 by_height: "_ByHeight | _PageText | None" = None) -> tuple[_PTable, object]:
+    """The table of one ruled region, and the characters it took (a set of indices; an index array
+    when ``by_height`` is the page's arrays, and then ``taken`` is a boolean mask)."""
     xs = _cluster([x for x, _, _ in vs], _TOL * 1.5)
     ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
     # A row split by a page break has no ruling on its open side; the column rulings still run
@@ -500,18 +678,6 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
     if open_bottom:
         ys.append(v_bottom)
     nr, nc = len(ys) - 1, len(xs) - 1
-
-    # the rulings along each grid line, looked up once (not every ruling for every cell edge)
-    v_at = [[(y0, y1) for vx, y0, y1 in vs if abs(vx - x) <= _TOL * 1.5] for x in xs]
-    h_at = [[(x0, x1) for hy, x0, x1 in hs if abs(hy - y) <= _TOL * 1.5] for y in ys]
-
-    def has_v(k: int, i: int) -> bool:
-        a, b = ys[i] + _TOL * 2, ys[i + 1] - _TOL * 2
-        return any(y0 <= a and y1 >= b for y0, y1 in v_at[k])
-
-    def has_h(k: int, j: int) -> bool:
-        a, b = xs[j] + _TOL * 2, xs[j + 1] - _TOL * 2
-        return any(x0 <= a and x1 >= b for x0, x1 in h_at[k])
 
     # Merged cells: union-find over the cells, numbered row by row; a region's root is its
     # smallest number, i.e. its top-left cell (the origin its spanned copies point to).
@@ -528,31 +694,90 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)
 
-    for i in range(nr):
-        for j in range(nc):
-            if j + 1 < nc and not has_v(j + 1, i):
-                union(i * nc + j, i * nc + j + 1)
-            if i + 1 < nr and not has_h(i + 1, j):
-                union(i * nc + j, (i + 1) * nc + j)
-    roots = [find(a) for a in range(nr * nc)]
+    # Two neighbouring cells are one where no ruling along the grid line between them spans their
+    # common edge (a ruling spans it when it runs from within 2*_TOL of one end to the other); all
+    # edges of a grid line at once.  Only the regions matter, not the order of the unions.
+    import numpy as np
+
+    ya, xa = np.asarray(ys), np.asarray(xs)
+    vx, vy0, vy1 = (np.asarray(v, dtype=np.float64) for v in zip(*vs))
+    hy, hx0, hx1 = (np.asarray(v, dtype=np.float64) for v in zip(*hs))
+    row_a, row_b = ya[:-1] + _TOL * 2, ya[1:] - _TOL * 2
+    col_a, col_b = xa[:-1] + _TOL * 2, xa[1:] - _TOL * 2
+    # ruled_v[k - 1, i]: a vertical ruling on grid line k (between columns k - 1 and k) spans row i
+    on_v = np.abs(vx[:, None] - xa[None, 1:nc]) <= _TOL * 1.5
+    spans_v = (vy0[:, None] <= row_a) & (vy1[:, None] >= row_b)
+    ruled_v = (on_v.T.astype(np.int32) @ spans_v.astype(np.int32)) > 0
+    on_h = np.abs(hy[:, None] - ya[None, 1:nr]) <= _TOL * 1.5
+    spans_h = (hx0[:, None] <= col_a) & (hx1[:, None] >= col_b)
+    ruled_h = (on_h.T.astype(np.int32) @ spans_h.astype(np.int32)) > 0
+    merged = False
+    for k, i in np.argwhere(~ruled_v).tolist():
+        union(i * nc + k, i * nc + k + 1)
+        merged = True
+    for k, j in np.argwhere(~ruled_h).tolist():
+        union(k * nc + j, (k + 1) * nc + j)
+        merged = True
+    roots = [find(a) for a in range(nr * nc)] if merged else list(range(nr * nc))
     members: dict[int, list[_Char]] = {}
-    used: set[int] = set()
     x_lo, x_hi, y_lo, y_hi = xs[0], xs[-1], ys[0], ys[-1]
-    # a page with many ruled regions (a frame per paragraph) must not scan every character for each
-    candidates = by_height.band(y_lo, y_hi) if by_height is not None else range(len(chars))
-    bisect_right = bisect.bisect_right
-    for idx in candidates:
-        c = chars[idx]
-        cx, cy = c.cx, c.cy
-        if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi) or idx in taken:
-            continue
-        i = min(max(bisect_right(ys, cy) - 1, 0), nr - 1)
-        j = min(max(bisect_right(xs, cx) - 1, 0), nc - 1)
-        members.setdefault(roots[i * nc + j], []).append(c)
-        used.add(idx)
-    texts: dict[int, str] = {}
+    if isinstance(by_height, _PageText):
+        # the same, on the arrays: each character of the band to its cell, in the band's order
+        import numpy as np
+
+        pt = by_height
+        cand = pt.band(y_lo, y_hi)
+        cx, cy = pt.cx[cand], pt.cy[cand]
+        ok = (x_lo <= cx) & (cx <= x_hi) & (y_lo <= cy) & (cy <= y_hi)
+        if isinstance(taken, np.ndarray):
+            ok &= ~taken[cand]
+        sel = cand[ok]
+        used = sel
+        texts: dict[int, str] = {}
+        if len(sel):
+            i = np.clip(np.asarray(ys).searchsorted(cy[ok], "right") - 1, 0, nr - 1)
+            j = np.clip(np.asarray(xs).searchsorted(cx[ok], "right") - 1, 0, nc - 1)
+            root_of = np.asarray(roots)[i * nc + j]
+            by_root = np.argsort(root_of, kind="stable")
+            grouped, members_idx = root_of[by_root], sel[by_root]
+            # A cell whose characters are one run of the page's, on one line and left to right reads
+            # as one slice of the page's text, without per-character work.  One line: every centre
+            # lies below every top and above every bottom, so each character falls within the line
+            # _lines_of has grown so far; left to right: x0 strictly increasing in page order, so
+            # _line_text's sort gives the page's order.
+            starts = np.flatnonzero(np.concatenate(([True], grouped[1:] != grouped[:-1])))
+            ends = np.append(starts[1:], len(grouped))
+            lo, hi = np.minimum.reduceat(members_idx, starts), np.maximum.reduceat(members_idx, starts)
+            cys = pt.cy[members_idx]
+            simple = ((hi - lo == ends - starts - 1)
+                      & (pt.x_breaks[hi] == pt.x_breaks[lo])
+                      & (np.minimum.reduceat(cys, starts) >= np.maximum.reduceat(pt.tops[members_idx], starts))
+                      & (np.maximum.reduceat(cys, starts) <= np.minimum.reduceat(pt.bottoms[members_idx], starts)))
+            lo_list = lo.tolist()
+            g_list, m_list = grouped.tolist(), members_idx.tolist()
+            for a, e, plain, first in zip(starts.tolist(), ends.tolist(), simple.tolist(), lo_list):
+                if plain:
+                    texts[g_list[a]] = norm_ws(pt.line_text(first, e - a))
+                else:
+                    members[g_list[a]] = [chars[x] for x in m_list[a:e]]
+    else:
+        pt = None
+        used = set()
+        # a page with many ruled regions (a frame per paragraph) must not scan every character for each
+        candidates = by_height.band(y_lo, y_hi) if by_height is not None else range(len(chars))
+        bisect_right = bisect.bisect_right
+        for idx in candidates:
+            c = chars[idx]
+            cx, cy = c.cx, c.cy
+            if not (x_lo <= cx <= x_hi and y_lo <= cy <= y_hi) or idx in taken:
+                continue
+            i = min(max(bisect_right(ys, cy) - 1, 0), nr - 1)
+            j = min(max(bisect_right(xs, cx) - 1, 0), nc - 1)
+            members.setdefault(roots[i * nc + j], []).append(c)
+            used.add(idx)
+        texts = {}
     for root, cs in members.items():
-        texts[root] = join_lines([_line_text(line) for line in _lines_of(cs)])
+        texts[root] = join_lines([_line_text(line, pt) for line in _lines_of(cs)])
     grid: list[list[GridCell]] = []
     for i in range(nr):
         row: list[GridCell] = []
@@ -627,13 +852,18 @@ def _names_a_table(grid: list[list[GridCell]]) -> bool:
     return any(not c.spanned and _is_table_label(c.text) for row in grid for c in row)
 
 
-def _one_column_labels(hs, xs: list[float], chars: list[_Char], by_height: "_ByHeight", taken: set[int]) -> bool:
+def _one_column_labels(hs, xs: list[float], chars: list[_Char], by_height: "_ByHeight | _PageText", taken) -> bool:
     """Whether a one-column region holds a table label, without building its grid (a page of
     framed or underlined prose has one such region per paragraph or per page)."""
     ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
     x0, x1 = xs[0], xs[-1]
     for top, bottom in zip(ys, ys[1:]):
-        band = [chars[i] for i in by_height.band(top, bottom) if i not in taken and x0 <= chars[i].cx <= x1]
+        if isinstance(by_height, _PageText):
+            idx = by_height.band(top, bottom)
+            cx = by_height.cx[idx]
+            band = [chars[i] for i in idx[(~taken[idx]) & (x0 <= cx) & (cx <= x1)].tolist()]
+        else:
+            band = [chars[i] for i in by_height.band(top, bottom) if i not in taken and x0 <= chars[i].cx <= x1]
         if band and len(band) <= 2 * _MAX_LABEL_CELL:
             if _is_table_label("".join(c.ch for c in sorted(band, key=lambda c: (round(c.top), c.x0)))):
                 return True
@@ -650,15 +880,21 @@ def is_table(grid: list[list[GridCell]]) -> bool:
 
 def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
     width, height = page.get_size()
-    chars = _page_chars(page, height)
+    chars, pt = _read_chars(page, height)
     hs, vs = _page_segments(page, height, rulings)
     if len(hs) * len(vs) > MAX_RULING_PAIRS:
         # A drawing (map, chart, scanned vector art), not a table grid: read the text only.
         log.info("page %d: %d x %d line segments, too many for a table; text only", page_no, len(hs), len(vs))
         hs, vs = [], []
     tables: list[_PTable] = []
-    used: set[int] = set()
-    by_height = _ByHeight(chars) if hs and vs else None
+    if pt is not None:
+        import numpy as np
+
+        used = np.zeros(len(chars), dtype=bool)  # the characters tables took
+        by_height: _ByHeight | _PageText | None = pt
+    else:
+        used = set()
+        by_height = _ByHeight(chars) if hs and vs else None
     for ghs, gvs in _table_regions(hs, vs):
         xs = _cluster([x for x, _, _ in gvs], _TOL * 1.5)
         if len(xs) <= 2 and not _one_column_labels(ghs, xs, chars, by_height, used):  # type: ignore[arg-type]
@@ -667,18 +903,23 @@ def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
         if not is_table(t.grid):
             continue  # a frame, a boxed note, underlined lines: their text is read as paragraphs
         tables.append(t)
-        used |= u
-    rest = [c for i, c in enumerate(chars) if i not in used]
+        if pt is not None:
+            used[u] = True
+        else:
+            used |= u
+    if pt is not None:
+        rest = [chars[i] for i in np.flatnonzero(~used).tolist()] if tables else chars
+    else:
+        rest = [c for i, c in enumerate(chars) if i not in used]
     lines: list[_Line] = []
     for lc in _lines_of(rest):
-        text = norm_ws(_line_text(lc))
+        text = norm_ws(_line_text(lc, pt))
         if not text:
             continue
-        top = min(c.top for c in lc)
-        if _PAGE_NO.match(text) and (max(c.bottom for c in lc) > height * 0.9 or top < height * 0.08):
+        top = min(map(_TOP, lc))
+        if _PAGE_NO.match(text) and (max(map(_BOTTOM, lc)) > height * 0.9 or top < height * 0.08):
             continue  # page number
-        lines.append(_Line(text, min(c.x0 for c in lc), max(c.x1 for c in lc), top,
-                           max(c.size for c in lc), lc))
+        lines.append(_Line(text, min(map(_BY_X, lc)), max(map(_X1, lc)), top, max(map(_SIZE, lc)), lc))
     return chars, tables, lines, height
 
 

@@ -11,6 +11,11 @@ Routes
   highlighted (the suspect cell stronger), the findings beside them, the source link, and the
   agency's history as charts.
 
+Its SQL is storage's (``storage.report_page``, ``storage.desk``), its templates and stylesheet are
+storage's Datasette files; it sits here, on the serve side, because the pages also show what
+monitor makes of the rows (statuses, categories, advice), and storage must not import monitor.
+An OCR-read report shows the images its cells were read from (``crawler.serve.page_images``).
+
 Charts are SVG drawn here on the server: no JavaScript library, no CDN (the reading room may have
 no internet).  The plugin only reads (Datasette opens the database with mode=ro), except the
 triage form, which writes one row through Datasette's write connection.
@@ -29,10 +34,13 @@ from datasette import hookimpl
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
+import storage
+from crawler.serve import page_images
 from monitor import triage as triage_mod
 from monitor.checks.categories import SEVERITY_LABELS, category
 from monitor.compliance import advice, cell_label, cells_summary, evidence
 from storage import desk
+from storage import report_page as reads
 from storage.metadata import REPORT_PAGE
 from storage.models import (
     SCALAR, SEVERITIES, TABLE2_LAYOUT, TABLE3_APPLICANT_COLUMNS, TABLE3_COLUMNS, TABLE3_ROWS, TABLE4_COLUMNS,
@@ -40,7 +48,9 @@ from storage.models import (
 )
 from vocabulary import template as V
 
-_STATIC = Path(__file__).parent / "static"
+#: storage's Datasette files (templates, stylesheet): the pages are the data's, the plugin only fills them.
+_FILES = Path(storage.__file__).parent
+_STATIC = _FILES / "static"
 _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 #: The printed headings of the report page's tables, from the vocabulary (the template prints no label of its own).
 PAGE_LABELS: dict[str, Any] = {
@@ -139,21 +149,6 @@ def _fmt(v: Any) -> str:
 
 # -- data -----------------------------------------------------------------------------------------
 
-async def _rows(db, sql: str, params: list[Any] | tuple = ()) -> list[dict[str, Any]]:
-    result = await db.execute(sql, list(params))
-    return [dict(r) for r in result.rows]
-
-
-async def _labels(db, template: str) -> dict[tuple[str, str, str], tuple[str, str]]:
-    t = template if template in ("2021", "2019") else "2021"
-    try:
-        rows = await _rows(db, 'select table_name, row, "column", row_label, column_label from labels '
-                               "where template = ?", [t])
-    except Exception:  # a database from before the labels table: keys are shown instead
-        rows = []
-    return {(r["table_name"], r["row"], r["column"]): (r["row_label"], r["column_label"]) for r in rows}
-
-
 class _CellView:
     """One cell as shown: value (or raw text for non-numeric kinds), classes and tooltip."""
 
@@ -198,20 +193,12 @@ class _CellView:
 
 
 async def report_context(db, report_id: int) -> dict[str, Any] | None:
-    reports = await _rows(db, "select r.*, a.name as agency_name, a.kind as agency_kind from reports r "
-                              "left join agencies a on a.id = r.agency_id where r.id = ?", [report_id])
-    if not reports:
+    data = await db.execute_fn(lambda conn: reads.report(conn, report_id))
+    if data is None:
         return None
-    report = reports[0]
+    report, cells, labels, findings = data["report"], data["cells"], data["labels"], data["findings"]
+    triage_log, corrected = data["triage"], data["corrected"]
     template = report["template"] or "unknown"
-    cells = {(c["table_name"], c["row"], c["column"]): c for c in await _rows(
-        db, 'select table_name, row, "column", value, raw, kind, label, confidence from cells where report_id = ?',
-        [report_id])}
-    labels = await _labels(db, template)
-    findings = await _rows(db, "select * from findings where report_id = ? order by resolved_at is not null, "
-                               "case severity when 'error' then 0 when 'warning' then 1 else 2 end, rule, id",
-                           [report_id])
-    triage_log = await db.execute_fn(lambda conn: desk.triage_for_report(conn, report_id))
     flags: dict[str, list[dict]] = defaultdict(list)
     suspects: set[str] = set()
     for f in findings:
@@ -233,9 +220,6 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
     def view(table: str, row: str, col: str) -> _CellView:
         ref = f"{table}.{row}.{col}"
         return _ocr_marks(_CellView(ref, cells.get((table, row, col)), flags, suspects, label(ref)), corrected)
-
-    corrected = {w["cell"]: w["message"] for w in await _rows(
-        db, "select cell, message from warnings where report_id = ? and code = 'ocr_corrected'", [report_id])}
 
     for f in findings:
         f["suspect_label"] = label(f["suspect"]) if f["suspect"] else None
@@ -278,31 +262,17 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
     t4_col_labels = [col_label("table4", "review", c) for c in TABLE4_COLUMNS]
     t4_group_labels = {g: row_label("table4", g, "total") for g in TABLE4_GROUPS}
 
-    warnings = await _rows(db, "select code, message, cell from warnings where report_id = ? order by seq",
-                           [report_id])
+    warnings = data["warnings"]
     warning_groups = group_warnings(warnings, labels)
-    text_rows = await _rows(db, "select sections from report_text where report_id = ?", [report_id])
-    sections = json.loads(text_rows[0]["sections"]) if text_rows and text_rows[0]["sections"] else {}
-    documents = await _rows(db, "select d.id, d.url, v.id as version_id, v.sha256, v.size, v.content_type, "
-                                "v.parse_status, v.first_seen from documents d join document_versions v "
-                                "on v.document_id = d.id where d.report_url = ? or d.url = ? order by v.id",
-                            [report["report_url"], report["report_url"]])
-
+    sections = data["sections"]
+    documents = data["documents"]
+    siblings = data["siblings"]
     charts = []
-    siblings = []
+    if data["history"]:
+        charts.append(bar_chart([(str(h["year"]), h["v"]) for h in data["history"]], title="历年新收政府信息公开申请数"))
     if report["agency_id"] is not None:
-        siblings = await _rows(db, "select id, year from reports where agency_id = ? order by year, id",
-                               [report["agency_id"]])
-        history = await _rows(db, "select r.year, (select value from cells c where c.report_id = r.id and "
-                                  "c.table_name = 'table3' and c.row = 'new' and c.\"column\" = 'total') as v "
-                                  "from reports r where r.agency_id = ? and r.year is not null order by r.year",
-                              [report["agency_id"]])
-        if history:
-            charts.append(bar_chart([(str(h["year"]), h["v"]) for h in history], title="历年新收政府信息公开申请数"))
-        per_rule = await _rows(db, "select year, rule, count(*) as n from findings where agency_id = ? and "
-                                   "resolved_at is null and year is not null group by year, rule", [report["agency_id"]])
         counts: dict[str, dict[str, int]] = defaultdict(dict)
-        for r in per_rule:
+        for r in data["rules_per_year"]:
             counts[str(r["year"])][category(r["rule"])] = counts[str(r["year"])].get(category(r["rule"]), 0) + r["n"]
         charts.append(stacked_chart(dict(counts), title="历年各规则问题数（仍存在）"))
     return {
@@ -321,12 +291,6 @@ async def report_context(db, report_id: int) -> dict[str, Any] | None:
 
 # -- OCR-read reports: page images beside the tables, uncertain and corrected cells marked -------------
 
-#: Page images shown per report (a scan of 60 pages is not browsed here).
-MAX_PAGE_IMAGES = 12
-#: An image larger than this is not decoded for display (the parser's own limit is the same).
-_MAX_PAGE_PIXELS = 40_000_000
-
-
 def _ocr_marks(view: "_CellView", corrected: dict[str, str]) -> "_CellView":
     conf = view.cell.get("confidence") if view.cell else None
     if conf is None:
@@ -344,99 +308,44 @@ def _ocr_marks(view: "_CellView", corrected: dict[str, str]) -> "_CellView":
 
 
 async def _ocr_pages(db, documents: list[dict]) -> list[dict]:
-    """The page images of the report's scanned documents (a PDF's pages, image attachments)."""
+    """The images the report's cells were read from: a scanned PDF's pages, image attachments (a
+    图片版 page's table pictures), the pictures a DOCX body draws; latest versions, in the order
+    the documents were first stored, at most MAX_PAGE_IMAGES."""
     out: list[dict] = []
     for d in documents:
-        rows = await _rows(db, "select content from blobs where sha256 = ?", [d["sha256"]])
-        data = rows[0]["content"] if rows else None
+        if not d.get("latest") or len(out) >= page_images.MAX_PAGE_IMAGES:
+            continue
+        data = await db.execute_fn(lambda conn, sha=d["sha256"]: reads.blob(conn, sha))
         if not data:
             continue
-        n = _page_count(data)
-        for i in range(min(n, MAX_PAGE_IMAGES - len(out))):
-            out.append({"src": f"/-/nianbao/page/{d['sha256']}/{i + 1}.png", "url": d["url"], "page": i + 1})
+        kind = page_images.kind(data)
+        for i in range(min(page_images.page_count(data), page_images.MAX_PAGE_IMAGES - len(out))):
+            out.append({"src": f"/-/nianbao/page/{d['sha256']}/{i + 1}.png", "url": d["url"], "page": i + 1,
+                        "kind": kind})
     return out
-
-
-def _page_count(data: bytes) -> int:
-    if data[:1024].find(b"%PDF-") >= 0:
-        import pypdfium2 as pdfium
-
-        try:
-            doc = pdfium.PdfDocument(data)
-        except Exception:
-            return 0
-        try:
-            return len(doc)
-        finally:
-            doc.close()
-    if data[:8] == b"\x89PNG\r\n\x1a\n" or data[:3] == b"\xff\xd8\xff" or data[:4] in (b"II*\x00", b"MM\x00*"):
-        return 1
-    return 0
-
-
-def _page_png(data: bytes, page: int, width: int = 1100) -> bytes | None:
-    """Page ``page`` (1-based) of a stored PDF or image, as a PNG about ``width`` pixels wide."""
-    import io
-
-    from PIL import Image
-
-    if data[:1024].find(b"%PDF-") >= 0:
-        import pypdfium2 as pdfium
-
-        doc = pdfium.PdfDocument(data)
-        try:
-            if not 1 <= page <= len(doc):
-                return None
-            p = doc[page - 1]
-            img = p.render(scale=width / p.get_width(), grayscale=True).to_pil()
-            p.close()
-        finally:
-            doc.close()
-    else:
-        if page != 1:
-            return None
-        try:
-            img = Image.open(io.BytesIO(data))
-            if img.width * img.height > _MAX_PAGE_PIXELS:  # the parser refused it too; never decode it here
-                return None
-            img.load()
-        except Exception:
-            return None
-        if img.width > width:
-            img = img.resize((width, int(img.height * width / img.width)))
-    buf = io.BytesIO()
-    img.convert("L").save(buf, "PNG")
-    return buf.getvalue()
 
 
 async def page_image(datasette, request):
     db = datasette.get_database()
     sha, page = request.url_vars["sha256"], int(request.url_vars["page"])
-    rows = await _rows(db, "select content from blobs where sha256 = ?", [sha])
-    png = _page_png(rows[0]["content"], page) if rows and rows[0]["content"] else None
+    data = await db.execute_fn(lambda conn: reads.blob(conn, sha))
+    png = page_images.page_png(data, page) if data else None
     if png is None:
         return Response.text("no such page", status=404)
     return Response(png, content_type="image/png", headers={"Cache-Control": "max-age=86400"})
 
 
 async def overview_context(db) -> dict[str, Any]:
-    per_rule = await _rows(db, "select year, rule, count(*) as n from findings where resolved_at is null "
-                               "and year is not null group by year, rule")
+    data = await db.execute_fn(reads.overview)
     counts: dict[str, dict[str, int]] = defaultdict(dict)
-    for r in per_rule:
+    for r in data["rules_per_year"]:
         counts[str(r["year"])][category(r["rule"])] = counts[str(r["year"])].get(category(r["rule"]), 0) + r["n"]
-    per_year = await _rows(db, "select year, count(*) as n from reports where year is not null group by year "
-                               "order by year")
-    totals = (await _rows(db, "select (select count(*) from reports) as reports, (select count(*) from findings "
-                              "where resolved_at is null) as open_findings, (select count(*) from agencies) as "
-                              "agencies, (select count(*) from documents) as documents"))[0]
-    recent = await _rows(db, "select f.rule, f.severity, f.agency, f.year, f.message, f.report_id, f.first_seen "
-                             "from findings f where f.resolved_at is null order by f.first_seen desc, f.id desc limit 20")
+    recent = data["recent"]
     for r in recent:
         r["category"], r["severity_label"] = category(r["rule"]), SEVERITY_LABELS.get(r["severity"], r["severity"])
-    return {"charts": [bar_chart([(str(r["year"]), r["n"]) for r in per_year], title="各年度收录报告数"),
+    return {"charts": [bar_chart([(str(r["year"]), r["n"]) for r in data["reports_per_year"]], title="各年度收录报告数"),
                        stacked_chart(dict(counts), title="各年度各规则问题数（仍存在）", width=620)],
-            "totals": totals, "recent": recent}
+            "totals": data["totals"], "recent": recent}
 
 
 # -- parse warnings, said once per kind ------------------------------------------------------------
@@ -635,7 +544,7 @@ def prepare_connection(conn):
 def prepare_jinja2_environment(env):
     """Our templates, found whether Datasette was started by `nianbao serve` or by hand."""
     from jinja2 import ChoiceLoader, FileSystemLoader
-    env.loader = ChoiceLoader([env.loader, FileSystemLoader(str(Path(__file__).parent / "templates"))])
+    env.loader = ChoiceLoader([env.loader, FileSystemLoader(str(_FILES / "templates"))])
 
 
 @hookimpl
