@@ -16,7 +16,10 @@ the same run; and the re-parse of the whole demo database, timed.
 The machine this was written on has 2 cores shared with other work: each figure is printed with the
 load average and the CPU the pool actually got (CPU seconds of parent + workers / wall seconds);
 the ratio is taken on the medians of the alternating runs (and the best pair is printed too).
-Usage: ``python bench/parse_pool_bench.py [--db data/demo/nianbao.db] [--workers 2] [--repeat 3]``.
+5. ``--portal N`` (only that): CPU milliseconds per report of the stage's worker and parent on N
+   of the crawl bench's report pages, against ``parse_bytes`` alone (what issue 11's full crawl has
+   to fit into the CPU the crawl leaves).
+Usage: ``python bench/parse_pool_bench.py [--db data/demo/nianbao.db] [--workers 2] [--repeat 3] [--portal N]``.
 """
 from __future__ import annotations
 
@@ -125,6 +128,61 @@ def _pending(files: list[Path], workers: int, tag: str, tmp: Path) -> float:
     return wall
 
 
+def _portal_cpu(n: int, repeat: int, tmp: Path) -> None:
+    """CPU milliseconds per report of the parse stage on the crawl bench's report pages
+    (``crawler.demo.portal.build_portal``: a TRS page of ~63 KB holding one of the five seeds' reports
+    as a Word-paste HTML fragment): the worker's (its parsing, the pipes, its start counted in) and the
+    parent's (receiving, writing each report: what competes with a crawl beside it), against
+    ``parse_bytes`` alone in this process, alternating round by round."""
+    from crawler.demo.portal import build_portal
+    from crawler.ingest import ingest_document
+    from crawler.parse_stage import ParseSettings, parse_pending
+    from crawler.parsing import parse_bytes
+    from storage.db import Store
+    from storage.models import Document
+
+    portal, base = build_portal(pages=20000), "http://127.0.0.1:9"
+    docs = []
+    for i in range(n):
+        y, k = 2015 + i % 10, i // 10
+        path = portal._report_path(k, y)
+        docs.append(Document(url=base + path, content=portal.respond("GET", path, {}, b"", base).body,
+                             content_type="text/html; charset=utf-8", site="scale",
+                             link_title=f"{portal.unit(k)}{y}年政府信息公开工作年度报告",
+                             listing_date=f"{y + 1}-01-{k % 28 + 1:02d}"))
+    src = tmp / "portal.db"
+    with Store(src) as store:
+        store.upsert_site("scale", region=portal.site_configs(base)[0]["region"])
+        for d in docs:
+            ingest_document(store, d)
+
+    def usage(who) -> float:
+        r = resource.getrusage(who)
+        return r.ru_utime + r.ru_stime
+
+    alone, parent, worker = [], [], []
+    for i in range(repeat):
+        t = time.process_time()
+        for d in docs:
+            parse_bytes(d.content, url=d.url, content_type=d.content_type, hints={"link_title": d.link_title})
+        alone.append((time.process_time() - t) / n)
+        copy = tmp / f"portal-{i}.db"
+        shutil.copy(src, copy)
+        with Store(copy) as store:
+            s, c = usage(resource.RUSAGE_SELF), usage(resource.RUSAGE_CHILDREN)
+            summary = parse_pending(store, ParseSettings(workers=1))
+            parent.append((usage(resource.RUSAGE_SELF) - s) / summary.written)
+            worker.append((usage(resource.RUSAGE_CHILDREN) - c) / summary.written)
+        copy.unlink()
+
+    def ms(xs: list[float]) -> str:
+        return f"{1000 * statistics.median(xs):.1f} ms (rounds " + ", ".join(f"{1000 * x:.1f}" for x in xs) + ")"
+
+    print(f"  crawl bench report pages ({n}, one worker, {repeat} alternating rounds; CPU time): "
+          f"parse_bytes alone {ms(alone)}; parse stage: worker {ms(worker)}, parent {ms(parent)} per report; "
+          f"load average {os.getloadavg()[0]:.1f}")
+
+
 def main() -> None:
     from crawler.parse_stage import cores
 
@@ -134,6 +192,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="alternating rounds (1 worker, then the pool)")
     ap.add_argument("--copies", type=int, default=6, help="each demo document this many times for the scaling runs")
     ap.add_argument("--corpus", type=int, default=0, help="also N pending text reports (0: skip)")
+    ap.add_argument("--portal", type=int, default=0, metavar="N",
+                    help="only: CPU per report of the stage on N of the crawl bench's report pages")
     args = ap.parse_args()
     workers = args.workers or cores()
     print(f"parse pool bench: {cores()} cores available to this process, load average "
@@ -141,6 +201,9 @@ def main() -> None:
           f"both sides; see 'cores obtained')")
     with tempfile.TemporaryDirectory(prefix="nianbao-pool-bench-") as tmp:
         tmp = Path(tmp)
+        if args.portal:
+            _portal_cpu(args.portal, args.repeat, tmp)
+            return
         if args.db:
             db = Path(args.db)
         else:

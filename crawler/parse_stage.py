@@ -25,7 +25,9 @@ import dataclasses
 import logging
 import multiprocessing as mp
 import os
+import queue
 import signal
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -77,9 +79,20 @@ class ParseSettings:
     #: whose documents stay pending and are parsed by the next run.
     batch: int = 32
     batch_seconds: float = 0.25
-    #: niceness of the workers: beside a crawl they take the CPU the crawl leaves (the crawl waits
-    #: on the network and must answer fast; parsing is batch work that catches up after it)
+    #: niceness of the workers
     nice: int = 0
+    #: beside a crawl (``parse_during``) the pool takes only the CPU the crawl leaves: the crawl is
+    #: one process on one core and answers the network; parsing is batch work that catches up.
+    #: At nice 5 a worker sharing the crawl's core still took a quarter of it (weights 1024 : 335;
+    #: the full crawl ran at 0.78x the spider alone); at 19 it takes about 1.5% (1024 : 15).  Once
+    #: the crawl is over the workers are replaced, as each finishes its jobs, by ones at ``nice``
+    #: (a worker cannot lower its niceness; workers are started by the caller's thread, not the
+    #: pool's niced one, since a process inherits the niceness of the thread that starts it).
+    crawl_nice: int = 19
+    #: the parent's pool thread beside a crawl (Linux: a thread's own niceness): its writes and pipe
+    #: traffic are about as much CPU as a worker's parsing, and it must still win over the workers,
+    #: or a transaction it holds would keep the crawl's writer waiting
+    writer_nice: int = 10
 
     @classmethod
     def from_config(cls, config) -> "ParseSettings":
@@ -126,6 +139,7 @@ class ParseSummary:
     after_crawl_s: float = 0.0  # during_crawl: how long the stage went on once the crawl was over
     second_pass: int = 0  # reports read again with last year's figures stored in this pass
     written_status: dict[int, str] = field(default_factory=dict, repr=False)  # version id -> status written
+    worker_nices: list[int] = field(default_factory=list, repr=False)  # each worker's niceness, in start order
     elapsed_s: float = 0.0
 
     @property
@@ -197,7 +211,7 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
     office.spawn_hook = lambda pgid: conn.send(("child", None, pgid))
     store = Store(db_path, readonly=True)
     _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
-    conn.send(("ready", None, os.getpid()))
+    conn.send(("ready", None, (os.getpid(), os.getpriority(os.PRIO_PROCESS, 0))))
     while True:
         try:
             job = conn.recv()
@@ -257,6 +271,8 @@ def _wants_previous(report) -> bool:
 
 class _Worker:
     def __init__(self, ctx, db_path: str, limits: dict[str, Any]) -> None:
+        self.nice = limits.get("nice", 0)
+        self.retiring = False  # started beside a crawl that is over: replaced once its jobs are done
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_worker_main, args=(child, db_path, limits), daemon=True,
                                 name="nianbao-parse")
@@ -359,7 +375,7 @@ def _cost(job: dict[str, Any]) -> int:
 
 
 def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, *, mode: str = "pending",
-             progress: bool = False, should_stop=None, more=None) -> ParseSummary:
+             progress: bool = False, should_stop=None, more=None, crawling=None, spawn=None) -> ParseSummary:
     """Parse ``jobs`` (rows of Store.parse_jobs) in the pool; write each outcome; return the figures.
 
     A report left with cells it could not split (digit runs) whose agency's report of the year
@@ -378,7 +394,7 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
     reparse = mode != "pending"
     try:
         waiting = _pool_pass(store, jobs, settings, summary, reparse=reparse, should_stop=should_stop, bar=bar,
-                             more=more)
+                             more=more, crawling=crawling, spawn=spawn)
         again = [job for job, report in waiting
                  if previous_figures(store, report.agency, report.year, site=job.get("site"))]
         if again and not should_stop():
@@ -398,16 +414,22 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
 
 def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, summary: ParseSummary, *,
                reparse: bool, should_stop, bar, again: bool = False,
-               more=None) -> list[tuple[dict[str, Any], Any]]:
+               more=None, crawling=None, spawn=None) -> list[tuple[dict[str, Any], Any]]:
     """One pass of the pool over ``jobs``; returns the (job, report) pairs that want last year's figures.
 
     ``more`` (parse during a crawl): a callable returning the versions that became pending since it
     was last called (never the same one twice), or None once no more can come; the pool keeps
-    its workers and takes them as they arrive."""
+    its workers and takes them as they arrive.  ``crawling`` (with ``more``): whether the crawl still
+    runs; while it does the workers run at ``crawl_nice``."""
     limits = {"memory": settings.memory_mb * 2**20, "cpu": settings.cpu_seconds,
               "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20,
-              "nice": settings.nice}
+              "nice": settings.nice if crawling is None else max(settings.nice, settings.crawl_nice)}
     ctx = mp.get_context("spawn")  # no fork of a process holding SQLite connections and threads
+
+    def start(limits: dict[str, Any]) -> _Worker:
+        if spawn is not None:  # started by the caller's thread: they inherit its niceness, not ours
+            return spawn(lambda: _Worker(ctx, str(store.path), limits))
+        return _Worker(ctx, str(store.path), limits)
     n = max(1, settings.n_workers() if more is not None else min(settings.n_workers(), len(jobs)))
     by_id = {j["version_id"]: j for j in jobs}
     order = [j["version_id"] for j in jobs]  # written in this order: the same database as one sequential pass
@@ -458,11 +480,21 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                     if bar is not None:
                         bar.total = (bar.total or 0) + len(arrived)
                         bar.refresh()
+            if crawling is not None and not crawling():
+                # the rest at the stage's own priority (see ParseSettings.crawl_nice): each worker
+                # started beside the crawl is replaced once the jobs it holds are written
+                crawling = None
+                limits = {**limits, "nice": settings.nice}
+                for w in workers:
+                    w.retiring = w.nice != settings.nice
+            for w in [w for w in workers if w.retiring and not w.jobs]:
+                w.stop()
+                workers.remove(w)
             while queue and not stopping and len(workers) < min(n, len(workers) + len(queue)):
-                workers.append(_Worker(ctx, str(store.path), limits))
+                workers.append(start(limits))
                 summary.workers = max(summary.workers, len(workers))
             for w in workers:
-                while len(w.jobs) < depth and queue and not stopping and \
+                while not w.retiring and len(w.jobs) < depth and queue and not stopping and \
                         len(outcomes) + sum(len(x.jobs) for x in workers) < window:
                     w.assign(queue.popleft())
             busy = [w for w in workers if w.jobs]
@@ -484,6 +516,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                         break
                     if kind == "ready":
                         w.ready = True
+                        summary.worker_nices.append(payload[1])  # as the worker sees itself
                         continue
                     if kind == "child":
                         if payload is None:
@@ -520,7 +553,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                 if not w.proc.is_alive():
                     w.kill()  # its LibreOffice, if any
                     w.conn.close()
-                    workers[i] = _Worker(ctx, str(store.path), limits)  # the pool carries on
+                    workers[i] = start(limits)  # the pool carries on
             flush()
         # a job already running when a stop was asked is written when its turn comes; jobs never
         # handed out stay pending (or outdated) for the next run
@@ -611,14 +644,71 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
 
     # the crawl's documents arrive one by one: write them a few at a time, so that the crawl's own
     # writes never wait long for SQLite's lock
-    settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1),
-                                   nice=max(settings.nice, 5))
-    summary = run_jobs(store, [], settings, mode="pending", progress=progress, should_stop=should_stop, more=more)
+    settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1))
+    summary = _in_thread(lambda stop, spawn: run_jobs(store, [], settings, mode="pending", progress=progress,
+                                                      should_stop=stop, more=more, crawling=lambda: not ended,
+                                                      spawn=spawn),
+                         should_stop or (lambda: False), nice=settings.writer_nice)
     summary.during_crawl = True
     watcher.join(1.0)
     if ended:
         summary.after_crawl_s = max(0.0, time.monotonic() - ended[0])
     return summary
+
+
+def _in_thread(work, should_stop, *, nice: int):
+    """``work(stop, spawn)`` in a thread of its own at ``nice`` (Linux gives each thread its own
+    niceness; a thread cannot lower it again, so the caller's thread is left alone), its result or
+    exception returned or raised here.  ``spawn(make)`` runs ``make`` (a worker's start) in the
+    caller's thread, whose niceness the process inherits.  An interruption here (Ctrl-C) asks the
+    thread to stop and waits for it: the pool stops its workers and the open batch is written or
+    rolled back as in one thread."""
+    box: dict[str, Any] = {}
+    interrupted = threading.Event()
+    requests: queue.Queue = queue.Queue()
+
+    def spawn(make):
+        done: queue.Queue = queue.Queue(maxsize=1)
+        requests.put((make, done))
+        ok, value = done.get()
+        if not ok:
+            raise value
+        return value
+
+    def run() -> None:
+        if nice and sys.platform.startswith("linux"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+            except OSError:  # not permitted: the pool still works, at the caller's priority
+                pass
+        try:
+            box["result"] = work(lambda: interrupted.is_set() or should_stop(), spawn)
+        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = e
+
+    thread = threading.Thread(target=run, name="nianbao-parse-pool", daemon=True)
+    thread.start()
+    def serve(block: float) -> None:
+        try:
+            make, done = requests.get(timeout=block)
+        except queue.Empty:
+            return
+        try:
+            done.put((True, make()))
+        except BaseException as e:  # noqa: BLE001 - raised in the pool's thread
+            done.put((False, e))
+
+    try:
+        while thread.is_alive():
+            serve(0.1)
+    except BaseException:
+        interrupted.set()
+        while thread.is_alive():  # it may still start a worker while stopping (a dead one replaced)
+            serve(0.1)
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
 
 
 def reparse(store: Store, settings: ParseSettings, *, everything: bool = False, site: str | None = None,

@@ -1,0 +1,67 @@
+"""The parse pool beside a crawl (``parse_during``): it takes each version as the crawl stores it,
+its workers take only the CPU the crawl leaves (nice 19) and are replaced by workers at the stage's
+own niceness once the crawl is over; the caller's thread keeps its priority."""
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+from crawler.ingest import ingest_document
+from crawler.parse_stage import ParseSettings, parse_during
+from storage.db import Store
+from storage.models import Document
+
+from storage_helpers import seed_path
+
+SEEDS = ("000", "001", "002", "003", "004")
+
+
+def test_parse_during_a_crawl_then_at_the_stages_own_priority(tmp_path):
+    db = tmp_path / "d.db"
+    Store(db).close()
+    crawling = threading.Event()
+    crawling.set()
+
+    def crawl() -> None:  # a crawl storing a document now and then, with its own connection
+        with Store(db) as store:
+            for i in range(10):
+                seed = SEEDS[i % len(SEEDS)]
+                data = seed_path(seed).read_bytes() + f"\n（第{i}份）".encode()
+                ingest_document(store, Document(url=f"http://127.0.0.1:9/nb/{i}.txt", content=data,
+                                                content_type="text/plain", site="dx"))
+                time.sleep(0.15)
+        crawling.clear()
+
+    me = threading.get_native_id()
+    before = os.getpriority(os.PRIO_PROCESS, me)
+    thread = threading.Thread(target=crawl)
+    thread.start()
+    with Store(db) as store:
+        summary = parse_during(store, ParseSettings(workers=2), crawling.is_set)
+    thread.join()
+    assert os.getpriority(os.PRIO_PROCESS, me) == before  # the caller's thread is not reniced
+    assert summary.during_crawl and summary.written == 10
+    with Store(db) as store:
+        assert store.parse_status_counts() == {"parsed": 10}
+        assert store.counts()["reports"] == 10
+    # beside the crawl at nice 19 (or what the machine already imposed, if more)
+    assert summary.worker_nices and summary.worker_nices[0] == 19
+
+
+def test_workers_replaced_at_base_nice_once_the_crawl_is_over(tmp_path):
+    """Versions pending when the crawl ends are read by workers at ``ParseSettings.nice``."""
+    db = tmp_path / "d.db"
+    with Store(db) as store:
+        for i in range(120):
+            data = seed_path(SEEDS[i % len(SEEDS)]).read_bytes() + f"\n（第{i}份）".encode()
+            ingest_document(store, Document(url=f"http://127.0.0.1:9/nb/{i}.txt", content=data,
+                                            content_type="text/plain", site="dx"))
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    ends = time.monotonic() + 0.5  # the crawl ends about when the first worker has started
+    with Store(db) as store:
+        summary = parse_during(store, ParseSettings(workers=1), lambda: time.monotonic() < ends)
+        assert store.parse_status_counts() == {"parsed": 120}
+    assert summary.written == 120
+    # the worker started beside the crawl, at 19, then its successor at the stage's own (0)
+    assert summary.worker_nices == [19, base]
