@@ -1,5 +1,6 @@
 """`nianbao serve` started for a test: on a free 127.0.0.1 port, waited for until it answers, stopped
-on exit (SIGTERM, then kill).  Shared by the desk, public-mode and browser tests of the served pages."""
+on exit (SIGTERM, then kill); and Debian's Chromium launched for the browser tests of the served pages.
+Shared by the desk, public-mode and browser tests of the served pages."""
 from __future__ import annotations
 
 import os
@@ -17,6 +18,23 @@ from storage_helpers import free_port
 NIANBAO = os.path.join(os.path.dirname(sys.executable), "nianbao")
 #: How long `nianbao serve` may take to answer its first request.
 START_SECONDS = 30
+#: Debian's Chromium (the Makefile installs it); the browser tests skip when it is missing.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+@contextmanager
+def chromium():
+    """A headless Chromium through Playwright, closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @contextmanager

@@ -18,13 +18,11 @@ from pathlib import Path
 import pytest
 
 import serve_helpers
+from serve_helpers import CHROMIUM, chromium
 from storage_helpers import SEEDS
 
 NIANBAO = os.path.join(os.path.dirname(sys.executable), "nianbao")
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 DEMO_TODAY = "2025-06-01"
 PASSWORD = "kai-ban-2025"
 
@@ -70,11 +68,8 @@ def demo_server(demo):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _sql(db: Path, sql: str, params=()):

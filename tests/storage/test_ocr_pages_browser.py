@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 import serve_helpers
+from serve_helpers import CHROMIUM, chromium
 from crawler.ingest import ingest_document
 from crawler.parse_stage import ParseSettings, parse_pending
 from monitor.checks.runner import check_reports
@@ -30,10 +31,7 @@ if str(OCR_TESTS) not in sys.path:
     sys.path.insert(0, str(OCR_TESTS))
 import corpus  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 DOCX_STEM = "001_d039ec262de9d514"
 PICTURE_STEM = "004_df5f9a23d5b9d417"
 BASE = "https://www.example.gov.cn/zfxxgk/nb/2024/"
@@ -94,12 +92,8 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _shown_images(page) -> list[dict]:

@@ -9,12 +9,10 @@ import pytest
 from storage.db import Store
 
 import serve_helpers
+from serve_helpers import CHROMIUM, chromium
 from storage_helpers import SEEDS, expected, stage
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parents[1] / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync"]
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed")
 
@@ -32,12 +30,8 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page_factory():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as browser:
         yield lambda: browser.new_page(viewport={"width": 1400, "height": 1000})
-        browser.close()
 
 
 def test_report_page_of_seed_001(served, page_factory):
