@@ -136,6 +136,10 @@ def _record(method: str, path: str, headers, status: int, arrived: float):
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a slow reply must not keep the process alive
     allow_reuse_address = True
+    # The stdlib's listen backlog is 5: the scale mode's thousands of portals open their first
+    # connections at once, and a full backlog drops SYNs (the crawler then reads "User timeout caused
+    # connection failure" for pages the server never saw).  The kernel caps it at net.core.somaxconn.
+    request_queue_size = 4096
 
 
 class DemoServer:
