@@ -510,7 +510,7 @@ def _tree(nation: Nation, site: ScaleSite, base: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from crawler.demo.server import DemoServer
+    from crawler.demo.asgi import listening_socket, serve
 
     ap = argparse.ArgumentParser(prog="python -m crawler.demo.scale", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sites", type=int, default=3000)
@@ -521,15 +521,14 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     nation = Nation(args.sites, args.night)
     nation.warm()
-    server = DemoServer(nation, args.host, args.port).start()
-    print(f"{args.sites} portals at http://p0000.{HOST_SUFFIX}:{server.port}/ … (resolve *.{HOST_SUFFIX} to "
-          f"{args.host}), night {args.night}", flush=True)
+    # one asyncio loop (uvicorn), not a thread per connection: see crawler.demo.asgi
+    sock = listening_socket(args.host, args.port)
+    print(f"{args.sites} portals at http://p0000.{HOST_SUFFIX}:{sock.getsockname()[1]}/ … (resolve "
+          f"*.{HOST_SUFFIX} to {args.host}), night {args.night}", flush=True)
     try:
-        threading.Event().wait()
+        serve(nation, sock)
     except KeyboardInterrupt:
         pass
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,120 @@
+"""A demo portal as an ASGI app, served by uvicorn: the scale mode's server.
+
+The stdlib ``ThreadingHTTPServer`` (crawler.demo.server) runs a thread per connection.  A national
+night keeps a connection open to each of thousands of hosts, and with 3,000 threads the server spent
+its time switching between them (47% system time, two-thirds of a core at 100 requests/s), so the
+benchmark measured the simulation's server rather than the crawler.  One asyncio loop serves the
+same portal's ``respond`` (0.24 ms a page) to any number of connections.
+
+Only what the scale mode's portals use is served: redirects, conditional GETs (ETag and
+Last-Modified, as ``crawler.demo.server``), HEAD, a per-resource delay.  The faults of the zoo's
+portals (truncated bodies, padding) stay with the threaded server the tests run.
+"""
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import socket
+import time
+
+from crawler.demo.sites.model import Resource, http_date
+
+log = logging.getLogger(__name__)
+
+
+def not_modified(headers: dict[str, str], res: Resource) -> bool:
+    """A conditional GET the resource's validators satisfy (If-None-Match wins over If-Modified-Since)."""
+    inm = headers.get("if-none-match")
+    if inm is not None:
+        return res.etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*"
+    ims = headers.get("if-modified-since")
+    if ims:
+        try:
+            when = email.utils.parsedate_to_datetime(ims)
+        except (TypeError, ValueError):
+            return False
+        return res.last_modified.replace(microsecond=0) <= when
+    return False
+
+
+class PortalApp:
+    """ASGI app answering with ``portal.respond(method, target, headers, body, base_url)``."""
+
+    def __init__(self, portal, server_name: str = "TRS-WCM/7.0 (nianbao demo)") -> None:
+        self.portal = portal
+        self.server_name = server_name.encode()
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        arrived = time.time()
+        body = b""
+        more = True
+        while more:
+            msg = await receive()
+            body += msg.get("body", b"")
+            more = msg.get("more_body", False)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        method = scope["method"]
+        target = scope["raw_path"].decode("latin-1") or "/"
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        host = headers.get("host") or "127.0.0.1"
+        try:
+            res = self.portal.respond(method, target, headers, body, f"http://{host}")
+        except Exception:  # a bug in the portal shows as a 500, not a dropped connection
+            log.exception("demo portal failed on %s %s", method, target)
+            res = Resource(b"internal error", "text/plain", status=500, conditional=False)
+        if res.delay:
+            await asyncio.sleep(res.delay)
+        status, out, payload = self._answer(method, headers, res)
+        from crawler.demo.server import _record
+
+        self.portal.record(_record(method, target, headers, status, arrived))
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": payload})
+
+    def _answer(self, method: str, headers: dict[str, str], res: Resource):
+        out = [(b"server", self.server_name)]
+        if res.location:
+            out += [(b"location", res.location.encode("latin-1")), (b"content-length", b"0")]
+            out += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers.items()]
+            return res.status, out, b""
+        etag, lm = res.etag.encode("latin-1"), http_date(res.last_modified).encode("latin-1")
+        if res.status == 200 and res.conditional and not_modified(headers, res):
+            return 304, out + [(b"etag", etag), (b"last-modified", lm)], b""
+        out += [(b"content-type", res.content_type.encode("latin-1")),
+                (b"content-length", str(len(res.body)).encode())]
+        if res.status == 200:
+            out += [(b"etag", etag), (b"last-modified", lm)]
+        out += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers.items()]
+        return res.status, out, b"" if method == "HEAD" else res.body
+
+
+def listening_socket(host: str, port: int, backlog: int = 4096) -> socket.socket:
+    """Bound before uvicorn starts, so the caller can print the port it was given (port 0 = free)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(portal, sock: socket.socket) -> None:
+    """Serve ``portal`` on ``sock`` until interrupted (SIGINT/SIGTERM: uvicorn's graceful stop)."""
+    import uvicorn
+
+    config = uvicorn.Config(PortalApp(portal), http="h11", loop="asyncio", lifespan="off", access_log=False,
+                            log_level="warning", backlog=4096, timeout_keep_alive=75, server_header=False,
+                            date_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
