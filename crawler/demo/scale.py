@@ -151,7 +151,7 @@ class Nation(_Served):
     def __init__(self, sites: int = 3000, night: int = 0, *, seed_dir: str | Path | None = None,
                  expected_dir: str | Path | None = None, cache_dir: str | Path | None = None,
                  pdf_share: float = PDF_SHARE, change_share: float = CHANGE_SHARE,
-                 pdf_variants: int = PDF_VARIANTS) -> None:
+                 pdf_variants: int = PDF_VARIANTS, plan_cache: int | None = None) -> None:
         super().__init__()
         if not 1 <= sites <= 99999:
             raise ValueError(f"sites must be 1..99999, got {sites}")
@@ -167,9 +167,10 @@ class Nation(_Served):
         self._pdf_variants = pdf_variants
         self._pdfs: dict[int, bytes] = {}
         self._pdf_lock = threading.Lock()
-        # every site's plan stays cached: a national night crawls all its portals at once, and a cache
-        # smaller than that rebuilt a plan on nearly every request (the server's whole CPU at 3,000)
-        self._site = functools.lru_cache(maxsize=max(512, sites))(self._build)
+        # The server keeps every site's plan: a national night crawls all its portals at once, and a
+        # cache smaller than that rebuilt a plan on nearly every request (the server's whole CPU at
+        # 3,000).  A caller walking the sites in order (the bench's totals) passes a small plan_cache.
+        self._site = functools.lru_cache(maxsize=plan_cache or max(512, sites))(self._build)
 
     # -- nights ------------------------------------------------------------------------------
     @property
