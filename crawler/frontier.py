@@ -672,6 +672,7 @@ def apply_node_settings(settings: dict[str, Any], config, url: str, sites, *, po
     mw["crawler.frontier_node.SharedBudgetUrlPolicyMiddleware"] = 50
     mw["scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"] = None
     mw["crawler.frontier_node.SharedRobotsTxtMiddleware"] = 100
+    mw["crawler.frontier_node.SharedBrowserPolitenessMiddleware"] = 940  # just before BrowserFetchMiddleware
     settings["DOWNLOADER_MIDDLEWARES"] = mw
     settings["ITEM_PIPELINES"] = {"crawler.frontier_node.FrontierItemPipeline": 300}
     settings["EXTENSIONS"] = {**settings.get("EXTENSIONS", {}), "crawler.frontier_node.FrontierNode": 100}

@@ -218,18 +218,16 @@ class FrontierScheduler(Scheduler):
         return request
 
 
-class SharedDelayDownloadHandler:
-    """http/https download handler: Scrapy's HTTP/1.1 handler, after a wait that keeps sends to one host
-    ``delay`` apart across every node (``Frontier.claim``).  It runs at send time, inside the node's slot,
-    so neither the node's own delay, jitter and concurrency nor a late wake-up can bring two sends closer."""
-
-    lazy = False
+class SharedPoliteness:
+    """Per-host politeness across every node (``Frontier.claim``): sends to one host ``delay`` apart, and at
+    most ``crawl.concurrent_per_domain`` of its requests in flight from all nodes together.  One per crawl
+    process, used where a request is really sent: the download handler (HTTP) and, for ``fetch: browser``
+    sites, just before the browser middleware."""
 
     def __init__(self, crawler) -> None:
         from scrapy import signals
 
         self.crawler = crawler
-        self.inner = HTTP11DownloadHandler(crawler)
         conf = crawler.settings.getdict("NIANBAO_FRONTIER")
         self.delays: dict[str, float] = conf.get("delays") or {}
         self.default_delay = float(conf.get("default_delay") or 0.0)
@@ -238,10 +236,6 @@ class SharedDelayDownloadHandler:
         self.frontier = frontier_for(crawler)
         self.crawl_delays: dict[str, float] = {}
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
 
     def robots_parsed(self, robotparser, request) -> None:
         ua = self.crawler.settings.get("ROBOTSTXT_USER_AGENT") or self.crawler.settings.get("USER_AGENT")
@@ -263,13 +257,15 @@ class SharedDelayDownloadHandler:
             delay = max(delay, float(getattr(slot, "delay", 0.0) or 0.0))
         return delay
 
-    async def download_request(self, request):
+    async def acquire(self, request) -> tuple[str, str | None]:
+        """Wait until ``request`` may be sent; (host, slot token to give to ``release``)."""
+        host = _host_key(request.url)
         delay = self.delay_for(request)
         if delay <= 0 and self.cap <= 0:
-            return await self.inner.download_request(request)
-        host, waited, token = _host_key(request.url), 0.0, None
+            return host, None
         # the slot outlives the longest download Scrapy allows (its timeout), so a dead node's slot frees itself
         hold = float(request.meta.get("download_timeout") or self.timeout) + 10.0
+        waited = 0.0
         while True:
             wait, token, why = self.frontier.claim(host, delay, self.cap, hold)
             if wait <= 0:
@@ -280,16 +276,86 @@ class SharedDelayDownloadHandler:
             await _sleep(wait)
         if waited:
             self.crawler.stats.inc_value("nianbao/frontier/delay_wait_s", waited)
+        return host, token
+
+    def release(self, host: str, token: str | None) -> None:
+        try:
+            self.frontier.release_slot(host, token)
+        except Exception as e:  # the slot expires by itself
+            logger.warning("%s: could not free a slot of %s: %s", self.frontier.shown_url, host, e)
+
+
+def politeness_for(crawler) -> SharedPoliteness:
+    p = getattr(crawler, "_nianbao_politeness", None)
+    if p is None:
+        p = crawler._nianbao_politeness = SharedPoliteness(crawler)
+    return p
+
+
+class SharedDelayDownloadHandler:
+    """http/https download handler: Scrapy's HTTP/1.1 handler, after ``SharedPoliteness.acquire``.  It runs at
+    send time, inside the node's slot, so neither the node's own delay, jitter and concurrency nor a late
+    wake-up can bring two sends closer; the host's slot is held until the download ends."""
+
+    lazy = False
+
+    def __init__(self, crawler) -> None:
+        self.inner = HTTP11DownloadHandler(crawler)
+        self.politeness = politeness_for(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def download_request(self, request):
+        host, token = await self.politeness.acquire(request)
         try:
             return await self.inner.download_request(request)
         finally:
-            try:
-                self.frontier.release_slot(host, token)
-            except Exception as e:  # the slot expires by itself
-                logger.warning("%s: could not free a slot of %s: %s", self.frontier.shown_url, host, e)
+            self.politeness.release(host, token)
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+BROWSER_SLOT_META = "frontier_browser_slot"
+
+
+class SharedBrowserPolitenessMiddleware:
+    """``fetch: browser`` sites: their requests never reach the download handler (Chromium answers them in
+    crawler.browser.BrowserFetchMiddleware, the next middleware), so the shared delay and slot are taken here
+    and given back when the answer (or the error) comes back through this middleware."""
+
+    def __init__(self, crawler, sites: set[str]) -> None:
+        self.sites = sites
+        self.politeness = politeness_for(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        from scrapy.exceptions import NotConfigured
+
+        sites = {s["name"] for s in crawler.settings.getlist("NIANBAO_SITES") if s.get("fetch") == "browser"}
+        if not sites:
+            raise NotConfigured("no site has fetch: browser")
+        return cls(crawler, sites)
+
+    async def process_request(self, request, spider=None):
+        if request.meta.get("site") in self.sites and BROWSER_SLOT_META not in request.meta:
+            request.meta[BROWSER_SLOT_META] = await self.politeness.acquire(request)
+        return None
+
+    def _release(self, request) -> None:
+        held = request.meta.pop(BROWSER_SLOT_META, None)
+        if held:
+            self.politeness.release(*held)
+
+    def process_response(self, request, response, spider=None):
+        self._release(request)
+        return response
+
+    def process_exception(self, request, exception, spider=None):
+        self._release(request)
+        return None
 
 
 def _host_key(url: str) -> str:

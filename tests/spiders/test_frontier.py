@@ -455,7 +455,8 @@ def killed_node(tmp_path_factory, redis_url, served_zoo, crawls):
     cfg = tmp / "config.yaml"
     cfg.write_text(yaml.safe_dump({
         "database": str(tmp / "k.db"),
-        "crawl": {**CRAWL, "download_delay": 0.3, "concurrent_per_domain": PER_HOST},
+        # a 10 s timeout: on a loaded machine a 1 s answer can take 5 s (a dead node's slots free after 20 s)
+        "crawl": {**CRAWL, "download_delay": 0.3, "concurrent_per_domain": PER_HOST, "timeout": 10},
         "sites": [s for s in site_configs(zoo) if s["name"] in KILL_SITES],
         "frontier": {"job": job, "node_timeout": 10}}, allow_unicode=True), encoding="utf-8")
     undo = _slow(zoo, KILL_SITES, ANSWER_S)
