@@ -11,7 +11,16 @@ documents and can use more.  The crawl nodes share, in one Redis database:
   concurrency), the host's next send in Redis, atomically and on the Redis server's clock (``_CLAIM``):
   sends to one host are at least its delay apart whichever node makes them.  The delay is
   the site's ``download_delay`` (else ``crawl.download_delay``), raised to the robots.txt Crawl-delay and to
-  the node's own AutoThrottle delay for the host;
+  the node's own AutoThrottle delay for the host.  The same script takes one of the host's
+  ``crawl.concurrent_per_domain`` slots (requests in flight from all nodes together), freed when the download
+  ends, or by itself after the download timeout + 10 s (a node that died).  ``fetch: browser`` sites, whose
+  requests Chromium answers before any download handler, take both in ``SharedBrowserPolitenessMiddleware``;
+* leases: a request popped from the queue is, in the same script (``_POP``), leased to the node, which
+  extends the lease with its heartbeat and drops it once Scrapy's engine is done with the request (its
+  callback ran, its items are pushed, its new requests queued).  A lease not extended for
+  ``frontier.node_timeout`` (its node died) goes back into the queue, put there by any node (``_REQUEUE``: at
+  start, every heartbeat, when idle), at most ``max_lease_tries`` times per request (then given up, with a
+  fetch record that says so): a node killed midway loses nothing while another node is alive or joins;
 * robots.txt: fetched once per host for all nodes (``SharedRobotsTxtMiddleware``: the first node claims the
   fetch, the others read the body it stored), so its Crawl-delay is known to every node;
 * the page budget per site (``crawl.max_pages_per_site``): one counter for all nodes;
@@ -34,10 +43,8 @@ scheduler, they call Redis synchronously on the reactor thread (a round trip on 
 millisecond); items are pushed from a thread.
 
 What a frontier crawl does not do: conditional requests (a crawl node has no database to read ETags from:
-every report is fetched again, and the worker stores only what changed) and the cross-node cap of
-concurrent requests per host (each node keeps ``crawl.concurrent_per_domain`` of its own; the delay between
-sends is shared).  A node killed midway leaves the requests it had taken unfetched (they are in the
-dupefilter): the next crawl, a new generation, reads them.
+every report is fetched again, and the worker stores only what changed).  When every node is killed, the
+next node to start begins a new generation (queue, duplicate filter and leases cleared).
 """
 from __future__ import annotations
 

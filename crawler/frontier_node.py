@@ -251,8 +251,10 @@ class SharedPoliteness:
         delay = self.delays.get(host, self.default_delay)
         if not request.meta.get("dont_obey_robotstxt"):
             delay = max(delay, self.crawl_delays.get(host, 0.0))
-        slot = self.crawler.engine.downloader.slots.get(request.meta.get("download_slot") or host) \
-            if self.crawler.engine else None
+        try:
+            slot = self.crawler.engine.downloader.slots.get(request.meta.get("download_slot") or host)
+        except (AttributeError, RuntimeError):  # no engine yet
+            slot = None
         if slot is not None and self.default_delay > 0:  # AutoThrottle raised it for a slow host
             delay = max(delay, float(getattr(slot, "delay", 0.0) or 0.0))
         return delay

@@ -435,50 +435,64 @@ def _slow(zoo: Zoo, names, seconds: float):
     return undo
 
 
-#: the killed-node crawl: sites with the most requests of the zoo, answers 1 s late, 2 per host at once
-KILL_SITES, ANSWER_S, PER_HOST = ("trs", "xxgk", "vsb"), 1.0, 2
+#: the slow crawls: the zoo sites with the most requests, every answer late, 2 requests per host at once
+SLOW_SITES, PER_HOST = ("trs", "xxgk", "vsb"), 2
 
 
-@pytest.fixture(scope="module")
-def killed_node(tmp_path_factory, redis_url, served_zoo, crawls):
-    """Two crawl nodes over three slow zoo sites; node A is SIGKILLed (with its crawl process) while it holds
-    requests it took; node B goes on alone.  The reference is the one-process database of ``crawls``."""
+def _slow_crawl(zoo: Zoo, tmp: Path, redis_url: str, job: str, *, answer_s: float, delay: float,
+                kill_after: float | None = None, node_settings: dict | None = None) -> dict:
+    """Two crawl nodes and the worker over SLOW_SITES, each answer ``answer_s`` late.  With ``kill_after``
+    (a fraction of the one-process crawl's requests), node A is SIGKILLed with its crawl process, once that
+    many requests were made, while it holds at least two leases; node B goes on alone.  ``node_settings``:
+    the nodes are the crawl processes ``nianbao crawl --frontier`` runs, started directly with these Scrapy
+    settings over the production ones (``--settings-json``)."""
     import os
     import signal
 
     import redis
 
-    zoo = served_zoo
-    tmp = tmp_path_factory.mktemp("killed-node")
-    job, client = "killnode", redis.Redis.from_url(redis_url)
-    expected = sum(1 for n in KILL_SITES for r in crawls["log_one"][n] if r.path != "/robots.txt")
+    client = redis.Redis.from_url(redis_url)
     cfg = tmp / "config.yaml"
     cfg.write_text(yaml.safe_dump({
         "database": str(tmp / "k.db"),
         # a 10 s timeout: on a loaded machine a 1 s answer can take 5 s (a dead node's slots free after 20 s)
-        "crawl": {**CRAWL, "download_delay": 0.3, "concurrent_per_domain": PER_HOST, "timeout": 10},
-        "sites": [s for s in site_configs(zoo) if s["name"] in KILL_SITES],
+        "crawl": {**CRAWL, "download_delay": delay, "concurrent_per_domain": PER_HOST, "timeout": 10},
+        "sites": [s for s in site_configs(zoo) if s["name"] in SLOW_SITES],
         "frontier": {"job": job, "node_timeout": 10}}, allow_unicode=True), encoding="utf-8")
-    undo = _slow(zoo, KILL_SITES, ANSWER_S)
+    undo = _slow(zoo, SLOW_SITES, answer_s)
     zoo.clear_logs()
+    victim, taken, killed_at = None, [], None
     try:
         worker = subprocess.Popen([NIANBAO, "--config", str(cfg), "ingest-worker", "--from", redis_url,
                                    "--until-finished", "--no-progress"], stdout=subprocess.PIPE,
                                   stderr=subprocess.STDOUT, text=True)
-        nodes = [subprocess.Popen([NIANBAO, "--config", str(cfg), "crawl", "--frontier", redis_url, "--no-progress"],
-                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                  start_new_session=True) for _ in range(2)]
-        started, victim, taken = time.monotonic(), None, []
-        # wait until both nodes work (every site past its robots.txt, a third of the requests made), then kill
-        # a node that holds leases
-        while victim is None:
+        if node_settings is None:
+            commands = [[NIANBAO, "--config", str(cfg), "crawl", "--frontier", redis_url, "--no-progress"]] * 2
+        else:
+            from crawler.config import load_config
+            from crawler.crawl import child_command
+
+            config = load_config(cfg)
+            (tmp / "settings.json").write_text(json.dumps(node_settings), encoding="utf-8")
+            commands = []
+            for k in range(2):
+                (tmp / f"node{k}").mkdir()
+                commands.append(child_command(config, tmp / f"node{k}", list(config.sites),
+                                              ["--frontier", redis_url, "--settings-json", str(tmp / "settings.json")],
+                                              progress=False, polite=True)[0])
+        nodes = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                  start_new_session=True) for cmd in commands]
+        started = time.monotonic()
+        # every site past its robots.txt (a dead node's robots.txt claim would hold the others 120 s) and
+        # kill_after of the requests made, then kill a node that holds leases
+        while kill_after is not None and victim is None:
             assert time.monotonic() - started < 240, "the nodes never got going"
             time.sleep(0.2)
-            made = {n: [r for r in zoo.sites[n].requests if r.path != "/robots.txt"] for n in KILL_SITES}
-            if not all(made.values()) or sum(map(len, made.values())) < expected / 3:
+            made = {n: [r for r in zoo.sites[n].requests if r.path != "/robots.txt"] for n in SLOW_SITES}
+            if not all(made.values()) or sum(map(len, made.values())) < kill_after:
                 continue
             held: dict[str, list[bytes]] = {}
-            for lease, v in client.hgetall(f"{job}:leases:data").items():
+            for v in client.hgetall(f"{job}:leases:data").values():
                 _score, node, data = v.split(b"\n", 2)
                 held.setdefault(node.decode(), []).append(data)
             for node, datas in held.items():
@@ -487,24 +501,47 @@ def killed_node(tmp_path_factory, redis_url, served_zoo, crawls):
                 if proc is not None and len(datas) >= 2:
                     os.killpg(pgid, signal.SIGKILL)  # the node and its crawl process, no goodbye
                     victim, taken = proc, [JsonRequestCodec.loads(d)["url"] for d in datas]
+                    killed_at = time.time()
                     break
-        killed_at = time.time()
-        victim.wait()
-        survivor = next(p for p in nodes if p is not victim)
-        out = survivor.communicate(timeout=300)[0]
+        if victim is not None:
+            victim.wait()
+        outs = [(p.communicate(timeout=300)[0], p.returncode)[::-1] for p in nodes if p is not victim]
         worker_out = worker.communicate(timeout=120)[0]
     finally:
         undo()
-    yield {"db": tmp / "k.db", "taken": taken, "killed_at": killed_at, "survivor": (survivor.returncode, out),
-           "worker": (worker.returncode, worker_out), "log": {n: list(zoo.sites[n].requests) for n in KILL_SITES}}
+    run = next(sqlite_utils.Database(tmp / "k.db")["runs"].rows_where("kind = 'crawl'"))
+    return {"db": tmp / "k.db", "taken": taken, "killed_at": killed_at, "nodes": outs,
+            "worker": (worker.returncode, worker_out), "stats": json.loads(run["stats"]),
+            "log": {n: list(zoo.sites[n].requests) for n in SLOW_SITES}}
+
+
+@pytest.fixture(scope="module")
+def killed_node(tmp_path_factory, redis_url, served_zoo, crawls):
+    """Answers 1 s late; node A killed once a third of the requests were made.  The reference is the
+    one-process database of ``crawls``."""
+    expected = sum(1 for n in SLOW_SITES for r in crawls["log_one"][n] if r.path != "/robots.txt")
+    return _slow_crawl(served_zoo, tmp_path_factory.mktemp("killed-node"), redis_url, "killnode", answer_s=1.0,
+                       delay=0.3, kill_after=expected / 3)
+
+
+#: the capped crawl: answers this late, sends 0.1 s apart: without the shared cap both nodes' 2 each overlap
+ANSWER_S = 1.5
+
+
+@pytest.fixture(scope="module")
+def capped(tmp_path_factory, redis_url, served_zoo):
+    """Each node holds at most 2 requests at once (CONCURRENT_REQUESTS, production 16): a node does not take
+    every request it discovers before the other can (three sites give no more than that), so both nodes
+    work on one host at once, as they do when a national crawl's queue is deep."""
+    return _slow_crawl(served_zoo, tmp_path_factory.mktemp("capped"), redis_url, "capped", answer_s=ANSWER_S,
+                       delay=0.1, node_settings={"CONCURRENT_REQUESTS": PER_HOST})
 
 
 @needs_redis
 def test_the_requests_a_killed_node_had_taken_are_fetched_by_the_other(killed_node, crawls):
-    code, out = killed_node["survivor"]
-    assert code == 0 and "Traceback" not in out, out[-3000:]
-    code, out = killed_node["worker"]
-    assert code == 0 and "Traceback" not in out, out[-3000:]
+    assert len(killed_node["nodes"]) == 1  # the survivor
+    for code, out in (*killed_node["nodes"], killed_node["worker"]):
+        assert code == 0 and "Traceback" not in out, out[-3000:]
     # what the killed node held was asked for again after the kill
     from urllib.parse import urlsplit
 
@@ -513,23 +550,66 @@ def test_the_requests_a_killed_node_had_taken_are_fetched_by_the_other(killed_no
     lost = [u for u in killed_node["taken"] if target(u) not in asked_after]
     assert killed_node["taken"] and not lost, lost
     # and the database is the one a single process stores for these sites
-    _same_content(_content(crawls["one"], KILL_SITES), _content(killed_node["db"], KILL_SITES))
-    run = json.loads(next(sqlite_utils.Database(killed_node["db"])["runs"].rows_where("kind = 'crawl'"))["stats"])
-    assert run["scrapy"]["nianbao/frontier/leases_requeued"] >= len(killed_node["taken"])
+    _same_content(_content(crawls["one"], SLOW_SITES), _content(killed_node["db"], SLOW_SITES))
+    assert killed_node["stats"]["scrapy"]["nianbao/frontier/leases_requeued"] >= len(killed_node["taken"])
 
 
 @needs_redis
-def test_requests_in_flight_per_host_are_capped_across_both_nodes(killed_node):
+def test_requests_in_flight_per_host_are_capped_across_both_nodes(capped):
     """Every answer takes ANSWER_S: requests i < j were both in flight at j's arrival when j came less than
     ANSWER_S after i.  So PER_HOST + 1 arrivals within ANSWER_S are PER_HOST + 1 requests at once."""
-    most = {}
-    for name, log in killed_node["log"].items():
+    for code, out in (*capped["nodes"], capped["worker"]):
+        assert code == 0 and "Traceback" not in out, out[-3000:]
+    two_at_once = {}
+    for name, log in capped["log"].items():
         t = sorted(r.at for r in log if r.path != "/robots.txt")
         over = [(round(t[k], 3), round(t[k + PER_HOST] - t[k], 3)) for k in range(len(t) - PER_HOST)
                 if t[k + PER_HOST] - t[k] < ANSWER_S * 0.98]
         assert not over, (name, over[:5])
-        # the cap was reached (two at once), so the assertion above is not idle
-        most[name] = any(t[k + 1] - t[k] < ANSWER_S * 0.98 for k in range(len(t) - 1))
-    assert any(most.values()), most
-    run = json.loads(next(sqlite_utils.Database(killed_node["db"])["runs"].rows_where("kind = 'crawl'"))["stats"])
-    assert run["scrapy"].get("nianbao/frontier/slot_waits", 0) > 0
+        two_at_once[name] = any(t[k + 1] - t[k] < ANSWER_S * 0.98 for k in range(len(t) - 1))
+    assert any(two_at_once.values()), two_at_once  # the cap was reached: the assertion above is not idle
+    assert capped["stats"]["scrapy"].get("nianbao/frontier/slot_waits", 0) > 0
+    nodes = capped["stats"]["frontier"]["nodes"]
+    assert len(nodes) == 2 and all(sum(n.values()) > 0 for n in nodes.values()), nodes  # both nodes crawled
+
+
+def _run_now(coro):
+    """Run a coroutine that must not wait (nothing to sleep for): its result, else the test fails."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()
+    pytest.fail("the coroutine waited although the host had a free slot")
+
+
+@needs_redis
+def test_a_browser_site_request_holds_the_hosts_shared_slot(redis_url):
+    """fetch: browser requests never reach the download handler: the middleware before the browser's takes the
+    host's shared slot (another node then finds the host full) and frees it when the answer comes back."""
+    import redis
+    from scrapy.http import Request, Response
+    from scrapy.utils.test import get_crawler
+
+    from crawler.frontier import Frontier, FrontierSettings, Keys
+    from crawler.frontier_node import SharedBrowserPolitenessMiddleware
+    from spiders.portal import host_key
+
+    client = redis.Redis.from_url(redis_url)
+    fs = FrontierSettings(url=redis_url, job="browser")
+    crawler = get_crawler(settings_dict={
+        "NIANBAO_FRONTIER": {"settings": fs.__dict__, "delays": {}, "default_delay": 0.0, "concurrency": 1},
+        "NIANBAO_SITES": [{"name": "waf", "fetch": "browser"}, {"name": "plain"}]})
+    mw = SharedBrowserPolitenessMiddleware.from_crawler(crawler)
+    url = "http://127.0.0.1:9/index.html"
+    slots = Keys("browser").slots(host_key(url))
+    client.delete(slots)
+    plain = Request(url, meta={"site": "plain"})
+    assert _run_now(mw.process_request(plain)) is None and client.zcard(slots) == 0  # the handler's job
+    req = Request(url, meta={"site": "waf"})
+    assert _run_now(mw.process_request(req)) is None
+    assert client.zcard(slots) == 1
+    assert Frontier(fs).claim(host_key(url), 0.0, 1)[2] == "slots"  # another node: the host is full
+    assert mw.process_response(req, Response(url), None).url == url
+    assert client.zcard(slots) == 0
+    assert Frontier(fs).claim(host_key(url), 0.0, 1)[0] == 0
