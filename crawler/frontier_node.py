@@ -114,6 +114,9 @@ class FrontierNode:
         from scrapy.exceptions import DontCloseSpider
 
         self.requeue()
+        if self.frontier.held:  # the engine is idle: a lease still held was not dropped (a Redis error)
+            n = self.frontier.hand_back()
+            logger.warning("%s: %d leases left held by an idle node handed back", self.frontier.shown_url, n)
         verdict = self.frontier.idle()
         if verdict != "done":
             self.crawler.stats.inc_value(f"nianbao/frontier/idle_{verdict}")
