@@ -11,7 +11,16 @@ documents and can use more.  The crawl nodes share, in one Redis database:
   concurrency), the host's next send in Redis, atomically and on the Redis server's clock (``_CLAIM``):
   sends to one host are at least its delay apart whichever node makes them.  The delay is
   the site's ``download_delay`` (else ``crawl.download_delay``), raised to the robots.txt Crawl-delay and to
-  the node's own AutoThrottle delay for the host;
+  the node's own AutoThrottle delay for the host.  The same script takes one of the host's
+  ``crawl.concurrent_per_domain`` slots (requests in flight from all nodes together), freed when the download
+  ends, or by itself after the download timeout + 10 s (a node that died).  ``fetch: browser`` sites, whose
+  requests Chromium answers before any download handler, take both in ``SharedBrowserPolitenessMiddleware``;
+* leases: a request popped from the queue is, in the same script (``_POP``), leased to the node, which
+  extends the lease with its heartbeat and drops it once Scrapy's engine is done with the request (its
+  callback ran, its items are pushed, its new requests queued).  A lease not extended for
+  ``frontier.node_timeout`` (its node died) goes back into the queue, put there by any node (``_REQUEUE``: at
+  start, every heartbeat, when idle), at most ``max_lease_tries`` times per request (then given up, with a
+  fetch record that says so): a node killed midway loses nothing while another node is alive or joins;
 * robots.txt: fetched once per host for all nodes (``SharedRobotsTxtMiddleware``: the first node claims the
   fetch, the others read the body it stored), so its Crawl-delay is known to every node;
 * the page budget per site (``crawl.max_pages_per_site``): one counter for all nodes;
@@ -34,10 +43,8 @@ scheduler, they call Redis synchronously on the reactor thread (a round trip on 
 millisecond); items are pushed from a thread.
 
 What a frontier crawl does not do: conditional requests (a crawl node has no database to read ETags from:
-every report is fetched again, and the worker stores only what changed) and the cross-node cap of
-concurrent requests per host (each node keeps ``crawl.concurrent_per_domain`` of its own; the delay between
-sends is shared).  A node killed midway leaves the requests it had taken unfetched (they are in the
-dupefilter): the next crawl, a new generation, reads them.
+every report is fetched again, and the worker stores only what changed).  When every node is killed, the
+next node to start begins a new generation (queue, duplicate filter and leases cleared).
 """
 from __future__ import annotations
 
@@ -65,6 +72,8 @@ URL_FORM = "redis://[:PASSWORD@]HOST[:PORT][/DB] (or rediss:// for TLS)"
 #: Bytes of a robots.txt shared between nodes at most (Google reads 500 KiB).
 ROBOTS_MAX_BYTES = 512 * 1024
 ITEM_MAGIC = b"NBF1\n"
+#: Seconds between two tries of a node waiting for one of a host's slots (requests in flight across nodes).
+SLOT_POLL_S = 0.2
 
 
 class FrontierError(Exception):
@@ -139,7 +148,7 @@ for i = 1, #all, 2 do
 end
 local gen
 if live == 0 then
-  redis.call('DEL', KEYS[3], KEYS[4])
+  redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
   gen = redis.call('HINCRBY', KEYS[2], 'generation', 1)
   redis.call('HSET', KEYS[2], 'status', 'running', 'started', now)
 else
@@ -159,6 +168,7 @@ _IDLE = """
 local t = redis.call('TIME'); local now = tonumber(t[1])
 redis.call('HSET', KEYS[1], ARGV[1], 'idle:' .. now)
 if redis.call('ZCARD', KEYS[2]) > 0 then return 'work' end
+if redis.call('ZCARD', KEYS[3]) > 0 then return 'wait' end
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   local st, at = string.match(all[i + 1], '^(%a+):(%d+)$')
@@ -176,7 +186,7 @@ for i = 1, #all, 2 do
   if st ~= nil and st ~= 'done' and now - tonumber(at) <= tonumber(ARGV[2]) then return 0 end
 end
 redis.call('HSET', KEYS[2], 'status', 'finished', 'finished', now)
-redis.call('DEL', KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
 return 1
 """
 #: Push an item unless the queue is full (atomic: concurrent pushes cannot pass the bound together).
@@ -203,17 +213,105 @@ end
 redis.call('HSET', KEYS[2], 'status', 'abandoned', 'finished', now)
 return tonumber(redis.call('HGET', KEYS[2], 'generation'))
 """
-#: KEYS[1] the host's next-allowed send time; ARGV delay (s), TTL (ms).  The send is claimed at the moment the
-#: node is ready to send (not booked ahead): a node whose wake-up comes late (its reactor busy) then claims
-#: late, and the next send is still ``delay`` after it.  Returns the seconds to wait before asking again, "0"
-#: when claimed (a string: Lua numbers come back as integers).
+#: KEYS[1] the host's next-allowed send time, KEYS[2] the host's requests in flight (zset token -> expiry);
+#: ARGV delay (s), TTL of the next-allowed key (ms), the cap of requests in flight (0: none), this request's
+#: token, its slot's lifetime (s).  The send is claimed at the moment the node is ready to send (not booked
+#: ahead): a node whose wake-up comes late (its reactor busy) then claims late, and the next send is still
+#: ``delay`` after it.  A slot of a node that died expires by itself.  Returns "0" when claimed (the next send,
+#: from any node, waits ``delay``; the slot is held until ``release_slot``), "d<s>" to wait s seconds for the
+#: delay, "c<s>" when the host's slots are all taken (poll again; the delay has s seconds left).  Strings:
+#: Lua numbers come back as integers.
 _CLAIM = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-if nxt > now then return string.format('%.6f', nxt - now) end
-redis.call('SET', KEYS[1], string.format('%.6f', now + tonumber(ARGV[1])), 'PX', ARGV[2])
+local cap = tonumber(ARGV[3])
+if cap > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if redis.call('ZCARD', KEYS[2]) >= cap then
+    return 'c' .. string.format('%.6f', math.max(0, nxt - now))
+  end
+end
+if nxt > now then return 'd' .. string.format('%.6f', nxt - now) end
+if tonumber(ARGV[1]) > 0 then
+  redis.call('SET', KEYS[1], string.format('%.6f', now + tonumber(ARGV[1])), 'PX', ARGV[2])
+end
+if cap > 0 then
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[4])
+  redis.call('EXPIRE', KEYS[2], math.ceil(tonumber(ARGV[5])) + 60)
+end
 return '0'
+"""
+#: Leases.  A request taken from the queue moves, in the same atomic step, into the leases: KEYS[2] a zset
+#: lease id -> deadline (Redis clock), KEYS[3] a hash lease id -> "score\nnode\nrequest" (what goes back into the
+#: queue).  The node that took it extends the deadline while it works on it (heartbeat) and drops the lease
+#: once the request is done (its callback ran, its items were pushed, its new requests queued); a lease whose
+#: deadline passed (its node died) is put back in the queue by any node (``_REQUEUE``), at most ``max tries``
+#: times per request (KEYS[4], by the request's SHA-1), after which it goes to the failed list.
+#: _POP: KEYS queue, leases, lease data, lease counter; ARGV node, lease seconds, key TTL.  {id, request} or nil.
+_POP = """
+local r = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #r == 0 then return false end
+redis.call('ZREM', KEYS[1], r[1])
+local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local id = redis.call('INCR', KEYS[4])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), id)
+redis.call('HSET', KEYS[3], id, r[2] .. '\\n' .. ARGV[1] .. '\\n' .. r[1])
+for i = 2, 4 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end
+return {id, r[1]}
+"""
+#: KEYS leases, lease data, tries, queue; ARGV 'done' (finished: dropped) or 'back' (handed back unfetched:
+#: into the queue again, no try counted), then lease ids.  Returns how many leases were found.
+_RELEASE = """
+local n = 0
+for i = 2, #ARGV do
+  local v = redis.call('HGET', KEYS[2], ARGV[i])
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  if v then
+    n = n + 1
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    local a = string.find(v, '\\n', 1, true); local b = string.find(v, '\\n', a + 1, true)
+    local data = string.sub(v, b + 1)
+    if ARGV[1] == 'back' then redis.call('ZADD', KEYS[4], tonumber(string.sub(v, 1, a - 1)), data)
+    else redis.call('HDEL', KEYS[3], redis.sha1hex(data)) end
+  end
+end
+return n
+"""
+#: KEYS leases; ARGV lease seconds, then the ids this node holds: their deadlines moved on (XX: a lease
+#: already re-queued by another node is not brought back).
+_EXTEND = """
+local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local n = 0
+for i = 2, #ARGV do n = n + redis.call('ZADD', KEYS[1], 'XX', 'CH', now + tonumber(ARGV[1]), ARGV[i]) end
+return n
+"""
+#: KEYS leases, lease data, tries, queue, failed; ARGV max tries, key TTL, at most this many leases.
+#: Expired leases back into the queue; {re-queued count, {requests given up}}.
+_REQUEUE = """
+local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local back, failed = 0, {}
+for _, id in ipairs(ids) do
+  local v = redis.call('HGET', KEYS[2], id)
+  redis.call('ZREM', KEYS[1], id)
+  if v then
+    redis.call('HDEL', KEYS[2], id)
+    local a = string.find(v, '\\n', 1, true); local b = string.find(v, '\\n', a + 1, true)
+    local data = string.sub(v, b + 1)
+    local h = redis.sha1hex(data)
+    if redis.call('HINCRBY', KEYS[3], h, 1) >= tonumber(ARGV[1]) then
+      redis.call('HDEL', KEYS[3], h)
+      redis.call('LPUSH', KEYS[5], data)
+      table.insert(failed, data)
+    else
+      redis.call('ZADD', KEYS[4], tonumber(string.sub(v, 1, a - 1)), data)
+      back = back + 1
+    end
+  end
+end
+for i = 3, 5 do if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('EXPIRE', KEYS[i], ARGV[2]) end end
+return {back, failed}
 """
 
 
@@ -227,6 +325,9 @@ class FrontierSettings:
     key_ttl_s: int = 72 * 3600
     node_timeout_s: int = 120
     parse_every: int = 500
+    #: times a request may be taken by a node that then stopped beating before it was done (a URL whose
+    #: response kills the node must not kill every node in turn); then a fetch record says so
+    max_lease_tries: int = 3
 
     @classmethod
     def from_config(cls, config, url: str) -> "FrontierSettings":
@@ -252,9 +353,17 @@ class Keys:
         self.processing = p + "items:processing"  # the item the worker is storing
         self.bad = p + "items:bad"  # items the worker could not read (kept, never dropped)
         self.worker = p + "worker"  # the one ingest worker's lease
+        self.leases = p + "leases"  # lease id -> deadline: requests taken by a node, not yet done (zset)
+        self.lease_data = p + "leases:data"  # lease id -> "score\nnode\nrequest"
+        self.lease_seq = p + "leases:seq"
+        self.lease_tries = p + "leases:tries"  # SHA-1 of a request -> times its lease expired
+        self.failed = p + "requests:failed"  # requests given up after max_lease_tries (list)
 
     def next_allowed(self, host: str) -> str:
         return f"{self.prefix}host:{host}:next"
+
+    def slots(self, host: str) -> str:
+        return f"{self.prefix}host:{host}:inflight"  # token -> expiry (zset)
 
     def robots(self, generation: int, netloc: str) -> str:
         return f"{self.prefix}g{generation}:robots:{netloc}"  # read again by every crawl
@@ -277,6 +386,11 @@ class Frontier:
         self._join, self._state, self._idle = c.register_script(_JOIN), c.register_script(_STATE), c.register_script(_IDLE)
         self._leave, self._claim = c.register_script(_LEAVE), c.register_script(_CLAIM)
         self._abandon, self._push = c.register_script(_ABANDON), c.register_script(_PUSH)
+        self._pop, self._release = c.register_script(_POP), c.register_script(_RELEASE)
+        self._extend, self._requeue = c.register_script(_EXTEND), c.register_script(_REQUEUE)
+        self.held: set[int] = set()  # lease ids of the requests this node took and has not finished
+        self.last_lease: int | None = None
+        self._tokens = 0
 
     @property
     def shown_url(self) -> str:
@@ -284,7 +398,7 @@ class Frontier:
 
     def _node_keys(self) -> list[str]:
         k = self.keys
-        return [k.nodes, k.state, k.requests, k.dupefilter]
+        return [k.nodes, k.state, k.requests, k.dupefilter, k.leases, k.lease_data, k.lease_tries, k.failed]
 
     # -- node lifecycle -------------------------------------------------------------------------------
     def join(self) -> int:
@@ -302,11 +416,13 @@ class Frontier:
         self.mark(self.state)
         for key in (self.keys.state, self.keys.requests, self.keys.dupefilter, self.keys.items):
             self.client.expire(key, self.settings.key_ttl_s)
+        self.extend_leases()
 
     def idle(self) -> str:
         """'work' (requests queued), 'wait' (another node is busy) or 'done'."""
         self.state = "idle"
-        out = self._idle(keys=[self.keys.nodes, self.keys.requests], args=[self.node, self.settings.node_timeout_s])
+        out = self._idle(keys=[self.keys.nodes, self.keys.requests, self.keys.leases],
+                         args=[self.node, self.settings.node_timeout_s])
         return out.decode() if isinstance(out, bytes) else str(out)
 
     def leave(self) -> bool:
@@ -322,12 +438,82 @@ class Frontier:
     def status(self) -> dict[str, str]:
         return {k.decode(): v.decode() for k, v in self.client.hgetall(self.keys.state).items()}
 
+    # -- leases: a request taken is the node's until it is done, or until the node stops beating ----------
+    @property
+    def lease_s(self) -> int:
+        """A lease not extended for this long is taken back (the node counts as gone after as long)."""
+        return self.settings.node_timeout_s
+
+    def take(self) -> bytes | None:
+        """The next request of the shared queue (its encoded form), leased to this node; None when empty.
+        ``self.last_lease`` is its lease id, to give to ``done``."""
+        k = self.keys
+        got = self._pop(keys=[k.requests, k.leases, k.lease_data, k.lease_seq],
+                        args=[self.node, self.lease_s, self.settings.key_ttl_s])
+        if not got:
+            return None
+        lease, data = int(got[0]), got[1]
+        self.held.add(lease)
+        self.last_lease = lease
+        return data
+
+    def done(self, lease: int) -> None:
+        """The request of ``lease`` is done: its response handled, its items pushed, its new requests queued."""
+        if lease in self.held:
+            self.held.discard(lease)
+            k = self.keys
+            self._release(keys=[k.leases, k.lease_data, k.lease_tries, k.requests], args=["done", lease])
+
+    def hand_back(self) -> int:
+        """Every lease this node still holds back into the queue (a node that stops with requests taken)."""
+        ids, self.held = sorted(self.held), set()
+        if not ids:
+            return 0
+        k = self.keys
+        return int(self._release(keys=[k.leases, k.lease_data, k.lease_tries, k.requests], args=["back", *ids]))
+
+    def extend_leases(self) -> None:
+        if self.held:
+            self._extend(keys=[self.keys.leases], args=[self.lease_s, *sorted(self.held)])
+
+    def requeue_expired(self, limit: int = 1000) -> tuple[int, list[bytes]]:
+        """Leases of nodes that stopped beating back into the queue; (how many, the requests given up after
+        ``max_lease_tries``)."""
+        k = self.keys
+        back, failed = self._requeue(keys=[k.leases, k.lease_data, k.lease_tries, k.requests, k.failed],
+                                     args=[self.settings.max_lease_tries, self.settings.key_ttl_s, limit])
+        return int(back), list(failed)
+
+    def leases(self) -> dict[int, str]:
+        """lease id -> node, of every request taken and not done (tests, the CLI)."""
+        out = {}
+        for lease, v in self.client.hgetall(self.keys.lease_data).items():
+            out[int(lease)] = v.split(b"\n", 2)[1].decode()
+        return out
+
     # -- politeness ---------------------------------------------------------------------------------------
-    def claim(self, host: str, delay: float) -> float:
-        """0 when this node may send to ``host`` now (and the next send, from any node, waits ``delay``);
-        else the seconds to wait before claiming again."""
+    def claim(self, host: str, delay: float, cap: int = 0,
+              hold_s: float = 60.0) -> tuple[float, str | None, str | None]:
+        """(0, token, None) when this node may send to ``host`` now: the next send, from any node, waits
+        ``delay``, and the request holds one of the host's ``cap`` slots (0: no cap) until
+        ``release_slot(host, token)`` or ``hold_s``.  Else (seconds to wait before claiming again, None, why:
+        "delay" or "slots")."""
         ttl_ms = int(max(delay * 1000 * 4, 60_000))
-        return float(self._claim(keys=[self.keys.next_allowed(host)], args=[f"{delay:.6f}", ttl_ms]))
+        self._tokens += 1
+        token = f"{self.node}:{self._tokens}"
+        out = self._claim(keys=[self.keys.next_allowed(host), self.keys.slots(host)],
+                          args=[f"{delay:.6f}", ttl_ms, int(cap), token, f"{hold_s:.3f}"])
+        out = out.decode() if isinstance(out, bytes) else str(out)
+        if out == "0":
+            return 0.0, (token if cap > 0 else None), None
+        wait = float(out[1:])
+        if out[0] == "c":  # the host's slots are taken: poll (nobody can say when a response comes)
+            return max(wait, SLOT_POLL_S), None, "slots"
+        return wait, None, "delay"
+
+    def release_slot(self, host: str, token: str | None) -> None:
+        if token:
+            self.client.zrem(self.keys.slots(host), token)
 
     # -- items ----------------------------------------------------------------------------------------------
     def queued(self) -> tuple[int, int]:
@@ -466,7 +652,7 @@ def node_settings(config, url: str, sites, *, polite: bool = True) -> dict[str, 
     return {
         "SCHEDULER": "crawler.frontier_node.FrontierScheduler",
         "SCHEDULER_PERSIST": True,  # the last node clears the queue (FrontierNode), not the first to finish
-        "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",
+        "SCHEDULER_QUEUE_CLASS": "crawler.frontier_node.LeasedPriorityQueue",
         "SCHEDULER_QUEUE_KEY": keys.requests,
         "SCHEDULER_DUPEFILTER_KEY": keys.dupefilter,
         "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
@@ -475,7 +661,9 @@ def node_settings(config, url: str, sites, *, polite: bool = True) -> dict[str, 
         "REDIS_PARAMS": {"socket_timeout": 30, "socket_connect_timeout": 10, "retry_on_timeout": True,
                          "health_check_interval": 30},
         "NIANBAO_FRONTIER": {"settings": fs.__dict__, "delays": delays,
-                             "default_delay": config.crawl.download_delay if polite else 0.0},
+                             "default_delay": config.crawl.download_delay if polite else 0.0,
+                             # requests in flight per host, across every node (each node's own cap is the same)
+                             "concurrency": config.crawl.concurrent_per_domain if polite else 0},
     }
 
 
@@ -491,6 +679,7 @@ def apply_node_settings(settings: dict[str, Any], config, url: str, sites, *, po
     mw["crawler.frontier_node.SharedBudgetUrlPolicyMiddleware"] = 50
     mw["scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"] = None
     mw["crawler.frontier_node.SharedRobotsTxtMiddleware"] = 100
+    mw["crawler.frontier_node.SharedBrowserPolitenessMiddleware"] = 940  # just before BrowserFetchMiddleware
     settings["DOWNLOADER_MIDDLEWARES"] = mw
     settings["ITEM_PIPELINES"] = {"crawler.frontier_node.FrontierItemPipeline": 300}
     settings["EXTENSIONS"] = {**settings.get("EXTENSIONS", {}), "crawler.frontier_node.FrontierNode": 100}

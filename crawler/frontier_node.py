@@ -16,6 +16,7 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy_redis.pipelines import RedisPipeline
+from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThread
@@ -25,7 +26,8 @@ from spiders import hostile
 from spiders.hostile import FetchRecord
 from storage.models import Document
 
-from crawler.frontier import ROBOTS_MAX_BYTES, Frontier, FrontierSettings, encode_control, encode_item
+from crawler.frontier import (ROBOTS_MAX_BYTES, Frontier, FrontierSettings, JsonRequestCodec, encode_control,
+                              encode_item)
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class FrontierNode:
         logger.info("crawl node %s joined %s (job %s, generation %d)", self.frontier.node,
                     self.frontier.shown_url, self.frontier.settings.job, self.generation)
         self.task = None
+        self.requeue()  # what a node that died had taken
         crawler.signals.connect(self.opened, signal=signals.spider_opened)
         crawler.signals.connect(self.idle, signal=signals.spider_idle)
         crawler.signals.connect(self.closed, signal=signals.spider_closed)
@@ -77,13 +80,43 @@ class FrontierNode:
 
     def _beat(self) -> None:
         try:
-            self.frontier.heartbeat()
+            self.frontier.heartbeat()  # this node's leases extended with it
+            self.requeue()
         except Exception as e:  # a lost beat is retried in 10 s; the crawl goes on
             logger.warning("frontier heartbeat failed: %s", e)
+
+    def requeue(self) -> None:
+        """Requests taken by nodes that stopped beating back into the queue; those taken ``max_lease_tries``
+        times by nodes that all died are given up, each with a fetch record that says so."""
+        f = self.frontier
+        back, failed = f.requeue_expired()
+        if back:
+            self.crawler.stats.inc_value("nianbao/frontier/leases_requeued", back)
+            logger.warning("%s: %d requests taken by crawl nodes that stopped beating are queued again",
+                           f.shown_url, back)
+        for data in failed:
+            self.crawler.stats.inc_value("nianbao/frontier/leases_given_up")
+            try:
+                req = JsonRequestCodec.loads(data)
+                url, meta = str(req["url"]), req.get("meta") or {}
+            except (ValueError, AttributeError, KeyError, TypeError):
+                req, url, meta = {}, "?", {}
+            n = f.settings.max_lease_tries
+            logger.error("%s: %s given up: taken %d times by crawl nodes that stopped before it was done",
+                         f.shown_url, url, n)
+            f.push(encode_item(FetchRecord(
+                url=url, site=meta.get("site"), role=str(meta.get("role") or "page"), http_status=None,
+                fetch_status=hostile.ERROR, method=str(req.get("method") or "GET"),
+                error=f"taken {n} times by crawl nodes that each stopped before it was done (frontier lease "
+                      f"expired {n} times): given up"), generation=self.generation, node=f.node))
 
     def idle(self, spider) -> None:
         from scrapy.exceptions import DontCloseSpider
 
+        self.requeue()
+        if self.frontier.held:  # the engine is idle: a lease still held was not dropped (a Redis error)
+            n = self.frontier.hand_back()
+            logger.warning("%s: %d leases left held by an idle node handed back", self.frontier.shown_url, n)
         verdict = self.frontier.idle()
         if verdict != "done":
             self.crawler.stats.inc_value(f"nianbao/frontier/idle_{verdict}")
@@ -95,6 +128,12 @@ class FrontierNode:
         from crawler.crawl import _json_safe
 
         f = self.frontier
+        try:
+            back = f.hand_back()  # taken and not done (a node stopped early): for the other nodes
+            if back:
+                self.crawler.stats.inc_value("nianbao/frontier/leases_handed_back", back)
+        except Exception as e:  # their leases expire by themselves
+            logger.error("%s: could not hand back the requests of crawl node %s: %s", f.shown_url, f.node, e)
         stats = _json_safe(self.crawler.stats.get_stats())
         try:
             f.push(encode_control("stats", generation=self.generation, node=f.node, stats=stats, reason=reason))
@@ -105,16 +144,67 @@ class FrontierNode:
             logger.error("%s: could not report the end of crawl node %s: %s", f.shown_url, f.node, e)
 
 
+LEASE_META = "frontier_lease"
+
+
+class LeasedPriorityQueue(PriorityQueue):
+    """scrapy-redis's priority queue, whose pop also leases the request to this node (``Frontier.take``,
+    one atomic script): a node that dies before the request is done leaves it to be queued again."""
+
+    def __init__(self, server, spider, key, serializer=None) -> None:
+        super().__init__(server, spider, key, serializer)
+        self.frontier = frontier_for(spider.crawler)
+
+    def pop(self, timeout=0):
+        data = self.frontier.take()
+        if data is None:
+            return None
+        request = self._decode_request(data)
+        request.meta[LEASE_META] = self.frontier.last_lease
+        return request
+
+
 class FrontierScheduler(Scheduler):
     """scrapy-redis's Scheduler, which also marks this node busy before it takes a request (and counts in
-    the stats without the ``spider`` argument Scrapy deprecates)."""
+    the stats without the ``spider`` argument Scrapy deprecates), and drops a request's lease once Scrapy's
+    engine is done with it."""
 
     @classmethod
     def from_crawler(cls, crawler):
         inst = super().from_crawler(crawler)
         inst.frontier = frontier_for(crawler)
+        inst.crawler = crawler
         inst.counts, inst.stats = inst.stats, None
         return inst
+
+    def open(self, spider):
+        out = super().open(spider)
+        # The engine drops a request from its in-progress set (``_Slot.remove_request``) once the download,
+        # the callback or errback, every item through the pipelines (pushed to Redis) and every new request
+        # (queued in Redis) are done: then, and not before, the lease may go.  Scrapy has no public signal
+        # for that moment (response_received and request_left_downloader come before the callback), so the
+        # method is wrapped; a Scrapy without it stops the node here rather than lose requests silently.
+        slot = getattr(self.crawler.engine, "_slot", None)
+        original = getattr(slot, "remove_request", None)
+        if original is None:
+            raise RuntimeError("this Scrapy version has no ExecutionEngine._slot.remove_request: the frontier "
+                               "cannot tell when a request is done (tested with Scrapy 2.19)")
+        frontier = self.frontier
+
+        def remove_request(request):
+            try:
+                original(request)
+            finally:
+                lease = request.meta.get(LEASE_META)
+                if lease is not None:
+                    try:
+                        frontier.done(lease)
+                    except Exception as e:  # the lease expires and the request is fetched again
+                        logger.warning("%s: could not drop the lease of %s: %s", frontier.shown_url,
+                                       request.url, e)
+
+        slot.remove_request = remove_request
+        return out
 
     def enqueue_request(self, request):
         queued = super().enqueue_request(request)
@@ -131,28 +221,24 @@ class FrontierScheduler(Scheduler):
         return request
 
 
-class SharedDelayDownloadHandler:
-    """http/https download handler: Scrapy's HTTP/1.1 handler, after a wait that keeps sends to one host
-    ``delay`` apart across every node (``Frontier.claim``).  It runs at send time, inside the node's slot,
-    so neither the node's own delay, jitter and concurrency nor a late wake-up can bring two sends closer."""
-
-    lazy = False
+class SharedPoliteness:
+    """Per-host politeness across every node (``Frontier.claim``): sends to one host ``delay`` apart, and at
+    most ``crawl.concurrent_per_domain`` of its requests in flight from all nodes together.  One per crawl
+    process, used where a request is really sent: the download handler (HTTP) and, for ``fetch: browser``
+    sites, just before the browser middleware."""
 
     def __init__(self, crawler) -> None:
         from scrapy import signals
 
         self.crawler = crawler
-        self.inner = HTTP11DownloadHandler(crawler)
         conf = crawler.settings.getdict("NIANBAO_FRONTIER")
         self.delays: dict[str, float] = conf.get("delays") or {}
         self.default_delay = float(conf.get("default_delay") or 0.0)
+        self.cap = int(conf.get("concurrency") or 0)
+        self.timeout = crawler.settings.getfloat("DOWNLOAD_TIMEOUT", 180.0)
         self.frontier = frontier_for(crawler)
         self.crawl_delays: dict[str, float] = {}
         crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
-
-    @classmethod
-    def from_crawler(cls, crawler):
-        return cls(crawler)
 
     def robots_parsed(self, robotparser, request) -> None:
         ua = self.crawler.settings.get("ROBOTSTXT_USER_AGENT") or self.crawler.settings.get("USER_AGENT")
@@ -168,25 +254,113 @@ class SharedDelayDownloadHandler:
         delay = self.delays.get(host, self.default_delay)
         if not request.meta.get("dont_obey_robotstxt"):
             delay = max(delay, self.crawl_delays.get(host, 0.0))
-        slot = self.crawler.engine.downloader.slots.get(request.meta.get("download_slot") or host) \
-            if self.crawler.engine else None
+        try:
+            slot = self.crawler.engine.downloader.slots.get(request.meta.get("download_slot") or host)
+        except (AttributeError, RuntimeError):  # no engine yet
+            slot = None
         if slot is not None and self.default_delay > 0:  # AutoThrottle raised it for a slow host
             delay = max(delay, float(getattr(slot, "delay", 0.0) or 0.0))
         return delay
 
-    async def download_request(self, request):
+    async def acquire(self, request) -> tuple[str, str | None]:
+        """Wait until ``request`` may be sent; (host, slot token to give to ``release``)."""
+        host = _host_key(request.url)
         delay = self.delay_for(request)
-        if delay > 0:
-            host, waited = _host_key(request.url), 0.0
-            while (wait := self.frontier.claim(host, delay)) > 0:
-                waited += wait
-                await _sleep(wait)
-            if waited:
-                self.crawler.stats.inc_value("nianbao/frontier/delay_wait_s", waited)
-        return await self.inner.download_request(request)
+        if delay <= 0 and self.cap <= 0:
+            return host, None
+        # the slot outlives the longest download Scrapy allows (its timeout), so a dead node's slot frees itself
+        hold = float(request.meta.get("download_timeout") or self.timeout) + 10.0
+        waited = 0.0
+        while True:
+            wait, token, why = self.frontier.claim(host, delay, self.cap, hold)
+            if wait <= 0:
+                break
+            if why == "slots":  # the host has `cap` requests in flight from the nodes together
+                self.crawler.stats.inc_value("nianbao/frontier/slot_waits")
+            waited += wait
+            await _sleep(wait)
+        if waited:
+            self.crawler.stats.inc_value("nianbao/frontier/delay_wait_s", waited)
+        return host, token
+
+    def release(self, host: str, token: str | None) -> None:
+        try:
+            self.frontier.release_slot(host, token)
+        except Exception as e:  # the slot expires by itself
+            logger.warning("%s: could not free a slot of %s: %s", self.frontier.shown_url, host, e)
+
+
+def politeness_for(crawler) -> SharedPoliteness:
+    p = getattr(crawler, "_nianbao_politeness", None)
+    if p is None:
+        p = crawler._nianbao_politeness = SharedPoliteness(crawler)
+    return p
+
+
+class SharedDelayDownloadHandler:
+    """http/https download handler: Scrapy's HTTP/1.1 handler, after ``SharedPoliteness.acquire``.  It runs at
+    send time, inside the node's slot, so neither the node's own delay, jitter and concurrency nor a late
+    wake-up can bring two sends closer; the host's slot is held until the download ends."""
+
+    lazy = False
+
+    def __init__(self, crawler) -> None:
+        self.inner = HTTP11DownloadHandler(crawler)
+        self.politeness = politeness_for(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    async def download_request(self, request):
+        host, token = await self.politeness.acquire(request)
+        try:
+            return await self.inner.download_request(request)
+        finally:
+            self.politeness.release(host, token)
 
     async def close(self) -> None:
         await self.inner.close()
+
+
+BROWSER_SLOT_META = "frontier_browser_slot"
+
+
+class SharedBrowserPolitenessMiddleware:
+    """``fetch: browser`` sites: their requests never reach the download handler (Chromium answers them in
+    crawler.browser.BrowserFetchMiddleware, the next middleware), so the shared delay and slot are taken here
+    and given back when the answer (or the error) comes back through this middleware."""
+
+    def __init__(self, crawler, sites: set[str]) -> None:
+        self.sites = sites
+        self.politeness = politeness_for(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        from scrapy.exceptions import NotConfigured
+
+        sites = {s["name"] for s in crawler.settings.getlist("NIANBAO_SITES") if s.get("fetch") == "browser"}
+        if not sites:
+            raise NotConfigured("no site has fetch: browser")
+        return cls(crawler, sites)
+
+    async def process_request(self, request, spider=None):
+        if request.meta.get("site") in self.sites and BROWSER_SLOT_META not in request.meta:
+            request.meta[BROWSER_SLOT_META] = await self.politeness.acquire(request)
+        return None
+
+    def _release(self, request) -> None:
+        held = request.meta.pop(BROWSER_SLOT_META, None)
+        if held:
+            self.politeness.release(*held)
+
+    def process_response(self, request, response, spider=None):
+        self._release(request)
+        return response
+
+    def process_exception(self, request, exception, spider=None):
+        self._release(request)
+        return None
 
 
 def _host_key(url: str) -> str:
