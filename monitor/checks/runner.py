@@ -18,6 +18,7 @@ import multiprocessing as mp
 import os
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -157,15 +158,20 @@ def _check_sites(store, settings: MonitorSettings, sites: list[str | None], *, t
     if n == 1:
         return {site: check_site(store, settings, site, today=today, summary=summary) for site in sites}
     tasks = [sites[i:i + SITES_PER_TASK] for i in range(0, len(sites), SITES_PER_TASK)]
+    try:
+        # spawn, not fork: this process holds a SQLite connection (and maybe threads)
+        with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
+            done = list(pool.map(_check_task, [(str(store.path), settings, task, today) for task in tasks]))
+    except BrokenProcessPool as e:  # a worker killed (out of memory, a signal): the pass still ends
+        log.warning("check workers failed (%s): checking the %d sites in this process", e, len(sites))
+        return {site: check_site(store, settings, site, today=today, summary=summary) for site in sites}
     per_site: dict[str | None, list[Finding]] = {}
-    # spawn, not fork: this process holds a SQLite connection (and maybe threads)
-    with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
-        for results in pool.map(_check_task, [(str(store.path), settings, task, today) for task in tasks]):
-            for site, found, reports, checked, problems in results:
-                per_site[site] = found
-                summary.reports += reports
-                summary.checked_ids += checked
-                summary.problems += problems
+    for results in done:
+        for site, found, reports, checked, problems in results:
+            per_site[site] = found
+            summary.reports += reports
+            summary.checked_ids += checked
+            summary.problems += problems
     return per_site
 
 

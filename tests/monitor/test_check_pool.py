@@ -7,6 +7,7 @@ hand-checked seed values; the copied text is test_runner's copy between two demo
 from __future__ import annotations
 
 import copy
+import os
 import random
 import shutil
 from datetime import date, datetime
@@ -89,11 +90,28 @@ def test_the_pool_finds_what_one_process_finds(national, tmp_path, monkeypatch):
     assert [{k: v for k, v in r.items() if k not in drop} for r in rows2] == \
         [{k: v for k, v in r.items() if k not in drop} for r in rows1]
     # what was planted, and nothing else
-    assert sorted((f.rule, f.site, f.agency) for f in first2.new) == [
-        ("carry_continuity", "site001", "site001第0局"),
-        ("copied", "site000", "site000第0局"), ("copied", "site000", "site000第1局"),
-        ("missing", "site002", "site002第1局"),
-    ]
+    assert sorted((f.rule, f.site, f.agency) for f in first2.new) == PLANTED
+
+
+class _KillsTheWorker(MonitorSettings):
+    """Settings whose unpickling (in a worker, never here) ends the worker process at once."""
+
+    def __reduce__(self):
+        return os._exit, (1,)
+
+
+PLANTED = [("carry_continuity", "site001", "site001第0局"), ("copied", "site000", "site000第0局"),
+           ("copied", "site000", "site000第1局"), ("missing", "site002", "site002第1局")]
+
+
+def test_a_killed_worker_leaves_the_pass_to_this_process(national, tmp_path, caplog):
+    path = tmp_path / "k.db"
+    shutil.copy(national, path)
+    with Store(path) as store:
+        summary = run_checks(store, _KillsTheWorker(sites=None), today=JUNE, workers=2)
+    assert "check workers failed" in caplog.text
+    assert sorted((f.rule, f.site, f.agency) for f in summary.new) == PLANTED
+    assert summary.reports == 4 * runner.POOL_MIN_SITES - 1
 
 
 def test_no_pool_for_few_sites_or_inside_a_write_transaction(national, tmp_path):
