@@ -50,6 +50,7 @@ from monitor.alerts import AlertSettings, compose  # noqa: E402
 from monitor.checks import cross_year  # noqa: E402
 from monitor.checks import runner  # noqa: E402
 from monitor.checks.runner import MonitorSettings, run_checks  # noqa: E402
+from storage import check_reads  # noqa: E402
 from storage.db import Store  # noqa: E402
 
 _WORDS = ("公开", "解读", "回应", "平台", "制度", "培训", "监督", "考核", "政策", "办理", "渠道", "规范", "专栏",
@@ -149,7 +150,7 @@ def _load_sites(store: Store, sites: list) -> list[int]:
 
 
 def _sites(store: Store) -> list:
-    return sorted({r.get("site") for r in store.reports()}, key=lambda s: s or "")
+    return check_reads.report_sites(store)
 
 
 def main() -> None:
@@ -168,7 +169,7 @@ def main() -> None:
         db = args.db or Path(tmp) / "bench.db"
         if args.db and db.exists():
             with Store(db) as store:
-                have = len(store.reports())
+                have = store.counts()["reports"]  # not store.reports(): this process's peak RSS is a figure
                 if have != want:
                     sys.exit(f"{db} holds {have} reports, not the {want} asked for: remove it or give another --db")
                 store.conn.execute("DELETE FROM findings")  # a first pass finds everything new again

@@ -24,6 +24,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
+from storage import check_reads
 from storage.models import Finding, Report
 
 from monitor.checks import cross_year, deadlines, revisions
@@ -98,7 +99,7 @@ def run_checks(store, settings: MonitorSettings, *, today: date | None = None,
     today = today or datetime.now(timezone.utc).date()
     wanted = list(sites) if sites is not None else settings.sites
     if wanted is None:
-        wanted = sorted({r.get("site") for r in store.reports()}, key=lambda s: s or "")
+        wanted = check_reads.report_sites(store)
     summary = CheckSummary(sites=list(wanted))
     per_site = _check_sites(store, settings, wanted, today=today, summary=summary, workers=workers)
     # Store.sync_findings scopes by site, and site None means every site: so reports stored

@@ -15,6 +15,7 @@ from datetime import date, datetime
 import pytest
 
 from monitor.checks import cross_year, runner
+from storage import check_reads
 from monitor.checks.runner import MonitorSettings, run_checks
 from storage.db import Store
 from mon_helpers import balanced, expected, previous_year_of, report_from, store_report
@@ -112,6 +113,16 @@ def test_a_killed_worker_leaves_the_pass_to_this_process(national, tmp_path, cap
     assert "check workers failed" in caplog.text
     assert sorted((f.rule, f.site, f.agency) for f in summary.new) == PLANTED
     assert summary.reports == 4 * runner.POOL_MIN_SITES - 1
+
+
+def test_the_sites_read_for_the_runner_are_those_of_the_stored_reports(national, tmp_path):
+    path = tmp_path / "s.db"
+    shutil.copy(national, path)
+    with Store(path) as store:
+        store_report(store, report_from(expected("001")), site=None, seen=datetime(2025, 1, 20))  # a local ingest
+        sites = check_reads.report_sites(store)
+        assert sites == sorted({r["site"] for r in store.reports()}, key=lambda s: s or "")
+    assert sites[0] is None and sites[1:] == [f"site{s:03d}" for s in range(runner.POOL_MIN_SITES)]
 
 
 def test_no_pool_for_few_sites_or_inside_a_write_transaction(national, tmp_path):
