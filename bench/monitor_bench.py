@@ -104,8 +104,13 @@ def _store_agency(store: Store, rng: random.Random, seeds: list[dict], k: int, a
 def cpu_seconds() -> float:
     """User + system CPU of this process and of its children that ended (the pool's workers end
     with each pass)."""
+    return sum(cpu_split())
+
+
+def cpu_split() -> tuple[float, float]:
+    """(this process, its ended children): user + system CPU seconds."""
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
 
 
 def _peak_rss_mb() -> float:
@@ -186,12 +191,15 @@ def main() -> None:
             print(f"{len(sites)} sites, {workers} worker process(es)", flush=True)
             passes, bases = [], []
             for round_ in (1, 2):
-                t, c = time.perf_counter(), cpu_seconds()
+                t, (own0, kids0) = time.perf_counter(), cpu_split()
                 summary = run_checks(store, settings, today=date(2025, 6, 1))
-                wall, cpu = time.perf_counter() - t, cpu_seconds() - c
+                own1, kids1 = cpu_split()
+                wall, own, kids = time.perf_counter() - t, own1 - own0, kids1 - kids0
+                cpu = own + kids
                 passes.append((wall, cpu, summary))
                 print(f"checks    pass {round_} ({'every finding new' if round_ == 1 else 'all known'})  {wall:7.1f}s wall  "
-                      f"CPU {cpu:6.1f}s  {summary.reports / wall:6.0f} reports/s  {len(summary.new)} new, "
+                      f"CPU {cpu:6.1f}s (this process {own:.1f}, workers {kids:.1f})  "
+                      f"{summary.reports / wall:6.0f} reports/s  {len(summary.new)} new, "
                       f"{summary.still_open} still open, {len(summary.resolved)} resolved"
                       + (f"  peak RSS {_peak_rss_mb():.0f} MB (this process), {_peak_worker_rss_mb():.0f} MB "
                          f"(largest worker)" if round_ == 1 else "") + f"  load {_load()}", flush=True)
