@@ -16,6 +16,7 @@ import re
 import sqlite3
 from pathlib import Path
 
+from import_scan import imported_packages as _imports
 from storage.db import Store
 from vocabulary import template as V
 
@@ -23,20 +24,16 @@ ROOT = Path(__file__).resolve().parents[1]
 OUR_PACKAGES = ("crawler", "spiders", "storage", "monitor", "tests")
 
 
-def _imports(path: Path) -> set[str]:
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            out |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            out.add(node.module.split(".")[0])
-    return out
-
-
 def test_vocabulary_imports_nothing_of_ours():
     for path in sorted((ROOT / "vocabulary").glob("*.py")):
         ours = _imports(path) & set(OUR_PACKAGES)
         assert not ours, f"{path.name} imports {sorted(ours)}"
+
+
+def test_the_scan_sees_an_import_of_ours(tmp_path):
+    p = tmp_path / "x.py"
+    p.write_text("import re\nfrom storage.models import Cell\n\ndef f():\n    import monitor.checks\n")
+    assert _imports(p) & set(OUR_PACKAGES) == {"storage", "monitor"}
 
 
 def test_the_old_template_module_is_gone():

@@ -15,7 +15,7 @@ from datasketch import LeanMinHash, MinHash, MinHashLSH
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
-from monitor.checks.report import downgrade_uncertain
+from monitor.checks.report import ASSESSABLE, downgrade_uncertain
 from storage.models import SCALAR, TABLE3_COLUMNS, Finding, Report
 from vocabulary import template as V
 
@@ -285,9 +285,12 @@ def text_similarity(a: Report, b: Report, prepared: Prepared | None = None,
     return Indel.normalized_similarity(ta, tb, score_cutoff=cutoff) if cutoff else Indel.normalized_similarity(ta, tb)
 
 
+_NUMBER_TABLES = frozenset(("table2", "table3", "table4"))
+
+
 def _numbers(report: Report) -> dict[str, float]:
-    return {c.ref: c.value for c in report.cells
-            if c.table in ("table2", "table3", "table4") and c.kind.assessable and isinstance(c.value, (int, float))}
+    return {f"{c.table}.{c.row}.{c.column}": c.value for c in report.cells
+            if c.table in _NUMBER_TABLES and c.kind in ASSESSABLE and isinstance(c.value, (int, float))}
 
 
 def identical_numbers(a: Report, b: Report, prepared: Prepared | None = None) -> bool:

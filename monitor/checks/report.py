@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from storage.models import (TABLE3_APPLICANT_COLUMNS, TABLE3_COLUMNS, TABLE3_RESULT_ROWS, TABLE4_COLUMNS,
-                            TABLE4_GROUPS, Finding, Report)
+from storage.models import (LOW_CONFIDENCE, TABLE3_APPLICANT_COLUMNS, TABLE3_COLUMNS, TABLE3_RESULT_ROWS,
+                            TABLE4_COLUMNS, TABLE4_GROUPS, Cell, CellKind, Finding, Report)
 from vocabulary import template as V
 from vocabulary.phrases import CATEGORIES, PHRASES, REASONS, Phrase
 
@@ -75,19 +75,40 @@ MIN_BLANK_TOTAL_ROWS = 2
 MIN_PROBLEMS_CHARS = 10
 
 
+_SPACE = re.compile(r"\s+")
+#: ``CellKind.assessable`` as a set, for the loops over every cell of every report
+ASSESSABLE = frozenset(k for k in CellKind if k.assessable)
+
+
 def _n(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text or ""))
+    text = text or ""
+    # most stored texts are already NFKC: the quick check is far cheaper than normalising again
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text)
+    return _SPACE.sub("", text)
 
 
 class _Checker:
     def __init__(self, report: Report):
         self.r = report
-        self.cells = {c.ref: c for c in report.cells}
+        # by Cell.ref, the last reading of a key winning; and the value a rule reads (None: not assessable)
+        self.cells: dict[str, Cell] = {}
+        self.values: dict[str, int | float | str | None] = {}
+        for c in report.cells:
+            ref = f"{c.table}.{c.row}.{c.column}"
+            self.cells[ref] = c
+            self.values[ref] = c.value if c.kind in ASSESSABLE else None
         self.findings: list[Finding] = []
+        self._sections_text: str | None = None
 
     def val(self, ref: str):
-        c = self.cells.get(ref)
-        return c.value if c is not None and c.kind.assessable else None
+        return self.values.get(ref)
+
+    def sections_text(self) -> str:
+        """The sections' text, normalised (``_n``), made once for the rules that read it."""
+        if self._sections_text is None:
+            self._sections_text = _n("\n".join(self.r.sections.values()))
+        return self._sections_text
 
     def sum_mismatch(self, parts: list[str], total: str) -> tuple[list, int, int] | None:
         """(values, their sum, the total) when every cell is assessable and the sum differs, else None."""
@@ -229,7 +250,7 @@ class _Checker:
         return None
 
     def narrative_vs_table(self) -> None:
-        narrative = _n("\n".join(v for k, v in self.r.sections.items()))
+        narrative = self.sections_text()
         if not narrative:
             return
         taken: list[tuple[int, int]] = []  # spans read by an earlier phrase
@@ -319,7 +340,7 @@ class _Checker:
         if not self.r.sections or self.r.template == "unknown":
             return  # no section structure read, or an older free-form outline: the six sections are not due
         tables = {c.table for c in self.r.cells}
-        whole = _n(self.r.text) + _n("\n".join(self.r.sections.values()))
+        whole = _n(self.r.text) + self.sections_text()
         for key, name in SECTION_NAMES.items():
             # a section whose table was read is there, even if its heading sat inside the table; and a
             # heading printed anywhere in the text (a frame, a table cell) is no missing section
@@ -385,6 +406,8 @@ def downgrade_uncertain(report: Report, findings: list[Finding]) -> list[Finding
     """A finding that rests on a cell we are unsure of (``Cell.low_confidence``: an OCR reading, a
     split run of digits) is a warning saying so (“OCR 可能误读”), never an error blamed on the
     agency.  The rule, cells and fingerprint stay: when a better reading comes, the finding resolves."""
+    if not findings or not any(c.confidence is not None and c.confidence < LOW_CONFIDENCE for c in report.cells):
+        return findings  # nothing rests on a doubtful cell (most reports): no index of the cells
     cells = {c.ref: c for c in report.cells}
     for f in findings:
         doubtful = [cells[r] for r in f.cells if r in cells and cells[r].low_confidence]

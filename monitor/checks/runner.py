@@ -5,15 +5,26 @@ cross-year rules per agency, the deadline rules per report, the missing rule per
 revised rule from storage's events; then hand the whole set to ``Store.sync_findings`` for that
 site, which keeps fingerprints stable: a finding already open is not new, an open finding that
 is no longer produced is resolved.
+
+At national size (thousands of sites) the sites are checked in a process pool: each worker opens
+the database read-only, loads and checks a share of the sites and hands its findings back; this
+process alone writes them (storage's one writer), site by site in the order a single process
+would, so the findings and their order are the same whatever the number of workers.
 """
 from __future__ import annotations
 
 import logging
+import multiprocessing as mp
+import os
 from collections import Counter, defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from pathlib import Path
 from typing import Any, Iterable
 
+from storage import check_reads
 from storage.models import Finding, Report
 
 from monitor.checks import cross_year, deadlines, revisions
@@ -79,14 +90,18 @@ class CheckSummary:
 
 
 def run_checks(store, settings: MonitorSettings, *, today: date | None = None,
-               run_id: int | None = None, sites: Iterable[str | None] | None = None) -> CheckSummary:
-    """Check every stored report of the sites (default: the configured ones, else all in the DB)."""
+               run_id: int | None = None, sites: Iterable[str | None] | None = None,
+               workers: int | None = None) -> CheckSummary:
+    """Check every stored report of the sites (default: the configured ones, else all in the DB).
+
+    ``workers``: processes that load and check the sites (1: this process alone); default: the
+    usable cores (at most ``MAX_WORKERS``) when there are at least ``POOL_MIN_SITES`` sites."""
     today = today or datetime.now(timezone.utc).date()
     wanted = list(sites) if sites is not None else settings.sites
     if wanted is None:
-        wanted = sorted({r.get("site") for r in store.reports()}, key=lambda s: s or "")
+        wanted = check_reads.report_sites(store)
     summary = CheckSummary(sites=list(wanted))
-    per_site = {site: check_site(store, settings, site, today=today, summary=summary) for site in wanted}
+    per_site = _check_sites(store, settings, wanted, today=today, summary=summary, workers=workers)
     # Store.sync_findings scopes by site, and site None means every site: so reports stored
     # without a site (local ingests) are synced together with all the others in one call
     if None in per_site:
@@ -104,6 +119,75 @@ def run_checks(store, settings: MonitorSettings, *, today: date | None = None,
                  len(delta.new), len(delta.resolved))
     store.mark_checked(summary.checked_ids)
     return summary
+
+
+#: Fewer sites than this are checked in this process: starting workers (imports, a connection
+#: each) costs about a second of CPU, a few sites' worth.
+POOL_MIN_SITES = 64
+MAX_WORKERS = 8
+#: Sites per task handed to a worker: enough that a task's overhead (pickling the settings, the
+#: findings back) is small, few enough that the two workers end together.
+SITES_PER_TASK = 25
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def pool_workers(store, n_sites: int, workers: int | None = None) -> int:
+    """How many worker processes check ``n_sites`` sites (1: none, this process does)."""
+    if workers is None:
+        workers = min(_usable_cores(), MAX_WORKERS) if n_sites >= POOL_MIN_SITES else 1
+    workers = max(1, min(workers, n_sites))
+    # the workers read the database file itself: a store in a write transaction (not yet visible
+    # to other connections), held at an old schema, or not a file falls back to this process
+    path = getattr(store, "path", None)
+    if (workers > 1 and (getattr(store, "_depth", 0) or getattr(store, "_migrate_to", None) is not None
+                         or not isinstance(path, Path) or not path.is_file())):
+        return 1
+    return workers
+
+
+def _check_sites(store, settings: MonitorSettings, sites: list[str | None], *, today: date,
+                 summary: CheckSummary, workers: int | None) -> dict[str | None, list[Finding]]:
+    """Each site's findings (not synced), in the order of ``sites``; ``summary`` gets the reports
+    checked and the problems, in that order too."""
+    n = pool_workers(store, len(sites), workers)
+    if n == 1:
+        return {site: check_site(store, settings, site, today=today, summary=summary) for site in sites}
+    tasks = [sites[i:i + SITES_PER_TASK] for i in range(0, len(sites), SITES_PER_TASK)]
+    try:
+        # spawn, not fork: this process holds a SQLite connection (and maybe threads)
+        with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
+            done = list(pool.map(_check_task, [(str(store.path), settings, task, today) for task in tasks]))
+    except BrokenProcessPool as e:  # a worker killed (out of memory, a signal): the pass still ends
+        log.warning("check workers failed (%s): checking the %d sites in this process", e, len(sites))
+        return {site: check_site(store, settings, site, today=today, summary=summary) for site in sites}
+    per_site: dict[str | None, list[Finding]] = {}
+    for results in done:
+        for site, found, reports, checked, problems in results:
+            per_site[site] = found
+            summary.reports += reports
+            summary.checked_ids += checked
+            summary.problems += problems
+    return per_site
+
+
+def _check_task(args) -> list[tuple[str | None, list[Finding], int, list[int], list[str]]]:
+    """In a worker: check some sites over a read-only connection of the worker's own."""
+    from storage.db import Store  # monitor reads through storage's facade, as the caller does
+
+    path, settings, sites, today = args
+    out = []
+    with Store(path, readonly=True) as store:
+        for site in sites:
+            part = CheckSummary()
+            found = check_site(store, settings, site, today=today, summary=part)
+            out.append((site, found, part.reports, part.checked_ids, part.problems))
+    return out
 
 
 def parser_corrected(store, delta) -> int:

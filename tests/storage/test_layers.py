@@ -3,24 +3,12 @@ writes through, imports nothing from the stages after it (monitor) or before it 
 not even inside a function."""
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from import_scan import imported_packages as _imports
 
 ROOT = Path(__file__).resolve().parents[2]
 UPSTREAM_OR_DOWNSTREAM = {"monitor", "crawler", "spiders"}
-
-
-def _imports(path: Path) -> set[str]:
-    out: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            out |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            out.add(node.module.split(".")[0])
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "__import__" and node.args \
-                and isinstance(node.args[0], ast.Constant):
-            out.add(str(node.args[0].value).split(".")[0])
-    return out
 
 
 def test_storage_imports_no_monitor_crawler_or_spider_code():
