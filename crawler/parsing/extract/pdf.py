@@ -46,7 +46,7 @@ import operator
 import re
 import threading
 from collections import namedtuple
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from storage.models import ParseStatus
 
@@ -91,14 +91,23 @@ class _PTable:
         return self.ys[0]
 
 
-@dataclass
 class _Line:
-    text: str
-    x0: float
-    x1: float
-    top: float
-    size: float
-    chars: list[_Char] = field(default_factory=list)
+    """A text line of a page: its text, extent and size, and its characters (in the order
+    ``_lines_of`` gives them), which only the borderless fallback reads: on the array path they are
+    built when asked for."""
+    __slots__ = ("text", "x0", "x1", "top", "size", "_chars", "_src")
+
+    def __init__(self, text: str, x0: float, x1: float, top: float, size: float,
+                 chars: list[_Char] | None = None, src=None) -> None:
+        self.text, self.x0, self.x1, self.top, self.size = text, x0, x1, top, size
+        self._chars = chars
+        self._src = src  # (the page's _LazyChars, index array) when chars is None
+
+    @property
+    def chars(self) -> list[_Char]:
+        if self._chars is None:
+            self._chars = self._src[0].take(self._src[1]) if self._src is not None else []
+        return self._chars
 
 
 @dataclass(frozen=True)
@@ -353,7 +362,61 @@ def _bare_raw() -> _Bare:
 
 def _page_chars(page, height: float) -> list[_Char]:
     """The page's characters (whitespace dropped), in pdfium's order."""
-    return _read_chars(page, height)[0]
+    return list(_read_chars(page, height)[0])
+
+
+class _LazyChars:
+    """A page's characters as ``_Char``s, built from the page's arrays only where asked for: the
+    layout reads most characters through the arrays (cells that are a run of the page's text,
+    lines of prose), and building a tuple and seven floats for every character of the page was
+    the largest cost of reading it after pdfium's own.  A sequence: ``len``, ``[i]``, iteration
+    (which builds them all, once), ``take(indices)``."""
+    __slots__ = ("text", "_cols", "_all", "n")
+
+    def __init__(self, text: str, x0, x1, tops, bottoms, size, cx, cy) -> None:
+        self.text = text
+        self._cols = (x0, x1, tops, bottoms, size, cx, cy)
+        self._all: list[_Char] | None = None
+        self.n = len(text)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def take(self, idx) -> list[_Char]:
+        """The characters at ``idx`` (an index array or list), in that order."""
+        import itertools
+
+        import numpy as np
+
+        if self._all is not None:
+            return [self._all[i] for i in (idx.tolist() if hasattr(idx, "tolist") else idx)]
+        idx = np.asarray(idx, dtype=np.intp)
+        il = idx.tolist()
+        text = self.text
+        return list(map(tuple.__new__, itertools.repeat(_Char, len(il)), zip(
+            [text[i] for i in il], *(col[idx].tolist() for col in self._cols), il)))
+
+    def _every(self) -> list[_Char]:
+        if self._all is None:
+            import itertools
+
+            self._all = list(map(tuple.__new__, itertools.repeat(_Char, self.n), zip(
+                self.text, *(col.tolist() for col in self._cols), range(self.n))))
+        return self._all
+
+    def __getitem__(self, i):
+        if self._all is not None or isinstance(i, slice):
+            return self._every()[i]
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        x0, x1, tops, bottoms, size, cx, cy = self._cols
+        return tuple.__new__(_Char, (self.text[i], float(x0[i]), float(x1[i]), float(tops[i]), float(bottoms[i]),
+                                     float(size[i]), float(cx[i]), float(cy[i]), i))
+
+    def __iter__(self):
+        return iter(self._every())
 
 
 class _PageText:
@@ -368,7 +431,7 @@ class _PageText:
     def __init__(self, np, text: str, codes, left, right, tops, bottoms, size) -> None:
         self.cx = (left + right) / 2
         self.cy = (tops + bottoms) / 2
-        self.x0, self.tops, self.bottoms = left, tops, bottoms
+        self.x0, self.x1, self.tops, self.bottoms, self.size = left, right, tops, bottoms, size
         # x_breaks[j]: how many times x0 fails to increase from a character to the next up to j
         self.x_breaks = np.concatenate(([0], np.cumsum(~(left[1:] > left[:-1]))))
         self.order = np.argsort(self.cy, kind="stable")
@@ -464,11 +527,9 @@ def _read_chars(page, height: float) -> tuple[list[_Char], _PageText | None]:
         tops, bottoms = height - top, height - bot
         chs = "".join([text[i] for i in keep])
         pt = _PageText(np, chs, codes[keep], left, right, tops, bottoms, size)
-        chars = list(map(tuple.__new__, itertools.repeat(_Char, k), zip(
-            chs, left.tolist(), right.tolist(), tops.tolist(), bottoms.tolist(), size.tolist(),
-            pt.cx.tolist(), pt.cy.tolist(), range(k))))
+        chars = _LazyChars(chs, left, right, tops, bottoms, size, pt.cx, pt.cy)
         if np.isnan(pt.cx).any() or np.isnan(pt.cy).any():
-            pt = None
+            return list(chars), None
         return chars, pt
     finally:
         tp.close()
@@ -908,9 +969,8 @@ def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
         else:
             used |= u
     if pt is not None:
-        rest = [chars[i] for i in np.flatnonzero(~used).tolist()] if tables else chars
-    else:
-        rest = [c for i, c in enumerate(chars) if i not in used]
+        return chars, tables, _array_lines(chars, pt, np.flatnonzero(~used) if tables else None, height), height
+    rest = [c for i, c in enumerate(chars) if i not in used]
     lines: list[_Line] = []
     for lc in _lines_of(rest):
         text = norm_ws(_line_text(lc, pt))
@@ -921,6 +981,56 @@ def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
             continue  # page number
         lines.append(_Line(text, min(map(_BY_X, lc)), max(map(_X1, lc)), top, max(map(_SIZE, lc)), lc))
     return chars, tables, lines, height
+
+
+def _array_lines(chars: _LazyChars, pt: _PageText, idx, height: float) -> list[_Line]:
+    """The text lines of the characters ``idx`` (ascending; None: all) as ``_read_page``'s plain
+    path reads them (``_lines_of``, ``_line_text``, page numbers dropped), on the page's arrays.
+
+    ``_lines_of`` sorts by (centre, x0), stably, and starts a line at a character whose centre is
+    not within [t - 0.2 (b - t), b] of the line so far (t its smallest top, b its largest bottom).
+    The lower bound always holds (a top is never below its own centre, and the centres come in
+    ascending order), and every earlier line's bottoms lie above the centre that ended it, so a
+    line starts exactly where the centre exceeds the running maximum of all bottoms before it."""
+    import numpy as np
+
+    if idx is None:
+        idx = np.arange(pt.n)
+    if not len(idx):
+        return []
+    o = idx[np.lexsort((pt.x0[idx], pt.cy[idx]))]  # _lines_of's order
+    bottoms = pt.bottoms[o]
+    start = np.empty(len(o), dtype=bool)
+    start[0] = True
+    start[1:] = pt.cy[o][1:] > np.maximum.accumulate(bottoms)[:-1]
+    line = np.cumsum(start) - 1
+    # each line by x0, stably (_line_text's sort); in page order (consecutive indices) it is a slice
+    fin = o[np.lexsort((pt.x0[o], line))]
+    starts = np.flatnonzero(start)
+    ends = np.append(starts[1:], len(o))
+    broken = np.zeros(len(starts), dtype=bool)
+    broken[line[1:][(np.diff(fin) != 1) & (line[1:] == line[:-1])]] = True
+    red_min, red_max = np.minimum.reduceat, np.maximum.reduceat
+    top_l = red_min(pt.tops[o], starts).tolist()
+    bottom_l = red_max(bottoms, starts).tolist()
+    x0_l = red_min(pt.x0[o], starts).tolist()
+    x1_l = red_max(pt.x1[o], starts).tolist()
+    size_l = red_max(pt.size[o], starts).tolist()
+    first = fin[starts].tolist()
+    lines: list[_Line] = []
+    page_no, low, high = _PAGE_NO.match, height * 0.08, height * 0.9
+    for n, (a, e, bad) in enumerate(zip(starts.tolist(), ends.tolist(), broken.tolist())):
+        if bad:
+            text = norm_ws(_line_text(chars.take(o[a:e]), pt))
+        else:
+            text = norm_ws(pt.line_text(first[n], e - a))
+        if not text:
+            continue
+        top = top_l[n]
+        if page_no(text) and (bottom_l[n] > high or top < low):
+            continue  # page number
+        lines.append(_Line(text, x0_l[n], x1_l[n], top, size_l[n], src=(chars, o[a:e])))
+    return lines
 
 
 def _drop_running_lines(pages: list[tuple[list, list[_Line]]], heights: list[float]) -> None:
@@ -1066,10 +1176,9 @@ def _one_picture(pdf, pno: int) -> bool:
 _UNMAPPED = re.compile("[\ufffd\ue000-\uf8ff]")
 
 
-def _unusable(chars: list[_Char]) -> bool:
+def _unusable(text: str) -> bool:
     """Mostly unmapped glyphs (a CJK font without ToUnicode): the text layer is garbage."""
-    bad = len(_UNMAPPED.findall("".join(map(operator.attrgetter("ch"), chars))))
-    return bad > 0.3 * len(chars)
+    return len(_UNMAPPED.findall(text)) > 0.3 * len(text)
 
 
 def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFAULT_RULINGS) -> Extracted:
@@ -1092,7 +1201,7 @@ def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFA
         heights: list[float] = []
         all_chars = 0
         image_pages: list[int] = []  # 0-based pages that carry no text but a page-sized picture
-        bad_chars: list[_Char] = []
+        head_text: list[str] = []  # each page's first 2,000 characters
         for pno in range(min(n_pages, MAX_PAGES)):
             page = pdf[pno]
             try:
@@ -1102,7 +1211,7 @@ def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFA
             all_chars += len(chars)
             if len(chars) < 10 and _one_picture(pdf, pno):
                 image_pages.append(pno)
-            bad_chars.extend(chars[:2000])
+            head_text.append(chars.text[:2000] if isinstance(chars, _LazyChars) else "".join(c.ch for c in chars[:2000]))
             pages.append((tables, lines))
             heights.append(height)
     except Exception as e:
@@ -1115,7 +1224,7 @@ def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFA
         pdf.close()
     if all_chars < 10:
         return _ocr(data, name, meta, f"{name}: PDF without a text layer ({n_pages} pages, scanned?); needs OCR")
-    if _unusable(bad_chars):
+    if _unusable("".join(head_text)):
         return _ocr(data, name, meta,
                     f"{name}: PDF text layer is unmapped glyphs (font without ToUnicode); needs OCR")
     _drop_running_lines(pages, heights)
