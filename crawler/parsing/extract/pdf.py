@@ -918,6 +918,8 @@ def _one_column_labels(hs, xs: list[float], chars: list[_Char], by_height: "_ByH
     framed or underlined prose has one such region per paragraph or per page)."""
     ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
     x0, x1 = xs[0], xs[-1]
+    if isinstance(by_height, _PageText) and len(ys) > 1:
+        return _one_column_labels_arrays(ys, x0, x1, chars, by_height, taken)
     for top, bottom in zip(ys, ys[1:]):
         if isinstance(by_height, _PageText):
             idx = by_height.band(top, bottom)
@@ -928,6 +930,40 @@ def _one_column_labels(hs, xs: list[float], chars: list[_Char], by_height: "_ByH
         if band and len(band) <= 2 * _MAX_LABEL_CELL:
             if _is_table_label("".join(c.ch for c in sorted(band, key=lambda c: (round(c.top), c.x0)))):
                 return True
+    return False
+
+
+def _one_column_labels_arrays(ys: list[float], x0: float, x1: float, chars: "_LazyChars", pt: "_PageText",
+                              taken) -> bool:
+    """``_one_column_labels`` on the page's arrays, every band between two rulings at once (an
+    underlined page has one per line).  Band k holds the characters whose centre is within
+    ys[k]..ys[k + 1], both ends included (a centre on a ruling is in both bands).  A label has at most
+    ``_MAX_LABEL_CELL`` characters once whitespace is removed, and a page's characters have no
+    whitespace: only bands of 1..``_MAX_LABEL_CELL`` characters can hold one."""
+    import numpy as np
+
+    idx = pt.band(ys[0], ys[-1])
+    cx = pt.cx[idx]
+    idx = idx[(~taken[idx]) & (x0 <= cx) & (cx <= x1)]
+    if not len(idx):
+        return False
+    ya = np.asarray(ys)
+    cy = pt.cy[idx]
+    nb = len(ys) - 1
+    first = np.maximum(ya.searchsorted(cy, "left") - 1, 0)  # the first band k with ys[k + 1] >= cy
+    last = np.minimum(ya.searchsorted(cy, "right") - 1, nb - 1)  # the last band k with ys[k] <= cy
+    count = np.zeros(nb + 1, dtype=np.int64)
+    np.add.at(count, first, 1)
+    np.add.at(count, last + 1, -1)
+    count = np.cumsum(count)[:nb]
+    small = np.flatnonzero((count > 0) & (count <= _MAX_LABEL_CELL)).tolist()
+    if not small:
+        return False
+    first_l, last_l, idx_l = first.tolist(), last.tolist(), idx.tolist()
+    for k in small:
+        band = [chars[i] for i, f, e in zip(idx_l, first_l, last_l) if f <= k <= e]
+        if _is_table_label("".join(c.ch for c in sorted(band, key=lambda c: (round(c.top), c.x0)))):
+            return True
     return False
 
 
