@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from storage.models import ParseStatus
 
 from .base import Extracted, GridCell, Paragraph, Table
-from .html import _is_cjk, join_lines, norm_ws
+from .html import _WS, _is_cjk, join_lines, norm_ws
 
 log = logging.getLogger(__name__)
 
@@ -443,6 +443,10 @@ class _PageText:
         space = (gap > 0.35 * pair) & ((gap > 1.5 * pair) | ~(cjk[1:] | cjk[:-1]))
         self.spaces = (np.flatnonzero(space) + 1).tolist()
         self.n = len(text)
+        # ``norm_ws`` leaves ``line_text`` (the characters, single spaces between them) as it is
+        # unless a character of the page is one it collapses (the page has no str.isspace ones, but
+        # norm_ws also takes U+200B and U+FEFF): then it is still applied
+        self.ws_free = _WS.search(text) is None
 
     def band(self, top: float, bottom: float):
         """Indices of the characters whose centre is within top..bottom, by centre."""
@@ -815,12 +819,16 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
                       & (np.minimum.reduceat(cys, starts) >= np.maximum.reduceat(pt.tops[members_idx], starts))
                       & (np.maximum.reduceat(cys, starts) <= np.minimum.reduceat(pt.bottoms[members_idx], starts)))
             lo_list = lo.tolist()
-            g_list, m_list = grouped.tolist(), members_idx.tolist()
+            g_list = grouped.tolist()
+            lazy = isinstance(chars, _LazyChars)
+            line_text, ws_free = pt.line_text, pt.ws_free
             for a, e, plain, first in zip(starts.tolist(), ends.tolist(), simple.tolist(), lo_list):
                 if plain:
-                    texts[g_list[a]] = norm_ws(pt.line_text(first, e - a))
+                    t = line_text(first, e - a)
+                    texts[g_list[a]] = t if ws_free else norm_ws(t)
                 else:
-                    members[g_list[a]] = [chars[x] for x in m_list[a:e]]
+                    members[g_list[a]] = (chars.take(members_idx[a:e]) if lazy
+                                          else [chars[x] for x in members_idx[a:e].tolist()])
     else:
         pt = None
         used = set()
@@ -1059,7 +1067,9 @@ def _array_lines(chars: _LazyChars, pt: _PageText, idx, height: float) -> list[_
         if bad:
             text = norm_ws(_line_text(chars.take(o[a:e]), pt))
         else:
-            text = norm_ws(pt.line_text(first[n], e - a))
+            text = pt.line_text(first[n], e - a)
+            if not pt.ws_free:
+                text = norm_ws(text)
         if not text:
             continue
         top = top_l[n]
