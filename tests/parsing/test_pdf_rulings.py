@@ -373,3 +373,58 @@ def test_zero_width_space_is_normalised_on_the_array_path(monkeypatch):
     rows = fast.blocks[0].rows
     assert rows[0][0].text == "项目" and rows[1][1].text == "75"
     assert rows[0][1].text.replace(" ", "") == "newcases" and rows[1][0].text.replace(" ", "") == "permits"
+
+
+def test_picture_pages_are_still_found_and_text_pages_not_reloaded(pdfs, monkeypatch):
+    """A page with almost no text is asked whether it is one picture (then OCR reads it in place)
+    only when the walk over its objects met an image: a blank page is not loaded a second time, a
+    scanned page in a PDF with text is still found (inside a form XObject, too)."""
+    import io
+
+    from PIL import Image
+
+    src = pdfium.PdfDocument(pdfs[(STEMS[0], "white_boxes")])
+    out = pdfium.PdfDocument.new()
+    out.import_pages(src, [0])
+    w, h = src[0].get_size()
+    jpeg = io.BytesIO()
+    Image.new("RGB", (200, 280), "white").save(jpeg, "JPEG")
+
+    def picture_page(in_form: bool) -> None:
+        page = out.new_page(w, h)
+        img = pdfium.PdfImage.new(out)
+        img.load_jpeg(io.BytesIO(jpeg.getvalue()), inline=True)
+        img.set_matrix(pdfium.PdfMatrix().scale(w, h))
+        page.insert_obj(img)
+        page.gen_content()
+        if in_form:  # the picture wrapped in a form XObject, as some scanners' PDFs have it
+            tmp = pdfium.PdfDocument.new()
+            tmp.import_pages(out, [len(out) - 1])
+            form = raw.FPDF_NewXObjectFromPage(out.raw, tmp.raw, 0)
+            obj = raw.FPDF_NewFormObjectFromXObject(form)
+            out.del_page(len(out) - 1)
+            page = out.new_page(w, h)
+            raw.FPDFPage_InsertObject(page.raw, obj)
+            page.gen_content()
+            raw.FPDF_CloseXObject(form)
+            tmp.close()
+
+    picture_page(False)
+    out.new_page(w, h)  # a page with no text and no picture (a blank page between sections)
+    picture_page(True)
+    buf = io.BytesIO()
+    out.save(buf)
+    data = buf.getvalue()
+    src.close()
+    out.close()
+
+    asked = []
+    real = pdf_extract._one_picture
+
+    def one_picture(pdf, pno):
+        asked.append((pno, real(pdf, pno)))
+        return asked[-1][1]
+
+    monkeypatch.setattr(pdf_extract, "_one_picture", one_picture)
+    pdf_extract.extract(data)
+    assert asked == [(1, True), (3, True)]  # the blank page 2 has no image: not asked (nor loaded again)

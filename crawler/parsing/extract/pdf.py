@@ -257,10 +257,13 @@ def _ruling_test(rulings: RulingPolicy, raw, b: _PaintBuffers):
     return test
 
 
-def _page_paths(page, raw, max_depth: int = 4):
+def _page_paths(page, raw, max_depth: int = 4, images: list | None = None):
     """(handle, nesting level) of every path object on the page, into form XObjects down to
-    ``max_depth`` levels, on pdfium's handles (pypdfium2's ``get_objects`` wraps each object)."""
+    ``max_depth`` levels, on pdfium's handles (pypdfium2's ``get_objects`` wraps each object).
+    ``images``, when given, receives the image objects of levels 0 and 1 (where
+    ``ocr.image.page_has_picture`` looks for a scanned page's picture)."""
     get_type, path_t, form_t = raw.FPDFPageObj_GetType, raw.FPDF_PAGEOBJ_PATH, raw.FPDF_PAGEOBJ_FORM
+    image_t = raw.FPDF_PAGEOBJ_IMAGE
     out: list = []
 
     def walk(parent, count, get, level: int) -> None:
@@ -274,6 +277,8 @@ def _page_paths(page, raw, max_depth: int = 4):
                 out.append((h, level))
             elif t == form_t and level < max_depth - 1:
                 walk(h, raw.FPDFFormObj_CountObjects, raw.FPDFFormObj_GetObject, level + 1)
+            elif t == image_t and images is not None and level <= 1:
+                images.append(h)
 
     walk(page.raw, raw.FPDFPage_CountObjects, raw.FPDFPage_GetObject, 0)
     return out
@@ -573,9 +578,10 @@ def _path_lines(h, raw, buf: _PaintBuffers) -> list[tuple[float, float, float, f
     return out
 
 
-def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS
+def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS, images: list | None = None
                    ) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
-    """(horizontal [(y, x0, x1)], vertical [(x, y0, y1)]) in top-down coordinates: the rulings."""
+    """(horizontal [(y, x0, x1)], vertical [(x, y0, y1)]) in top-down coordinates: the rulings.
+    ``images``: see ``_page_paths``."""
     raw = _bare_raw()
 
     hs: list[tuple[float, float, float]] = []
@@ -583,7 +589,7 @@ def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS
     page_w = page.get_width()
     buf = _PaintBuffers()
     is_ruling = _ruling_test(rulings, raw, buf)
-    for h_obj, level in _page_paths(page, raw):
+    for h_obj, level in _page_paths(page, raw, images=images):
         bounds = is_ruling(h_obj)
         if bounds is None:
             continue
@@ -983,10 +989,12 @@ def is_table(grid: list[list[GridCell]]) -> bool:
     return _columns(grid) >= 2 or _names_a_table(grid)
 
 
-def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
+def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS, images: list | None = None):
+    """(characters, tables, text lines, page height); ``images`` receives the page's image objects
+    of levels 0 and 1 (``_page_paths``)."""
     width, height = page.get_size()
     chars, pt = _read_chars(page, height)
-    hs, vs = _page_segments(page, height, rulings)
+    hs, vs = _page_segments(page, height, rulings, images)
     if len(hs) * len(vs) > MAX_RULING_PAIRS:
         # A drawing (map, chart, scanned vector art), not a table grid: read the text only.
         log.info("page %d: %d x %d line segments, too many for a table; text only", page_no, len(hs), len(vs))
@@ -1250,12 +1258,15 @@ def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFA
         head_text: list[str] = []  # each page's first 2,000 characters
         for pno in range(min(n_pages, MAX_PAGES)):
             page = pdf[pno]
+            images: list = []
             try:
-                chars, tables, lines, height = _read_page(page, pno + 1, rulings)
+                chars, tables, lines, height = _read_page(page, pno + 1, rulings, images)
             finally:
                 page.close()
             all_chars += len(chars)
-            if len(chars) < 10 and _one_picture(pdf, pno):
+            # a page without an image object where page_has_picture looks has no picture: it is not
+            # loaded a second time to be told so (the last page of a WPS report is often a page number)
+            if len(chars) < 10 and images and _one_picture(pdf, pno):
                 image_pages.append(pno)
             head_text.append(chars.text[:2000] if isinstance(chars, _LazyChars) else "".join(c.ch for c in chars[:2000]))
             pages.append((tables, lines))
