@@ -33,7 +33,9 @@ Speed: pdfium has no call for many character boxes at once, so each character co
 call for its box (and one for its font size where the box changes); everything after that is done on
 numpy arrays of the page's characters where the result is provably the same as the per-character
 path (kept for pages whose boxes are not numbers), e.g. a cell whose characters are one run of the
-page's text on one line is a slice of it.  tests/parsing/test_pdf_rulings.py compares both paths.
+page's text on one line is a slice of it, prose lines are found and read on the arrays, and a
+``_Char`` tuple is built only for a character the layout reads one by one (``_LazyChars``).
+tests/parsing/test_pdf_rulings.py compares both paths.
 
 Status: encrypted (a user password is needed), failed (truncated/corrupt), needs_ocr (no text
 layer, or text that is mostly unmapped glyphs), empty (no pages).
