@@ -253,3 +253,178 @@ def test_array_path_reads_glyphs_out_of_order_as_the_plain_path(monkeypatch):
     tables = [b for b in fast.blocks if hasattr(b, "rows")]
     assert tables and tables[0].rows[1][1].text == "75"  # the table was read at all
     assert _blocks(fast) == _blocks(_plain_extract(data, monkeypatch))
+
+
+def _canvas_pdf(draw) -> bytes:
+    """A one-page A4 PDF drawn by ``draw(canvas)`` in the CJK font of the WPS fixtures."""
+    import io
+
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+
+    from seed_layouts import FONT_FILE
+
+    if "WQY" not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont("WQY", FONT_FILE, subfontIndex=0))
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=(595, 842))
+    c.setFont("WQY", 10)
+    draw(c)
+    c.showPage()
+    c.save()
+    return buf.getvalue()
+
+
+def _one_column_page(c) -> None:
+    """A boxed one-column region of four bands: a template label alone in one band (a table's header
+    box), a long prose line, a short line, nothing; then an underlined column of prose lines."""
+    x0, x1, ys = 72, 420, [760, 740, 720, 700, 680]
+    for y in ys:
+        c.line(x0, y, x1, y)
+    c.line(x0, ys[0], x0, ys[-1])
+    c.line(x1, ys[0], x1, ys[-1])
+    c.drawString(x0 + 4, 746, "第二十条第（一）项")
+    c.drawString(x0 + 4, 726, "本机关主动公开政府信息的情况见下表，其中规章和规范性文件均已公开。")
+    c.drawString(x0 + 4, 706, "短行")
+    for k in range(8):
+        y = 600 - 20 * k
+        c.line(x0, y, x1, y)
+        c.drawString(x0 + 4, y + 5, "依申请公开的办理情况" * (1 + k % 3))
+    c.line(x0, 600, x0, 600 - 20 * 7)
+    c.line(x1, 600, x1, 600 - 20 * 7)
+
+
+def _one_column_results(data: bytes) -> list[bool]:
+    """``_one_column_labels`` of every one-column region of every page, on the page's arrays and on
+    the plain per-character path; asserts that the two agree."""
+    import numpy as np
+
+    doc = pdfium.PdfDocument(data)
+    out = []
+    try:
+        for i in range(len(doc)):
+            page = doc[i]
+            height = page.get_height()
+            chars, pt = pdf_extract._read_chars(page, height)
+            if not chars:
+                continue
+            assert pt is not None
+            plain = list(chars)
+            by_height = pdf_extract._ByHeight(plain)
+            hs, vs = pdf_extract._page_segments(page, height)
+            for ghs, gvs in pdf_extract._table_regions(hs, vs):
+                xs = pdf_extract._cluster([x for x, _, _ in gvs], pdf_extract._TOL * 1.5)
+                if len(xs) > 2:
+                    continue
+                arrays = pdf_extract._one_column_labels(ghs, xs, chars, pt, np.zeros(len(chars), dtype=bool))
+                assert arrays == pdf_extract._one_column_labels(ghs, xs, plain, by_height, set())
+                out.append(arrays)
+    finally:
+        doc.close()
+    return out
+
+
+def test_one_column_labels_on_the_arrays_read_as_the_plain_path(pdfs):
+    """The bands of a one-column region are searched for a template label all at once on the page's
+    arrays: the same answer as band by band, for a box holding a label and for underlined prose."""
+    assert _one_column_results(_canvas_pdf(_one_column_page)) == [True, False]
+    n = 0
+    for layout in ("frame", "underlined", "border"):
+        results = _one_column_results(pdfs[(STEMS[0], layout)])
+        assert not any(results)  # prose in frames and underlines: no label
+        n += len(results)
+    assert n >= 10  # the layouts have such regions at all
+
+
+def test_zero_width_space_is_normalised_on_the_array_path(monkeypatch):
+    """A page whose text layer has U+200B (which norm_ws removes but str.isspace does not) takes
+    norm_ws on every line and cell again: the same blocks as the plain path, with no U+200B left."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "DejaVu" not in pdfmetrics.getRegisteredFontNames():  # WQY has no U+200B glyph: reportlab drops it
+        pdfmetrics.registerFont(TTFont("DejaVu", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
+
+    def draw(c):
+        xs, ys = [72, 220, 330], [700, 680, 660]
+        for x in xs:
+            c.line(x, ys[0], x, ys[-1])
+        for y in ys:
+            c.line(xs[0], y, xs[-1], y)
+        c.drawString(xs[0] + 4, ys[0] - 14, "项目")
+        c.drawString(xs[1] + 4, ys[1] - 14, "75")
+        c.setFont("DejaVu", 10)
+        c.drawString(xs[1] + 4, ys[0] - 14, "new\u200bcases")
+        c.drawString(xs[0] + 4, ys[1] - 14, "per\u200bmits")
+        c.drawString(72, 600, "text\u200bafter the table")
+
+    data = _canvas_pdf(draw)
+    doc = pdfium.PdfDocument(data)
+    try:
+        page = doc[0]
+        chars, pt = pdf_extract._read_chars(page, page.get_height())
+    finally:
+        doc.close()
+    assert "\u200b" in chars.text and not pt.ws_free  # the fixture has the character at all
+    fast = pdf_extract.extract(data)
+    assert _blocks(fast) == _blocks(_plain_extract(data, monkeypatch))
+    assert "\u200b" not in "".join(_blocks(fast))
+    rows = fast.blocks[0].rows
+    assert rows[0][0].text == "项目" and rows[1][1].text == "75"
+    assert rows[0][1].text.replace(" ", "") == "newcases" and rows[1][0].text.replace(" ", "") == "permits"
+
+
+def test_picture_pages_are_still_found_and_text_pages_not_reloaded(pdfs, monkeypatch):
+    """A page with almost no text is asked whether it is one picture (then OCR reads it in place)
+    only when the walk over its objects met an image: a blank page is not loaded a second time, a
+    scanned page in a PDF with text is still found (inside a form XObject, too)."""
+    import io
+
+    from PIL import Image
+
+    src = pdfium.PdfDocument(pdfs[(STEMS[0], "white_boxes")])
+    out = pdfium.PdfDocument.new()
+    out.import_pages(src, [0])
+    w, h = src[0].get_size()
+    jpeg = io.BytesIO()
+    Image.new("RGB", (200, 280), "white").save(jpeg, "JPEG")
+
+    def picture_page(in_form: bool) -> None:
+        page = out.new_page(w, h)
+        img = pdfium.PdfImage.new(out)
+        img.load_jpeg(io.BytesIO(jpeg.getvalue()), inline=True)
+        img.set_matrix(pdfium.PdfMatrix().scale(w, h))
+        page.insert_obj(img)
+        page.gen_content()
+        if in_form:  # the picture wrapped in a form XObject, as some scanners' PDFs have it
+            tmp = pdfium.PdfDocument.new()
+            tmp.import_pages(out, [len(out) - 1])
+            form = raw.FPDF_NewXObjectFromPage(out.raw, tmp.raw, 0)
+            obj = raw.FPDF_NewFormObjectFromXObject(form)
+            out.del_page(len(out) - 1)
+            page = out.new_page(w, h)
+            raw.FPDFPage_InsertObject(page.raw, obj)
+            page.gen_content()
+            raw.FPDF_CloseXObject(form)
+            tmp.close()
+
+    picture_page(False)
+    out.new_page(w, h)  # a page with no text and no picture (a blank page between sections)
+    picture_page(True)
+    buf = io.BytesIO()
+    out.save(buf)
+    data = buf.getvalue()
+    src.close()
+    out.close()
+
+    asked = []
+    real = pdf_extract._one_picture
+
+    def one_picture(pdf, pno):
+        asked.append((pno, real(pdf, pno)))
+        return asked[-1][1]
+
+    monkeypatch.setattr(pdf_extract, "_one_picture", one_picture)
+    pdf_extract.extract(data)
+    assert asked == [(1, True), (3, True)]  # the blank page 2 has no image: not asked (nor loaded again)

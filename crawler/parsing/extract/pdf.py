@@ -33,7 +33,9 @@ Speed: pdfium has no call for many character boxes at once, so each character co
 call for its box (and one for its font size where the box changes); everything after that is done on
 numpy arrays of the page's characters where the result is provably the same as the per-character
 path (kept for pages whose boxes are not numbers), e.g. a cell whose characters are one run of the
-page's text on one line is a slice of it.  tests/parsing/test_pdf_rulings.py compares both paths.
+page's text on one line is a slice of it, prose lines are found and read on the arrays, and a
+``_Char`` tuple is built only for a character the layout reads one by one (``_LazyChars``).
+tests/parsing/test_pdf_rulings.py compares both paths.
 
 Status: encrypted (a user password is needed), failed (truncated/corrupt), needs_ocr (no text
 layer, or text that is mostly unmapped glyphs), empty (no pages).
@@ -46,12 +48,12 @@ import operator
 import re
 import threading
 from collections import namedtuple
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from storage.models import ParseStatus
 
 from .base import Extracted, GridCell, Paragraph, Table
-from .html import _is_cjk, join_lines, norm_ws
+from .html import _WS, _is_cjk, join_lines, norm_ws
 
 log = logging.getLogger(__name__)
 
@@ -91,14 +93,23 @@ class _PTable:
         return self.ys[0]
 
 
-@dataclass
 class _Line:
-    text: str
-    x0: float
-    x1: float
-    top: float
-    size: float
-    chars: list[_Char] = field(default_factory=list)
+    """A text line of a page: its text, extent and size, and its characters (in the order
+    ``_lines_of`` gives them), which only the borderless fallback reads: on the array path they are
+    built when asked for."""
+    __slots__ = ("text", "x0", "x1", "top", "size", "_chars", "_src")
+
+    def __init__(self, text: str, x0: float, x1: float, top: float, size: float,
+                 chars: list[_Char] | None = None, src=None) -> None:
+        self.text, self.x0, self.x1, self.top, self.size = text, x0, x1, top, size
+        self._chars = chars
+        self._src = src  # (the page's _LazyChars, index array) when chars is None
+
+    @property
+    def chars(self) -> list[_Char]:
+        if self._chars is None:
+            self._chars = self._src[0].take(self._src[1]) if self._src is not None else []
+        return self._chars
 
 
 @dataclass(frozen=True)
@@ -248,10 +259,13 @@ def _ruling_test(rulings: RulingPolicy, raw, b: _PaintBuffers):
     return test
 
 
-def _page_paths(page, raw, max_depth: int = 4):
+def _page_paths(page, raw, max_depth: int = 4, images: list | None = None):
     """(handle, nesting level) of every path object on the page, into form XObjects down to
-    ``max_depth`` levels, on pdfium's handles (pypdfium2's ``get_objects`` wraps each object)."""
+    ``max_depth`` levels, on pdfium's handles (pypdfium2's ``get_objects`` wraps each object).
+    ``images``, when given, receives the image objects of levels 0 and 1 (where
+    ``ocr.image.page_has_picture`` looks for a scanned page's picture)."""
     get_type, path_t, form_t = raw.FPDFPageObj_GetType, raw.FPDF_PAGEOBJ_PATH, raw.FPDF_PAGEOBJ_FORM
+    image_t = raw.FPDF_PAGEOBJ_IMAGE
     out: list = []
 
     def walk(parent, count, get, level: int) -> None:
@@ -265,6 +279,8 @@ def _page_paths(page, raw, max_depth: int = 4):
                 out.append((h, level))
             elif t == form_t and level < max_depth - 1:
                 walk(h, raw.FPDFFormObj_CountObjects, raw.FPDFFormObj_GetObject, level + 1)
+            elif t == image_t and images is not None and level <= 1:
+                images.append(h)
 
     walk(page.raw, raw.FPDFPage_CountObjects, raw.FPDFPage_GetObject, 0)
     return out
@@ -353,7 +369,61 @@ def _bare_raw() -> _Bare:
 
 def _page_chars(page, height: float) -> list[_Char]:
     """The page's characters (whitespace dropped), in pdfium's order."""
-    return _read_chars(page, height)[0]
+    return list(_read_chars(page, height)[0])
+
+
+class _LazyChars:
+    """A page's characters as ``_Char``s, built from the page's arrays only where asked for: the
+    layout reads most characters through the arrays (cells that are a run of the page's text,
+    lines of prose), and building a tuple and seven floats for every character of the page was
+    the largest cost of reading it after pdfium's own.  A sequence: ``len``, ``[i]``, iteration
+    (which builds them all, once), ``take(indices)``."""
+    __slots__ = ("text", "_cols", "_all", "n")
+
+    def __init__(self, text: str, x0, x1, tops, bottoms, size, cx, cy) -> None:
+        self.text = text
+        self._cols = (x0, x1, tops, bottoms, size, cx, cy)
+        self._all: list[_Char] | None = None
+        self.n = len(text)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def take(self, idx) -> list[_Char]:
+        """The characters at ``idx`` (an index array or list), in that order."""
+        import itertools
+
+        import numpy as np
+
+        if self._all is not None:
+            return [self._all[i] for i in (idx.tolist() if hasattr(idx, "tolist") else idx)]
+        idx = np.asarray(idx, dtype=np.intp)
+        il = idx.tolist()
+        text = self.text
+        return list(map(tuple.__new__, itertools.repeat(_Char, len(il)), zip(
+            [text[i] for i in il], *(col[idx].tolist() for col in self._cols), il)))
+
+    def _every(self) -> list[_Char]:
+        if self._all is None:
+            import itertools
+
+            self._all = list(map(tuple.__new__, itertools.repeat(_Char, self.n), zip(
+                self.text, *(col.tolist() for col in self._cols), range(self.n))))
+        return self._all
+
+    def __getitem__(self, i):
+        if self._all is not None or isinstance(i, slice):
+            return self._every()[i]
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        x0, x1, tops, bottoms, size, cx, cy = self._cols
+        return tuple.__new__(_Char, (self.text[i], float(x0[i]), float(x1[i]), float(tops[i]), float(bottoms[i]),
+                                     float(size[i]), float(cx[i]), float(cy[i]), i))
+
+    def __iter__(self):
+        return iter(self._every())
 
 
 class _PageText:
@@ -368,7 +438,7 @@ class _PageText:
     def __init__(self, np, text: str, codes, left, right, tops, bottoms, size) -> None:
         self.cx = (left + right) / 2
         self.cy = (tops + bottoms) / 2
-        self.x0, self.tops, self.bottoms = left, tops, bottoms
+        self.x0, self.x1, self.tops, self.bottoms, self.size = left, right, tops, bottoms, size
         # x_breaks[j]: how many times x0 fails to increase from a character to the next up to j
         self.x_breaks = np.concatenate(([0], np.cumsum(~(left[1:] > left[:-1]))))
         self.order = np.argsort(self.cy, kind="stable")
@@ -380,6 +450,10 @@ class _PageText:
         space = (gap > 0.35 * pair) & ((gap > 1.5 * pair) | ~(cjk[1:] | cjk[:-1]))
         self.spaces = (np.flatnonzero(space) + 1).tolist()
         self.n = len(text)
+        # ``norm_ws`` leaves ``line_text`` (the characters, single spaces between them) as it is
+        # unless a character of the page is one it collapses (the page has no str.isspace ones, but
+        # norm_ws also takes U+200B and U+FEFF): then it is still applied
+        self.ws_free = _WS.search(text) is None
 
     def band(self, top: float, bottom: float):
         """Indices of the characters whose centre is within top..bottom, by centre."""
@@ -464,11 +538,9 @@ def _read_chars(page, height: float) -> tuple[list[_Char], _PageText | None]:
         tops, bottoms = height - top, height - bot
         chs = "".join([text[i] for i in keep])
         pt = _PageText(np, chs, codes[keep], left, right, tops, bottoms, size)
-        chars = list(map(tuple.__new__, itertools.repeat(_Char, k), zip(
-            chs, left.tolist(), right.tolist(), tops.tolist(), bottoms.tolist(), size.tolist(),
-            pt.cx.tolist(), pt.cy.tolist(), range(k))))
+        chars = _LazyChars(chs, left, right, tops, bottoms, size, pt.cx, pt.cy)
         if np.isnan(pt.cx).any() or np.isnan(pt.cy).any():
-            pt = None
+            return list(chars), None
         return chars, pt
     finally:
         tp.close()
@@ -508,9 +580,10 @@ def _path_lines(h, raw, buf: _PaintBuffers) -> list[tuple[float, float, float, f
     return out
 
 
-def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS
+def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS, images: list | None = None
                    ) -> tuple[list[tuple[float, float, float]], list[tuple[float, float, float]]]:
-    """(horizontal [(y, x0, x1)], vertical [(x, y0, y1)]) in top-down coordinates: the rulings."""
+    """(horizontal [(y, x0, x1)], vertical [(x, y0, y1)]) in top-down coordinates: the rulings.
+    ``images``: see ``_page_paths``."""
     raw = _bare_raw()
 
     hs: list[tuple[float, float, float]] = []
@@ -518,7 +591,7 @@ def _page_segments(page, height: float, rulings: RulingPolicy = DEFAULT_RULINGS
     page_w = page.get_width()
     buf = _PaintBuffers()
     is_ruling = _ruling_test(rulings, raw, buf)
-    for h_obj, level in _page_paths(page, raw):
+    for h_obj, level in _page_paths(page, raw, images=images):
         bounds = is_ruling(h_obj)
         if bounds is None:
             continue
@@ -754,12 +827,16 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
                       & (np.minimum.reduceat(cys, starts) >= np.maximum.reduceat(pt.tops[members_idx], starts))
                       & (np.maximum.reduceat(cys, starts) <= np.minimum.reduceat(pt.bottoms[members_idx], starts)))
             lo_list = lo.tolist()
-            g_list, m_list = grouped.tolist(), members_idx.tolist()
+            g_list = grouped.tolist()
+            lazy = isinstance(chars, _LazyChars)
+            line_text, ws_free = pt.line_text, pt.ws_free
             for a, e, plain, first in zip(starts.tolist(), ends.tolist(), simple.tolist(), lo_list):
                 if plain:
-                    texts[g_list[a]] = norm_ws(pt.line_text(first, e - a))
+                    t = line_text(first, e - a)
+                    texts[g_list[a]] = t if ws_free else norm_ws(t)
                 else:
-                    members[g_list[a]] = [chars[x] for x in m_list[a:e]]
+                    members[g_list[a]] = (chars.take(members_idx[a:e]) if lazy
+                                          else [chars[x] for x in members_idx[a:e].tolist()])
     else:
         pt = None
         used = set()
@@ -857,6 +934,8 @@ def _one_column_labels(hs, xs: list[float], chars: list[_Char], by_height: "_ByH
     framed or underlined prose has one such region per paragraph or per page)."""
     ys = _cluster([y for y, _, _ in hs], _TOL * 1.5)
     x0, x1 = xs[0], xs[-1]
+    if isinstance(by_height, _PageText) and len(ys) > 1:
+        return _one_column_labels_arrays(ys, x0, x1, chars, by_height, taken)
     for top, bottom in zip(ys, ys[1:]):
         if isinstance(by_height, _PageText):
             idx = by_height.band(top, bottom)
@@ -870,6 +949,40 @@ def _one_column_labels(hs, xs: list[float], chars: list[_Char], by_height: "_ByH
     return False
 
 
+def _one_column_labels_arrays(ys: list[float], x0: float, x1: float, chars: "_LazyChars", pt: "_PageText",
+                              taken) -> bool:
+    """``_one_column_labels`` on the page's arrays, every band between two rulings at once (an
+    underlined page has one per line).  Band k holds the characters whose centre is within
+    ys[k]..ys[k + 1], both ends included (a centre on a ruling is in both bands).  A label has at most
+    ``_MAX_LABEL_CELL`` characters once whitespace is removed, and a page's characters have no
+    whitespace: only bands of 1..``_MAX_LABEL_CELL`` characters can hold one."""
+    import numpy as np
+
+    idx = pt.band(ys[0], ys[-1])
+    cx = pt.cx[idx]
+    idx = idx[(~taken[idx]) & (x0 <= cx) & (cx <= x1)]
+    if not len(idx):
+        return False
+    ya = np.asarray(ys)
+    cy = pt.cy[idx]
+    nb = len(ys) - 1
+    first = np.maximum(ya.searchsorted(cy, "left") - 1, 0)  # the first band k with ys[k + 1] >= cy
+    last = np.minimum(ya.searchsorted(cy, "right") - 1, nb - 1)  # the last band k with ys[k] <= cy
+    count = np.zeros(nb + 1, dtype=np.int64)
+    np.add.at(count, first, 1)
+    np.add.at(count, last + 1, -1)
+    count = np.cumsum(count)[:nb]
+    small = np.flatnonzero((count > 0) & (count <= _MAX_LABEL_CELL)).tolist()
+    if not small:
+        return False
+    first_l, last_l, idx_l = first.tolist(), last.tolist(), idx.tolist()
+    for k in small:
+        band = [chars[i] for i, f, e in zip(idx_l, first_l, last_l) if f <= k <= e]
+        if _is_table_label("".join(c.ch for c in sorted(band, key=lambda c: (round(c.top), c.x0)))):
+            return True
+    return False
+
+
 def is_table(grid: list[list[GridCell]]) -> bool:
     """A ruled region that is a table: two columns of cells somewhere, or a template label in a cell.
     A one-column box, a page frame or a column of underlined lines holds paragraphs."""
@@ -878,10 +991,12 @@ def is_table(grid: list[list[GridCell]]) -> bool:
     return _columns(grid) >= 2 or _names_a_table(grid)
 
 
-def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
+def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS, images: list | None = None):
+    """(characters, tables, text lines, page height); ``images`` receives the page's image objects
+    of levels 0 and 1 (``_page_paths``)."""
     width, height = page.get_size()
     chars, pt = _read_chars(page, height)
-    hs, vs = _page_segments(page, height, rulings)
+    hs, vs = _page_segments(page, height, rulings, images)
     if len(hs) * len(vs) > MAX_RULING_PAIRS:
         # A drawing (map, chart, scanned vector art), not a table grid: read the text only.
         log.info("page %d: %d x %d line segments, too many for a table; text only", page_no, len(hs), len(vs))
@@ -908,9 +1023,8 @@ def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
         else:
             used |= u
     if pt is not None:
-        rest = [chars[i] for i in np.flatnonzero(~used).tolist()] if tables else chars
-    else:
-        rest = [c for i, c in enumerate(chars) if i not in used]
+        return chars, tables, _array_lines(chars, pt, np.flatnonzero(~used) if tables else None, height), height
+    rest = [c for i, c in enumerate(chars) if i not in used]
     lines: list[_Line] = []
     for lc in _lines_of(rest):
         text = norm_ws(_line_text(lc, pt))
@@ -921,6 +1035,58 @@ def _read_page(page, page_no: int, rulings: RulingPolicy = DEFAULT_RULINGS):
             continue  # page number
         lines.append(_Line(text, min(map(_BY_X, lc)), max(map(_X1, lc)), top, max(map(_SIZE, lc)), lc))
     return chars, tables, lines, height
+
+
+def _array_lines(chars: _LazyChars, pt: _PageText, idx, height: float) -> list[_Line]:
+    """The text lines of the characters ``idx`` (ascending; None: all) as ``_read_page``'s plain
+    path reads them (``_lines_of``, ``_line_text``, page numbers dropped), on the page's arrays.
+
+    ``_lines_of`` sorts by (centre, x0), stably, and starts a line at a character whose centre is
+    not within [t - 0.2 (b - t), b] of the line so far (t its smallest top, b its largest bottom).
+    The lower bound always holds (a top is never below its own centre, and the centres come in
+    ascending order), and every earlier line's bottoms lie above the centre that ended it, so a
+    line starts exactly where the centre exceeds the running maximum of all bottoms before it."""
+    import numpy as np
+
+    if idx is None:
+        idx = np.arange(pt.n)
+    if not len(idx):
+        return []
+    o = idx[np.lexsort((pt.x0[idx], pt.cy[idx]))]  # _lines_of's order
+    bottoms = pt.bottoms[o]
+    start = np.empty(len(o), dtype=bool)
+    start[0] = True
+    start[1:] = pt.cy[o][1:] > np.maximum.accumulate(bottoms)[:-1]
+    line = np.cumsum(start) - 1
+    # each line by x0, stably (_line_text's sort); in page order (consecutive indices) it is a slice
+    fin = o[np.lexsort((pt.x0[o], line))]
+    starts = np.flatnonzero(start)
+    ends = np.append(starts[1:], len(o))
+    broken = np.zeros(len(starts), dtype=bool)
+    broken[line[1:][(np.diff(fin) != 1) & (line[1:] == line[:-1])]] = True
+    red_min, red_max = np.minimum.reduceat, np.maximum.reduceat
+    top_l = red_min(pt.tops[o], starts).tolist()
+    bottom_l = red_max(bottoms, starts).tolist()
+    x0_l = red_min(pt.x0[o], starts).tolist()
+    x1_l = red_max(pt.x1[o], starts).tolist()
+    size_l = red_max(pt.size[o], starts).tolist()
+    first = fin[starts].tolist()
+    lines: list[_Line] = []
+    page_no, low, high = _PAGE_NO.match, height * 0.08, height * 0.9
+    for n, (a, e, bad) in enumerate(zip(starts.tolist(), ends.tolist(), broken.tolist())):
+        if bad:
+            text = norm_ws(_line_text(chars.take(o[a:e]), pt))
+        else:
+            text = pt.line_text(first[n], e - a)
+            if not pt.ws_free:
+                text = norm_ws(text)
+        if not text:
+            continue
+        top = top_l[n]
+        if page_no(text) and (bottom_l[n] > high or top < low):
+            continue  # page number
+        lines.append(_Line(text, x0_l[n], x1_l[n], top, size_l[n], src=(chars, o[a:e])))
+    return lines
 
 
 def _drop_running_lines(pages: list[tuple[list, list[_Line]]], heights: list[float]) -> None:
@@ -1066,10 +1232,9 @@ def _one_picture(pdf, pno: int) -> bool:
 _UNMAPPED = re.compile("[\ufffd\ue000-\uf8ff]")
 
 
-def _unusable(chars: list[_Char]) -> bool:
+def _unusable(text: str) -> bool:
     """Mostly unmapped glyphs (a CJK font without ToUnicode): the text layer is garbage."""
-    bad = len(_UNMAPPED.findall("".join(map(operator.attrgetter("ch"), chars))))
-    return bad > 0.3 * len(chars)
+    return len(_UNMAPPED.findall(text)) > 0.3 * len(text)
 
 
 def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFAULT_RULINGS) -> Extracted:
@@ -1092,17 +1257,20 @@ def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFA
         heights: list[float] = []
         all_chars = 0
         image_pages: list[int] = []  # 0-based pages that carry no text but a page-sized picture
-        bad_chars: list[_Char] = []
+        head_text: list[str] = []  # each page's first 2,000 characters
         for pno in range(min(n_pages, MAX_PAGES)):
             page = pdf[pno]
+            images: list = []
             try:
-                chars, tables, lines, height = _read_page(page, pno + 1, rulings)
+                chars, tables, lines, height = _read_page(page, pno + 1, rulings, images)
             finally:
                 page.close()
             all_chars += len(chars)
-            if len(chars) < 10 and _one_picture(pdf, pno):
+            # a page without an image object where page_has_picture looks has no picture: it is not
+            # loaded a second time to be told so (the last page of a WPS report is often a page number)
+            if len(chars) < 10 and images and _one_picture(pdf, pno):
                 image_pages.append(pno)
-            bad_chars.extend(chars[:2000])
+            head_text.append(chars.text[:2000] if isinstance(chars, _LazyChars) else "".join(c.ch for c in chars[:2000]))
             pages.append((tables, lines))
             heights.append(height)
     except Exception as e:
@@ -1115,7 +1283,7 @@ def extract(data: bytes, *, name: str = "document", rulings: RulingPolicy = DEFA
         pdf.close()
     if all_chars < 10:
         return _ocr(data, name, meta, f"{name}: PDF without a text layer ({n_pages} pages, scanned?); needs OCR")
-    if _unusable(bad_chars):
+    if _unusable("".join(head_text)):
         return _ocr(data, name, meta,
                     f"{name}: PDF text layer is unmapped glyphs (font without ToUnicode); needs OCR")
     _drop_running_lines(pages, heights)
