@@ -5,7 +5,8 @@ The crawl stores the page and, as its attachments, the images in its body (spide
 (partial, 报告缺少统计表) and pictures without narrative.  So the page and every image stored for it
 are read together by ``parse_pages`` (the page's text for the narrative, OCR for the tables, in the
 order the page shows them), and the combined report is kept when it has more assessable cells
-(``save_report`` keeps the richer parse of a report_url).
+(``save_report`` keeps the richer parse of a report_url; with as many cells, the reading of the later
+version: a picture republished corrected replaces the old reading).
 
 That combined reading is done **once**, by the job of the part stored last (the page or one of its
 images: the newest latest version among them).  Its job starts after every part was stored, so it

@@ -27,15 +27,33 @@ _CELL_COLUMNS = ("report_id", "table_name", "row", "column", "value", "raw", "ki
 
 # -- policies ---------------------------------------------------------------------------------------
 
-def richer_parse_wins(existing: dict[str, Any] | None, *, document_id: int, assessable: int) -> bool:
-    """Whether a parse replaces the stored content of its report_url.
+def richer_parse_wins(existing: dict[str, Any] | None, *, document_id: int, assessable: int,
+                      version_id: int | None = None) -> bool:
+    """Whether a parse (of document ``document_id``, version ``version_id``) replaces the stored
+    content of its report_url.
 
-    A report page and its attachment share a report_url: the parse with more assessable cells is the
-    report (a tie keeps what is stored).  A new version of the same document always replaces it.
+    A report page and its attachments (a PDF, the pictures of a （图片版） page) share a report_url.
+    The stored reading is replaced by:
+
+    * a parse of the same document, of the stored version or a later one: the agency's new version
+      is the report now, even when it reads fewer cells;
+    * a parse of another document with more assessable cells (the attachment that holds the tables);
+    * a parse of another document with as many assessable cells, of a later version than the stored
+      one: a 图片版 page read with its pictures is stored under the version of the part stored last,
+      so a corrected picture (or page) republished changes values, not the number of cells, and is a
+      newer reading of the same report.
+
+    Never by a parse of an older version of the stored document, nor by a poorer or older reading of
+    another document (a tie of versions not known keeps what is stored).
     """
-    if existing is None or existing["document_id"] == document_id:
+    if existing is None:
         return True
-    return assessable > existing["assessable_cells"]
+    stored = existing.get("version_id")
+    if existing["document_id"] == document_id:
+        return version_id is None or stored is None or version_id >= stored
+    if assessable != existing["assessable_cells"]:
+        return assessable > existing["assessable_cells"]
+    return version_id is not None and stored is not None and version_id > stored
 
 
 def cell_changes(old: dict[tuple[str, str, str], tuple[Any, str]], new: dict[tuple[str, str, str], tuple[Any, str]],
@@ -79,7 +97,8 @@ def save(db: sqlite_utils.Database, report: Report, *, version_id: int, report_u
         raise StoreError(f"{path}: no document version {version_id} for report {report_url}")
     existing = one(conn, "SELECT * FROM reports WHERE report_url = ?", (report_url,))
     existing = dict(existing) if existing else None
-    if not richer_parse_wins(existing, document_id=ver["document_id"], assessable=assessable):
+    if not richer_parse_wins(existing, document_id=ver["document_id"], assessable=assessable,
+                             version_id=version_id):
         return existing["id"]
     agency_id, agency_region = None, None
     if report.agency:

@@ -72,6 +72,32 @@ def test_richer_parse_wins():
     assert not reports.richer_parse_wins(page, document_id=2, assessable=10)
 
 
+def test_a_newer_reading_of_a_picture_report_wins_the_tie():
+    # a 图片版 page (document 1) read with its pictures, stored under the version of its picture
+    # (document 3, version 12); the agency republishes that picture corrected: the same 200 cells,
+    # other values, read by the job of the new version 20
+    stored = {"document_id": 3, "version_id": 12, "assessable_cells": 200}
+    assert reports.richer_parse_wins(stored, document_id=3, assessable=200, version_id=20)
+    # the combined reading may be stored under another part's version (the page, or another picture)
+    assert reports.richer_parse_wins(stored, document_id=1, assessable=200, version_id=20)
+    assert reports.richer_parse_wins(stored, document_id=4, assessable=200, version_id=13)
+    # the same bytes read again (a reparse) replace it too
+    assert reports.richer_parse_wins(stored, document_id=3, assessable=200, version_id=12)
+
+
+def test_an_older_or_poorer_reading_does_not_replace_a_richer_one():
+    stored = {"document_id": 3, "version_id": 12, "assessable_cells": 200}
+    # another document's older version with as many cells, or any of its versions with fewer
+    assert not reports.richer_parse_wins(stored, document_id=1, assessable=200, version_id=11)
+    assert not reports.richer_parse_wins(stored, document_id=1, assessable=199, version_id=30)
+    assert not reports.richer_parse_wins(stored, document_id=1, assessable=0, version_id=30)  # the page alone
+    # an older version of the stored document itself (written after a newer one)
+    assert not reports.richer_parse_wins(stored, document_id=3, assessable=200, version_id=11)
+    assert not reports.richer_parse_wins(stored, document_id=3, assessable=250, version_id=11)
+    # a richer reading of another document still wins, whatever its version
+    assert reports.richer_parse_wins(stored, document_id=1, assessable=201, version_id=5)
+
+
 def test_cell_changes_and_the_event_they_write():
     old = {("table3", "new", "total"): (12, "NUMERIC"), ("table3", "granted", "total"): (5, "NUMERIC")}
     new = {("table3", "new", "total"): (13, "NUMERIC"), ("table3", "granted", "total"): (5, "NUMERIC"),

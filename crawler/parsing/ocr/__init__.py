@@ -34,6 +34,11 @@ from .vocabulary import fix_text, is_label, snap, snap_fuzzy, snap_heading, snap
 __all__ = ["extract_image", "extract_images", "extract_pdf_pages", "ocr_pages", "STATS", "reset_stats", "MAX_PAGES"]
 
 STATS: dict[str, float] = defaultdict(float)
+# One thread for OpenCV, as for Tesseract (OMP_THREAD_LIMIT=1 in the parse workers): the parse
+# pool's processes are the parallelism.  OpenCV's own pool of threads on each page's connected
+# components and morphology only adds CPU seconds (measured: find_tables and glyph_height on 8
+# pages of the 200 dpi corpus, 0.66-0.74 CPU s with one thread against 0.80-0.90 with two, on 2 cores).
+cv2.setNumThreads(1)
 #: Value cells are scaled so their digits are this many pixels high, then read again at a second size
 #: (measured on the test corpus: 20 px reads best, 28 px errs differently).
 DIGIT_HEIGHT = 20
@@ -338,6 +343,20 @@ def _read_label_cell(c: _Crop, char_h: float) -> GridCell:
     return GridCell(snap_fuzzy(text) or text, confidence=round(r.confidence, 3))
 
 
+def _template_label(c: _Crop) -> GridCell | None:
+    """The one-line cell read as a label, when the reading has Chinese in it and is a label of the
+    template: exactly, or (a confident reading) clearly one by snap_fuzzy; else None."""
+    r = read_label(_prepare(c.g, c.bb, LABEL_HEIGHT), one_line=True)
+    text = clean_text(r.text)
+    if not _CJK.search(text):
+        return None
+    if is_label(text):  # punctuation aside: the template's own form
+        label = snap_fuzzy(text) or text
+    else:
+        label = snap_fuzzy(text) if r.confidence >= LOW else None
+    return GridCell(label, confidence=round(r.confidence, 3)) if label else None
+
+
 def _read_cell(c: _Crop, char_h: float, first=None) -> GridCell:
     """One cell: a value, or a label.  ``first``: the value's first reading, already made."""
     if c.glyphs:
@@ -345,6 +364,14 @@ def _read_cell(c: _Crop, char_h: float, first=None) -> GridCell:
             text, conf, alts = _digits_twice(c.g, c.bb, first)
         # every glyph must be a digit of the reading: "3.其他" is not the number 3
         if text and _VALUE.match(text) and c.glyphs <= len(text.replace(".", "")):
+            if conf < LOW and c.bb[3] - c.bb[1] < char_h * 1.6:
+                # two readings that disagree: the glyphs may be no digits at all (a short label
+                # whose square glyphs look like digits: "3.其他" read "3.54" and "3.4" on a 200 dpi
+                # PNG page); read as a label, a reading that is a template label wins
+                with _timed("read_labels"):
+                    label = _template_label(c)
+                if label is not None:
+                    return label
             return GridCell(text, confidence=round(conf, 3), alternatives=alts)
     with _timed("read_labels"):
         return _read_label_cell(c, char_h)
