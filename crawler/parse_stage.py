@@ -17,7 +17,8 @@ parser can be made to hang, crash or eat all memory:
   pending, and the next run parses exactly the rest.
 
 Workers read the bytes from the database themselves (read-only connection): the parent sends
-only a version's id and facts, and gets back a Report.
+only a version's id and facts, and gets back the report as the rows it writes
+(``storage.reports.ReportRows``: tuples and strings, cheap to pickle; the writer only inserts them).
 """
 from __future__ import annotations
 
@@ -75,8 +76,9 @@ class ParseSettings:
     prefetch: int = 2
     #: documents written per transaction, at most (and never more than ``batch_seconds`` of
     #: writing): a SQLite commit, the FTS index merge and the B-tree pages it touches are paid once
-    #: per batch.  Each document is still all-or-nothing: a killed stage rolls back the open batch,
-    #: whose documents stay pending and are parsed by the next run.
+    #: per batch.  Outcomes are held until a batch is ready or the first has waited ``batch_seconds``
+    #: (or no worker is busy).  Each document is still all-or-nothing: a killed stage rolls back the
+    #: open batch and loses the held outcomes, whose documents stay pending and are parsed by the next run.
     batch: int = 32
     batch_seconds: float = 0.25
     #: niceness of the workers
@@ -205,6 +207,7 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
     from crawler.parsing import parse_bytes
     from crawler.parsing.extract import office
     from crawler.picture_report import combine, is_picture_part
+    from storage.reports import report_to_rows
 
     office.CONVERT_TIMEOUT = limits["office_timeout"]
     office.MEMORY_LIMIT = limits["office_memory"]
@@ -247,7 +250,8 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
                                          hints={**hints, "previous": previous})
                     wants = False
             report = combine(store, job, report, hints, alone)  # a 图片版 page and its table images: one report
-            conn.send(("done", vid, (report, wants)))
+            # its rows, not the Report: what the writer inserts, and a fraction of the pickling
+            conn.send(("done", vid, (report_to_rows(report), wants)))
         except MemoryError:
             data = report = None
             try:
@@ -443,14 +447,37 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
     window = max(256, 64 * n)
     depth = max(1, settings.prefetch)  # jobs handed to each worker at once
 
-    def flush() -> None:
-        """Write the outcomes ready in version order: one transaction per batch (see ParseSettings.batch)."""
-        nonlocal next_write
+    batch = max(1, settings.batch)
+    ready_since: float | None = None  # when the next outcome to write (in version order) arrived
+
+    def ready() -> int:
+        """Outcomes ready to be written in version order, up to a batch."""
+        k = 0
+        while k < batch and next_write + k < len(order) and order[next_write + k] in outcomes:
+            k += 1
+        return k
+
+    def flush(force: bool = True) -> None:
+        """Write the outcomes ready in version order: one transaction per batch (see ParseSettings.batch).
+        Unless ``force``, only once a whole batch is ready or the first of them has waited
+        ``batch_seconds``: the workers' results arrive one by one, and a transaction each would pay
+        SQLite's commit and a new full-text index segment per document."""
+        nonlocal next_write, ready_since
+        if not force:
+            k = ready()
+            if not k:
+                ready_since = None
+                return
+            now = time.monotonic()
+            if ready_since is None:
+                ready_since = now
+            if k < batch and now - ready_since < settings.batch_seconds:
+                return
         while next_write < len(order) and order[next_write] in outcomes:
             t0 = time.monotonic()
             with store.transaction():
                 k = 0
-                while next_write < len(order) and order[next_write] in outcomes and k < max(1, settings.batch) \
+                while next_write < len(order) and order[next_write] in outcomes and k < batch \
                         and (k == 0 or time.monotonic() - t0 < settings.batch_seconds):
                     vid = order[next_write]
                     wanted = _write(store, by_id[vid], outcomes.pop(vid), summary, reparse=reparse, again=again)
@@ -460,6 +487,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                     k += 1
             if bar is not None:
                 bar.update(k)
+        ready_since = None
 
     workers: list[_Worker] = []  # started when there is work for them (a crawl may store nothing new)
     last_look = 0.0
@@ -499,11 +527,14 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                     w.assign(queue.popleft())
             busy = [w for w in workers if w.jobs]
             if not busy:
+                flush()  # nothing more is coming soon: what is held is written now
                 if more is not None and next_write == len(order):
                     time.sleep(0.2)  # the crawl has stored nothing new yet
                     continue
                 break  # stopping, or nothing left to hand out
             deadline = min(w.started for w in busy) + settings.timeout
+            if ready_since is not None:  # held outcomes are written by then
+                deadline = min(deadline, ready_since + settings.batch_seconds)
             wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
                  timeout=max(0.0, min(deadline - time.monotonic(), 1.0)))
             for i, w in enumerate(workers):
@@ -554,7 +585,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                     w.kill()  # its LibreOffice, if any
                     w.conn.close()
                     workers[i] = start(limits)  # the pool carries on
-            flush()
+            flush(force=stopping)
         # a job already running when a stop was asked is written when its turn comes; jobs never
         # handed out stay pending (or outdated) for the next run
         flush()
@@ -590,12 +621,13 @@ def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *,
             summary.written_status[vid] = PARSE_FAILED
             log.warning("parse failed (%s): %s", outcome.failure, outcome.error)
         else:
-            report, wants = outcome
-            store.set_parse_status(vid, report.status, error=report.error, format=report.source.format,
+            report, wants = outcome  # its rows (storage.reports.ReportRows), as the worker sent them
+            status = ParseStatus(report.status)
+            store.set_parse_status(vid, status, error=report.error, format=report.format,
                                    parser_version=summary.parser_version)
-            summary.statuses[report.status.value] += 1
-            summary.written_status[vid] = report.status.value
-            if report.status not in NOT_REPORTS:
+            summary.statuses[status.value] += 1
+            summary.written_status[vid] = status.value
+            if status not in NOT_REPORTS:
                 rid = store.save_report(
                     report, version_id=vid, report_url=job["report_url"], site=job["site"],
                     first_seen=job["first_seen"], parser_version=summary.parser_version, reparse=reparse)
