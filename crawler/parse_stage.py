@@ -22,7 +22,6 @@ only a version's id and facts, and gets back the report as the rows it writes
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import multiprocessing as mp
 import os
@@ -81,6 +80,10 @@ class ParseSettings:
     #: open batch and loses the held outcomes, whose documents stay pending and are parsed by the next run.
     batch: int = 32
     batch_seconds: float = 0.25
+    #: ``batch_seconds`` while a crawl runs beside the stage (``parse_during``): the crawl's ingest
+    #: thread waits for SQLite's lock while a batch is written (its busy handler sleeps in steps of up
+    #: to 25 ms, then 50 and 100), so the batches are kept short until the crawl is over
+    crawl_batch_seconds: float = 0.025
     #: niceness of the workers
     nice: int = 0
     #: beside a crawl (``parse_during``) the pool takes only the CPU the crawl leaves: the crawl is
@@ -450,6 +453,10 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
     batch = max(1, settings.batch)
     ready_since: float | None = None  # when the next outcome to write (in version order) arrived
 
+    def batch_seconds() -> float:  # shorter while a crawl runs beside (see ParseSettings.crawl_batch_seconds)
+        return settings.batch_seconds if crawling is None else min(settings.batch_seconds,
+                                                                    settings.crawl_batch_seconds)
+
     def ready() -> int:
         """Outcomes ready to be written in version order, up to a batch."""
         k = 0
@@ -471,14 +478,15 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
             now = time.monotonic()
             if ready_since is None:
                 ready_since = now
-            if k < batch and now - ready_since < settings.batch_seconds:
+            if k < batch and now - ready_since < batch_seconds():
                 return
+        longest = batch_seconds()
         while next_write < len(order) and order[next_write] in outcomes:
             t0 = time.monotonic()
             with store.transaction():
                 k = 0
                 while next_write < len(order) and order[next_write] in outcomes and k < batch \
-                        and (k == 0 or time.monotonic() - t0 < settings.batch_seconds):
+                        and (k == 0 or time.monotonic() - t0 < longest):
                     vid = order[next_write]
                     wanted = _write(store, by_id[vid], outcomes.pop(vid), summary, reparse=reparse, again=again)
                     if wanted is not None:
@@ -534,7 +542,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                 break  # stopping, or nothing left to hand out
             deadline = min(w.started for w in busy) + settings.timeout
             if ready_since is not None:  # held outcomes are written by then
-                deadline = min(deadline, ready_since + settings.batch_seconds)
+                deadline = min(deadline, ready_since + batch_seconds())
             wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
                  timeout=max(0.0, min(deadline - time.monotonic(), 1.0)))
             for i, w in enumerate(workers):
@@ -674,9 +682,8 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
             return None
         return new
 
-    # the crawl's documents arrive one by one: write them a few at a time, so that the crawl's own
-    # writes never wait long for SQLite's lock
-    settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1))
+    # the crawl's documents arrive one by one: they are written a few at a time while it runs
+    # (ParseSettings.crawl_batch_seconds), so that the crawl's own writes never wait long for SQLite's lock
     summary = _in_thread(lambda stop, spawn: run_jobs(store, [], settings, mode="pending", progress=progress,
                                                       should_stop=stop, more=more, crawling=lambda: not ended,
                                                       spawn=spawn),
