@@ -18,8 +18,10 @@ load average and the CPU the pool actually got (CPU seconds of parent + workers 
 the ratio is taken on the medians of the alternating runs (and the best pair is printed too).
 5. ``--portal N`` (only that): CPU milliseconds per report of the stage's worker and parent on N
    of the crawl bench's report pages, against ``parse_bytes`` alone (what issue 11's full crawl has
-   to fit into the CPU the crawl leaves).
-Usage: ``python bench/parse_pool_bench.py [--db data/demo/nianbao.db] [--workers 2] [--repeat 3] [--portal N]``.
+   to fit into the CPU the crawl leaves); ``--against DIR``: the same measured with another checkout's
+   code (e.g. main before a change) in a process of its own, rounds alternating, and the ratios.
+Usage: ``python bench/parse_pool_bench.py [--db data/demo/nianbao.db] [--workers 2] [--repeat 3] [--portal N
+[--against DIR]]``.
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if "--root" in sys.argv:  # a round for --against: the other checkout's code, not this file's
+    ROOT = Path(sys.argv[sys.argv.index("--root") + 1]).resolve()
 sys.path.insert(0, str(ROOT))
 
 
@@ -128,17 +132,8 @@ def _pending(files: list[Path], workers: int, tag: str, tmp: Path) -> float:
     return wall
 
 
-def _portal_cpu(n: int, repeat: int, tmp: Path) -> None:
-    """CPU milliseconds per report of the parse stage on the crawl bench's report pages
-    (``crawler.demo.portal.build_portal``: a TRS page of ~63 KB holding one of the five seeds' reports
-    as a Word-paste HTML fragment): the worker's (its parsing, the pipes, its start counted in) and the
-    parent's (receiving, writing each report: what competes with a crawl beside it), against
-    ``parse_bytes`` alone in this process, alternating round by round."""
+def _portal_docs(n: int):
     from crawler.demo.portal import build_portal
-    from crawler.ingest import ingest_document
-    from crawler.parse_stage import ParseSettings, parse_pending
-    from crawler.parsing import parse_bytes
-    from storage.db import Store
     from storage.models import Document
 
     portal, base = build_portal(pages=20000), "http://127.0.0.1:9"
@@ -150,6 +145,17 @@ def _portal_cpu(n: int, repeat: int, tmp: Path) -> None:
                              content_type="text/html; charset=utf-8", site="scale",
                              link_title=f"{portal.unit(k)}{y}年政府信息公开工作年度报告",
                              listing_date=f"{y + 1}-01-{k % 28 + 1:02d}"))
+    return portal, base, docs
+
+
+def _portal_round(n: int, tmp: Path) -> dict:
+    """One round of ``_portal_cpu``: parse_bytes alone, then the stage, CPU ms per report."""
+    from crawler.ingest import ingest_document
+    from crawler.parse_stage import ParseSettings, parse_pending
+    from crawler.parsing import parse_bytes
+    from storage.db import Store
+
+    portal, base, docs = _portal_docs(n)
     src = tmp / "portal.db"
     with Store(src) as store:
         store.upsert_site("scale", region=portal.site_configs(base)[0]["region"])
@@ -160,27 +166,64 @@ def _portal_cpu(n: int, repeat: int, tmp: Path) -> None:
         r = resource.getrusage(who)
         return r.ru_utime + r.ru_stime
 
-    alone, parent, worker = [], [], []
-    for i in range(repeat):
-        t = time.process_time()
-        for d in docs:
-            parse_bytes(d.content, url=d.url, content_type=d.content_type, hints={"link_title": d.link_title})
-        alone.append((time.process_time() - t) / n)
-        copy = tmp / f"portal-{i}.db"
-        shutil.copy(src, copy)
-        with Store(copy) as store:
-            s, c = usage(resource.RUSAGE_SELF), usage(resource.RUSAGE_CHILDREN)
-            summary = parse_pending(store, ParseSettings(workers=1))
-            parent.append((usage(resource.RUSAGE_SELF) - s) / summary.written)
-            worker.append((usage(resource.RUSAGE_CHILDREN) - c) / summary.written)
-        copy.unlink()
+    t = time.process_time()
+    for d in docs:
+        parse_bytes(d.content, url=d.url, content_type=d.content_type, hints={"link_title": d.link_title})
+    alone = (time.process_time() - t) / n
+    with Store(src) as store:
+        s, c = usage(resource.RUSAGE_SELF), usage(resource.RUSAGE_CHILDREN)
+        summary = parse_pending(store, ParseSettings(workers=1))
+        parent = (usage(resource.RUSAGE_SELF) - s) / summary.written
+        worker = (usage(resource.RUSAGE_CHILDREN) - c) / summary.written
+    src.unlink()
+    return {"alone": 1000 * alone, "worker": 1000 * worker, "parent": 1000 * parent, "n": summary.written}
 
-    def ms(xs: list[float]) -> str:
-        return f"{1000 * statistics.median(xs):.1f} ms (rounds " + ", ".join(f"{1000 * x:.1f}" for x in xs) + ")"
+
+def _portal_cpu(n: int, repeat: int, tmp: Path, against: str | None = None) -> None:
+    """CPU milliseconds per report of the parse stage on the crawl bench's report pages
+    (``crawler.demo.portal.build_portal``: a TRS page of ~63 KB holding one of the five seeds' reports
+    as a Word-paste HTML fragment): the worker's (its parsing, the pipes, its start counted in) and the
+    parent's (receiving, writing each report: what competes with a crawl beside it), against
+    ``parse_bytes`` alone in this process, alternating round by round.  ``against``: another checkout
+    (the code before a change) measured the same way in a process of its own, rounds alternating
+    (it, this tree, it, ...)."""
+    import json
+    import subprocess
+
+    ours: list[dict] = []
+    theirs: list[dict] = []
+    for _ in range(repeat):
+        if against:
+            other = Path(against).resolve()
+            python = other / ".venv" / "bin" / "python"
+            # this file's round run with the other checkout's code (its own interpreter and sys.path)
+            out = subprocess.run([str(python if python.exists() else sys.executable), str(Path(__file__).resolve()),
+                                  "--portal-round", str(n), "--root", str(other)],
+                                 cwd=other, capture_output=True, text=True, check=True)
+            theirs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        ours.append(_portal_round(n, tmp))
+
+    def ms(rounds: list[dict], key: str) -> str:
+        xs = [r[key] for r in rounds]
+        return f"{statistics.median(xs):.1f} ms (rounds " + ", ".join(f"{x:.1f}" for x in xs) + ")"
 
     print(f"  crawl bench report pages ({n}, one worker, {repeat} alternating rounds; CPU time): "
-          f"parse_bytes alone {ms(alone)}; parse stage: worker {ms(worker)}, parent {ms(parent)} per report; "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"parse_bytes alone {ms(ours, 'alone')}; parse stage: worker {ms(ours, 'worker')}, parent "
+          f"{ms(ours, 'parent')} per report; load average {os.getloadavg()[0]:.1f}")
+    if theirs:
+        print(f"  the same with {against} (alternating with the rounds above): parse_bytes alone "
+              f"{ms(theirs, 'alone')}; parse stage: worker {ms(theirs, 'worker')}, parent {ms(theirs, 'parent')}")
+        med = {k: (statistics.median(r[k] for r in ours), statistics.median(r[k] for r in theirs))
+               for k in ("alone", "worker", "parent")}
+        stage = [(o["worker"] + o["parent"], t["worker"] + t["parent"]) for o, t in zip(ours, theirs)]
+        over = [((o["worker"] - o["alone"]) + o["parent"], (t["worker"] - t["alone"]) + t["parent"])
+                for o, t in zip(ours, theirs)]
+        print(f"  this tree / {against}, medians: worker {med['worker'][0] / med['worker'][1]:.2f}, parent "
+              f"{med['parent'][0] / med['parent'][1]:.2f}; worker + parent per report "
+              f"{statistics.median(a for a, _ in stage):.1f} / {statistics.median(b for _, b in stage):.1f} ms = "
+              f"{statistics.median(a for a, _ in stage) / statistics.median(b for _, b in stage):.2f} (per round "
+              + ", ".join(f"{a / b:.2f}" for a, b in stage) + "); the stage beyond parse_bytes (worker - alone + "
+              f"parent) {statistics.median(a for a, _ in over):.1f} / {statistics.median(b for _, b in over):.1f} ms")
 
 
 def main() -> None:
@@ -194,7 +237,17 @@ def main() -> None:
     ap.add_argument("--corpus", type=int, default=0, help="also N pending text reports (0: skip)")
     ap.add_argument("--portal", type=int, default=0, metavar="N",
                     help="only: CPU per report of the stage on N of the crawl bench's report pages")
+    ap.add_argument("--against", default=None, metavar="DIR",
+                    help="with --portal: also another checkout (the code before), rounds alternating")
+    ap.add_argument("--portal-round", type=int, default=0, help=argparse.SUPPRESS)  # one round, as JSON (--against)
+    ap.add_argument("--root", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.portal_round:
+        import json
+
+        with tempfile.TemporaryDirectory(prefix="nianbao-pool-bench-") as tmp:
+            print(json.dumps(_portal_round(args.portal_round, Path(tmp))))
+        return
     workers = args.workers or cores()
     print(f"parse pool bench: {cores()} cores available to this process, load average "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())} (other work on the machine takes cores from "
@@ -202,7 +255,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="nianbao-pool-bench-") as tmp:
         tmp = Path(tmp)
         if args.portal:
-            _portal_cpu(args.portal, args.repeat, tmp)
+            _portal_cpu(args.portal, args.repeat, tmp, args.against)
             return
         if args.db:
             db = Path(args.db)
