@@ -20,8 +20,10 @@ the ratio is taken on the medians of the alternating runs (and the best pair is 
    of the crawl bench's report pages, against ``parse_bytes`` alone (what issue 11's full crawl has
    to fit into the CPU the crawl leaves); ``--against DIR``: the same measured with another checkout's
    code (e.g. main before a change) in a process of its own, rounds alternating, and the ratios.
+6. ``--beside-crawl PAGES`` (only that): the stage beside a real crawl of a PAGES-page portal; CPU per
+   report of the workers, the parent and the crawl process, each counted apart.
 Usage: ``python bench/parse_pool_bench.py [--db data/demo/nianbao.db] [--workers 2] [--repeat 3] [--portal N
-[--against DIR]]``.
+[--against DIR]] [--beside-crawl PAGES]``.
 """
 from __future__ import annotations
 
@@ -226,6 +228,74 @@ def _portal_cpu(n: int, repeat: int, tmp: Path, against: str | None = None) -> N
               f"parent) {statistics.median(a for a, _ in over):.1f} / {statistics.median(b for _, b in over):.1f} ms")
 
 
+def _beside_crawl(pages: int, repeat: int, tmp: Path) -> None:
+    """The parse stage beside a real crawl (``nianbao run``'s path, as bench/crawl_bench.py's full crawl:
+    ``parse_during`` while ``python -m crawler.crawl`` crawls a generated portal of ``pages`` pages):
+    the CPU seconds of the crawl process (its own rusage, from wait4), of the parse workers (this
+    process's other waited children) and of the pool's parent (this process), per report.  The
+    crawl process and the workers are both children of the bench: counted together (what a bench
+    reading RUSAGE_CHILDREN around the crawl sees) they read as tens of ms per report."""
+    import json
+    import re
+    import subprocess
+
+    from crawler.config import config_from_dict
+    from crawler.parse_stage import ParseSettings, parse_during
+    from storage.db import Store
+
+    def usage(who) -> float:
+        r = resource.getrusage(who)
+        return r.ru_utime + r.ru_stime
+
+    portal = subprocess.Popen([sys.executable, "-m", "crawler.demo.server", "--scale", str(pages)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = re.search(r"(http://127\.0\.0\.1:\d+)", portal.stdout.readline()).group(1)
+        cfg = config_from_dict({"crawl": {"obey_robots": False, "autothrottle": False, "download_delay": 0,
+                                          "retries": 1, "max_pages_per_site": 2 * pages + 100,
+                                          "max_listing_pages": 1000},
+                                "sites": [{"name": "scale", "start_url": url + "/zwgk/index.html"}]})
+        cfg_json = tmp / "config.json"
+        cfg_json.write_text(json.dumps(cfg.model_dump(mode="json", by_alias=True)))
+        for i in range(repeat):
+            db = tmp / f"beside-{i}.db"
+            Store(db).close()  # migrated before the two processes open it
+            load = os.getloadavg()[0]
+            children, me, started = usage(resource.RUSAGE_CHILDREN), usage(resource.RUSAGE_SELF), time.monotonic()
+            crawl = subprocess.Popen([sys.executable, "-m", "crawler.crawl", "--config-json", str(cfg_json), "--db",
+                                      str(db), "--result", str(tmp / f"result-{i}.json"), "--impolite"], cwd=ROOT,
+                                     stderr=subprocess.DEVNULL)
+            box: dict = {}
+
+            def running() -> bool:
+                if "rusage" not in box:
+                    pid, status, ru = os.wait4(crawl.pid, os.WNOHANG)
+                    if pid == 0:
+                        return True
+                    box["rusage"] = ru
+                    crawl.returncode = os.waitstatus_to_exitcode(status)
+                return False
+
+            with Store(db) as store:
+                summary = parse_during(store, ParseSettings(), running)
+            while running():
+                time.sleep(0.1)
+            n = max(1, summary.written)
+            crawl_cpu = box["rusage"].ru_utime + box["rusage"].ru_stime
+            workers = usage(resource.RUSAGE_CHILDREN) - children - crawl_cpu
+            parent = usage(resource.RUSAGE_SELF) - me
+            print(f"  beside a crawl of a {pages}-page portal (round {i + 1}, load average {load:.1f}, "
+                  f"{time.monotonic() - started:.0f} s wall): {summary.written} reports "
+                  f"({', '.join(f'{k} {v}' for k, v in sorted(summary.statuses.items()))}), workers at nice "
+                  f"{sorted(set(summary.worker_nices))}; CPU per report: workers {1000 * workers / n:.1f} ms, parent "
+                  f"{1000 * parent / n:.1f} ms; crawl process {crawl_cpu:.1f} s "
+                  f"({1000 * crawl_cpu / n:.1f} ms per report); crawl + workers together (all the waited "
+                  f"children) {1000 * (crawl_cpu + workers) / n:.1f} ms per report")
+    finally:
+        portal.terminate()
+        portal.wait()
+
+
 def main() -> None:
     from crawler.parse_stage import cores
 
@@ -239,6 +309,9 @@ def main() -> None:
                     help="only: CPU per report of the stage on N of the crawl bench's report pages")
     ap.add_argument("--against", default=None, metavar="DIR",
                     help="with --portal: also another checkout (the code before), rounds alternating")
+    ap.add_argument("--beside-crawl", type=int, default=0, metavar="PAGES",
+                    help="only: CPU per report of the workers, the parent and the crawl process, the stage "
+                         "beside a crawl of a generated portal of PAGES pages")
     ap.add_argument("--portal-round", type=int, default=0, help=argparse.SUPPRESS)  # one round, as JSON (--against)
     ap.add_argument("--root", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -256,6 +329,9 @@ def main() -> None:
         tmp = Path(tmp)
         if args.portal:
             _portal_cpu(args.portal, args.repeat, tmp, args.against)
+            return
+        if args.beside_crawl:
+            _beside_crawl(args.beside_crawl, args.repeat, tmp)
             return
         if args.db:
             db = Path(args.db)
