@@ -17,11 +17,11 @@ parser can be made to hang, crash or eat all memory:
   pending, and the next run parses exactly the rest.
 
 Workers read the bytes from the database themselves (read-only connection): the parent sends
-only a version's id and facts, and gets back a Report.
+only a version's id and facts, and gets back the report as the rows it writes
+(``storage.reports.ReportRows``: tuples and strings, cheap to pickle; the writer only inserts them).
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import multiprocessing as mp
 import os
@@ -75,10 +75,17 @@ class ParseSettings:
     prefetch: int = 2
     #: documents written per transaction, at most (and never more than ``batch_seconds`` of
     #: writing): a SQLite commit, the FTS index merge and the B-tree pages it touches are paid once
-    #: per batch.  Each document is still all-or-nothing: a killed stage rolls back the open batch,
-    #: whose documents stay pending and are parsed by the next run.
+    #: per batch.  Outcomes are held until a batch is ready or the first has waited ``batch_seconds``
+    #: (or no worker is busy).  Each document is still all-or-nothing: a killed stage rolls back the
+    #: open batch and loses the held outcomes, whose documents stay pending and are parsed by the next run.
     batch: int = 32
     batch_seconds: float = 0.25
+    #: ``batch_seconds`` while a crawl runs beside the stage (``parse_during``), where results are
+    #: not held either: each is written as it arrives (a few at a time at most), as before batches
+    #: were held, since the crawl's ingest thread waits for SQLite's lock while one is written and
+    #: what longer transactions do to the crawl is not measured yet (held batches beside it saved the
+    #: writer ≈ 0.5 ms per report)
+    crawl_batch_seconds: float = 0.1
     #: niceness of the workers
     nice: int = 0
     #: beside a crawl (``parse_during``) the pool takes only the CPU the crawl leaves: the crawl is
@@ -205,6 +212,7 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
     from crawler.parsing import parse_bytes
     from crawler.parsing.extract import office
     from crawler.picture_report import combine, is_picture_part
+    from storage.reports import report_to_rows
 
     office.CONVERT_TIMEOUT = limits["office_timeout"]
     office.MEMORY_LIMIT = limits["office_memory"]
@@ -247,7 +255,8 @@ def _worker_main(conn, db_path: str, limits: dict[str, Any]) -> None:
                                          hints={**hints, "previous": previous})
                     wants = False
             report = combine(store, job, report, hints, alone)  # a 图片版 page and its table images: one report
-            conn.send(("done", vid, (report, wants)))
+            # its rows, not the Report: what the writer inserts, and a fraction of the pickling
+            conn.send(("done", vid, (report_to_rows(report), wants)))
         except MemoryError:
             data = report = None
             try:
@@ -443,15 +452,43 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
     window = max(256, 64 * n)
     depth = max(1, settings.prefetch)  # jobs handed to each worker at once
 
-    def flush() -> None:
-        """Write the outcomes ready in version order: one transaction per batch (see ParseSettings.batch)."""
-        nonlocal next_write
+    batch = max(1, settings.batch)
+    ready_since: float | None = None  # when the next outcome to write (in version order) arrived
+
+    def batch_seconds() -> float:  # while a crawl runs beside: ParseSettings.crawl_batch_seconds
+        return settings.batch_seconds if crawling is None else min(settings.batch_seconds,
+                                                                    settings.crawl_batch_seconds)
+
+    def ready() -> int:
+        """Outcomes ready to be written in version order, up to a batch."""
+        k = 0
+        while k < batch and next_write + k < len(order) and order[next_write + k] in outcomes:
+            k += 1
+        return k
+
+    def flush(force: bool = True) -> None:
+        """Write the outcomes ready in version order: one transaction per batch (see ParseSettings.batch).
+        Unless ``force``, only once a whole batch is ready or the first of them has waited
+        ``batch_seconds``: the workers' results arrive one by one, and a transaction each would pay
+        SQLite's commit and a new full-text index segment per document."""
+        nonlocal next_write, ready_since
+        if not force and crawling is None:  # beside a crawl: not held (see ParseSettings.crawl_batch_seconds)
+            k = ready()
+            if not k:
+                ready_since = None
+                return
+            now = time.monotonic()
+            if ready_since is None:
+                ready_since = now
+            if k < batch and now - ready_since < batch_seconds():
+                return
+        longest = batch_seconds()
         while next_write < len(order) and order[next_write] in outcomes:
             t0 = time.monotonic()
             with store.transaction():
                 k = 0
-                while next_write < len(order) and order[next_write] in outcomes and k < max(1, settings.batch) \
-                        and (k == 0 or time.monotonic() - t0 < settings.batch_seconds):
+                while next_write < len(order) and order[next_write] in outcomes and k < batch \
+                        and (k == 0 or time.monotonic() - t0 < longest):
                     vid = order[next_write]
                     wanted = _write(store, by_id[vid], outcomes.pop(vid), summary, reparse=reparse, again=again)
                     if wanted is not None:
@@ -460,6 +497,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                     k += 1
             if bar is not None:
                 bar.update(k)
+        ready_since = None
 
     workers: list[_Worker] = []  # started when there is work for them (a crawl may store nothing new)
     last_look = 0.0
@@ -499,11 +537,14 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                     w.assign(queue.popleft())
             busy = [w for w in workers if w.jobs]
             if not busy:
+                flush()  # nothing more is coming soon: what is held is written now
                 if more is not None and next_write == len(order):
                     time.sleep(0.2)  # the crawl has stored nothing new yet
                     continue
                 break  # stopping, or nothing left to hand out
             deadline = min(w.started for w in busy) + settings.timeout
+            if ready_since is not None:  # held outcomes are written by then
+                deadline = min(deadline, ready_since + batch_seconds())
             wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
                  timeout=max(0.0, min(deadline - time.monotonic(), 1.0)))
             for i, w in enumerate(workers):
@@ -554,7 +595,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                     w.kill()  # its LibreOffice, if any
                     w.conn.close()
                     workers[i] = start(limits)  # the pool carries on
-            flush()
+            flush(force=stopping)
         # a job already running when a stop was asked is written when its turn comes; jobs never
         # handed out stay pending (or outdated) for the next run
         flush()
@@ -590,12 +631,13 @@ def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *,
             summary.written_status[vid] = PARSE_FAILED
             log.warning("parse failed (%s): %s", outcome.failure, outcome.error)
         else:
-            report, wants = outcome
-            store.set_parse_status(vid, report.status, error=report.error, format=report.source.format,
+            report, wants = outcome  # its rows (storage.reports.ReportRows), as the worker sent them
+            status = ParseStatus(report.status)
+            store.set_parse_status(vid, status, error=report.error, format=report.format,
                                    parser_version=summary.parser_version)
-            summary.statuses[report.status.value] += 1
-            summary.written_status[vid] = report.status.value
-            if report.status not in NOT_REPORTS:
+            summary.statuses[status.value] += 1
+            summary.written_status[vid] = status.value
+            if status not in NOT_REPORTS:
                 rid = store.save_report(
                     report, version_id=vid, report_url=job["report_url"], site=job["site"],
                     first_seen=job["first_seen"], parser_version=summary.parser_version, reparse=reparse)
@@ -642,9 +684,8 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
             return None
         return new
 
-    # the crawl's documents arrive one by one: write them a few at a time, so that the crawl's own
-    # writes never wait long for SQLite's lock
-    settings = dataclasses.replace(settings, batch_seconds=min(settings.batch_seconds, 0.1))
+    # the crawl's documents arrive one by one: they are written a few at a time while it runs
+    # (ParseSettings.crawl_batch_seconds), so that the crawl's own writes never wait long for SQLite's lock
     summary = _in_thread(lambda stop, spawn: run_jobs(store, [], settings, mode="pending", progress=progress,
                                                       should_stop=stop, more=more, crawling=lambda: not ended,
                                                       spawn=spawn),

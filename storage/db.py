@@ -231,11 +231,12 @@ class Store:
         return documents.events(self.db, kind, since)
 
     # -- reports -------------------------------------------------------------------------------
-    def save_report(self, report: Report, *, version_id: int, report_url: str,
+    def save_report(self, report: Report | reports_.ReportRows, *, version_id: int, report_url: str,
                     site: str | None = None, first_seen: datetime | None = None,
                     parser_version: str | None = None, reparse: bool = False) -> int:
         """Store the parsed report of a document version (one report per report_url; the richer
-        parse wins, a change of cells writes a ``report_revised`` or ``reparsed`` event)."""
+        parse wins, a change of cells writes a ``report_revised`` or ``reparsed`` event).  ``report``
+        may be given as its rows (``storage.reports.report_to_rows``), as the parse stage's workers send it."""
         with self.transaction():
             return reports_.save(self.db, report, version_id=version_id, report_url=report_url, site=site,
                                  first_seen=first_seen, parser_version=parser_version, reparse=reparse,

@@ -1,14 +1,16 @@
 """Store: documents content-addressed, reports and cells, findings' lifecycle, outbox, search."""
 from __future__ import annotations
 
+import pickle
 import sqlite3
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from storage import schema
 from storage.db import Store, StoreError
-from storage.models import Cell, CellKind, Finding, ParseStatus
+from storage.models import Cell, CellKind, Finding, ParseStatus, ParseWarning
+from storage.reports import ReportRows, report_to_rows
 
 from storage_helpers import doc, expected, report_from_expected
 
@@ -65,6 +67,33 @@ def test_report_roundtrip_matches_expected(store):
     row = store.reports(site="s")[0]
     assert row["cells_count"] == len(report.cells) == 25 * 7 + 10 + 15
     assert row["source_url"] == "http://x.gov.cn/001.html" and row["region"] == "市中区"
+
+
+def test_report_saved_from_its_rows_as_a_parse_worker_sends_them(store):
+    """The parse stage's workers send the report's rows (pickled through a pipe), not the Report:
+    stored from them, the report reads back whole (cells, a cell read twice as its last reading,
+    warnings in order, sections, period, text)."""
+    exp = expected("001")
+    report = report_from_expected(exp, text="本年度共受理政府信息公开申请1件")
+    report.cells.append(Cell("table2", "punishment", "value", 7, raw="7", kind=CellKind.NUMERIC, confidence=0.5))
+    report.warnings = [ParseWarning("unsplit_digits", "第三行数字连在一起", "table3.new.total"),
+                       ParseWarning("blank_cell", "空白", None)]
+    report.sections = {"概述": "本机关……"}
+    report.period = (date(2024, 1, 1), date(2024, 12, 31))
+    rows = pickle.loads(pickle.dumps(report_to_rows(report)))
+    assert isinstance(rows, ReportRows) and len(rows.cells) == 25 * 7 + 10 + 15  # one per cell key
+    saved = store.save_document(doc("http://x.gov.cn/001.html", b"page"))
+    rid = store.save_report(rows, version_id=saved.version_id, report_url="http://x.gov.cn/001.html", site="s")
+    loaded = store.load_report(rid)
+    assert loaded.table3 == exp["table3"] and loaded.table4 == exp["table4"]
+    assert loaded.table2 == {**exp["table2"], "punishment": 7} and loaded.cell("table2", "punishment").confidence == 0.5
+    assert [(w.code, w.message, w.cell) for w in loaded.warnings] == [
+        ("unsplit_digits", "第三行数字连在一起", "table3.new.total"), ("blank_cell", "空白", None)]
+    assert loaded.sections == {"概述": "本机关……"} and loaded.period == (date(2024, 1, 1), date(2024, 12, 31))
+    assert (loaded.agency, loaded.year, loaded.title, loaded.text) == (exp["agency"], 2024, exp["title"], report.text)
+    row = store.reports(site="s")[0]
+    assert (row["cells_count"], row["warnings_count"], row["region"]) == (25 * 7 + 10 + 15, 2, "市中区")
+    assert store.search("政府信息公开申请")[0]["report_id"] == rid  # the full-text index has it
 
 
 def test_page_and_attachment_keep_the_richer_parse(store):
