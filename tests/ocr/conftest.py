@@ -32,6 +32,13 @@ def _tesseract_ready() -> bool:
         return False
 
 
+@pytest.fixture
+def tesseract_engine():
+    """Fails (never skips) a test that needs Tesseract when it is missing."""
+    if not _tesseract_ready():
+        pytest.fail("Tesseract (tesseract-ocr-chi-sim) and tesserocr are required: run `make install`")
+
+
 @pytest.fixture(scope="session")
 def ocr_corpus(tmp_path_factory):
     if not _tesseract_ready():

@@ -48,11 +48,8 @@ def replay(monkeypatch, *readings: tuple[str, float]):
 
 
 @pytest.fixture(autouse=True)
-def _engine():
-    from conftest import _tesseract_ready
-
-    if not _tesseract_ready():
-        pytest.fail("Tesseract (tesseract-ocr-chi-sim) and tesserocr are required: run `make install`")
+def _engine(tesseract_engine):
+    """Every test here reads through Tesseract (the conftest fixture fails when it is missing)."""
 
 
 def test_a_label_whose_digit_readings_disagree_is_read_as_the_label(monkeypatch):
