@@ -85,6 +85,9 @@ def site_configs(zoo: Zoo) -> list[dict]:
     return out
 
 
+_PICTURES = (".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".bmp")
+
+
 def _content(db: Path, sites=None) -> dict[str, object]:
     """What a crawl stored, without ids and times: documents by URL, reports by page, cells by report page
     (of ``sites`` only, when given)."""
@@ -97,10 +100,20 @@ def _content(db: Path, sites=None) -> dict[str, object]:
     skip = {"id", "version_id", "parsed_at", "created_at", "updated_at", "checked_at", "agency_id", "first_seen",
             "last_seen", "document_id", "report_id"}
     reports, by_id = {}, {}
+    parts: dict[str, set[str]] = {}
+    for r in d["documents"].rows:
+        parts.setdefault(r["report_url"], set()).add(r["url"])
     for r in d["reports"].rows:
         if keep(r["site"]):
             by_id[r["id"]] = r["report_url"]
-            reports[r["report_url"]] = {k: v for k, v in r.items() if k not in skip and not k.endswith("_at")}
+            row = {k: v for k, v in r.items() if k not in skip and not k.endswith("_at")}
+            # a 图片版 page read with its pictures is stored under the part stored last (storage.reports.
+            # richer_parse_wins), and which picture arrives last depends on the nodes' order: the
+            # reading must be the same, its source one of the report's own pictures
+            src = row.get("source_url") or ""
+            if src.lower().endswith(_PICTURES) and src in parts.get(r["report_url"], ()):
+                row["source_url"] = "one of the report's pictures"
+            reports[r["report_url"]] = row
     cells = Counter()
     for c in d["cells"].rows:
         if c["report_id"] in by_id:
