@@ -258,8 +258,10 @@ def _merge_stats(all_stats: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for stats in all_stats:
         for k, v in stats.items():
-            if k not in out:
+            if k not in out or out[k] is None:  # a stat one process left unset (None) takes the other's
                 out[k] = list(v) if isinstance(v, list) else v
+            elif v is None:
+                continue
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or isinstance(out[k], bool):
                 if isinstance(v, list) and isinstance(out[k], list):
                     out[k] += v

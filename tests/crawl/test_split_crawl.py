@@ -256,3 +256,12 @@ def test_the_run_bound_stops_every_process(tmp_path):
         assert all((PROCESS_DIED in summary.sites[n].failures) == bool(p["error"]) for n in p["sites"]), \
             (p, {n: summary.sites[n].failures for n in p["sites"]})
     assert summary.status in ("partial", "failed") and stored > 0
+
+
+def test_merged_stats_take_a_value_one_process_left_unset():
+    """A stat one crawl process reports as None and another as a number (seen in the national
+    bench's test: TypeError in the sum) is the number; counts still add up."""
+    from crawler.crawl import _merge_stats
+
+    merged = _merge_stats([{"x": None, "n": 2, "y": 1.5}, {"x": 3.0, "n": 5, "y": None}])
+    assert merged == {"x": 3.0, "n": 7, "y": 1.5}
