@@ -12,13 +12,12 @@ Run by hand::
 from __future__ import annotations
 
 import argparse
-import email.utils
 import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from crawler.demo.sites.model import Resource, http_date
+from crawler.demo.sites.model import Resource, http_date, not_modified
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return res.status
         etag, lm = res.etag, http_date(res.last_modified)
-        if res.status == 200 and res.conditional and self._not_modified(etag, res):
+        if res.status == 200 and res.conditional and not_modified(res, self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")):
             self.send_response(304)
             self.send_header("ETag", etag)
             self.send_header("Last-Modified", lm)
@@ -112,19 +111,6 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the client gave up (e.g. DOWNLOAD_MAXSIZE)
             self.close_connection = True
         return res.status
-
-    def _not_modified(self, etag: str, res: Resource) -> bool:
-        inm = self.headers.get("If-None-Match")
-        if inm is not None:
-            return etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*"
-        ims = self.headers.get("If-Modified-Since")
-        if ims:
-            try:
-                when = email.utils.parsedate_to_datetime(ims)
-            except (TypeError, ValueError):
-                return False
-            return res.last_modified.replace(microsecond=0) <= when
-        return False
 
 
 def _record(method: str, path: str, headers, status: int, arrived: float):

@@ -1,6 +1,7 @@
 """The demo site model: what the portal serves (resources) and what it plans to publish (reports)."""
 from __future__ import annotations
 
+import email.utils
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -68,3 +69,19 @@ def http_date(d: datetime) -> str:
 def day(date: str, hour: int = 1) -> datetime:
     y, m, d = (int(x) for x in date.split("-"))
     return datetime(y, m, d, hour, 30, tzinfo=timezone.utc)
+
+
+def not_modified(res: Resource, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    """Whether a conditional GET's validators match ``res`` (If-None-Match wins over
+    If-Modified-Since), for both demo servers (crawler.demo.server, crawler.demo.asgi)."""
+    if if_none_match is not None:
+        return res.etag in [t.strip() for t in if_none_match.split(",")] or if_none_match.strip() == "*"
+    if if_modified_since:
+        try:
+            when = email.utils.parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        if when.tzinfo is None:  # "-0000" and obsolete zone names parse to a naive time, meant as UTC
+            when = when.replace(tzinfo=timezone.utc)
+        return res.last_modified.replace(microsecond=0) <= when
+    return False
