@@ -531,9 +531,24 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
             while queue and not stopping and len(workers) < min(n, len(workers) + len(queue)):
                 workers.append(start(limits))
                 summary.workers = max(summary.workers, len(workers))
+            head = order[next_write] if next_write < len(order) else None
+            if head is not None and queue and head not in outcomes and \
+                    len(outcomes) + sum(len(x.jobs) for x in workers) >= window and \
+                    not any(j["version_id"] == head for x in workers for j in x.jobs):
+                # the window is full of outcomes waiting for an earlier version still queued (slow
+                # formats are handed out first): that version goes out next, past the window, or
+                # nothing could be written again (a batch of more than ``window`` jobs at once)
+                job = next(j for j in queue if j["version_id"] == head)
+                queue.remove(job)
+                free = [w for w in workers if not w.retiring and len(w.jobs) < depth]
+                if free and not stopping:
+                    free[0].assign(job)
+                else:
+                    queue.appendleft(job)
             for w in workers:
                 while not w.retiring and len(w.jobs) < depth and queue and not stopping and \
-                        len(outcomes) + sum(len(x.jobs) for x in workers) < window:
+                        (len(outcomes) + sum(len(x.jobs) for x in workers) < window
+                         or queue[0]["version_id"] == head):
                     w.assign(queue.popleft())
             busy = [w for w in workers if w.jobs]
             if not busy:
@@ -541,6 +556,9 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                 if more is not None and next_write == len(order):
                     time.sleep(0.2)  # the crawl has stored nothing new yet
                     continue
+                if queue and not stopping and any(not w.retiring for w in workers) or \
+                        queue and not stopping and len(workers) < n:
+                    continue  # jobs still to hand out (workers being replaced): not over
                 break  # stopping, or nothing left to hand out
             deadline = min(w.started for w in busy) + settings.timeout
             if ready_since is not None:  # held outcomes are written by then

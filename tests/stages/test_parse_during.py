@@ -65,3 +65,22 @@ def test_workers_replaced_at_base_nice_once_the_crawl_is_over(tmp_path):
     assert summary.written == 120
     # the worker started beside the crawl, at 19, then its successor at the stage's own (0)
     assert summary.worker_nices == [19, base]
+
+
+def test_more_jobs_at_once_than_the_pools_window_are_all_parsed(tmp_path):
+    """The pool hands slow formats (PDF) out first but writes in version order, holding at most
+    a window of 256 outcomes: with more PDFs than that stored after a page, the window filled with
+    PDF outcomes waiting for the page, nothing was handed out or written, and the pass ended with
+    every document left pending (seen on a 3,000-portal night with two crawl processes)."""
+    db = tmp_path / "d.db"
+    with Store(db) as store:
+        ingest_document(store, Document(url="http://127.0.0.1:9/nb/page.txt", site="dx",
+                                        content=seed_path("000").read_bytes(), content_type="text/plain"))
+        for i in range(300):  # cheap to read (not a PDF), but handed out before the page
+            ingest_document(store, Document(url=f"http://127.0.0.1:9/nb/{i}.pdf", site="dx",
+                                            content=f"not a pdf {i}".encode(), content_type="application/pdf"))
+    with Store(db) as store:
+        summary = parse_during(store, ParseSettings(workers=2), lambda: False)
+        assert summary.left == 0 and summary.written == 301
+        assert "pending" not in store.parse_status_counts()
+        assert store.counts()["reports"] >= 1
