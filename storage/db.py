@@ -98,6 +98,12 @@ class Store:
     def schema_version(self) -> int:
         return schema.current_version(self.conn)
 
+    def readable_elsewhere(self) -> bool:
+        """Whether another connection opened on this database's file (a worker process's) reads
+        what this store reads: not inside a write transaction (its writes are not visible yet), not
+        held at an old schema version (others would migrate or misread it), and a file at all."""
+        return not self._depth and self._migrate_to is None and self.path.is_file()
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction; nested calls join the outermost one.

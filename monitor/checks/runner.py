@@ -21,7 +21,6 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import Any, Iterable
 
 from storage import check_reads
@@ -142,11 +141,9 @@ def pool_workers(store, n_sites: int, workers: int | None = None) -> int:
     if workers is None:
         workers = min(_usable_cores(), MAX_WORKERS) if n_sites >= POOL_MIN_SITES else 1
     workers = max(1, min(workers, n_sites))
-    # the workers read the database file itself: a store in a write transaction (not yet visible
-    # to other connections), held at an old schema, or not a file falls back to this process
-    path = getattr(store, "path", None)
-    if (workers > 1 and (getattr(store, "_depth", 0) or getattr(store, "_migrate_to", None) is not None
-                         or not isinstance(path, Path) or not path.is_file())):
+    # the workers read the database file itself: a store whose file would not read the same
+    # elsewhere (a write transaction open, an old schema held, no file) keeps the pass here
+    if workers > 1 and not store.readable_elsewhere():
         return 1
     return workers
 
@@ -159,16 +156,31 @@ def _check_sites(store, settings: MonitorSettings, sites: list[str | None], *, t
     if n == 1:
         return {site: check_site(store, settings, site, today=today, summary=summary) for site in sites}
     tasks = [sites[i:i + SITES_PER_TASK] for i in range(0, len(sites), SITES_PER_TASK)]
+    done: dict[int, list] = {}
     try:
         # spawn, not fork: this process holds a SQLite connection (and maybe threads)
         with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
-            done = list(pool.map(_check_task, [(str(store.path), settings, task, today) for task in tasks]))
-    except BrokenProcessPool as e:  # a worker killed (out of memory, a signal): the pass still ends
-        log.warning("check workers failed (%s): checking the %d sites in this process", e, len(sites))
-        return {site: check_site(store, settings, site, today=today, summary=summary) for site in sites}
+            futures = [pool.submit(_check_task, (str(store.path), settings, task, today)) for task in tasks]
+            for i, fut in enumerate(futures):
+                try:
+                    done[i] = fut.result()
+                except BrokenProcessPool:
+                    pass  # counted below: the tasks that came back stand, the others are checked here
+    except BrokenProcessPool:
+        pass
+    if len(done) < len(tasks):
+        # a worker killed (out of memory, a signal): the pass still ends, and only the sites whose
+        # task did not come back are checked again, here
+        left = [s for i, task in enumerate(tasks) if i not in done for s in task]
+        log.warning("check workers failed: checking the %d sites of %d unfinished tasks in this process",
+                    len(left), len(tasks) - len(done))
     per_site: dict[str | None, list[Finding]] = {}
-    for results in done:
-        for site, found, reports, checked, problems in results:
+    for i, task in enumerate(tasks):  # in the order of ``sites``, whoever checked them
+        if i not in done:
+            for site in task:
+                per_site[site] = check_site(store, settings, site, today=today, summary=summary)
+            continue
+        for site, found, reports, checked, problems in done[i]:
             per_site[site] = found
             summary.reports += reports
             summary.checked_ids += checked

@@ -115,6 +115,46 @@ def test_a_killed_worker_leaves_the_pass_to_this_process(national, tmp_path, cap
     assert summary.reports == 4 * runner.POOL_MIN_SITES - 1
 
 
+def _site_or_exit(name: str) -> str:
+    """In a worker, unpickling the last site's name: the worker dies there (the tasks before it
+    have come back by then, but for the other worker's current one)."""
+    if name == LAST_SITE:
+        os._exit(1)
+    return name
+
+
+LAST_SITE = f"site{runner.POOL_MIN_SITES - 1:03d}"
+
+
+class _KillsItsWorker(str):
+    def __reduce__(self):
+        return _site_or_exit, (str(self),)
+
+
+def test_a_killed_worker_leaves_only_its_sites_to_this_process(national, tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(runner, "SITES_PER_TASK", 1)
+    here: list[str | None] = []
+    check_site = runner.check_site
+
+    def counted(store, settings, site, **kw):  # in this process only: the workers import their own
+        here.append(site)
+        return check_site(store, settings, site, **kw)
+
+    monkeypatch.setattr(runner, "check_site", counted)
+    path = tmp_path / "k1.db"
+    shutil.copy(national, path)
+    sites = [f"site{s:03d}" for s in range(runner.POOL_MIN_SITES)]
+    with Store(path) as store:
+        summary = run_checks(store, SETTINGS, today=JUNE, workers=2, sites=[_KillsItsWorker(s) for s in sites])
+    assert "check workers failed" in caplog.text
+    # the killed task's site, and at most what the other worker had in hand or queued: not the pass
+    assert LAST_SITE in here and len(here) == len(set(here)) and len(here) <= 4
+    # each site checked once, none lost, in the order of the sites
+    assert summary.checked_ids == sorted(summary.checked_ids) and len(set(summary.checked_ids)) == len(summary.checked_ids)
+    assert summary.reports == len(summary.checked_ids) == 4 * runner.POOL_MIN_SITES - 1
+    assert sorted((f.rule, f.site, f.agency) for f in summary.new) == PLANTED
+
+
 def test_the_sites_read_for_the_runner_are_those_of_the_stored_reports(national, tmp_path):
     path = tmp_path / "s.db"
     shutil.copy(national, path)
@@ -130,8 +170,12 @@ def test_no_pool_for_few_sites_or_inside_a_write_transaction(national, tmp_path)
     shutil.copy(national, path)
     with Store(path) as store:
         assert runner.pool_workers(store, runner.POOL_MIN_SITES - 1) == 1
+        assert store.readable_elsewhere()
         with store.transaction():  # the workers could not see what this transaction wrote
+            assert not store.readable_elsewhere()
             assert runner.pool_workers(store, runner.POOL_MIN_SITES, 2) == 1
+    with Store(path, migrate_to=1) as held:  # held at an old schema: its readers would not agree
+        assert not held.readable_elsewhere()
 
 
 def test_a_site_of_hundreds_of_agencies_takes_the_lsh_path_and_still_finds_the_copy(tmp_path, monkeypatch):
