@@ -361,7 +361,9 @@ def run_night(night, nation, config, store, db, args, server, mailbox) -> list[d
         if parsed is None:
             row("crawl", el, f"{requests / el:6.1f} requests/s", rss, load0, cpu_all, srv_all, **facts)
         else:  # one stage of the wall clock; its CPU told apart by the crawl processes' own figures
-            print("  " + parsed.render().splitlines()[0], flush=True)
+            print("  " + parsed.render().splitlines()[0]
+                  + (f"  -- {parsed.left} DOCUMENTS LEFT PENDING: the parse figures are incomplete" if parsed.left else ""),
+                  flush=True)
             row(f"crawl ({len(summary.processes)} processes)", el, f"{requests / el:6.1f} requests/s", rss, load0,
                 crawl_cpu, srv_all, part=True, **facts)
             row("parse pool (during crawl)", total - el, f"{parsed.written / total:6.1f} documents/s", rss, load0,
@@ -374,7 +376,9 @@ def run_night(night, nation, config, store, db, args, server, mailbox) -> list[d
             with TreeRss(exclude, every=0.5) as rss:
                 parsed = parse_pending(store, ParseSettings.from_config(config))
             el = time.perf_counter() - t
-            print("  " + parsed.render().splitlines()[0], flush=True)
+            print("  " + parsed.render().splitlines()[0]
+                  + (f"  -- {parsed.left} DOCUMENTS LEFT PENDING: the parse figures are incomplete" if parsed.left else ""),
+                  flush=True)
             row("parse pool", el, f"{parsed.written / el:6.1f} documents/s" if el else "-", rss, load0,
                 _cpu_s() - cpu0, _proc_cpu_s(server.proc.pid) - srv0)
 
