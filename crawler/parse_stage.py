@@ -556,9 +556,9 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                 if more is not None and next_write == len(order):
                     time.sleep(0.2)  # the crawl has stored nothing new yet
                     continue
-                if queue and not stopping and any(not w.retiring for w in workers) or \
-                        queue and not stopping and len(workers) < n:
-                    continue  # jobs still to hand out (workers being replaced): not over
+                if queue and not stopping:  # jobs left, none handed out this turn (workers being replaced)
+                    time.sleep(0.05)
+                    continue
                 break  # stopping, or nothing left to hand out
             deadline = min(w.started for w in busy) + settings.timeout
             if ready_since is not None:  # held outcomes are written by then
