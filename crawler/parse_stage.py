@@ -532,18 +532,14 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                 workers.append(start(limits))
                 summary.workers = max(summary.workers, len(workers))
             head = order[next_write] if next_write < len(order) else None
-            if head is not None and queue and head not in outcomes and \
-                    len(outcomes) + sum(len(x.jobs) for x in workers) >= window and \
-                    not any(j["version_id"] == head for x in workers for j in x.jobs):
+            if head is not None and head not in outcomes and \
+                    len(outcomes) + sum(len(x.jobs) for x in workers) >= window:
                 # the window is full of outcomes waiting for an earlier version still queued (slow
                 # formats are handed out first): that version goes out next, past the window, or
                 # nothing could be written again (a batch of more than ``window`` jobs at once)
-                job = next(j for j in queue if j["version_id"] == head)
-                queue.remove(job)
-                free = [w for w in workers if not w.retiring and len(w.jobs) < depth]
-                if free and not stopping:
-                    free[0].assign(job)
-                else:
+                job = next((j for j in queue if j["version_id"] == head), None)
+                if job is not None:
+                    queue.remove(job)
                     queue.appendleft(job)
             for w in workers:
                 while not w.retiring and len(w.jobs) < depth and queue and not stopping and \
