@@ -50,18 +50,41 @@ def test_parse_during_a_crawl_then_at_the_stages_own_priority(tmp_path):
 
 
 def test_workers_replaced_at_base_nice_once_the_crawl_is_over(tmp_path):
-    """Versions pending when the crawl ends are read by workers at ``ParseSettings.nice``."""
+    """Versions pending when the crawl ends are read by workers at ``ParseSettings.nice``.
+
+    The crawl ends only once a worker beside it has read a document (so that worker exists, at
+    19), right after storing most of its documents: those cannot all be read before the end is
+    seen, so a successor is needed.  (Ending the crawl after a fixed 0.5 s let a fast worker read
+    all 120 documents first, and the test failed now and then in the full suite.)"""
     db = tmp_path / "d.db"
-    with Store(db) as store:
-        for i in range(120):
+    Store(db).close()
+    crawling = threading.Event()
+    crawling.set()
+
+    def store_seeds(store, numbers) -> None:
+        for i in numbers:
             data = seed_path(SEEDS[i % len(SEEDS)]).read_bytes() + f"\n（第{i}份）".encode()
             ingest_document(store, Document(url=f"http://127.0.0.1:9/nb/{i}.txt", content=data,
                                             content_type="text/plain", site="dx"))
+
+    def crawl() -> None:
+        try:
+            with Store(db) as store:
+                store_seeds(store, range(4))
+                give_up = time.monotonic() + 120
+                while store.parse_status_counts().get("parsed", 0) == 0 and time.monotonic() < give_up:
+                    time.sleep(0.05)
+                store_seeds(store, range(4, 120))
+        finally:
+            crawling.clear()
+
     base = os.getpriority(os.PRIO_PROCESS, 0)
-    ends = time.monotonic() + 0.5  # the crawl ends about when the first worker has started
+    thread = threading.Thread(target=crawl)
+    thread.start()
     with Store(db) as store:
-        summary = parse_during(store, ParseSettings(workers=1), lambda: time.monotonic() < ends)
+        summary = parse_during(store, ParseSettings(workers=1), crawling.is_set)
         assert store.parse_status_counts() == {"parsed": 120}
+    thread.join()
     assert summary.written == 120
     # the worker started beside the crawl, at 19, then its successor at the stage's own (0)
     assert summary.worker_nices == [19, base]
