@@ -223,9 +223,11 @@ def test_per_host_delay_is_held_across_both_nodes(crawls):
         print(f"\n{name}: delay {delay} s, {len(gaps)} gaps between requests, min {min(gaps):.3f} s, {len(short)} "
               f"below 0.95 × delay; fetched per node {sorted(by.values())}")
         assert min(gaps) >= delay * 0.8 and len(short) <= max(1, len(gaps) // 10), (name, [round(g, 3) for g in gaps])
-    # hosts fetched by both nodes: their delay was shared, not each node's own
+    # hosts fetched by both nodes: their delay was shared, not each node's own.  How many hosts both nodes
+    # reach depends on the processes' start-up order (one run of the full suite had 1 of 10); one is enough
+    # for the claim, none would mean the gaps above never tested sharing
     shared = [name for name in SITES if all(n.get(name, 0) > 0 for n in nodes.values())]
-    assert len(shared) >= 2, nodes
+    assert len(shared) >= 1, nodes
 
 
 @needs_redis
