@@ -107,3 +107,26 @@ def test_more_jobs_at_once_than_the_pools_window_are_all_parsed(tmp_path):
         assert summary.left == 0 and summary.written == 301
         assert "pending" not in store.parse_status_counts()
         assert store.counts()["reports"] >= 1
+
+
+def test_pages_between_pdfs_do_not_hold_the_workers_back(tmp_path):
+    """Slow formats go out first, but only among the versions near the next one to write: sorting
+    the whole pass by format let the outcomes of later PDFs fill the 256-outcome window while the
+    pages stored between them were still queued, and from then on the pool handed out one job per
+    write (a 3,000-portal night parsed 15 documents/s; 1,200 documents like these took 24 s
+    instead of 4).  The pool counts the turns a free worker got nothing although jobs were queued."""
+    db = tmp_path / "d.db"
+    with Store(db) as store:
+        for i in range(1200):  # as a crawl stores them: a page, its PDF attachment, the next page...
+            if i % 2:
+                ingest_document(store, Document(url=f"http://127.0.0.1:9/nb/{i}.pdf", site="dx",
+                                                content=f"not a pdf {i}".encode(), content_type="application/pdf"))
+            else:
+                data = seed_path(SEEDS[i % len(SEEDS)]).read_bytes() + f"\n（第{i}份）".encode()
+                ingest_document(store, Document(url=f"http://127.0.0.1:9/nb/{i}.txt", content=data,
+                                                content_type="text/plain", site="dx"))
+    with Store(db) as store:
+        summary = parse_during(store, ParseSettings(workers=2), lambda: False)
+        assert summary.left == 0 and summary.written == 1200
+        assert "pending" not in store.parse_status_counts()
+    assert summary.held_back <= 60, summary.held_back  # the old order held workers back on most turns
