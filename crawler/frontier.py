@@ -357,7 +357,9 @@ class Keys:
         self.lease_data = p + "leases:data"  # lease id -> "score\nnode\nrequest"
         self.lease_seq = p + "leases:seq"
         self.lease_tries = p + "leases:tries"  # SHA-1 of a request -> times its lease expired
-        self.failed = p + "requests:failed"  # requests given up after max_lease_tries (list)
+        # named after the queue: requests given up after max_lease_tries (their bytes), and requests whose
+        # bytes do not decode (``{"error": why, "data_b64": bytes}``: kept to be looked at, never popped again)
+        self.failed = self.requests + ":failed"  # (list)
 
     def next_allowed(self, host: str) -> str:
         return f"{self.prefix}host:{host}:next"
@@ -463,6 +465,19 @@ class Frontier:
             self.held.discard(lease)
             k = self.keys
             self._release(keys=[k.leases, k.lease_data, k.lease_tries, k.requests], args=["done", lease])
+
+    def fail(self, lease: int, data: bytes, reason: str) -> str:
+        """The request of ``lease`` cannot be used (its bytes do not decode): into the failed list with the
+        reason, its lease dropped.  Handed back instead, it would be popped again on every pop of every
+        node.  Returns the failed list's key."""
+        self.held.discard(lease)  # if Redis fails below, the lease expires and is given up after max_lease_tries
+        k = self.keys
+        entry = json.dumps({"error": reason, "data_b64": base64.b64encode(data).decode("ascii")}).encode("utf-8")
+        pipe = self.client.pipeline(transaction=True)
+        pipe.lpush(k.failed, entry).expire(k.failed, self.settings.key_ttl_s)
+        self._release(keys=[k.leases, k.lease_data, k.lease_tries, k.requests], args=["done", lease], client=pipe)
+        pipe.execute()
+        return k.failed
 
     def hand_back(self) -> int:
         """Every lease this node still holds back into the queue (a node that stops with requests taken)."""

@@ -156,12 +156,22 @@ class LeasedPriorityQueue(PriorityQueue):
         self.frontier = frontier_for(spider.crawler)
 
     def pop(self, timeout=0):
-        data = self.frontier.take()
-        if data is None:
-            return None
-        request = self._decode_request(data)
-        request.meta[LEASE_META] = self.frontier.last_lease
-        return request
+        while True:  # each turn removes one entry from the queue: it ends
+            data = self.frontier.take()
+            if data is None:
+                return None
+            lease = self.frontier.last_lease
+            try:
+                request = self._decode_request(data)
+            except Exception as e:  # whatever the cause, these bytes never make a request: set aside, not retried
+                reason = f"{type(e).__name__}: {e}"[:500]
+                failed = self.frontier.fail(lease, data, reason)
+                self.spider.crawler.stats.inc_value("nianbao/frontier/requests_undecodable")
+                logger.warning("%s: a request queued in %s cannot be decoded (%s): moved to %s",
+                               self.frontier.shown_url, self.key, reason, failed)
+                continue
+            request.meta[LEASE_META] = lease
+            return request
 
 
 class FrontierScheduler(Scheduler):

@@ -628,3 +628,66 @@ def test_a_browser_site_request_holds_the_hosts_shared_slot(redis_url):
     assert mw.process_response(req, Response(url), None).url == url
     assert client.zcard(slots) == 0
     assert Frontier(fs).claim(host_key(url), 0.0, 1)[0] == 0
+
+
+@needs_redis
+def test_a_request_that_cannot_be_decoded_is_set_aside_not_popped_for_ever(redis_url, caplog):
+    """Bytes in the shared queue that make no request (a node on scrapy-redis's default pickle serializer, a
+    value cut short, JSON without a URL) go to the queue's failed list with the reason, their lease dropped;
+    the pop goes on with the next entry.  Before, the pop raised with the request leased: the idle node
+    handed the lease back and the next pop took the same entry again, for ever."""
+    import base64
+    import logging
+    import pickle
+
+    import redis
+    from scrapy import Request, Spider
+    from scrapy.utils.test import get_crawler
+
+    from crawler.frontier import Frontier, FrontierSettings, Keys
+    from crawler.frontier_node import LEASE_META, LeasedPriorityQueue, frontier_for
+
+    client = redis.Redis.from_url(redis_url)
+    job = "undecodable"
+    client.delete(*(client.keys(f"{job}:*") or [b"-"]))
+    keys = Keys(job)
+    fs = FrontierSettings(url=redis_url, job=job)
+    crawler = get_crawler(Spider, settings_dict={
+        "NIANBAO_FRONTIER": {"settings": fs.__dict__, "delays": {}, "default_delay": 0.0, "concurrency": 0}})
+    spider = Spider.from_crawler(crawler, name="undecodable")
+    queue = LeasedPriorityQueue(client, spider, keys.requests, JsonRequestCodec)
+    frontier = frontier_for(crawler)
+    good = ["http://www.gangu.gov.cn/info/2381/644672.htm",
+            "http://www.gd.gov.cn/gkmlpt/content/4/4688/post_4688997.html",
+            "http://js.changchun.gov.cn/szf_3410/ndbg/202501/t20250127_3378533.html"]
+    for k, url in enumerate(good):  # priorities 3, 2, 1: the corrupt entries sit between them
+        queue.push(Request(url, meta={"site": "a", "role": "report"}, priority=3 - k))
+    cut = JsonRequestCodec.dumps({"url": good[0] + "?cut", "method": "GET"})[:30]
+    corrupt = [pickle.dumps({"url": "http://www.gdhf.gov.cn/gdhf/zwgk/gknb/content/post_1221498.html",
+                             "method": "GET"}, protocol=-1), cut, b'{"method":"GET","meta":{"site":"a"}}']
+    for k, data in enumerate(corrupt):
+        client.zadd(keys.requests, {data: -(2.5 - k * 0.4)})  # 2.5, 2.1, 1.7: after the first good one
+    popped = []
+    with caplog.at_level(logging.WARNING, logger="crawler.frontier_node"):
+        for _ in range(20):  # as a node does: pop; on an error its idle handler hands the lease back
+            try:
+                request = queue.pop()
+            except Exception:
+                frontier.hand_back()
+                continue
+            if request is None:
+                break
+            popped.append(request.url)
+            frontier.done(request.meta[LEASE_META])
+        else:
+            pytest.fail(f"the pop never ran dry: {popped[:5]}…")
+    assert popped == good  # each good request once, in priority order
+    assert client.zcard(keys.requests) == 0 and Frontier.leases(frontier) == {} and not frontier.held
+    failed = [json.loads(v) for v in client.lrange(keys.failed, 0, -1)]
+    assert keys.failed == f"{keys.requests}:failed"
+    assert sorted(base64.b64decode(f["data_b64"]) for f in failed) == sorted(corrupt)
+    assert all(f["error"] for f in failed), failed
+    warned = [r.getMessage() for r in caplog.records if "cannot be decoded" in r.getMessage()]
+    assert len(warned) == 3 and all(f"queued in {keys.requests} " in m and keys.failed in m for m in warned)
+    assert all(any(f["error"] in m for m in warned) for f in failed), (failed, warned)
+    assert crawler.stats.get_value("nianbao/frontier/requests_undecodable") == 3
