@@ -310,7 +310,8 @@ def politeness_for(crawler) -> SharedPoliteness:
 class SharedDelayDownloadHandler:
     """http/https download handler: Scrapy's HTTP/1.1 handler, after ``SharedPoliteness.acquire``.  It runs at
     send time, inside the node's slot, so neither the node's own delay, jitter and concurrency nor a late
-    wake-up can bring two sends closer; the host's slot is held until the download ends."""
+    wake-up can bring two sends closer; the host's slot is held until the download ends.  A request that
+    holds the browser slot already (``BROWSER_SLOT_META``) is sent without a second claim."""
 
     lazy = False
 
@@ -323,6 +324,11 @@ class SharedDelayDownloadHandler:
         return cls(crawler)
 
     async def download_request(self, request):
+        if BROWSER_SLOT_META in request.meta:
+            # a fetch: browser site's request that reached HTTP (no Playwright): SharedBrowserPolitenessMiddleware
+            # holds its slot and delay already; a second claim would wait a delay more, and with
+            # concurrent_per_domain 1 for its own slot until that expired
+            return await self.inner.download_request(request)
         host, token = await self.politeness.acquire(request)
         try:
             return await self.inner.download_request(request)

@@ -691,3 +691,49 @@ def test_a_request_that_cannot_be_decoded_is_set_aside_not_popped_for_ever(redis
     assert len(warned) == 3 and all(f"queued in {keys.requests} " in m and keys.failed in m for m in warned)
     assert all(any(f["error"] in m for m in warned) for f in failed), (failed, warned)
     assert crawler.stats.get_value("nianbao/frontier/requests_undecodable") == 3
+
+
+@needs_redis
+def test_a_browser_site_fetched_over_http_takes_one_slot_and_one_delay(redis_url):
+    """Without Playwright a fetch: browser site's requests go on to the download handler, after the browser
+    politeness middleware took the host's slot and delay: the handler must not claim again (a second delay, and
+    with concurrent_per_domain 1 a wait for its own slot until that expired)."""
+    import redis
+    from scrapy.http import Request, Response
+    from scrapy.utils.test import get_crawler
+
+    from crawler.frontier import FrontierSettings, Keys
+    from crawler.frontier_node import SharedBrowserPolitenessMiddleware, SharedDelayDownloadHandler
+    from spiders.portal import host_key
+
+    client = redis.Redis.from_url(redis_url)
+    fs = FrontierSettings(url=redis_url, job="browser-http")
+    crawler = get_crawler(settings_dict={
+        "NIANBAO_FRONTIER": {"settings": fs.__dict__, "delays": {}, "default_delay": 2.0, "concurrency": 1},
+        "NIANBAO_SITES": [{"name": "waf", "fetch": "browser"}]})
+    mw = SharedBrowserPolitenessMiddleware.from_crawler(crawler)
+    handler = SharedDelayDownloadHandler(crawler)
+    sent = []
+
+    class Inner:  # Scrapy's HTTP handler, without the network
+        async def download_request(self, request):
+            sent.append(request.url)
+            return Response(request.url, request=request)
+
+    handler.inner = Inner()
+    frontier = handler.politeness.frontier
+    claims = []
+    claim = frontier.claim
+    frontier.claim = lambda *a, **kw: claims.append(a[0]) or claim(*a, **kw)
+    url = "http://www.gangu.gov.cn/info/2381/644672.htm"
+    host = host_key(url)
+    keys = Keys("browser-http")
+    client.delete(keys.slots(host), keys.next_allowed(host))
+    req = Request(url, meta={"site": "waf"})
+    assert _run_now(mw.process_request(req)) is None
+    response = _run_now(handler.download_request(req))  # waits neither the 2 s delay nor for its own slot
+    assert sent == [url] and claims == [host], claims
+    assert client.zcard(keys.slots(host)) == 1  # one slot, held by the middleware until the answer
+    mw.process_response(req, response, None)
+    assert client.zcard(keys.slots(host)) == 0
+    assert not crawler.stats.get_value("nianbao/frontier/delay_wait_s")
