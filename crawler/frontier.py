@@ -14,7 +14,8 @@ documents and can use more.  The crawl nodes share, in one Redis database:
   the node's own AutoThrottle delay for the host.  The same script takes one of the host's
   ``crawl.concurrent_per_domain`` slots (requests in flight from all nodes together), freed when the download
   ends, or by itself after the download timeout + 10 s (a node that died).  ``fetch: browser`` sites, whose
-  requests Chromium answers before any download handler, take both in ``SharedBrowserPolitenessMiddleware``;
+  requests Chromium answers before any download handler, take both in ``SharedBrowserPolitenessMiddleware``,
+  the slot held for a challenged browser fetch's bound + 10 s (crawler.browser.fetch_bound_s);
 * leases: a request popped from the queue is, in the same script (``_POP``), leased to the node, which
   extends the lease with its heartbeat and drops it once Scrapy's engine is done with the request (its
   callback ran, its items are pushed, its new requests queued).  A lease not extended for

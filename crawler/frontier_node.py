@@ -272,14 +272,16 @@ class SharedPoliteness:
             delay = max(delay, float(getattr(slot, "delay", 0.0) or 0.0))
         return delay
 
-    async def acquire(self, request) -> tuple[str, str | None]:
-        """Wait until ``request`` may be sent; (host, slot token to give to ``release``)."""
+    async def acquire(self, request, bound_s: float = 0.0) -> tuple[str, str | None]:
+        """Wait until ``request`` may be sent; (host, slot token to give to ``release``).  ``bound_s``: the
+        longest the send may take when that is more than Scrapy's download timeout (a browser fetch)."""
         host = _host_key(request.url)
         delay = self.delay_for(request)
         if delay <= 0 and self.cap <= 0:
             return host, None
-        # the slot outlives the longest download Scrapy allows (its timeout), so a dead node's slot frees itself
-        hold = float(request.meta.get("download_timeout") or self.timeout) + 10.0
+        # the slot outlives the longest send (Scrapy's timeout, or a browser fetch's bound), so that a dead
+        # node's slot frees itself and a live node's does not free while it still sends
+        hold = max(float(request.meta.get("download_timeout") or self.timeout), bound_s) + 10.0
         waited = 0.0
         while True:
             wait, token, why = self.frontier.claim(host, delay, self.cap, hold)
@@ -348,8 +350,12 @@ class SharedBrowserPolitenessMiddleware:
     and given back when the answer (or the error) comes back through this middleware."""
 
     def __init__(self, crawler, sites: set[str]) -> None:
+        from crawler.browser import fetch_bound_s
+
         self.sites = sites
         self.politeness = politeness_for(crawler)
+        # a challenged fetch (fetch, challenge page, fetch again) outlives one download timeout
+        self.bound_s = fetch_bound_s(crawler.settings)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -362,7 +368,7 @@ class SharedBrowserPolitenessMiddleware:
 
     async def process_request(self, request, spider=None):
         if request.meta.get("site") in self.sites and BROWSER_SLOT_META not in request.meta:
-            request.meta[BROWSER_SLOT_META] = await self.politeness.acquire(request)
+            request.meta[BROWSER_SLOT_META] = await self.politeness.acquire(request, self.bound_s)
         return None
 
     def _release(self, request) -> None:

@@ -737,3 +737,109 @@ def test_a_browser_site_fetched_over_http_takes_one_slot_and_one_delay(redis_url
     mw.process_response(req, response, None)
     assert client.zcard(keys.slots(host)) == 0
     assert not crawler.stats.get_value("nianbao/frontier/delay_wait_s")
+
+
+@needs_redis
+def test_a_browser_sites_slot_is_held_as_long_as_a_challenged_fetch_can_take(redis_url):
+    """A challenged browser fetch is a fetch (up to the download timeout), the challenge page (up to the
+    challenge timeout) and the fetch again: the host's shared slot must outlive all of it, or another node
+    takes the host while this one still fetches.  It was held for the download timeout + 10 s (40 s here)."""
+    import redis
+    from scrapy.http import Request
+    from scrapy.utils.test import get_crawler
+
+    from crawler.frontier import FrontierSettings, Keys
+    from crawler.frontier_node import BROWSER_SLOT_META, SharedBrowserPolitenessMiddleware
+    from spiders.portal import host_key
+
+    client = redis.Redis.from_url(redis_url)
+    fs = FrontierSettings(url=redis_url, job="browser-hold")
+    crawler = get_crawler(settings_dict={
+        "DOWNLOAD_TIMEOUT": 30, "NIANBAO_BROWSER_CHALLENGE_TIMEOUT": 45,
+        "NIANBAO_FRONTIER": {"settings": fs.__dict__, "delays": {}, "default_delay": 0.0, "concurrency": 1},
+        "NIANBAO_SITES": [{"name": "waf", "fetch": "browser"}]})
+    mw = SharedBrowserPolitenessMiddleware.from_crawler(crawler)
+    url = "http://www.gzxr.gov.cn/zfxxgk/zfxxgknb/2024n/xzjd/202501/t20250118_86644547.html"
+    slots = Keys("browser-hold").slots(host_key(url))
+    client.delete(slots)
+    req = Request(url, meta={"site": "waf"})
+    assert _run_now(mw.process_request(req)) is None
+    token = req.meta[BROWSER_SLOT_META][1]
+    seconds, micros = client.time()
+    hold = client.zscore(slots, token) - (seconds + micros / 1e6)
+    assert hold >= 30 + 45 + 30, f"the slot is held {hold:.0f} s, a challenged fetch may take {30 + 45 + 30} s"
+    mw.process_exception(req, RuntimeError("test"), None)
+    assert client.zcard(slots) == 0
+
+
+def test_the_browser_fetch_bound_covers_the_slowest_challenged_fetch(monkeypatch):
+    """crawler.browser.fetch_bound_s is a real bound: a challenged fetch whose every step takes as long as its
+    timeout lets it (the fetch answers 412 at the timeout, the challenge page loads just before its timeout and
+    never passes, its page will not close, the second fetch answers at the timeout) ends within it."""
+    import asyncio
+
+    from scrapy.http import Request
+    from scrapy.utils.test import get_crawler
+
+    from crawler import browser
+
+    t, c, close = 0.4, 0.8, 0.3
+    monkeypatch.setattr(browser, "CLOSE_TIMEOUT", close)
+    monkeypatch.setattr(browser, "LAUNCH_TIMEOUT", 0.0)  # the context below is not launched
+
+    class Answer:
+        def __init__(self, status):
+            self.status, self.url, self.headers_array = status, "http://x/", [{"name": "Content-Type",
+                                                                             "value": "text/html"}]
+
+        async def body(self):
+            return b"<html></html>"
+
+        async def dispose(self):
+            pass
+
+    class Page:
+        def on(self, event, handler):
+            pass
+
+        async def goto(self, url, wait_until, timeout):
+            await asyncio.sleep(0.9 * timeout / 1000)  # loads, still the challenge
+
+        async def close(self):
+            await asyncio.sleep(3600)  # seen with a challenge page's favicon in flight
+
+    class Fetcher:
+        def __init__(self):
+            self.n = 0
+
+        async def fetch(self, url, timeout, **kw):
+            self.n += 1
+            await asyncio.sleep(timeout / 1000)
+            return Answer(412 if self.n == 1 else 200)
+
+    class Context:
+        request = Fetcher()
+
+        async def new_page(self):
+            return Page()
+
+    crawler = get_crawler(settings_dict={"DOWNLOAD_TIMEOUT": t, "NIANBAO_BROWSER_CHALLENGE_TIMEOUT": c})
+    mw = browser.BrowserFetchMiddleware(crawler, {"waf"})
+    context = Context()
+
+    async def _context(site):
+        return context
+
+    mw._context = _context
+
+    async def run():
+        start = time.monotonic()
+        response = await mw.process_request(Request("http://www.gangu.gov.cn/info/2381/644672.htm",
+                                                    meta={"site": "waf"}))
+        return response, time.monotonic() - start
+
+    response, took = asyncio.run(run())
+    assert response.status == 200 and context.request.n == 2
+    bound = browser.fetch_bound_s(crawler.settings)
+    assert took > 2 * t + c, took  # the slow path was taken: well over one download timeout
+    assert took <= bound + 0.3, (took, bound)  # 0.3 s: the loop's wake-ups, late on a loaded machine
