@@ -41,6 +41,21 @@ CHROMIUM_ARGS = ("--no-sandbox", "--disable-gpu", "--disable-background-networki
 _OWN_HEADERS = {"cookie", "host", "content-length", "connection", "accept-encoding"}
 
 
+#: Seconds Chromium may take to start (Playwright's own default, made explicit so that it is a known bound).
+LAUNCH_TIMEOUT = 30.0
+
+
+def fetch_bound_s(settings) -> float:
+    """The longest ``BrowserFetchMiddleware.process_request`` takes with these settings: Chromium's start, the
+    first fetch, the challenge page (its load, then at least 1 s more for the script, its close) and the fetch
+    again.  The shared browser slot of a host is held this long (crawler.frontier_node), so that no other
+    node sends to the host while a challenged fetch still runs.  Not counted: a new context and reading an
+    answer's bytes, local calls to the browser."""
+    request = settings.getfloat("DOWNLOAD_TIMEOUT", 30.0)
+    challenge = settings.getfloat("NIANBAO_BROWSER_CHALLENGE_TIMEOUT", 45.0)
+    return LAUNCH_TIMEOUT + request + (challenge + 1.0 + CLOSE_TIMEOUT) + request
+
+
 def chromium_path() -> str:
     return os.environ.get("NIANBAO_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
@@ -80,7 +95,8 @@ class BrowserFetchMiddleware:
 
                 self._pw = await async_playwright().start()
                 self._browser = await self._pw.chromium.launch(executable_path=chromium_path(), headless=True,
-                                                               args=list(CHROMIUM_ARGS))
+                                                               args=list(CHROMIUM_ARGS),
+                                                               timeout=LAUNCH_TIMEOUT * 1000)
                 logger.info("browser fetch: Chromium %s started for %s", self._browser.version,
                             ", ".join(sorted(self.sites)))
             if site not in self._contexts:

@@ -14,7 +14,8 @@ documents and can use more.  The crawl nodes share, in one Redis database:
   the node's own AutoThrottle delay for the host.  The same script takes one of the host's
   ``crawl.concurrent_per_domain`` slots (requests in flight from all nodes together), freed when the download
   ends, or by itself after the download timeout + 10 s (a node that died).  ``fetch: browser`` sites, whose
-  requests Chromium answers before any download handler, take both in ``SharedBrowserPolitenessMiddleware``;
+  requests Chromium answers before any download handler, take both in ``SharedBrowserPolitenessMiddleware``,
+  the slot held for a challenged browser fetch's bound + 10 s (crawler.browser.fetch_bound_s);
 * leases: a request popped from the queue is, in the same script (``_POP``), leased to the node, which
   extends the lease with its heartbeat and drops it once Scrapy's engine is done with the request (its
   callback ran, its items are pushed, its new requests queued).  A lease not extended for
@@ -357,7 +358,9 @@ class Keys:
         self.lease_data = p + "leases:data"  # lease id -> "score\nnode\nrequest"
         self.lease_seq = p + "leases:seq"
         self.lease_tries = p + "leases:tries"  # SHA-1 of a request -> times its lease expired
-        self.failed = p + "requests:failed"  # requests given up after max_lease_tries (list)
+        # named after the queue: requests given up after max_lease_tries (their bytes), and requests whose
+        # bytes do not decode (``{"error": why, "data_b64": bytes}``: kept to be looked at, never popped again)
+        self.failed = self.requests + ":failed"  # (list)
 
     def next_allowed(self, host: str) -> str:
         return f"{self.prefix}host:{host}:next"
@@ -463,6 +466,19 @@ class Frontier:
             self.held.discard(lease)
             k = self.keys
             self._release(keys=[k.leases, k.lease_data, k.lease_tries, k.requests], args=["done", lease])
+
+    def fail(self, lease: int, data: bytes, reason: str) -> str:
+        """The request of ``lease`` cannot be used (its bytes do not decode): into the failed list with the
+        reason, its lease dropped.  Handed back instead, it would be popped again on every pop of every
+        node.  Returns the failed list's key."""
+        self.held.discard(lease)  # if Redis fails below, the lease expires and is given up after max_lease_tries
+        k = self.keys
+        entry = json.dumps({"error": reason, "data_b64": base64.b64encode(data).decode("ascii")}).encode("utf-8")
+        pipe = self.client.pipeline(transaction=True)
+        pipe.lpush(k.failed, entry).expire(k.failed, self.settings.key_ttl_s)
+        self._release(keys=[k.leases, k.lease_data, k.lease_tries, k.requests], args=["done", lease], client=pipe)
+        pipe.execute()
+        return k.failed
 
     def hand_back(self) -> int:
         """Every lease this node still holds back into the queue (a node that stops with requests taken)."""

@@ -156,12 +156,22 @@ class LeasedPriorityQueue(PriorityQueue):
         self.frontier = frontier_for(spider.crawler)
 
     def pop(self, timeout=0):
-        data = self.frontier.take()
-        if data is None:
-            return None
-        request = self._decode_request(data)
-        request.meta[LEASE_META] = self.frontier.last_lease
-        return request
+        while True:  # each turn removes one entry from the queue: it ends
+            data = self.frontier.take()
+            if data is None:
+                return None
+            lease = self.frontier.last_lease
+            try:
+                request = self._decode_request(data)
+            except Exception as e:  # whatever the cause, these bytes never make a request: set aside, not retried
+                reason = f"{type(e).__name__}: {e}"[:500]
+                failed = self.frontier.fail(lease, data, reason)
+                self.spider.crawler.stats.inc_value("nianbao/frontier/requests_undecodable")
+                logger.warning("%s: a request queued in %s cannot be decoded (%s): moved to %s",
+                               self.frontier.shown_url, self.key, reason, failed)
+                continue
+            request.meta[LEASE_META] = lease
+            return request
 
 
 class FrontierScheduler(Scheduler):
@@ -262,14 +272,16 @@ class SharedPoliteness:
             delay = max(delay, float(getattr(slot, "delay", 0.0) or 0.0))
         return delay
 
-    async def acquire(self, request) -> tuple[str, str | None]:
-        """Wait until ``request`` may be sent; (host, slot token to give to ``release``)."""
+    async def acquire(self, request, bound_s: float = 0.0) -> tuple[str, str | None]:
+        """Wait until ``request`` may be sent; (host, slot token to give to ``release``).  ``bound_s``: the
+        longest the send may take when that is more than Scrapy's download timeout (a browser fetch)."""
         host = _host_key(request.url)
         delay = self.delay_for(request)
         if delay <= 0 and self.cap <= 0:
             return host, None
-        # the slot outlives the longest download Scrapy allows (its timeout), so a dead node's slot frees itself
-        hold = float(request.meta.get("download_timeout") or self.timeout) + 10.0
+        # the slot outlives the longest send (Scrapy's timeout, or a browser fetch's bound), so that a dead
+        # node's slot frees itself and a live node's does not free while it still sends
+        hold = max(float(request.meta.get("download_timeout") or self.timeout), bound_s) + 10.0
         waited = 0.0
         while True:
             wait, token, why = self.frontier.claim(host, delay, self.cap, hold)
@@ -300,7 +312,8 @@ def politeness_for(crawler) -> SharedPoliteness:
 class SharedDelayDownloadHandler:
     """http/https download handler: Scrapy's HTTP/1.1 handler, after ``SharedPoliteness.acquire``.  It runs at
     send time, inside the node's slot, so neither the node's own delay, jitter and concurrency nor a late
-    wake-up can bring two sends closer; the host's slot is held until the download ends."""
+    wake-up can bring two sends closer; the host's slot is held until the download ends.  A request that
+    holds the browser slot already (``BROWSER_SLOT_META``) is sent without a second claim."""
 
     lazy = False
 
@@ -313,6 +326,11 @@ class SharedDelayDownloadHandler:
         return cls(crawler)
 
     async def download_request(self, request):
+        if BROWSER_SLOT_META in request.meta:
+            # a fetch: browser site's request that reached HTTP (no Playwright): SharedBrowserPolitenessMiddleware
+            # holds its slot and delay already; a second claim would wait a delay more, and with
+            # concurrent_per_domain 1 for its own slot until that expired
+            return await self.inner.download_request(request)
         host, token = await self.politeness.acquire(request)
         try:
             return await self.inner.download_request(request)
@@ -332,8 +350,12 @@ class SharedBrowserPolitenessMiddleware:
     and given back when the answer (or the error) comes back through this middleware."""
 
     def __init__(self, crawler, sites: set[str]) -> None:
+        from crawler.browser import fetch_bound_s
+
         self.sites = sites
         self.politeness = politeness_for(crawler)
+        # a challenged fetch (fetch, challenge page, fetch again) outlives one download timeout
+        self.bound_s = fetch_bound_s(crawler.settings)
 
     @classmethod
     def from_crawler(cls, crawler):
@@ -346,7 +368,7 @@ class SharedBrowserPolitenessMiddleware:
 
     async def process_request(self, request, spider=None):
         if request.meta.get("site") in self.sites and BROWSER_SLOT_META not in request.meta:
-            request.meta[BROWSER_SLOT_META] = await self.politeness.acquire(request)
+            request.meta[BROWSER_SLOT_META] = await self.politeness.acquire(request, self.bound_s)
         return None
 
     def _release(self, request) -> None:

@@ -22,6 +22,10 @@ from crawler.demo.sites.model import Resource, http_date, not_modified
 
 log = logging.getLogger(__name__)
 
+#: Bytes of a request body read at most: the scale portals answer GET and HEAD (no form posts big data); a
+#: bigger body gets 413 without being read, so one client cannot make the server hold what it sends.
+MAX_BODY = 64 * 1024
+
 
 class PortalApp:
     """ASGI app answering with ``portal.respond(method, target, headers, body, base_url)``."""
@@ -42,13 +46,11 @@ class PortalApp:
         if scope["type"] != "http":
             return
         arrived = time.time()
-        body = b""
-        more = True
-        while more:
-            msg = await receive()
-            body += msg.get("body", b"")
-            more = msg.get("more_body", False)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        body = await self._body(headers, receive)
+        if body is None:
+            await self._too_large(scope, headers, send, arrived)
+            return
         method = scope["method"]
         target = scope["raw_path"].decode("latin-1") or "/"
         if scope.get("query_string"):
@@ -66,6 +68,38 @@ class PortalApp:
 
         self.portal.record(_record(method, target, headers, status, arrived))
         await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": payload})
+
+    @staticmethod
+    async def _body(headers: dict[str, str], receive) -> bytes | None:
+        """The request body, or None when it is over MAX_BODY: by its Content-Length before any byte is read,
+        else (chunked) as soon as what came passes it; the rest is never read."""
+        try:
+            if int(headers.get("content-length") or 0) > MAX_BODY:
+                return None
+        except ValueError:  # h11 refuses a bad Content-Length before the app sees it; counted as read
+            pass
+        parts, size, more = [], 0, True
+        while more:
+            msg = await receive()
+            chunk = msg.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None
+            parts.append(chunk)
+            more = msg.get("more_body", False)
+        return b"".join(parts)
+
+    async def _too_large(self, scope, headers: dict[str, str], send, arrived: float) -> None:
+        from crawler.demo.server import _record
+
+        target = scope["raw_path"].decode("latin-1") or "/"
+        self.portal.record(_record(scope["method"], target, headers, 413, arrived))
+        payload = f"request body over {MAX_BODY} bytes".encode()
+        # connection: close: the unread rest of the body is not this connection's next request
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"server", self.server_name), (b"content-type", b"text/plain"),
+                                (b"content-length", str(len(payload)).encode()), (b"connection", b"close")]})
         await send({"type": "http.response.body", "body": payload})
 
     def _answer(self, method: str, headers: dict[str, str], res: Resource):
@@ -95,11 +129,16 @@ def listening_socket(host: str, port: int, backlog: int = 4096) -> socket.socket
     return sock
 
 
-def serve(portal, sock: socket.socket) -> None:
-    """Serve ``portal`` on ``sock`` until interrupted (SIGINT/SIGTERM: uvicorn's graceful stop)."""
+def server(portal):
+    """The uvicorn server of ``portal`` (not started)."""
     import uvicorn
 
     config = uvicorn.Config(PortalApp(portal), http="h11", loop="asyncio", lifespan="off", access_log=False,
                             log_level="warning", backlog=4096, timeout_keep_alive=75, server_header=False,
                             date_header=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    return uvicorn.Server(config)
+
+
+def serve(portal, sock: socket.socket) -> None:
+    """Serve ``portal`` on ``sock`` until interrupted (SIGINT/SIGTERM: uvicorn's graceful stop)."""
+    server(portal).run(sockets=[sock])

@@ -14,7 +14,7 @@ change: half of the changes are corrections of a published report (same URL, new
 Last-Modified), half are new reports (a new agency's page, listed first in its column).
 
 Cheap enough for 3,000 portals: a portal's plan (about 160 KB, built in under 1 ms on first request
-and kept for the night) holds no page bytes; pages are rendered on
+and kept for the night, up to PLAN_CACHE_MAX plans) holds no page bytes; pages are rendered on
 request from a few dozen pre-rendered report bodies (the seeds' numbers varied, as the demo does)
 with the agency and region filled in; PDFs are a handful of real LibreOffice renders, cached on
 disk, reused across reports (their printed agency is a placeholder, so the parse stage reads a
@@ -62,6 +62,9 @@ CHANGE_SHARE = 0.05  # reports new or revised per night
 PDF_SHARE = 0.25
 BODY_VARIANTS = 48  # pre-rendered (2023, 2024) report pairs; agencies of one portal never share one
 PDF_VARIANTS = 6  # real LibreOffice renders (a few seconds each, cached on disk)
+#: Plans the server keeps at most (a plan is about 156 KiB: 4,096 of them about 640 MB; all 99,999 were
+#: about 15 GB).  A plan is rebuilt the same from its seeds on a miss, so the bound costs CPU, never content.
+PLAN_CACHE_MAX = 4096
 _HOST_RE = re.compile(r"p(\d{4,5})\." + re.escape(HOST_SUFFIX) + r"(?::\d+)?$")
 
 # placeholders the report bodies are rendered with, replaced per report
@@ -167,10 +170,11 @@ class Nation(_Served):
         self._pdf_variants = pdf_variants
         self._pdfs: dict[int, bytes] = {}
         self._pdf_lock = threading.Lock()
-        # The server keeps every site's plan: a national night crawls all its portals at once, and a
-        # cache smaller than that rebuilt a plan on nearly every request (the server's whole CPU at
-        # 3,000).  A caller walking the sites in order (the bench's totals) passes a small plan_cache.
-        self._site = functools.lru_cache(maxsize=plan_cache or max(512, sites))(self._build)
+        # The server keeps every site's plan up to PLAN_CACHE_MAX: a national night crawls all its portals at
+        # once, and a cache smaller than that rebuilt a plan on nearly every request (the server's whole CPU
+        # at 3,000); past the cap it rebuilds (the same plan) rather than grow without bound.  A caller walking
+        # the sites in order (the bench's totals) passes a small plan_cache.
+        self._site = functools.lru_cache(maxsize=plan_cache or min(PLAN_CACHE_MAX, max(512, sites)))(self._build)
 
     # -- nights ------------------------------------------------------------------------------
     @property

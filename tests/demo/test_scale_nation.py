@@ -157,3 +157,37 @@ def test_the_server_queues_a_national_burst_of_connections():
         for s in socks:
             s.close()
         server._httpd.server_close()
+
+
+def _plan(site) -> tuple:
+    """A plan as a crawler sees it: its reports, decoys and every page's bytes (PDFs by path: rendering them
+    needs LibreOffice)."""
+    pages = {}
+    for path, make in sorted(site.pages.items()):
+        if path.endswith(".pdf"):
+            pages[path] = "pdf"
+        else:
+            r = make()
+            pages[path] = (r.status, r.content_type, r.last_modified, r.body)
+    return site.style, site.region, site.title, site.reports, site.decoys, pages
+
+
+def test_the_plan_cache_is_bounded_and_a_miss_rebuilds_the_same_plan(monkeypatch):
+    """At --sites 99999 the server kept every plan (about 156 KiB each: 15 GB); it keeps PLAN_CACHE_MAX (4,096)
+    and rebuilds a plan it dropped, identical, from its seeds.  The cap is lowered to 16 here so that the walk
+    over more sites than it holds stays small."""
+    from crawler.demo import scale
+
+    assert scale.Nation(99999)._site.cache_info().maxsize <= 4096
+    monkeypatch.setattr(scale, "PLAN_CACHE_MAX", 16)
+    nation = scale.Nation(99999, night=1)
+    first = [_plan(nation.site(i)) for i in range(3)]
+    for i in range(3, 60):
+        nation.site(i)
+    info = nation._site.cache_info()
+    assert info.maxsize == 16 and info.currsize == 16
+    misses = info.misses
+    again = [_plan(nation.site(i)) for i in range(3)]  # dropped long ago: rebuilt
+    assert nation._site.cache_info().misses == misses + 3 and nation._site.cache_info().currsize == 16
+    assert again == first
+    assert _plan(scale.Nation(99999, night=1).site(1)) == first[1]  # and a new server builds it the same

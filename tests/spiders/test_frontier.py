@@ -630,3 +630,218 @@ def test_a_browser_site_request_holds_the_hosts_shared_slot(redis_url):
     assert mw.process_response(req, Response(url), None).url == url
     assert client.zcard(slots) == 0
     assert Frontier(fs).claim(host_key(url), 0.0, 1)[0] == 0
+
+
+@needs_redis
+def test_a_request_that_cannot_be_decoded_is_set_aside_not_popped_for_ever(redis_url, caplog):
+    """Bytes in the shared queue that make no request (a node on scrapy-redis's default pickle serializer, a
+    value cut short, JSON without a URL) go to the queue's failed list with the reason, their lease dropped;
+    the pop goes on with the next entry.  Before, the pop raised with the request leased: the idle node
+    handed the lease back and the next pop took the same entry again, for ever."""
+    import base64
+    import logging
+    import pickle
+
+    import redis
+    from scrapy import Request, Spider
+    from scrapy.utils.test import get_crawler
+
+    from crawler.frontier import Frontier, FrontierSettings, Keys
+    from crawler.frontier_node import LEASE_META, LeasedPriorityQueue, frontier_for
+
+    client = redis.Redis.from_url(redis_url)
+    job = "undecodable"
+    client.delete(*(client.keys(f"{job}:*") or [b"-"]))
+    keys = Keys(job)
+    fs = FrontierSettings(url=redis_url, job=job)
+    crawler = get_crawler(Spider, settings_dict={
+        "NIANBAO_FRONTIER": {"settings": fs.__dict__, "delays": {}, "default_delay": 0.0, "concurrency": 0}})
+    spider = Spider.from_crawler(crawler, name="undecodable")
+    queue = LeasedPriorityQueue(client, spider, keys.requests, JsonRequestCodec)
+    frontier = frontier_for(crawler)
+    good = ["http://www.gangu.gov.cn/info/2381/644672.htm",
+            "http://www.gd.gov.cn/gkmlpt/content/4/4688/post_4688997.html",
+            "http://js.changchun.gov.cn/szf_3410/ndbg/202501/t20250127_3378533.html"]
+    for k, url in enumerate(good):  # priorities 3, 2, 1: the corrupt entries sit between them
+        queue.push(Request(url, meta={"site": "a", "role": "report"}, priority=3 - k))
+    cut = JsonRequestCodec.dumps({"url": good[0] + "?cut", "method": "GET"})[:30]
+    corrupt = [pickle.dumps({"url": "http://www.gdhf.gov.cn/gdhf/zwgk/gknb/content/post_1221498.html",
+                             "method": "GET"}, protocol=-1), cut, b'{"method":"GET","meta":{"site":"a"}}']
+    for k, data in enumerate(corrupt):
+        client.zadd(keys.requests, {data: -(2.5 - k * 0.4)})  # 2.5, 2.1, 1.7: after the first good one
+    popped = []
+    with caplog.at_level(logging.WARNING, logger="crawler.frontier_node"):
+        for _ in range(20):  # as a node does: pop; on an error its idle handler hands the lease back
+            try:
+                request = queue.pop()
+            except Exception:
+                frontier.hand_back()
+                continue
+            if request is None:
+                break
+            popped.append(request.url)
+            frontier.done(request.meta[LEASE_META])
+        else:
+            pytest.fail(f"the pop never ran dry: {popped[:5]}…")
+    assert popped == good  # each good request once, in priority order
+    assert client.zcard(keys.requests) == 0 and Frontier.leases(frontier) == {} and not frontier.held
+    failed = [json.loads(v) for v in client.lrange(keys.failed, 0, -1)]
+    assert keys.failed == f"{keys.requests}:failed"
+    assert sorted(base64.b64decode(f["data_b64"]) for f in failed) == sorted(corrupt)
+    assert all(f["error"] for f in failed), failed
+    warned = [r.getMessage() for r in caplog.records if "cannot be decoded" in r.getMessage()]
+    assert len(warned) == 3 and all(f"queued in {keys.requests} " in m and keys.failed in m for m in warned)
+    assert all(any(f["error"] in m for m in warned) for f in failed), (failed, warned)
+    assert crawler.stats.get_value("nianbao/frontier/requests_undecodable") == 3
+
+
+@needs_redis
+def test_a_browser_site_fetched_over_http_takes_one_slot_and_one_delay(redis_url):
+    """Without Playwright a fetch: browser site's requests go on to the download handler, after the browser
+    politeness middleware took the host's slot and delay: the handler must not claim again (a second delay, and
+    with concurrent_per_domain 1 a wait for its own slot until that expired)."""
+    import redis
+    from scrapy.http import Request, Response
+    from scrapy.utils.test import get_crawler
+
+    from crawler.frontier import FrontierSettings, Keys
+    from crawler.frontier_node import SharedBrowserPolitenessMiddleware, SharedDelayDownloadHandler
+    from spiders.portal import host_key
+
+    client = redis.Redis.from_url(redis_url)
+    fs = FrontierSettings(url=redis_url, job="browser-http")
+    crawler = get_crawler(settings_dict={
+        "NIANBAO_FRONTIER": {"settings": fs.__dict__, "delays": {}, "default_delay": 2.0, "concurrency": 1},
+        "NIANBAO_SITES": [{"name": "waf", "fetch": "browser"}]})
+    mw = SharedBrowserPolitenessMiddleware.from_crawler(crawler)
+    handler = SharedDelayDownloadHandler(crawler)
+    sent = []
+
+    class Inner:  # Scrapy's HTTP handler, without the network
+        async def download_request(self, request):
+            sent.append(request.url)
+            return Response(request.url, request=request)
+
+    handler.inner = Inner()
+    frontier = handler.politeness.frontier
+    claims = []
+    claim = frontier.claim
+    frontier.claim = lambda *a, **kw: claims.append(a[0]) or claim(*a, **kw)
+    url = "http://www.gangu.gov.cn/info/2381/644672.htm"
+    host = host_key(url)
+    keys = Keys("browser-http")
+    client.delete(keys.slots(host), keys.next_allowed(host))
+    req = Request(url, meta={"site": "waf"})
+    assert _run_now(mw.process_request(req)) is None
+    response = _run_now(handler.download_request(req))  # waits neither the 2 s delay nor for its own slot
+    assert sent == [url] and claims == [host], claims
+    assert client.zcard(keys.slots(host)) == 1  # one slot, held by the middleware until the answer
+    mw.process_response(req, response, None)
+    assert client.zcard(keys.slots(host)) == 0
+    assert not crawler.stats.get_value("nianbao/frontier/delay_wait_s")
+
+
+@needs_redis
+def test_a_browser_sites_slot_is_held_as_long_as_a_challenged_fetch_can_take(redis_url):
+    """A challenged browser fetch is a fetch (up to the download timeout), the challenge page (up to the
+    challenge timeout) and the fetch again: the host's shared slot must outlive all of it, or another node
+    takes the host while this one still fetches.  It was held for the download timeout + 10 s (40 s here)."""
+    import redis
+    from scrapy.http import Request
+    from scrapy.utils.test import get_crawler
+
+    from crawler.frontier import FrontierSettings, Keys
+    from crawler.frontier_node import BROWSER_SLOT_META, SharedBrowserPolitenessMiddleware
+    from spiders.portal import host_key
+
+    client = redis.Redis.from_url(redis_url)
+    fs = FrontierSettings(url=redis_url, job="browser-hold")
+    crawler = get_crawler(settings_dict={
+        "DOWNLOAD_TIMEOUT": 30, "NIANBAO_BROWSER_CHALLENGE_TIMEOUT": 45,
+        "NIANBAO_FRONTIER": {"settings": fs.__dict__, "delays": {}, "default_delay": 0.0, "concurrency": 1},
+        "NIANBAO_SITES": [{"name": "waf", "fetch": "browser"}]})
+    mw = SharedBrowserPolitenessMiddleware.from_crawler(crawler)
+    url = "http://www.gzxr.gov.cn/zfxxgk/zfxxgknb/2024n/xzjd/202501/t20250118_86644547.html"
+    slots = Keys("browser-hold").slots(host_key(url))
+    client.delete(slots)
+    req = Request(url, meta={"site": "waf"})
+    assert _run_now(mw.process_request(req)) is None
+    token = req.meta[BROWSER_SLOT_META][1]
+    seconds, micros = client.time()
+    hold = client.zscore(slots, token) - (seconds + micros / 1e6)
+    assert hold >= 30 + 45 + 30, f"the slot is held {hold:.0f} s, a challenged fetch may take {30 + 45 + 30} s"
+    mw.process_exception(req, RuntimeError("test"), None)
+    assert client.zcard(slots) == 0
+
+
+def test_the_browser_fetch_bound_covers_the_slowest_challenged_fetch(monkeypatch):
+    """crawler.browser.fetch_bound_s is a real bound: a challenged fetch whose every step takes as long as its
+    timeout lets it (the fetch answers 412 at the timeout, the challenge page loads just before its timeout and
+    never passes, its page will not close, the second fetch answers at the timeout) ends within it."""
+    import asyncio
+
+    from scrapy.http import Request
+    from scrapy.utils.test import get_crawler
+
+    from crawler import browser
+
+    t, c, close = 0.4, 0.8, 0.3
+    monkeypatch.setattr(browser, "CLOSE_TIMEOUT", close)
+    monkeypatch.setattr(browser, "LAUNCH_TIMEOUT", 0.0)  # the context below is not launched
+
+    class Answer:
+        def __init__(self, status):
+            self.status, self.url, self.headers_array = status, "http://x/", [{"name": "Content-Type",
+                                                                             "value": "text/html"}]
+
+        async def body(self):
+            return b"<html></html>"
+
+        async def dispose(self):
+            pass
+
+    class Page:
+        def on(self, event, handler):
+            pass
+
+        async def goto(self, url, wait_until, timeout):
+            await asyncio.sleep(0.9 * timeout / 1000)  # loads, still the challenge
+
+        async def close(self):
+            await asyncio.sleep(3600)  # seen with a challenge page's favicon in flight
+
+    class Fetcher:
+        def __init__(self):
+            self.n = 0
+
+        async def fetch(self, url, timeout, **kw):
+            self.n += 1
+            await asyncio.sleep(timeout / 1000)
+            return Answer(412 if self.n == 1 else 200)
+
+    class Context:
+        request = Fetcher()
+
+        async def new_page(self):
+            return Page()
+
+    crawler = get_crawler(settings_dict={"DOWNLOAD_TIMEOUT": t, "NIANBAO_BROWSER_CHALLENGE_TIMEOUT": c})
+    mw = browser.BrowserFetchMiddleware(crawler, {"waf"})
+    context = Context()
+
+    async def _context(site):
+        return context
+
+    mw._context = _context
+
+    async def run():
+        start = time.monotonic()
+        response = await mw.process_request(Request("http://www.gangu.gov.cn/info/2381/644672.htm",
+                                                    meta={"site": "waf"}))
+        return response, time.monotonic() - start
+
+    response, took = asyncio.run(run())
+    assert response.status == 200 and context.request.n == 2
+    bound = browser.fetch_bound_s(crawler.settings)
+    assert took > 2 * t + c, took  # the slow path was taken: well over one download timeout
+    assert took <= bound + 0.3, (took, bound)  # 0.3 s: the loop's wake-ups, late on a loaded machine
