@@ -6,7 +6,8 @@ The corpus: the five seeds rendered (tests/render_seeds.py: HTML, DOCX, PDF and 
 LibreOffice; the seed texts themselves for text) and drawn as real-layout PDFs
 (tests/parsing/seed_layouts.py, "pdf-wps": prose over white unstroked boxes as WPS exports it, prose
 in drawn frames, every line underlined, a page border; all with "- N -" page numbers and CR LF in the
-text layer).  Everything measured must parse: a fast wrong parser is no figure.
+text layer); and "portal": 40 report pages of bench/crawl_bench.py's generated portal, whose parse CPU
+issue 11's full crawl has to fit beside the spider.  Everything measured must parse: a fast wrong parser is no figure.
 
 Two comparisons, each printed as figures and ratios:
 
@@ -41,7 +42,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FORMATS = ("html", "docx", "pdf", "doc", "text", "pdf-wps")
+FORMATS = ("html", "docx", "pdf", "doc", "text", "pdf-wps", "portal")
+#: report pages of the crawl bench's generated portal taken into the corpus (issue 11 budgets their parse CPU)
+PORTAL_PAGES = 40
 TARGETS = {"html": 200.0, "pdf": 10.0}
 #: the commit before issue 10's work (its branches h10a/h10b were merged after it)
 BEFORE_ISSUE_10 = "612a36a"
@@ -92,6 +95,7 @@ def build_corpus(outdir: Path) -> Path:
         docs.append(("text", "text", (render_seeds.SEEDS / f"{stem}.txt").read_bytes(), "text/plain"))
         for layout in seed_layouts.LAYOUTS:
             docs.append(("pdf-wps", f"wps-{layout}", seed_layouts.seed_pdf(stem, layout), "application/pdf"))
+    docs.extend(("portal", "portal", data, "text/html; charset=utf-8") for data in portal_pages(PORTAL_PAGES))
     corpus = outdir / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     manifest = []
@@ -101,6 +105,17 @@ def build_corpus(outdir: Path) -> Path:
         manifest.append({"file": name, "format": fmt, "set": pdf_set, "content_type": ctype})
     (corpus / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return corpus
+
+
+def portal_pages(n: int) -> list[bytes]:
+    """``n`` report pages of bench/crawl_bench.py's portal (``build_portal(pages=20000)``: a TRS page of
+    ~63 KB holding one of the five seeds' reports as a Word paste), agencies and years spread out."""
+    sys.path.insert(0, str(ROOT))
+    from crawler.demo.portal import build_portal
+
+    portal = build_portal(pages=20000)
+    return [portal.respond("GET", portal._report_path((i * 37) % portal.agencies, 2015 + i % 10), {}, b"",
+                           "http://127.0.0.1:9").body for i in range(n)]
 
 
 def load_corpus(corpus: Path, key: str = "format") -> dict[str, list[tuple[bytes, str | None]]]:
@@ -170,7 +185,7 @@ def compare_revisions(corpus_dir: Path, tree: str, rounds: int, seconds: float,
                 (after if who == "after" else before).setdefault(fmt, []).append(v)
         print(f"  round {r + 1}/{rounds} ({' then '.join(order)}) done", flush=True)
     print(f"\n{'format':8} {'after reports/s':>16} {'before reports/s':>17} {'after/before':>13}   per round"
-          f"   (medians of {rounds} alternating rounds)")
+          f"   (medians of {rounds} alternating rounds; ms per report = 1000 / reports/s)")
     for fmt in FORMATS:
         if fmt not in after or fmt not in before:
             continue
@@ -181,7 +196,8 @@ def compare_revisions(corpus_dir: Path, tree: str, rounds: int, seconds: float,
         note = "" if ratio >= 0.9 else "  SLOWER >10%"
         if target is not None and a < target:
             note += f"  (target {target:.0f}/s MISSED)"
-        print(f"{fmt:8} {a:16.1f} {b:17.1f} {ratio:12.2f}x   {' '.join(f'{x:.2f}' for x in ratios)}{note}")
+        print(f"{fmt:8} {a:16.1f} {b:17.1f} {ratio:12.2f}x   {' '.join(f'{x:.2f}' for x in ratios)}{note}"
+              f"   ({1000 / a:.2f} / {1000 / b:.2f} ms per report)")
 
 
 # -- 2. the PDF baseline ---------------------------------------------------------------------------

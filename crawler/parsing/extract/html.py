@@ -115,9 +115,21 @@ def _text_lines(el) -> list[str]:
     return [ln for ln in lines if ln.strip()]
 
 
-#: Cells whose text has line breaks (several paragraphs, <br>): found for a whole table at once.
-_MULTILINE_CELLS = etree.XPath(
-    "(.//td|.//th)[count(.//br|.//p|.//div|.//li|.//h1|.//h2|.//h3|.//h4|.//h5|.//h6|.//table) > 1]")
+#: Elements that break a cell's text into lines; a cell holding more than one of them is read line by line.
+_LINE_TAGS = ("br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table")
+
+
+def _multiline(td) -> bool:
+    """More than one line-breaking element inside the cell (a Word-paste cell holds one <p>).  Asked of
+    each cell in C-level iteration: one XPath counting them for a whole table cost a third of its grid."""
+    if not len(td):  # no child element: a bare text cell
+        return False
+    n = 0
+    for _ in td.iter(_LINE_TAGS):
+        n += 1
+        if n > 1:
+            return True
+    return False
 
 
 def _fast_ws(s: str) -> str:
@@ -126,8 +138,9 @@ def _fast_ws(s: str) -> str:
     return " ".join(s.split())  # str.split() knows \xa0 and \u3000
 
 
-def _cell_text(td, multiline: set | None = None) -> str:
-    if multiline is not None and td not in multiline:  # a Word-paste cell: one <p>, no <br>
+def _cell_text(td) -> str:
+    """A grid cell's text (``td``: a cell of a row; only a lowercase td/th is looked into for lines)."""
+    if td.tag not in ("td", "th") or not _multiline(td):  # a Word-paste cell: one <p>, no <br>
         return _fast_ws(_all_text(td))
     return join_lines(_text_lines(td))
 
@@ -154,7 +167,6 @@ def _span(v: str | None, limit: int) -> int:
 def table_grid(table, budget: Budget | None = None) -> Table:
     """A <table> as a rectangular grid, spans resolved.  LimitExceeded beyond the table bounds."""
     trs = _rows_of(table)
-    multiline = set(_MULTILINE_CELLS(table))
     nrows = len(trs)
     check_table(nrows, 0, 0)
     grid: list[list[GridCell | None]] = [[] for _ in trs]
@@ -166,7 +178,7 @@ def table_grid(table, budget: Budget | None = None) -> Table:
             while ci < len(row) and row[ci] is not None:
                 ci += 1
             rs_attr, cs_attr = td.get("rowspan"), td.get("colspan")
-            text = _cell_text(td, multiline)
+            text = _cell_text(td)
             if rs_attr is None and cs_attr is None:  # the common case: a plain cell
                 if len(row) == ci:
                     row.append(GridCell(text))
@@ -407,21 +419,24 @@ def locate_body(root):
     # One pass over the tree collecting the known containers by priority (19 XPath scans were
     # the slowest part of an HTML parse; one XPath with all of them is slower still).
     found: dict[int, list] = {}
+    by_class: dict[str, tuple[int, ...]] = {}  # a page repeats a few class values (MsoNormal) a thousand times
     for el in root.iter(etree.Element):
         cls = el.get("class")
         if cls:
-            for tok in cls.split():
-                prio = _CONTAINER_CLASSES.get(tok)
-                if prio is not None:
-                    found.setdefault(prio, []).append(el)
-        tag_prio = _CONTAINER_TAGS.get(el.tag) if isinstance(el.tag, str) else None
-        if tag_prio is not None:
-            found.setdefault(tag_prio, []).append(el)
+            prios = by_class.get(cls)
+            if prios is None:
+                prios = by_class[cls] = tuple(p for p in map(_CONTAINER_CLASSES.get, cls.split()) if p is not None)
+            for prio in prios:
+                found.setdefault(prio, []).append(el)
         ident = el.get("id")
         if ident:
             prio = _CONTAINER_IDS.get(ident.strip())
             if prio is not None:
                 found.setdefault(prio, []).append(el)
+    for tag, prio in _CONTAINER_TAGS.items():  # each priority is one name: its list keeps document order
+        els = list(root.iter(tag))
+        if els:
+            found[prio] = els
     for prio in sorted(found):
         # The match holding the most text (nested editors repeat the class).
         scored = [(_text_len(e) + 200 * sum(1 for _ in e.iter("table")), e) for e in found[prio]]
