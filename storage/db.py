@@ -260,9 +260,10 @@ class Store:
         return reports_.load(self.db, report_ids, lambda where, params: findings_.where(self.db, where, params))
 
     def reports(self, *, site: str | None = None, year: int | None = None,
-                agency_id: int | None = None) -> list[dict[str, Any]]:
-        """Report rows (no cells, no text), with the page's dates and link title from `documents`."""
-        return reports_.report_rows(self.db, site=site, year=year, agency_id=agency_id)
+                agency_id: int | None = None, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+        """Report rows (no cells, no text), with the page's dates and link title from `documents`
+        (of the reports ``ids`` only, when given)."""
+        return reports_.report_rows(self.db, site=site, year=year, agency_id=agency_id, ids=ids)
 
     def revised_events(self, site: str | None = None) -> list[dict[str, Any]]:
         """Each `revised` event (a stored URL seen with other bytes) with the report it belongs to.

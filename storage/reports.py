@@ -266,8 +266,20 @@ def load(db: sqlite_utils.Database, report_ids: Iterable[int], open_findings) ->
 
 
 def report_rows(db: sqlite_utils.Database, *, site: str | None = None, year: int | None = None,
-                agency_id: int | None = None) -> list[dict[str, Any]]:
-    """Report rows (no cells, no text), with the page's dates and link title from `documents`."""
+                agency_id: int | None = None, ids: Iterable[int] | None = None) -> list[dict[str, Any]]:
+    """Report rows (no cells, no text), with the page's dates and link title from `documents`
+    (only the reports ``ids``, when given: read in chunks that SQLite's parameter limit allows)."""
+    if ids is not None:
+        wanted = sorted(set(ids))
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(wanted), 500):
+            out += _report_rows(db, site, year, agency_id, wanted[i:i + 500])
+        return sorted(out, key=lambda r: (r["agency_id"] is not None, r["agency_id"] or 0, r["year"] is not None,
+                                          r["year"] or 0, r["id"]))
+    return _report_rows(db, site, year, agency_id, None)
+
+
+def _report_rows(db, site, year, agency_id, ids) -> list[dict[str, Any]]:
     sql = ("SELECT r.*, COALESCE(p.page_date, d.page_date) AS page_date, "
            "COALESCE(p.listing_date, d.listing_date) AS listing_date, "
            "COALESCE(p.link_title, d.link_title) AS link_title, a.kind AS agency_kind "
@@ -278,6 +290,9 @@ def report_rows(db: sqlite_utils.Database, *, site: str | None = None, year: int
         if val is not None:
             sql += f" AND r.{col} = ?"
             params.append(val)
+    if ids is not None:
+        sql += f" AND r.id IN ({', '.join('?' * len(ids))})"
+        params += list(ids)
     return rows(db.conn, sql + " ORDER BY r.agency_id, r.year, r.id", params)
 
 
