@@ -178,7 +178,7 @@ class ParseSummary:
         if self.left:
             lines.append(f"  {self.left} documents left for the next run")
         if self.held_back > max(10, self.written // 20):
-            lines.append(f"  a free worker waited for the in-order writer {self.held_back} times")
+            lines.append(f"  the workers waited for the in-order writer on {self.held_back} turns")
         return "\n".join(lines)
 
     def as_stats(self) -> dict[str, Any]:
@@ -577,13 +577,15 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
             while queue and not stopping and len(workers) < min(n, len(workers) + len(queue)):
                 workers.append(start(limits))
                 summary.workers = max(summary.workers, len(workers))
+            held = False
             for w in workers:
-                while not w.retiring and len(w.jobs) < depth and queue and not stopping:
+                while not held and not w.retiring and len(w.jobs) < depth and queue and not stopping:
                     job = queue.take(next_write)
                     if job is None:  # the rest is beyond the window: written ones make room
-                        summary.held_back += 1
+                        held = True
                         break
                     w.assign(job)
+            summary.held_back += held
             busy = [w for w in workers if w.jobs]
             if not busy:
                 flush()  # nothing more is coming soon: what is held is written now
