@@ -403,7 +403,7 @@ class _Lookahead:
         self.window = window
         self.later: deque[tuple[int, dict[str, Any]]] = deque(enumerate(jobs))  # (place, job), in order
         self.ready: list[tuple[int, int, dict[str, Any]]] = []  # heap of (-cost, place, job)
-        self.places = len(jobs)
+        self.place_of = {job["version_id"]: place for place, job in self.later}
 
     def __len__(self) -> int:
         return len(self.later) + len(self.ready)
@@ -411,13 +411,13 @@ class _Lookahead:
     def extend(self, jobs: list[dict[str, Any]]) -> None:
         """Jobs that arrived (parse during a crawl), written after all the others."""
         for job in jobs:
-            self.later.append((self.places, job))
-            self.places += 1
+            self.place_of[job["version_id"]] = len(self.place_of)
+            self.later.append((self.place_of[job["version_id"]], job))
 
-    def give_back(self, jobs: list[dict[str, Any]], place_of: dict[int, int]) -> None:
+    def give_back(self, jobs: list[dict[str, Any]]) -> None:
         """Jobs sent to a worker that died or was killed before it began them."""
         for job in jobs:
-            heapq.heappush(self.ready, (-_cost(job), place_of[job["version_id"]], job))
+            heapq.heappush(self.ready, (-_cost(job), self.place_of[job["version_id"]], job))
 
     def take(self, next_write: int) -> dict[str, Any] | None:
         """The slowest job within the window of ``next_write`` (None: none there)."""
@@ -486,7 +486,6 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
     n = max(1, settings.n_workers() if more is not None else min(settings.n_workers(), len(jobs)))
     by_id = {j["version_id"]: j for j in jobs}
     order = [j["version_id"] for j in jobs]  # written in this order: the same database as one sequential pass
-    place_of = {vid: i for i, vid in enumerate(order)}
     # results held for in-order writing, at most: bounds the parent's memory, and is deep enough
     # that the fast documents read beside a slow conversion wait here instead of idling a worker
     window = max(256, 64 * n)
@@ -557,7 +556,6 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                 else:
                     for j in arrived:
                         by_id[j["version_id"]] = j
-                        place_of[j["version_id"]] = len(order)
                         order.append(j["version_id"])
                     queue.extend(arrived)
                     summary.jobs += len(arrived)
@@ -632,15 +630,15 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                                               "see the log above")
                     if w.jobs and not w.exiting:  # it died reading its current document
                         failure, reason = _death(w.proc.exitcode, settings)
-                        queue.give_back(w.unstarted(), place_of)
+                        queue.give_back(w.unstarted())
                         job = w.finished()
                         outcomes[job["version_id"]] = Failure(job["version_id"], job["url"], failure,
                                                               f"{job['url']}: {reason}")
-                    queue.give_back(list(w.jobs), place_of)  # sent, never begun: not its fault
+                    queue.give_back(list(w.jobs))  # sent, never begun: not its fault
                     w.jobs.clear()
                 elif w.jobs and time.monotonic() - w.started > settings.timeout:
                     w.kill()
-                    queue.give_back(w.unstarted(), place_of)
+                    queue.give_back(w.unstarted())
                     job = w.finished()
                     outcomes[job["version_id"]] = Failure(
                         job["version_id"], job["url"], "timeout",

@@ -272,8 +272,8 @@ def report_rows(db: sqlite_utils.Database, *, site: str | None = None, year: int
     if ids is not None:
         wanted = sorted(set(ids))
         out: list[dict[str, Any]] = []
-        for i in range(0, len(wanted), 500):
-            out += _report_rows(db, site, year, agency_id, wanted[i:i + 500])
+        for i in range(0, len(wanted), LOAD_BATCH):
+            out += _report_rows(db, site, year, agency_id, wanted[i:i + LOAD_BATCH])
         return sorted(out, key=lambda r: (r["agency_id"] is not None, r["agency_id"] or 0, r["year"] is not None,
                                           r["year"] or 0, r["id"]))
     return _report_rows(db, site, year, agency_id, None)

@@ -47,14 +47,14 @@ class PortalApp:
             return
         arrived = time.time()
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        body = await self._body(headers, receive)
-        if body is None:
-            await self._too_large(scope, headers, send, arrived)
-            return
         method = scope["method"]
         target = scope["raw_path"].decode("latin-1") or "/"
         if scope.get("query_string"):
             target += "?" + scope["query_string"].decode("latin-1")
+        body = await self._body(headers, receive)
+        if body is None:
+            await self._too_large(method, target, headers, send, arrived)
+            return
         host = headers.get("host") or "127.0.0.1"
         try:
             res = self.portal.respond(method, target, headers, body, f"http://{host}")
@@ -90,11 +90,10 @@ class PortalApp:
             more = msg.get("more_body", False)
         return b"".join(parts)
 
-    async def _too_large(self, scope, headers: dict[str, str], send, arrived: float) -> None:
+    async def _too_large(self, method: str, target: str, headers: dict[str, str], send, arrived: float) -> None:
         from crawler.demo.server import _record
 
-        target = scope["raw_path"].decode("latin-1") or "/"
-        self.portal.record(_record(scope["method"], target, headers, 413, arrived))
+        self.portal.record(_record(method, target, headers, 413, arrived))
         payload = f"request body over {MAX_BODY} bytes".encode()
         # connection: close: the unread rest of the body is not this connection's next request
         await send({"type": "http.response.start", "status": 413,
