@@ -137,6 +137,8 @@ class ScaleSite:
 
     def add(self, path: str, title: str, main: str, *, crumbs=(), meta=None, date: str = "2025-01-02",
             head_extra: str = "", last_modified: datetime | None = None) -> None:
+        self._claim(path)
+
         def render() -> Resource:
             body = page(self.title, title, main() if callable(main) else main, crumbs=list(crumbs), meta=meta,
                         encoding=self.encoding, charset_in_meta=self.encoding == "utf-8", head_extra=head_extra)
@@ -145,7 +147,14 @@ class ScaleSite:
         self.pages[path] = render
 
     def raw(self, path: str, body: bytes, ctype: str = "text/html; charset=utf-8") -> None:
+        self._claim(path)
         self.pages[path] = lambda: Resource(body, ctype)
+
+    def _claim(self, path: str) -> None:
+        # A real portal gives each document its own URL; a page defined twice would silently serve the later
+        # one under the earlier's link (a report's page became a decoy's, and its PDF was never linked).
+        if path in self.pages:
+            raise ValueError(f"portal {self.index}: {path} is already another page")
 
 
 class Nation(_Served):
@@ -401,8 +410,11 @@ def _trs(nation: Nation, site: ScaleSite, base: int) -> None:
         ym = r.date[:7].replace("-", "")
         r.path = f"{col}{ym}/t{r.date.replace('-', '')}_{base + 17 * k}.html"
         _report_page(nation, site, r, ".TRS_Editor", crumbs + [("政府信息公开年报", col)])
+    # docid: one site-wide counter (TRS), so a decoy never takes a report's.  Reports are base + 17k (k grows
+    # as reports are added, night after night); the decoys sit between them at base + 17k + 9.  They were
+    # base + 900 + k: the 54th report (17 * 53 = 901) took the second decoy's docid and date on night 1.
     for k, t in enumerate(_decoy_titles(site.region)):
-        path = f"{col}202502/t202502{k + 1:02d}_{base + 900 + k}.html"
+        path = f"{col}202502/t202502{k + 1:02d}_{base + 17 * k + 9}.html"
         _filler(site, path, t, f"2025-02-{k + 1:02d}")
         site.decoys.append((t, path, f"2025-02-{k + 1:02d}"))
     items = [(r.title, "./" + r.path[len(col):], r.date) for r in _newest_first(site)]

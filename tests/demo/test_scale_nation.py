@@ -100,6 +100,32 @@ def test_a_revised_report_changes_bytes_not_url():
     assert b1 != b0 and h1["etag"] != h0["etag"] and "修订" in b1.decode(nation.site(i).encoding)
 
 
+def test_every_report_page_shows_its_report_on_every_night():
+    """A portal gives each document its own URL; TRS numbers them with one site-wide counter
+    (``t<YYYYMMDD>_<docid>.html``, research/portals.md 2.1).  So a report's page is that report: its title,
+    and for an attachment report the link to its file next to the article (``./P0….pdf``).  The
+    3,000-portal night 1 stored 207,937 of 207,938 documents: on portal 2352 the new PDF report's page
+    took a decoy's docid and date (t20250202_6345845), served the decoy 决算, and its PDF was linked
+    nowhere; portals 1792 and 2812 lost an HTML report the same way, unseen (their URL was stored)."""
+    nation = Nation(3000, night=1, plan_cache=4)
+    assert any(r.fmt == "pdf" and r.pdf_path == "/zwgk/zfxxgknb/202502/P070850b7a77db.pdf" for r in nation.site(2352).reports)
+    for i in (1792, 2352, 2812):
+        site = nation.site(i)
+        for r in site.reports:
+            text = site.pages[r.path]().body.decode(site.encoding)
+            assert f"<h1 class=\"title\">{r.title}</h1>" in text, (i, r.path)
+            if r.fmt == "pdf":
+                assert f'href="./{r.pdf_path.rsplit("/", 1)[1]}"' in text, (i, r.path)
+    for night in (0, 1, 2):
+        nation.night = night
+        for i in range(0, 3000, len(STYLES)):  # the TRS portals (STYLES[0])
+            site = nation.site(i)
+            paths = [r.path for r in site.reports] + [p for _t, p, _d in site.decoys]
+            assert len(set(paths)) == len(paths), (i, night, [p for p, n in Counter(paths).items() if n > 1])
+            docids = [p.rsplit("_", 1)[1].split(".")[0] for p in paths]
+            assert len(set(docids)) == len(docids), (i, night)
+
+
 @pytest.mark.timeout(900)
 def test_national_bench_crawls_every_style_and_the_night(tmp_path):
     """The bench's crawl (the production run_crawl split over two processes, the resolver override, the
