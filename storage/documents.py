@@ -141,15 +141,29 @@ def set_parse_status(db: sqlite_utils.Database, version_id: int, status: ParseSt
     changes = {"parse_status": value, "parse_error": error, "format": format, "parse_failure": None}
     if parser_version is not None:
         changes["parser_version"] = parser_version
-    table(db, "document_versions").update(version_id, changes)
+    _update_version(db, version_id, changes)
 
 
 def mark_parse_failed(db: sqlite_utils.Database, version_id: int, *, failure: str, error: str,
                       parser_version: str) -> None:
     """A parse job that died (failure: timeout | memory | cpu | crash | error): status ``parse_failed``,
     not retried until the parser version differs from ``parser_version``."""
-    table(db, "document_versions").update(version_id, {"parse_status": "parse_failed", "parse_failure": failure,
-                                                     "parse_error": error, "parser_version": parser_version})
+    _update_version(db, version_id, {"parse_status": "parse_failed", "parse_failure": failure,
+                                      "parse_error": error, "parser_version": parser_version})
+
+
+def _update_version(db: sqlite_utils.Database, version_id: int, changes: dict[str, Any]) -> None:
+    """``UPDATE document_versions`` of one row, the statement built once per column list.  (The parse
+    stage's writer marks every version: sqlite-utils' ``Table.update`` reads the table's columns twice,
+    selects the row first and wraps it in a savepoint, which cost more than the update itself.)
+    Raises ``sqlite_utils.db.NotFoundError`` for an unknown version, as ``Table.update`` does."""
+    cache = db.__dict__.setdefault("_nianbao_version_updates", {})
+    sql = cache.get(tuple(changes))
+    if sql is None:
+        sql = cache[tuple(changes)] = ("UPDATE document_versions SET " + ", ".join(f'"{k}" = ?' for k in changes)
+                                       + " WHERE id = ?")
+    if db.conn.execute(sql, (*changes.values(), version_id)).rowcount != 1:
+        raise sqlite_utils.db.NotFoundError(f"no document version {version_id}")
 
 
 # -- reads ------------------------------------------------------------------------------------------
