@@ -508,7 +508,8 @@ def _read_chars(page, height: float) -> tuple[list[_Char], _PageText | None]:
             table = np.zeros(0x10000, dtype=bool)
             table[_SKIP_CODES] = True
             _SKIP_TABLE = table
-        keep = np.flatnonzero(~_SKIP_TABLE[np.minimum(codes, 0xFFFF)]).tolist()  # U+FFFF is no whitespace
+        keep_a = np.flatnonzero(~_SKIP_TABLE[np.minimum(codes, 0xFFFF)])  # U+FFFF is no whitespace
+        keep = keep_a.tolist()
         k = len(keep)
         if not k:
             return [], None
@@ -531,13 +532,14 @@ def _read_chars(page, height: float) -> tuple[list[_Char], _PageText | None]:
         starts = np.flatnonzero(change)
         import ctypes
 
-        at = np.asarray(keep)[starts].tolist()
+        at = keep_a[starts].tolist()
         got = map(_pdfium_bare("FPDFText_GetFontSize", ctypes.c_double), itertools.repeat(h, len(at)), at)
         sizes = [g or (t - b) or 10.0 for g, t, b in zip(got, top[starts].tolist(), bot[starts].tolist())]
         size = np.asarray(sizes, dtype=np.float64)[np.cumsum(change) - 1]
         tops, bottoms = height - top, height - bot
-        chs = "".join([text[i] for i in keep])
-        pt = _PageText(np, chs, codes[keep], left, right, tops, bottoms, size)
+        kept = codes[keep_a]
+        chs = kept.tobytes().decode("utf-32-le", "surrogatepass")  # the kept characters, in one step
+        pt = _PageText(np, chs, kept, left, right, tops, bottoms, size)
         chars = _LazyChars(chs, left, right, tops, bottoms, size, pt.cx, pt.cy)
         if np.isnan(pt.cx).any() or np.isnan(pt.cy).any():
             return list(chars), None
@@ -1018,9 +1020,11 @@ def _one_column_labels_arrays(ys: list[float], x0: float, x1: float, chars: "_La
     small = np.flatnonzero((count > 0) & (count <= _MAX_LABEL_CELL)).tolist()
     if not small:
         return False
+    # idx is in the order of the centres, so first and last never decrease along it: band k's
+    # characters (first <= k <= last) are one stretch of idx, in idx's order
     first_l, last_l, idx_l = first.tolist(), last.tolist(), idx.tolist()
     for k in small:
-        band = [chars[i] for i, f, e in zip(idx_l, first_l, last_l) if f <= k <= e]
+        band = [chars[i] for i in idx_l[bisect.bisect_left(last_l, k):bisect.bisect_right(first_l, k)]]
         if _is_table_label("".join(c.ch for c in sorted(band, key=lambda c: (round(c.top), c.x0)))):
             return True
     return False
