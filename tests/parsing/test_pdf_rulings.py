@@ -255,6 +255,50 @@ def test_array_path_reads_glyphs_out_of_order_as_the_plain_path(monkeypatch):
     assert _blocks(fast) == _blocks(_plain_extract(data, monkeypatch))
 
 
+def _wrapped_cells_page(c) -> None:
+    """A ruled table whose cells wrap in page order: onto a line well below (as Word/WPS wrap a long
+    label), onto a line raised into the first one's height (two lines that ``_lines_of`` reads as
+    one), onto three lines, and a one-line cell beside them."""
+    xs, ys = [72, 200, 330, 460], [700, 640, 580]
+    for x in xs:
+        c.line(x, ys[0], x, ys[-1])
+    for y in ys:
+        c.line(xs[0], y, xs[-1], y)
+    c.drawString(76, 686, "行政许可申请")
+    c.drawString(76, 674, "的数量")
+    c.drawString(204, 686, "被申请人")
+    c.drawString(204, 682, "重叠的行")  # raised: the same line for _lines_of
+    c.drawString(334, 686, "75")
+    c.drawString(76, 626, "第一行")
+    c.drawString(76, 614, "第二行")
+    c.drawString(76, 602, "第三行 abc")
+    c.drawString(204, 626, "其他")
+
+
+def test_wrapped_cells_read_as_slices_as_the_plain_path(monkeypatch):
+    """A cell that is one run of the page's text wrapped onto lines reads as the join of slices of
+    the page's text (``_wrapped_runs``) only where ``_lines_of`` would split it at its wraps: the
+    array path reads what the plain path reads, and the raised second line is not taken as a wrap."""
+    data = _canvas_pdf(_wrapped_cells_page)
+    seen: list[dict] = []
+    real = pdf_extract._wrapped_runs
+
+    def spy(*a):
+        seen.append(real(*a))
+        return seen[-1]
+
+    monkeypatch.setattr(pdf_extract, "_wrapped_runs", spy)
+    fast = pdf_extract.extract(data)
+    monkeypatch.undo()
+    rows = next(b for b in fast.blocks if hasattr(b, "rows")).rows
+    assert (rows[0][0].text, rows[0][2].text) == ("行政许可申请的数量", "75")
+    assert rows[0][1].text != "被申请人重叠的行"  # one line, read by x across both: no wrap
+    assert rows[1][0].text == "第一行第二行第三行abc"
+    assert _blocks(fast) == _blocks(_plain_extract(data, monkeypatch))
+    lines = sorted(len(v) for found in seen for v in found.values())
+    assert lines == [2, 3]  # the two wrapped cells took the slices; the raised line did not
+
+
 def _canvas_pdf(draw) -> bytes:
     """A one-page A4 PDF drawn by ``draw(canvas)`` in the CJK font of the WPS fixtures."""
     import io

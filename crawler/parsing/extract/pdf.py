@@ -508,7 +508,8 @@ def _read_chars(page, height: float) -> tuple[list[_Char], _PageText | None]:
             table = np.zeros(0x10000, dtype=bool)
             table[_SKIP_CODES] = True
             _SKIP_TABLE = table
-        keep = np.flatnonzero(~_SKIP_TABLE[np.minimum(codes, 0xFFFF)]).tolist()  # U+FFFF is no whitespace
+        keep_a = np.flatnonzero(~_SKIP_TABLE[np.minimum(codes, 0xFFFF)])  # U+FFFF is no whitespace
+        keep = keep_a.tolist()
         k = len(keep)
         if not k:
             return [], None
@@ -531,13 +532,14 @@ def _read_chars(page, height: float) -> tuple[list[_Char], _PageText | None]:
         starts = np.flatnonzero(change)
         import ctypes
 
-        at = np.asarray(keep)[starts].tolist()
+        at = keep_a[starts].tolist()
         got = map(_pdfium_bare("FPDFText_GetFontSize", ctypes.c_double), itertools.repeat(h, len(at)), at)
         sizes = [g or (t - b) or 10.0 for g, t, b in zip(got, top[starts].tolist(), bot[starts].tolist())]
         size = np.asarray(sizes, dtype=np.float64)[np.cumsum(change) - 1]
         tops, bottoms = height - top, height - bot
-        chs = "".join([text[i] for i in keep])
-        pt = _PageText(np, chs, codes[keep], left, right, tops, bottoms, size)
+        kept = codes[keep_a]
+        chs = kept.tobytes().decode("utf-32-le", "surrogatepass")  # the kept characters, in one step
+        pt = _PageText(np, chs, kept, left, right, tops, bottoms, size)
         chars = _LazyChars(chs, left, right, tops, bottoms, size, pt.cx, pt.cy)
         if np.isnan(pt.cx).any() or np.isnan(pt.cy).any():
             return list(chars), None
@@ -830,10 +832,13 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
             g_list = grouped.tolist()
             lazy = isinstance(chars, _LazyChars)
             line_text, ws_free = pt.line_text, pt.ws_free
+            wrapped = _wrapped_runs(np, pt, lo, hi, ~simple & (hi - lo == ends - starts - 1))
             for a, e, plain, first in zip(starts.tolist(), ends.tolist(), simple.tolist(), lo_list):
                 if plain:
                     t = line_text(first, e - a)
                     texts[g_list[a]] = t if ws_free else norm_ws(t)
+                elif first in wrapped:
+                    texts[g_list[a]] = join_lines([line_text(b, m) for b, m in wrapped[first]])
                 else:
                     members[g_list[a]] = (chars.take(members_idx[a:e]) if lazy
                                           else [chars[x] for x in members_idx[a:e].tolist()])
@@ -878,6 +883,46 @@ def _build_table(hs, vs, chars: list[_Char], page_no: int,
                 if c.origin:
                     c.origin = (c.origin[0] - 1, c.origin[1])
     return _PTable(xs=xs, ys=ys, grid=grid, page=page_no, open_top=open_top, open_bottom=open_bottom), used
+
+
+def _wrapped_runs(np, pt: _PageText, lo, hi, cand) -> dict[int, list[tuple[int, int]]]:
+    """Cells (``cand``: a mask over them) whose characters are the page's run lo..hi wrapped onto
+    lines: {lo: [(first, length) of each line, top to bottom]} for those that ``_lines_of`` provably
+    splits at the run's wraps, so that the cell reads as the join of slices of the page's text.
+
+    The run is cut where x0 fails to increase (a wrap); each piece is one line by the test of
+    ``_build_table``'s one-line cells (every centre below every top and above every bottom of the
+    piece) and left to right, so ``_line_text`` reads it in page order; and each piece's lowest
+    centre lies below the largest bottom of the piece before it, so ``_lines_of`` (by centre) takes
+    the pieces whole and in page order, starting a new line at each."""
+    g = np.flatnonzero(cand)
+    if not len(g):
+        return {}
+    glo = lo[g]
+    lens = hi[g] - glo + 1
+    offs = np.cumsum(lens) - lens
+    idx = np.repeat(glo - offs, lens) + np.arange(int(lens.sum()))  # the runs' indices, run after run
+    run_start = np.zeros(len(idx), dtype=bool)
+    run_start[offs] = True
+    x0 = pt.x0[idx]
+    cut = run_start.copy()
+    cut[1:] |= ~(x0[1:] > x0[:-1])
+    ss = np.flatnonzero(cut)
+    cy, tops, bottoms = pt.cy[idx], pt.tops[idx], pt.bottoms[idx]
+    min_cy, max_bottom = np.minimum.reduceat(cy, ss), np.maximum.reduceat(bottoms, ss)
+    good = ((min_cy >= np.maximum.reduceat(tops, ss)) & (np.maximum.reduceat(cy, ss) <= np.minimum.reduceat(bottoms, ss)))
+    good[1:] &= run_start[ss[1:]] | (min_cy[1:] > max_bottom[:-1])
+    run_of = np.cumsum(run_start)[ss] - 1
+    bad = np.zeros(len(g), dtype=bool)
+    bad[run_of[~good]] = True
+    seg_first = idx[ss].tolist()
+    seg_len = np.diff(np.append(ss, len(idx))).tolist()
+    out: dict[int, list[tuple[int, int]]] = {}
+    glo_l, bad_l = glo.tolist(), bad.tolist()
+    for r, f, m in zip(run_of.tolist(), seg_first, seg_len):
+        if not bad_l[r]:
+            out.setdefault(glo_l[r], []).append((f, m))
+    return out
 
 
 def _paragraphs(lines: list[_Line], left: float, right: float) -> list[tuple[float, Paragraph]]:
@@ -975,9 +1020,11 @@ def _one_column_labels_arrays(ys: list[float], x0: float, x1: float, chars: "_La
     small = np.flatnonzero((count > 0) & (count <= _MAX_LABEL_CELL)).tolist()
     if not small:
         return False
+    # idx is in the order of the centres, so first and last never decrease along it: band k's
+    # characters (first <= k <= last) are one stretch of idx, in idx's order
     first_l, last_l, idx_l = first.tolist(), last.tolist(), idx.tolist()
     for k in small:
-        band = [chars[i] for i, f, e in zip(idx_l, first_l, last_l) if f <= k <= e]
+        band = [chars[i] for i in idx_l[bisect.bisect_left(last_l, k):bisect.bisect_right(first_l, k)]]
         if _is_table_label("".join(c.ch for c in sorted(band, key=lambda c: (round(c.top), c.x0)))):
             return True
     return False
