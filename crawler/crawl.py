@@ -578,7 +578,7 @@ def _die_with_parent() -> None:
 #: the settings a crawl process reports back (benchmarks print them)
 REPORTED_SETTINGS = ("DOWNLOAD_DELAY", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
                      "AUTOTHROTTLE_MAX_DELAY", "AUTOTHROTTLE_TARGET_CONCURRENCY", "ROBOTSTXT_OBEY",
-                     "CONCURRENT_REQUESTS", "SCHEDULER_PRIORITY_QUEUE", "DNS_RESOLVER", "NIANBAO_URL_POLICY", "EXTENSIONS")
+                     "CONCURRENT_REQUESTS", "SCHEDULER_PRIORITY_QUEUE", "SCHEDULER_MEMORY_QUEUE", "DNS_RESOLVER", "NIANBAO_URL_POLICY", "EXTENSIONS")
 #: the global in-flight limit of a broad crawl: enough for every host's own limit, bounded for memory
 BROAD_MIN_CONCURRENCY, BROAD_MAX_CONCURRENCY = 16, 512
 
@@ -652,7 +652,10 @@ def child_main(argv: list[str] | None = None) -> int:
     if args.label:
         settings["NIANBAO_PROGRESS_LABEL"] = args.label
     if args.settings_json:
-        settings.update(json.loads(Path(args.settings_json).read_text(encoding="utf-8")))
+        extra = json.loads(Path(args.settings_json).read_text(encoding="utf-8"))
+        if "EXTENSIONS" in extra:  # added to the crawl's own (progress, throttle), not in their place
+            extra["EXTENSIONS"] = {**settings.get("EXTENSIONS", {}), **extra["EXTENSIONS"]}
+        settings.update(extra)
     if os.environ.get("NIANBAO_PROGRESS_INTERVAL"):
         settings["NIANBAO_PROGRESS_INTERVAL"] = float(os.environ["NIANBAO_PROGRESS_INTERVAL"])
     _die_with_parent()
