@@ -121,6 +121,10 @@ class MemProbe:
             rec["slot_queued"] = sum(len(s.queue) for s in eng.downloader.slots.values())
             rec["scraper_active"] = len(eng.scraper.slot.active)
             rec["scraper_bytes"] = eng.scraper.slot.active_size
+            rec.update(_pending_breakdown(sched))
+            spider = self.crawler.spider
+            rec["stats_keys"] = len(self.crawler.stats.get_stats())
+            rec["explain_events"] = sum(len(v) for v in getattr(spider, "explain", {}).values())
             pipes = [m for m in getattr(eng.scraper.itemproc, "middlewares", ()) if hasattr(m, "pool")]
             if pipes:
                 rec["store_queue"] = pipes[0].pool._team.statistics().backloggedWorkCount
@@ -133,9 +137,34 @@ class MemProbe:
             rec["traced_mb"] = round(sum(s.size for s in snap.statistics("filename")) / 2**20, 1)
             rec["top"] = [[str(s.traceback[0]), round(s.size / 2**20, 2), s.count]
                           for s in snap.statistics("lineno")[:25]]
+            rec["top_files"] = [[str(s.traceback[0].filename), round(s.size / 2**20, 2), s.count]
+                                for s in snap.statistics("filename")[:15]]
         self.peak = max(self.peak, rec["rss_mb"])
         with open(self.path, "a") as f:
             f.write(json.dumps(rec) + "\n")
+
+
+def _pending_breakdown(sched) -> dict:
+    """Pending requests of a DownloaderAwarePriorityQueue by role and by priority, and how many hosts
+    hold them (the largest host's count too): what the scheduler holds, and for whom."""
+    pqueues = getattr(getattr(sched, "mqs", None), "pqueues", None)
+    if pqueues is None:
+        return {}
+    roles: dict[str, int] = {}
+    prios: dict[str, int] = {}
+    biggest = 0
+    for pq in pqueues.values():
+        n = 0
+        for prio, q in [*pq.queues.items(), *getattr(pq, "_start_queues", {}).items()]:
+            items = getattr(q, "q", ())
+            n += len(items)
+            prios[str(-prio)] = prios.get(str(-prio), 0) + len(items)
+            for r in items:
+                role = r.meta.get("role", "?") if hasattr(r, "meta") else "bytes"
+                roles[role] = roles.get(role, 0) + 1
+        biggest = max(biggest, n)
+    return {"pending_hosts": len(pqueues), "pending_max_host": biggest, "pending_roles": roles,
+            "pending_prios": prios}
 
 
 # -- measuring --------------------------------------------------------------------------------------
