@@ -70,6 +70,103 @@ except ImportError:  # pragma: no cover
     ScaleResolver = None
 
 
+class MemProbe:
+    """Scrapy extension (bench only, ``--memprobe DIR``): every ``NIANBAO_MEMPROBE_EVERY`` s, one JSON line per
+    crawl process with its RSS and what may hold it (requests pending in the scheduler, in the downloader,
+    responses in the scraper, fingerprints, items waiting for the store thread); with
+    ``NIANBAO_TRACEMALLOC`` the top allocation sites at each new RSS peak (tracemalloc slows the crawl)."""
+
+    def __init__(self, crawler) -> None:
+        from scrapy import signals
+
+        self.crawler = crawler
+        out = crawler.settings.get("NIANBAO_MEMPROBE_DIR")
+        label = (crawler.settings.get("NIANBAO_PROGRESS_LABEL") or "crawl").replace(" ", "_").replace("/", "of")
+        self.path = Path(out) / f"{label}.jsonl"
+        self.every = crawler.settings.getfloat("NIANBAO_MEMPROBE_EVERY", 5.0)
+        self.trace = crawler.settings.getbool("NIANBAO_TRACEMALLOC")
+        self.peak = 0
+        self.t0 = time.monotonic()
+        if self.trace:
+            import tracemalloc
+
+            tracemalloc.start(1)
+        crawler.signals.connect(self.opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        return cls(crawler)
+
+    def opened(self, spider) -> None:
+        from twisted.internet import task
+
+        self.task = task.LoopingCall(self.tick)
+        self.task.start(self.every, now=False)
+
+    def closed(self, spider) -> None:
+        if self.task.running:
+            self.task.stop()
+        self.tick()
+
+    def tick(self) -> None:
+        eng = self.crawler.engine
+        rec = {"t": round(time.monotonic() - self.t0, 1), "rss_mb": round(_rss_kb(os.getpid()) / 1024, 1)}
+        try:
+            sched = eng._slot.scheduler if eng._slot is not None else None
+            rec["pending"] = len(sched) if sched is not None else 0
+            rec["seen"] = len(getattr(sched.df, "fingerprints", ())) if sched is not None else 0
+            rec["downloader_active"] = len(eng.downloader.active)
+            rec["slots"] = len(eng.downloader.slots)
+            rec["slot_queued"] = sum(len(s.queue) for s in eng.downloader.slots.values())
+            rec["scraper_active"] = len(eng.scraper.slot.active)
+            rec["scraper_bytes"] = eng.scraper.slot.active_size
+            rec.update(_pending_breakdown(sched))
+            spider = self.crawler.spider
+            rec["stats_keys"] = len(self.crawler.stats.get_stats())
+            rec["explain_events"] = sum(len(v) for v in getattr(spider, "explain", {}).values())
+            pipes = [m for m in getattr(eng.scraper.itemproc, "middlewares", ()) if hasattr(m, "pool")]
+            if pipes:
+                rec["store_queue"] = pipes[0].pool._team.statistics().backloggedWorkCount
+        except Exception as e:  # a probe must not stop the crawl
+            rec["probe_error"] = repr(e)
+        if self.trace and rec["rss_mb"] > self.peak * 1.05:
+            import tracemalloc
+
+            snap = tracemalloc.take_snapshot()
+            rec["traced_mb"] = round(sum(s.size for s in snap.statistics("filename")) / 2**20, 1)
+            rec["top"] = [[str(s.traceback[0]), round(s.size / 2**20, 2), s.count]
+                          for s in snap.statistics("lineno")[:25]]
+            rec["top_files"] = [[str(s.traceback[0].filename), round(s.size / 2**20, 2), s.count]
+                                for s in snap.statistics("filename")[:15]]
+        self.peak = max(self.peak, rec["rss_mb"])
+        with open(self.path, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+
+def _pending_breakdown(sched) -> dict:
+    """Pending requests of a DownloaderAwarePriorityQueue by role and by priority, and how many hosts
+    hold them (the largest host's count too): what the scheduler holds, and for whom."""
+    pqueues = getattr(getattr(sched, "mqs", None), "pqueues", None)
+    if pqueues is None:
+        return {}
+    roles: dict[str, int] = {}
+    prios: dict[str, int] = {}
+    biggest = 0
+    for pq in pqueues.values():
+        n = 0
+        for prio, q in [*pq.queues.items(), *getattr(pq, "_start_queues", {}).items()]:
+            items = getattr(q, "q", ())
+            n += len(items)
+            prios[str(-prio)] = prios.get(str(-prio), 0) + len(items)
+            for r in items:
+                role = r.meta.get("role", "?") if hasattr(r, "meta") else "bytes"
+                roles[role] = roles.get(role, 0) + 1
+        biggest = max(biggest, n)
+    return {"pending_hosts": len(pqueues), "pending_max_host": biggest, "pending_roles": roles,
+            "pending_prios": prios}
+
+
 # -- measuring --------------------------------------------------------------------------------------
 def _rss_kb(pid: int) -> int:
     try:
@@ -192,12 +289,26 @@ class Server:
 
 
 # -- the crawl -----------------------------------------------------------------------------------------------
-def bench_settings(concurrency: int | None) -> dict:
+def bench_settings(concurrency: int | None, memprobe: Path | None = None, tracemalloc: bool = False) -> dict:
     """Scrapy settings put over the production ones in every crawl process: the resolver, quieter logs,
     and the global concurrency only when --concurrency is given (production picks it: crawler.crawl)."""
     out = {"DNS_RESOLVER": "national_bench.ScaleResolver", "NIANBAO_PROGRESS_INTERVAL": 60.0, "LOG_LEVEL": "ERROR"}
     if concurrency:
         out["CONCURRENT_REQUESTS"] = concurrency
+    if memprobe:  # (the child adds EXTENSIONS to its own)
+        out.update({"EXTENSIONS": {"national_bench.MemProbe": 900}, "NIANBAO_MEMPROBE_DIR": str(memprobe),
+                    "NIANBAO_TRACEMALLOC": tracemalloc})
+    return out
+
+
+def _scrapy_overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
     return out
 
 
@@ -212,7 +323,8 @@ def crawl_stage(config, store, db: Path, args):
     def crawl(config, store, *, sites=None, progress=True, timeout=None):
         return run_crawl(config, store, sites=sites, progress=progress, db_path=str(db), timeout=timeout,
                          polite=not args.impolite, processes=args.processes,
-                         extra_settings=bench_settings(args.concurrency), env=env)
+                         extra_settings={**bench_settings(args.concurrency, args.memprobe, args.tracemalloc),
+                                         **_scrapy_overrides(args.scrapy_setting)}, env=env)
     return crawl
 
 
@@ -230,6 +342,13 @@ def main() -> int:
                     help="stages to run each night (crawl only: a CPU comparison of crawl processes)")
     ap.add_argument("--db", type=Path, help="database file (default: a temporary one, deleted)")
     ap.add_argument("--nights", type=int, default=1, help="incremental nights after the full crawl")
+    ap.add_argument("--memprobe", type=Path, default=None,
+                    help="directory: each crawl process writes its RSS and queue sizes there every 5 s (MemProbe)")
+    ap.add_argument("--tracemalloc", action="store_true",
+                    help="with --memprobe: top allocation sites at each RSS peak (slows the crawl)")
+    ap.add_argument("--scrapy-setting", action="append", default=[], metavar="KEY=VALUE",
+                    help="a Scrapy setting put over production's in the crawl processes (A/B runs; VALUE as JSON "
+                         "when it parses, else a string), e.g. SCHEDULER_MEMORY_QUEUE=scrapy.squeues.LifoMemoryQueue")
     ap.add_argument("--impolite", action="store_true",
                     help="no delays or per-host limits (tests only: its times are not a figure)")
     args = ap.parse_args()

@@ -575,10 +575,19 @@ def _die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
+def _without_numpy() -> None:
+    """A crawl process never parses, but sqlite_utils (storage.db) imports numpy and pandas when they are
+    installed, for column types of DataFrames: 11.6 MB of RSS in every crawl process (64.3 against 75.9 MB
+    after the crawl's imports, measured in this venv).  Marked absent, the imports fail and sqlite_utils
+    goes on without them, as it documents."""
+    for name in ("numpy", "pandas"):
+        sys.modules.setdefault(name, None)
+
+
 #: the settings a crawl process reports back (benchmarks print them)
 REPORTED_SETTINGS = ("DOWNLOAD_DELAY", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
                      "AUTOTHROTTLE_MAX_DELAY", "AUTOTHROTTLE_TARGET_CONCURRENCY", "ROBOTSTXT_OBEY",
-                     "CONCURRENT_REQUESTS", "SCHEDULER_PRIORITY_QUEUE", "DNS_RESOLVER", "NIANBAO_URL_POLICY", "EXTENSIONS")
+                     "CONCURRENT_REQUESTS", "SCHEDULER_PRIORITY_QUEUE", "SCHEDULER_MEMORY_QUEUE", "DNS_RESOLVER", "NIANBAO_URL_POLICY", "EXTENSIONS")
 #: the global in-flight limit of a broad crawl: enough for every host's own limit, bounded for memory
 BROAD_MIN_CONCURRENCY, BROAD_MAX_CONCURRENCY = 16, 512
 
@@ -628,6 +637,7 @@ def child_main(argv: list[str] | None = None) -> int:
     from crawler.settings import offline_public_suffix_list
 
     offline_public_suffix_list()  # before Scrapy is imported
+    _without_numpy()
     from scrapy.crawler import CrawlerProcess
 
     from crawler.config import config_from_dict
@@ -652,7 +662,10 @@ def child_main(argv: list[str] | None = None) -> int:
     if args.label:
         settings["NIANBAO_PROGRESS_LABEL"] = args.label
     if args.settings_json:
-        settings.update(json.loads(Path(args.settings_json).read_text(encoding="utf-8")))
+        extra = json.loads(Path(args.settings_json).read_text(encoding="utf-8"))
+        if "EXTENSIONS" in extra:  # added to the crawl's own (progress, throttle), not in their place
+            extra["EXTENSIONS"] = {**settings.get("EXTENSIONS", {}), **extra["EXTENSIONS"]}
+        settings.update(extra)
     if os.environ.get("NIANBAO_PROGRESS_INTERVAL"):
         settings["NIANBAO_PROGRESS_INTERVAL"] = float(os.environ["NIANBAO_PROGRESS_INTERVAL"])
     _die_with_parent()
