@@ -123,9 +123,6 @@ def scrapy_settings(config: Config, *, db_path: str, run_id: int | None, sites: 
             # fetch: browser sites only (NotConfigured otherwise): last before the download itself
             "crawler.browser.BrowserFetchMiddleware": 950,
         },
-        # reports and attachments ahead of listings in each host's queue: a host no longer holds its
-        # whole tree's report requests pending at once (crawler/priorities.py)
-        "SPIDER_MIDDLEWARES": {"crawler.priorities.LeavesFirstMiddleware": 550},
         "ITEM_PIPELINES": {"crawler.pipelines.StorePipeline": 300},
         "EXTENSIONS": {"crawler.crawl.CrawlProgress": 500},
         "NIANBAO_DB": db_path,

@@ -1,9 +1,9 @@
-"""Leaves first (crawler/priorities.py): in a host's queue, a listing's reports and attachments are fetched
+"""Leaves first (spiders.portal.ROLE_PRIORITY): in a host's queue, a listing's reports and attachments are fetched
 before its pager and sub-column links, so that a host does not hold its whole tree's reports pending.
 
 The listing is the TRS fixture of tests/spiders (sub-columns 2024年/2023年, report entries as pages and a
-PDF, a createPageHTML pager); the spider middlewares are those of the production settings, and the queue is
-Scrapy's own priority queue with the LIFO memory queue the scheduler uses.
+PDF, a createPageHTML pager); the queue is Scrapy's own priority queue with the LIFO memory queue the
+scheduler uses.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from pathlib import Path
 from scrapy.http import HtmlResponse, Request
 from scrapy.pqueues import ScrapyPriorityQueue
 from scrapy.squeues import LifoMemoryQueue
-from scrapy.utils.misc import build_from_crawler, load_object
 from scrapy.utils.test import get_crawler
 
 from crawler.config import config_from_dict
@@ -31,19 +30,12 @@ def _crawler():
 
 
 def _listing_output(crawler) -> list[Request]:
-    """The requests the spider yields for the listing, through our spider middlewares of the settings."""
+    """The requests the spider yields for the listing."""
     spider = PortalSpider.from_crawler(crawler)
     request = spider._request(COLUMN, spider.sites["county"], "column", tree_depth=1, column_root="/zwgk/")
     response = HtmlResponse(COLUMN, body=FIXTURE.read_bytes(), request=request,
                             headers={"Content-Type": "text/html; charset=utf-8"})
-    out = list(spider.parse_page(response))
-    ours = [name for name, order in sorted(crawler.settings.getdict("SPIDER_MIDDLEWARES").items(),
-                                           key=lambda kv: -(kv[1] or 0))
-            if order is not None and name.startswith("crawler.")]
-    for name in ours:  # process_spider_output runs from the spider outwards (highest order first)
-        mw = build_from_crawler(load_object(name), crawler)
-        out = list(mw.process_spider_output(response, out, spider))
-    return [r for r in out if isinstance(r, Request)]
+    return [r for r in spider.parse_page(response) if isinstance(r, Request)]
 
 
 def _pop_order(crawler, requests: list[Request]) -> list[str]:
@@ -63,17 +55,6 @@ def test_a_listings_reports_and_attachments_leave_the_queue_before_its_pages_and
     assert {"report", "attachment"} <= set(roles) and "column" in roles  # the fixture has all three
     first_listing = next(i for i, role in enumerate(roles) if role not in LEAVES)
     assert all(role not in LEAVES for role in roles[first_listing:]), roles
-
-
-def test_only_the_order_changes_not_the_requests():
-    crawler = _crawler()
-    spider = PortalSpider.from_crawler(crawler)
-    request = spider._request(COLUMN, spider.sites["county"], "column", tree_depth=1, column_root="/zwgk/")
-    response = HtmlResponse(COLUMN, body=FIXTURE.read_bytes(), request=request,
-                            headers={"Content-Type": "text/html; charset=utf-8"})
-    bare = [(r.url, r.method, r.body, r.meta["role"]) for r in spider.parse_page(response) if isinstance(r, Request)]
-    ours = [(r.url, r.method, r.body, r.meta["role"]) for r in _listing_output(crawler)]
-    assert ours == bare
 
 
 def test_a_retried_leaf_stays_ahead_of_listings():
