@@ -47,6 +47,26 @@ _DATE_META = ("PubDate", "pubdate", "publishdate", "firstpublishedtime")
 def _host(url: str) -> str:
     """host[:port], the port only when it is not the scheme's default (sites on one address differ by
     port, and an http/https fallback keeps the host)."""
+    # a plain http(s)://host[:port] prefix (nothing urlsplit would strip, unquote or read as user
+    # info) has the host of that prefix alone, looked up once: every link of a page is asked
+    m = _PLAIN_ORIGIN.match(url)
+    if m is not None:
+        origin = m.group()
+        host = _ORIGIN_HOSTS.get(origin)
+        if host is None:
+            if len(_ORIGIN_HOSTS) >= 4096:  # bounded: a hostile page may link many hosts
+                _ORIGIN_HOSTS.clear()
+            host = _ORIGIN_HOSTS[origin] = _split_host(origin)
+        return host
+    return _split_host(url)
+
+
+#: http(s)://host[:port] up to the path, query, fragment or the end (see _host)
+_PLAIN_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]+)?(?=[/?#]|\Z)")
+_ORIGIN_HOSTS: dict[str, str] = {}
+
+
+def _split_host(url: str) -> str:
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     try:
@@ -115,6 +135,7 @@ class PortalSpider(scrapy.Spider):
                  max_nav_hops: int = 3, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.sites: dict[str, dict[str, Any]] = {s["name"]: s for s in (sites or [])}
+        self._hosts_of: dict[tuple[str, tuple[str, ...]], frozenset[str]] = {}
         self.max_tree_depth = max_tree_depth
         self.max_nav_hops = max_nav_hops
         #: site -> what the discovery did, for ``nianbao crawl --explain`` (written to the stats)
@@ -159,12 +180,18 @@ class PortalSpider(scrapy.Spider):
         self._stat(key)
         self._stat(f"site/{site}/{key}")
 
-    def _site_hosts(self, site: dict[str, Any]) -> set[str]:
-        # the host names of the URL policy's host:port pairs (the middleware checks the port)
-        netlocs = hostile.site_netlocs(site["start_url"], site.get("allowed_hosts") or [])
-        # and the spider's own host[:port] keys (_host), so that links are compared with their port
-        return {n.rsplit(":", 1)[0] for n in netlocs} | {_host(f"{scheme}://{n}") for n in netlocs
-                                                         for scheme in ("http", "https")}
+    def _site_hosts(self, site: dict[str, Any]) -> frozenset[str]:
+        # once per start URL and allowed hosts (asked on every page)
+        key = (site["start_url"], tuple(site.get("allowed_hosts") or ()))
+        hosts = self._hosts_of.get(key)
+        if hosts is None:
+            # the host names of the URL policy's host:port pairs (the middleware checks the port)
+            netlocs = hostile.site_netlocs(site["start_url"], site.get("allowed_hosts") or [])
+            # and the spider's own host[:port] keys (_host), so that links are compared with their port
+            hosts = self._hosts_of[key] = frozenset(
+                {n.rsplit(":", 1)[0] for n in netlocs}
+                | {_host(f"{scheme}://{n}") for n in netlocs for scheme in ("http", "https")})
+        return hosts
 
     def _request(self, url: str, site: dict[str, Any], role: str, callback=None, *,
                  method: str = "GET", body: str | None = None, headers: dict | None = None,
@@ -335,11 +362,11 @@ class PortalSpider(scrapy.Spider):
                 # outside the tree, a page link (VSB /xxgk.htm) named 信息公开 or 年报 is still a way in
                 if in_tree or _ARTICLE_RE.search(urlsplit(link).path) or titles.is_attachment_url(link):
                     continue
-                label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
+                label = titles.normalize(platforms.anchor_text(a) or a.root.get("title"))
                 if not (navigation.is_disclosure_text(label) or titles.is_column_text(label)):
                     continue
             if label is None:
-                label = titles.normalize(" ".join(a.xpath(".//text()").getall()) or a.attrib.get("title"))
+                label = titles.normalize(platforms.anchor_text(a) or a.root.get("title"))
             target = self._follow(url, link, label, in_tree, root, depth)
             if target:
                 link_url, frag = target
@@ -526,7 +553,8 @@ class PortalSpider(scrapy.Spider):
     @staticmethod
     def _table_images(sel: Selector, base_url: str, body_css: str | None = None) -> list[str]:
         """A report page with no <table> but images in its body: the tables are images (图片版)."""
-        if sel.xpath("//table"):
+        # any <table>: the first one found ends the walk (//table built a Selector for every table)
+        if next(sel.root.iter("table"), None) is not None:
             return []
         out = []
         for body in ((body_css,) if body_css else titles.BODY_SELECTORS):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
+from lxml import etree
 from parsel import Selector
 
 from spiders import titles
@@ -58,14 +59,26 @@ def strip_fragment(url: str) -> str:
     return urlunsplit((p.scheme, p.netloc, p.path, p.query, ""))
 
 
+#: Text XPaths of an anchor, compiled once and run on its lxml element (parsel's ``a.xpath`` wraps
+#: every text node in a Selector and re-looks the query up: the bulk of a listing's per-link cost).
+#: ``smart_strings=False`` as parsel: plain str, the same values as ``a.xpath(q).getall()``.
+_TEXT = etree.XPath(".//text()", smart_strings=False)
+_TEXT_NO_DATE = etree.XPath(".//text()[not(ancestor::span[contains(@class,'date') or contains(@class,'time')])]",
+                            smart_strings=False)
+
+
+def anchor_text(a: Selector) -> str:
+    """" ".join of the anchor's text nodes (``a.xpath(".//text()").getall()``)."""
+    return " ".join(_TEXT(a.root))
+
+
 def anchor_title(a: Selector) -> str:
     """The full title of a listing anchor: @title first (texts are cut with …), else its text."""
-    title = titles.clean(a.attrib.get("title"))
+    title = titles.clean(a.root.get("title"))
     if title:
         return title
     # text without the date span that some templates put inside the <a>
-    parts = [titles.clean(t) for t in a.xpath(".//text()[not(ancestor::span[contains(@class,'date') "
-                                                  "or contains(@class,'time')])]").getall()]
+    parts = [titles.clean(t) for t in _TEXT_NO_DATE(a.root)]
     text = " ".join(p for p in parts if p)
     date = titles.find_date(text)
     if date:
@@ -75,15 +88,14 @@ def anchor_title(a: Selector) -> str:
 
 def entry_date(a: Selector) -> str | None:
     """The date beside an entry: inside the <a>, or in its row (li / tr / dd / div / p)."""
-    own = titles.find_date(" ".join(a.xpath(".//text()").getall()))
-    if own and not titles.is_report_title(titles.normalize(" ".join(a.xpath(".//text()").getall()))):
+    title_text = anchor_text(a)
+    own = titles.find_date(title_text)
+    if own and not titles.is_report_title(titles.normalize(title_text)):
         return own
     for anc in ("li", "tr", "dd", "dt", "p", "div"):
         row = a.xpath(f"ancestor::{anc}[1]")
         if row:
-            texts = row[0].xpath(".//text()").getall()
-            title_text = " ".join(a.xpath(".//text()").getall())
-            rest = " ".join(texts).replace(title_text, " ")
+            rest = " ".join(_TEXT(row[0].root)).replace(title_text, " ")
             d = titles.find_date(rest)
             if d:
                 return d
@@ -92,8 +104,28 @@ def entry_date(a: Selector) -> str | None:
     return own
 
 
+#: anchors() of the last pages: the adapter and the spider both read a listing's links, and each
+#: read cost an XPath, a Selector and a urljoin per link.  Keyed by the Selector's identity (the
+#: entry holds the Selector, so its id cannot be reused while the entry lives).
+_ANCHORS: dict[tuple[int, str, str | None], tuple[Selector, list[tuple[Selector, str]]]] = {}
+_ANCHORS_KEPT = 8
+
+
 def anchors(sel: Selector, base_url: str, css: str | None = None) -> list[tuple[Selector, str]]:
-    """(anchor, absolute URL) for every followable link (or those under a site's list selector)."""
+    """(anchor, absolute URL) for every followable link (or those under a site's list selector).
+    The list is shared between callers on the same page: do not modify it."""
+    key = (id(sel), base_url, css)
+    hit = _ANCHORS.get(key)
+    if hit is not None and hit[0] is sel:
+        return hit[1]
+    out = _anchors(sel, base_url, css)
+    if len(_ANCHORS) >= _ANCHORS_KEPT:
+        _ANCHORS.clear()
+    _ANCHORS[key] = (sel, out)
+    return out
+
+
+def _anchors(sel: Selector, base_url: str, css: str | None) -> list[tuple[Selector, str]]:
     nodes = sel.css(css) if css else sel.xpath("//a[@href]")
     out = []
     for node in nodes:
@@ -103,7 +135,7 @@ def anchors(sel: Selector, base_url: str, css: str | None = None) -> list[tuple[
                 continue
             node = inner[0]
         a = node
-        href = (a.attrib.get("href") or "").strip()
+        href = (a.root.get("href") or "").strip()
         if not href or href.startswith(("javascript:", "mailto:", "tel:")) or href == "#":
             continue
         out.append((a, urljoin(base_url, href)))
