@@ -160,7 +160,7 @@ def _pending_breakdown(sched) -> dict:
             n += len(items)
             prios[str(-prio)] = prios.get(str(-prio), 0) + len(items)
             for r in items:
-                role = r.meta.get("role", "?") if hasattr(r, "meta") else "bytes"
+                role = r.meta.get("role", "?")
                 roles[role] = roles.get(role, 0) + 1
         biggest = max(biggest, n)
     return {"pending_hosts": len(pqueues), "pending_max_host": biggest, "pending_roles": roles,

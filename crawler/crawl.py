@@ -584,6 +584,11 @@ def _without_numpy() -> None:
         sys.modules.setdefault(name, None)
 
 
+#: Scrapy's settings of components (path -> order): extra settings are merged into the crawl's own, a
+#: component set to None is switched off (Scrapy's own rule), so a bench adds a probe without dropping
+#: the crawl's progress, throttle or store
+COMPONENT_SETTINGS = ("EXTENSIONS", "SPIDER_MIDDLEWARES", "DOWNLOADER_MIDDLEWARES", "ITEM_PIPELINES")
+
 #: the settings a crawl process reports back (benchmarks print them)
 REPORTED_SETTINGS = ("DOWNLOAD_DELAY", "CONCURRENT_REQUESTS_PER_DOMAIN", "AUTOTHROTTLE_ENABLED",
                      "AUTOTHROTTLE_MAX_DELAY", "AUTOTHROTTLE_TARGET_CONCURRENCY", "ROBOTSTXT_OBEY",
@@ -625,7 +630,8 @@ def child_main(argv: list[str] | None = None) -> int:
     ap.add_argument("--impolite", action="store_true")
     ap.add_argument("--label", default=None, help="progress lines say which crawl process (crawl.processes > 1)")
     ap.add_argument("--settings-json", default=None,
-                    help="Scrapy settings put over the production ones (benchmarks: the scale portals' resolver)")
+                    help="Scrapy settings put over the production ones (benchmarks: the scale portals' resolver); "
+                         "components (COMPONENT_SETTINGS) are merged into the crawl's own")
     ap.add_argument("--dry-run", action="store_true",
                     help="no store: items are counted and dropped (spider throughput, bench/crawl_bench.py)")
     ap.add_argument("--no-url-policy", action="store_true",
@@ -663,8 +669,9 @@ def child_main(argv: list[str] | None = None) -> int:
         settings["NIANBAO_PROGRESS_LABEL"] = args.label
     if args.settings_json:
         extra = json.loads(Path(args.settings_json).read_text(encoding="utf-8"))
-        if "EXTENSIONS" in extra:  # added to the crawl's own (progress, throttle), not in their place
-            extra["EXTENSIONS"] = {**settings.get("EXTENSIONS", {}), **extra["EXTENSIONS"]}
+        for key in COMPONENT_SETTINGS:  # added to the crawl's own components, not in their place
+            if isinstance(extra.get(key), dict):
+                extra[key] = {**settings.get(key, {}), **extra[key]}
         settings.update(extra)
     if os.environ.get("NIANBAO_PROGRESS_INTERVAL"):
         settings["NIANBAO_PROGRESS_INTERVAL"] = float(os.environ["NIANBAO_PROGRESS_INTERVAL"])

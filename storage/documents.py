@@ -5,6 +5,7 @@ Functions over a ``sqlite_utils.Database``; the caller (``Store``) holds the tra
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -153,17 +154,17 @@ def mark_parse_failed(db: sqlite_utils.Database, version_id: int, *, failure: st
 
 
 def _update_version(db: sqlite_utils.Database, version_id: int, changes: dict[str, Any]) -> None:
-    """``UPDATE document_versions`` of one row, the statement built once per column list.  (The parse
-    stage's writer marks every version: sqlite-utils' ``Table.update`` reads the table's columns twice,
-    selects the row first and wraps it in a savepoint, which cost more than the update itself.)
-    Raises ``sqlite_utils.db.NotFoundError`` for an unknown version, as ``Table.update`` does."""
-    cache = db.__dict__.setdefault("_nianbao_version_updates", {})
-    sql = cache.get(tuple(changes))
-    if sql is None:
-        sql = cache[tuple(changes)] = ("UPDATE document_versions SET " + ", ".join(f'"{k}" = ?' for k in changes)
-                                       + " WHERE id = ?")
-    if db.conn.execute(sql, (*changes.values(), version_id)).rowcount != 1:
+    """``UPDATE document_versions`` of one row.  (The parse stage's writer marks every version:
+    sqlite-utils' ``Table.update`` reads the table's columns twice, selects the row first and wraps it
+    in a savepoint, which cost more than the update itself.)  Raises ``sqlite_utils.db.NotFoundError``
+    for an unknown version, as ``Table.update`` does."""
+    if db.conn.execute(_version_update_sql(tuple(changes)), (*changes.values(), version_id)).rowcount != 1:
         raise sqlite_utils.db.NotFoundError(f"no document version {version_id}")
+
+
+@functools.lru_cache(maxsize=None)  # a handful of column lists, each built once
+def _version_update_sql(columns: tuple[str, ...]) -> str:
+    return "UPDATE document_versions SET " + ", ".join(f'"{c}" = ?' for c in columns) + " WHERE id = ?"
 
 
 # -- reads ------------------------------------------------------------------------------------------
