@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Any, Iterator
 from urllib.parse import urljoin, urlsplit
 
@@ -50,20 +51,11 @@ def _host(url: str) -> str:
     # a plain http(s)://host[:port] prefix (nothing urlsplit would strip, unquote or read as user
     # info) has the host of that prefix alone, looked up once: every link of a page is asked
     m = _PLAIN_ORIGIN.match(url)
-    if m is not None:
-        origin = m.group()
-        host = _ORIGIN_HOSTS.get(origin)
-        if host is None:
-            if len(_ORIGIN_HOSTS) >= 4096:  # bounded: a hostile page may link many hosts
-                _ORIGIN_HOSTS.clear()
-            host = _ORIGIN_HOSTS[origin] = _split_host(origin)
-        return host
-    return _split_host(url)
+    return _origin_host(m.group()) if m is not None else _split_host(url)
 
 
 #: http(s)://host[:port] up to the path, query, fragment or the end (see _host)
 _PLAIN_ORIGIN = re.compile(r"https?://[A-Za-z0-9.\-]+(?::[0-9]+)?(?=[/?#]|\Z)")
-_ORIGIN_HOSTS: dict[str, str] = {}
 
 
 def _split_host(url: str) -> str:
@@ -74,6 +66,10 @@ def _split_host(url: str) -> str:
     except ValueError:
         return host
     return host if port is None or port == _DEFAULT_PORTS.get(parts.scheme) else f"{host}:{port}"
+
+
+#: _split_host of an origin, bounded: a hostile page may link many hosts
+_origin_host = lru_cache(maxsize=4096)(_split_host)
 
 
 #: The download-slot key of a URL (settings key a site's DOWNLOAD_SLOTS entry by it): two servers on
@@ -113,7 +109,6 @@ class _OneLine(logging.Filter):
             record.exc_info = None
             record.exc_text = None
         return True
-
 
 
 #: Leaves first: in each host's queue, attachments and report pages go ahead of listings.  A broad crawl

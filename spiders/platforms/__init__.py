@@ -104,27 +104,13 @@ def entry_date(a: Selector) -> str | None:
     return own
 
 
-#: anchors() of the last pages: the adapter and the spider both read a listing's links, and each
-#: read cost an XPath, a Selector and a urljoin per link.  Keyed by the Selector's identity (the
-#: entry holds the Selector, so its id cannot be reused while the entry lives).
-_ANCHORS: dict[tuple[int, str, str | None], tuple[Selector, list[tuple[Selector, str]]]] = {}
-_ANCHORS_KEPT = 8
-
-
 def anchors(sel: Selector, base_url: str, css: str | None = None) -> list[tuple[Selector, str]]:
     """(anchor, absolute URL) for every followable link (or those under a site's list selector).
     The list is shared between callers on the same page: do not modify it."""
-    key = (id(sel), base_url, css)
-    hit = _ANCHORS.get(key)
-    if hit is not None and hit[0] is sel:
-        return hit[1]
-    out = _anchors(sel, base_url, css)
-    if len(_ANCHORS) >= _ANCHORS_KEPT:
-        _ANCHORS.clear()
-    _ANCHORS[key] = (sel, out)
-    return out
+    return _anchors(sel, base_url, css)  # one cache key however the caller passes css
 
 
+@lru_cache(maxsize=8)  # the adapter and the spider both read a listing's links (a Selector hashes by identity)
 def _anchors(sel: Selector, base_url: str, css: str | None) -> list[tuple[Selector, str]]:
     nodes = sel.css(css) if css else sel.xpath("//a[@href]")
     out = []
