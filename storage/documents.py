@@ -88,14 +88,14 @@ def save(db: sqlite_utils.Database, doc: Document, *, run_id: int | None = None)
         document_id, latest_sha = row["id"], row["latest_sha"]
         changes = merged_seen(dict(row), page, seen)
         if changes:
-            table(db, "documents").update(document_id, changes)
+            _update_row(db, "documents", document_id, changes)
     ver = one(db.conn, "SELECT id, last_seen, etag, last_modified FROM document_versions "
                        "WHERE document_id = ? AND sha256 = ?", (document_id, sha))
     if ver:
         version_id = ver["id"]
         changes = merged_seen(dict(ver), {"etag": doc.etag, "last_modified": doc.last_modified}, seen)
         if changes:
-            table(db, "document_versions").update(version_id, changes)
+            _update_row(db, "document_versions", version_id, changes)
     else:
         version_id = table(db, "document_versions").insert({
             "document_id": document_id, "sha256": sha, "size": doc.size, "content_type": doc.content_type,
@@ -103,7 +103,7 @@ def save(db: sqlite_utils.Database, doc: Document, *, run_id: int | None = None)
             "last_seen": seen, "first_run_id": run_id, "parse_status": PENDING}).last_pk
     revised, unchanged = version_change(latest_sha, sha, is_new=is_new)
     if not unchanged:
-        table(db, "documents").update(document_id, {"latest_version_id": version_id})
+        _update_row(db, "documents", document_id, {"latest_version_id": version_id})
     if is_new or revised:
         table(db, "events").insert({"kind": "new_document" if is_new else "revised", "at": seen, "url": doc.url,
                                   "document_id": document_id, "version_id": version_id, "run_id": run_id,
@@ -130,9 +130,9 @@ def record_fetch(db: sqlite_utils.Database, url: str, *, run_id: int | None, htt
                                  "version_id": cache["version_id"] if cache else None, "error": error})
     if fetch_status == "not_modified" and cache and cache["version_id"]:
         if now > cache["last_seen"]:
-            table(db, "documents").update(cache["document_id"], {"last_seen": now})
+            _update_row(db, "documents", cache["document_id"], {"last_seen": now})
         if now > (cache["version_last_seen"] or ""):
-            table(db, "document_versions").update(cache["version_id"], {"last_seen": now})
+            _update_row(db, "document_versions", cache["version_id"], {"last_seen": now})
 
 
 def set_parse_status(db: sqlite_utils.Database, version_id: int, status: ParseStatus | str, *,
@@ -154,17 +154,21 @@ def mark_parse_failed(db: sqlite_utils.Database, version_id: int, *, failure: st
 
 
 def _update_version(db: sqlite_utils.Database, version_id: int, changes: dict[str, Any]) -> None:
-    """``UPDATE document_versions`` of one row.  (The parse stage's writer marks every version:
-    sqlite-utils' ``Table.update`` reads the table's columns twice, selects the row first and wraps it
-    in a savepoint, which cost more than the update itself.)  Raises ``sqlite_utils.db.NotFoundError``
-    for an unknown version, as ``Table.update`` does."""
-    if db.conn.execute(_version_update_sql(tuple(changes)), (*changes.values(), version_id)).rowcount != 1:
-        raise sqlite_utils.db.NotFoundError(f"no document version {version_id}")
+    _update_row(db, "document_versions", version_id, changes)
 
 
-@functools.lru_cache(maxsize=None)  # a handful of column lists, each built once
-def _version_update_sql(columns: tuple[str, ...]) -> str:
-    return "UPDATE document_versions SET " + ", ".join(f'"{c}" = ?' for c in columns) + " WHERE id = ?"
+def _update_row(db: sqlite_utils.Database, table_name: str, row_id: int, changes: dict[str, Any]) -> None:
+    """``UPDATE`` of one row by id, in the crawl's and the parse writer's hot paths (every stored
+    document, every parsed version): sqlite-utils' ``Table.update`` reads the table's columns twice,
+    selects the row first and wraps it in a savepoint, which cost more than the update itself.
+    Raises ``sqlite_utils.db.NotFoundError`` for an unknown id, as ``Table.update`` does."""
+    if db.conn.execute(_update_sql(table_name, tuple(changes)), (*changes.values(), row_id)).rowcount != 1:
+        raise sqlite_utils.db.NotFoundError(f"no row {row_id} in {table_name}")
+
+
+@functools.lru_cache(maxsize=None)  # two tables, a handful of column lists, each built once
+def _update_sql(table_name: str, columns: tuple[str, ...]) -> str:
+    return f'UPDATE "{table_name}" SET ' + ", ".join(f'"{c}" = ?' for c in columns) + " WHERE id = ?"
 
 
 # -- reads ------------------------------------------------------------------------------------------
