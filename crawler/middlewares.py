@@ -333,12 +333,14 @@ def _decode_and_read(body: bytes, content_type: str) -> tuple[str, str, str]:
     from storage.decoding import decode
 
     text, enc = decode(body, content_type)
-    return text, enc, hostile.visible_text(text[:65536])
+    head = text[:65536]
+    # None when no verdict can depend on it (the spider's classify_response then skips it too)
+    return text, enc, hostile.visible_text(head) if hostile.visible_may_matter(head, len(body)) else None
 
 
 class OffThreadDecodeMiddleware:
     """Decodes an HTML body larger than ``hostile.LARGE_BODY`` on a worker thread and leaves
-    ``meta["decoded"] = (body length, text, encoding, visible head)`` for the spider."""
+    ``meta["decoded"] = (body length, text, encoding, visible head or None)`` for the spider."""
 
     def __init__(self, crawler) -> None:
         self.threshold = crawler.settings.getint("NIANBAO_DECODE_IN_THREAD_BYTES", hostile.LARGE_BODY)

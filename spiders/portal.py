@@ -572,7 +572,8 @@ class PortalSpider(scrapy.Spider):
         # the first <meta name=N content=…> of each name, in one walk of the tree (in the order
         # of the names below; four XPath queries walked it four times)
         first: dict[str, str] = {}
-        for meta in platforms.selector(text).root.iter("meta"):
+        root = platforms.selector(text).root
+        for meta in root.iter("meta"):
             name = meta.get("name")
             if name in _DATE_META and name not in first:
                 content = meta.get("content")
@@ -582,7 +583,7 @@ class PortalSpider(scrapy.Spider):
             d = titles.find_date(first.get(name))
             if d:
                 return d
-        m = _PUBDATE_RE.search(hostile.visible_text(text[:200000]))
+        m = _PUBDATE_RE.search(hostile.visible_text_of(root)[:200000])  # the date is near the top
         return titles.find_date(m.group(1)) if m else None
 
     def parse_document(self, response: Response):
