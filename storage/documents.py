@@ -142,19 +142,16 @@ def set_parse_status(db: sqlite_utils.Database, version_id: int, status: ParseSt
     changes = {"parse_status": value, "parse_error": error, "format": format, "parse_failure": None}
     if parser_version is not None:
         changes["parser_version"] = parser_version
-    _update_version(db, version_id, changes)
+    _update_row(db, "document_versions", version_id, changes)
 
 
 def mark_parse_failed(db: sqlite_utils.Database, version_id: int, *, failure: str, error: str,
                       parser_version: str) -> None:
     """A parse job that died (failure: timeout | memory | cpu | crash | error): status ``parse_failed``,
     not retried until the parser version differs from ``parser_version``."""
-    _update_version(db, version_id, {"parse_status": "parse_failed", "parse_failure": failure,
-                                      "parse_error": error, "parser_version": parser_version})
-
-
-def _update_version(db: sqlite_utils.Database, version_id: int, changes: dict[str, Any]) -> None:
-    _update_row(db, "document_versions", version_id, changes)
+    _update_row(db, "document_versions", version_id, {
+        "parse_status": "parse_failed", "parse_failure": failure,
+        "parse_error": error, "parser_version": parser_version})
 
 
 def _update_row(db: sqlite_utils.Database, table_name: str, row_id: int, changes: dict[str, Any]) -> None:
