@@ -11,7 +11,6 @@ import re
 import zlib
 from dataclasses import dataclass
 
-from datasketch import LeanMinHash, MinHash, MinHashLSH
 from rapidfuzz import process
 from rapidfuzz.distance import Indel
 
@@ -163,6 +162,10 @@ def _shingle_hash(shingle: bytes) -> int:
 
 def candidate_pairs(texts: list[str]) -> set[tuple[int, int]]:
     """Index pairs (i < j) of ``texts`` whose shingle sets MinHash LSH finds similar."""
+    # imported here: datasketch loads scipy (≈56 MB of RSS), which only a group this large needs,
+    # not every process that imports the checks (the parent of a night's crawl and parse pool)
+    from datasketch import LeanMinHash, MinHash, MinHashLSH
+
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
     pairs: set[tuple[int, int]] = set()
     for i, text in enumerate(texts):
