@@ -146,7 +146,8 @@ class ParseSummary:
     during_crawl: bool = False  # ran beside the crawl (elapsed_s then includes waiting for it)
     after_crawl_s: float = 0.0  # during_crawl: how long the stage went on once the crawl was over
     second_pass: int = 0  # reports read again with last year's figures stored in this pass
-    written_status: dict[int, str] = field(default_factory=dict, repr=False)  # version id -> status written
+    #: version id -> status written, of the versions read a second time (only those: see _write)
+    written_status: dict[int, str] = field(default_factory=dict, repr=False)
     worker_nices: list[int] = field(default_factory=list, repr=False)  # each worker's niceness, in start order
     #: turns of the pool in which a free worker got nothing although jobs were queued: every job
     #: within the window of the next write was out or held (a few are normal; thousands mean the
@@ -448,8 +449,8 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
     try:
         waiting = _pool_pass(store, jobs, settings, summary, reparse=reparse, should_stop=should_stop, bar=bar,
                              more=more, crawling=crawling, spawn=spawn)
-        again = [job for job, report in waiting
-                 if previous_figures(store, report.agency, report.year, site=job.get("site"))]
+        again = [job for job, (agency, year) in waiting
+                 if previous_figures(store, agency, year, site=job.get("site"))]
         if again and not should_stop():
             log.info("%d reports read again with last year's figures (stored in this pass)", len(again))
             summary.second_pass = len(again)
@@ -467,8 +468,9 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
 
 def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, summary: ParseSummary, *,
                reparse: bool, should_stop, bar, again: bool = False,
-               more=None, crawling=None, spawn=None) -> list[tuple[dict[str, Any], Any]]:
-    """One pass of the pool over ``jobs``; returns the (job, report) pairs that want last year's figures.
+               more=None, crawling=None, spawn=None) -> list[tuple[dict[str, Any], tuple[str, int]]]:
+    """One pass of the pool over ``jobs``; returns (job, (agency, year)) of the reports that want last
+    year's figures.
 
     ``more`` (parse during a crawl): a callable returning the versions that became pending since it
     was last called (never the same one twice), or None once no more can come; the pool keeps
@@ -484,6 +486,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
             return spawn(lambda: _Worker(ctx, str(store.path), limits))
         return _Worker(ctx, str(store.path), limits)
     n = max(1, settings.n_workers() if more is not None else min(settings.n_workers(), len(jobs)))
+    # jobs not written yet (a written one is dropped: a national night passes 200,000 through here)
     by_id = {j["version_id"]: j for j in jobs}
     order = [j["version_id"] for j in jobs]  # written in this order: the same database as one sequential pass
     # results held for in-order writing, at most: bounds the parent's memory, and is deep enough
@@ -493,7 +496,7 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
     queue = _Lookahead(jobs, window)
     outcomes: dict[int, Any] = {}
     next_write = 0
-    waiting: list[tuple[dict[str, Any], Any]] = []
+    waiting: list[tuple[dict[str, Any], tuple[str, int]]] = []
     depth = max(1, settings.prefetch)  # jobs handed to each worker at once
 
     batch = max(1, settings.batch)
@@ -534,9 +537,10 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                 while next_write < len(order) and order[next_write] in outcomes and k < batch \
                         and (k == 0 or time.monotonic() - t0 < longest):
                     vid = order[next_write]
-                    wanted = _write(store, by_id[vid], outcomes.pop(vid), summary, reparse=reparse, again=again)
+                    job = by_id.pop(vid)
+                    wanted = _write(store, job, outcomes.pop(vid), summary, reparse=reparse, again=again)
                     if wanted is not None:
-                        waiting.append((by_id[vid], wanted))
+                        waiting.append((job, wanted))
                     next_write += 1
                     k += 1
             if bar is not None:
@@ -661,8 +665,9 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
 
 def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *, reparse: bool,
            again: bool = False):
-    """One document's outcome (inside the batch's transaction).  Returns the report when it wants
-    last year's figures (see ``_wants_previous``), else None."""
+    """One document's outcome (inside the batch's transaction).  Returns the report's (agency, year)
+    when it wants last year's figures (see ``_wants_previous``), else None: the pass holds only that
+    much of it, not its rows, until its second reading."""
     vid = job["version_id"]
     summary.slowest = sorted([*summary.slowest, (job.get("_seconds", 0.0), job["url"])], reverse=True)[:5]
     wanted = None
@@ -680,7 +685,6 @@ def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *,
             if not again:
                 summary.failures.append(outcome)
             summary.statuses[PARSE_FAILED] += 1
-            summary.written_status[vid] = PARSE_FAILED
             log.warning("parse failed (%s): %s", outcome.failure, outcome.error)
         else:
             report, wants = outcome  # its rows (storage.reports.ReportRows), as the worker sent them
@@ -688,7 +692,6 @@ def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *,
             store.set_parse_status(vid, status, error=report.error, format=report.format,
                                    parser_version=summary.parser_version)
             summary.statuses[status.value] += 1
-            summary.written_status[vid] = status.value
             if status not in NOT_REPORTS:
                 rid = store.save_report(
                     report, version_id=vid, report_url=job["report_url"], site=job["site"],
@@ -696,7 +699,9 @@ def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *,
                 if not again:
                     summary.report_ids.append(rid)
                 if wants and not again:
-                    wanted = report
+                    wanted = (report.agency, report.year)
+            if again or wanted is not None:  # what the second reading's count replaces
+                summary.written_status[vid] = status.value
     if not again:
         summary.written += 1
     return wanted
