@@ -225,6 +225,8 @@ def main() -> None:
                 t = time.perf_counter()
                 cross_year.Prepared().compare_all(cur, settings.copied_similarity, method="exact")
                 copied = time.perf_counter() - t
+                import datasketch  # noqa: F401  (cross_year imports it on first use: not part of the figure)
+
                 t = time.perf_counter()
                 cross_year.Prepared().compare_all(cur, settings.copied_similarity, method="lsh")
                 copied_lsh = time.perf_counter() - t

@@ -19,10 +19,12 @@ broad-crawl changes, all printed:
 
 Stages, each timed with its pages (documents) per second, the peak RSS of the process tree doing
 the work (this script and its children, the portal server excluded; sampled from /proc every
-0.5 s), the peak of this script's own RSS (it is the parse writer and the alerts, but also holds the
-bench's bookkeeping), the peak PSS of the tree (``/proc/PID/smaps_rollup``: a page shared by several
-processes, such as a library's code, is split among them, where the RSS sum counts it once per
-process) and the database size after it:
+0.5 s), the peak of this script's own RSS (it is the parse writer, the checks, the alerts and the
+loopback mailbox, but also holds the bench's bookkeeping), the peak PSS of the tree
+(``/proc/PID/smaps_rollup``: a page shared by several processes, such as a library's code, is split
+among them, where the RSS sum counts it once per process; pages shared with processes outside the
+tree, such as the portal server's copy of the same libraries, are split with those too, so the
+tree's PSS is a little under what it would hold alone) and the database size after it:
 
 1. full crawl (night 0, empty database), parse pool, checks, alerts;
 2. the server moves to night 1 (5% of the reports new or revised); incremental crawl (listings
@@ -196,6 +198,10 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
+def _mb(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} MB"
+
+
 def _children() -> dict[int, int]:
     """pid -> parent pid of every process."""
     out = {}
@@ -212,11 +218,15 @@ def _children() -> dict[int, int]:
 class TreeRss:
     """Peak RSS (MB) of this process and its descendants (``exclude`` and theirs left out), of the
     largest single process and of this process alone, and the peak PSS of the tree (shared pages
-    counted once), sampled every ``every`` seconds while in the ``with`` block."""
+    split among the processes mapping them; None where ``smaps_rollup`` cannot be read), sampled
+    every ``every`` seconds while in the ``with`` block."""
 
     def __init__(self, exclude: set[int] = frozenset(), every: float = 0.2) -> None:
         self.exclude, self.every = set(exclude), every
-        self.peak_tree = self.peak_one = self.peak_self = self.peak_tree_pss = 0.0
+        self.peak_tree = self.peak_one = self.peak_self = 0.0
+        # a process that exits between the listing and the read counts 0, as in the RSS sum; a kernel
+        # without smaps_rollup (before 4.14) gives no PSS at all
+        self.peak_tree_pss: float | None = 0.0 if _pss_kb(os.getpid()) else None
         self._stop = threading.Event()
 
     def sample(self) -> None:
@@ -232,7 +242,8 @@ class TreeRss:
         self.peak_tree = max(self.peak_tree, sum(sizes) / 1024)
         self.peak_one = max(self.peak_one, max(sizes) / 1024)
         self.peak_self = max(self.peak_self, _rss_kb(os.getpid()) / 1024)
-        self.peak_tree_pss = max(self.peak_tree_pss, sum(_pss_kb(p) for p in tree) / 1024)
+        if self.peak_tree_pss is not None:
+            self.peak_tree_pss = max(self.peak_tree_pss, sum(_pss_kb(p) for p in tree) / 1024)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):
@@ -422,10 +433,11 @@ def main() -> int:
         finally:
             server.stop()
             mailbox.__exit__(None, None, None)
-        print("\nstage                                time      rate                CPU s  peak RSS tree / largest / bench  PSS tree   DB     load")
+        print(f"\n{'stage':34s} {'time':>9s}  {'rate':>16s}  {'CPU s':>7s}  {'RSS tree / largest / bench':>26s}"
+              f"  {'PSS tree':>8s}  {'DB':>9s}  load   (RSS and PSS: peaks during the stage)")
         for r in rows:
             print(f"{r['stage']:34s} {r['seconds']:8.1f}s  {r['rate']:>16s}  {r['cpu_s']:7.0f}  {r['rss_tree']:7.0f} / {r['rss_one']:5.0f} / {r['rss_bench']:5.0f} MB"
-                  f"  {r['pss_tree']:5.0f} MB"
+                  f"  {_mb(r['pss_tree']):>8s}"
                   f"  {r['db_mb']:6.0f} MB  {r['load']}")
         for night in range(0, args.nights + 1):
             mine = [r for r in rows if r["stage"].startswith("full" if night == 0 else f"night {night} ")
@@ -454,12 +466,13 @@ def run_night(night, nation, config, store, db, args, server, mailbox) -> list[d
     def row(stage, seconds, rate, rss, load0, cpu, server_cpu, **extra):
         r = {"stage": f"{prefix} {stage}", "seconds": round(seconds, 1), "rate": rate, "cpu_s": round(cpu, 1),
              "server_cpu_s": round(server_cpu, 1), "rss_tree": round(rss.peak_tree), "rss_one": round(rss.peak_one),
-             "rss_bench": round(rss.peak_self), "pss_tree": round(rss.peak_tree_pss),
+             "rss_bench": round(rss.peak_self),
+             "pss_tree": None if rss.peak_tree_pss is None else round(rss.peak_tree_pss),
              "db_mb": round(_db_mb(db), 1), "load": f"{load0} -> {_load()}", **extra}
         out.append(r)
         print(f"  {r['stage']}: {seconds:.1f}s, {rate}, CPU {r['cpu_s']} s (portal server {r['server_cpu_s']} s), "
               f"peak RSS {rss.peak_tree:.0f} MB (largest process {rss.peak_one:.0f} MB, this bench process "
-              f"{rss.peak_self:.0f} MB; tree PSS {rss.peak_tree_pss:.0f} MB), DB {r['db_mb']} MB, "
+              f"{rss.peak_self:.0f} MB; tree PSS {_mb(r['pss_tree'])}), DB {r['db_mb']} MB, "
               f"load {r['load']}", flush=True)
 
     def snap():

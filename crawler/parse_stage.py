@@ -146,7 +146,8 @@ class ParseSummary:
     during_crawl: bool = False  # ran beside the crawl (elapsed_s then includes waiting for it)
     after_crawl_s: float = 0.0  # during_crawl: how long the stage went on once the crawl was over
     second_pass: int = 0  # reports read again with last year's figures stored in this pass
-    #: version id -> status written, of the versions read a second time (only those: see _write)
+    #: version id -> status written, of the versions that wanted last year's figures (only those,
+    #: whether or not they were then read a second time: see _write)
     written_status: dict[int, str] = field(default_factory=dict, repr=False)
     worker_nices: list[int] = field(default_factory=list, repr=False)  # each worker's niceness, in start order
     #: turns of the pool in which a free worker got nothing although jobs were queued: every job

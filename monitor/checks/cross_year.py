@@ -162,8 +162,8 @@ def _shingle_hash(shingle: bytes) -> int:
 
 def candidate_pairs(texts: list[str]) -> set[tuple[int, int]]:
     """Index pairs (i < j) of ``texts`` whose shingle sets MinHash LSH finds similar."""
-    # imported here: datasketch loads scipy (≈56 MB of RSS), which only a group this large needs,
-    # not every process that imports the checks (the parent of a night's crawl and parse pool)
+    # imported here: datasketch loads scipy (≈56 MB of RSS), which only groups of LSH_MIN_GROUP or
+    # more need, not every process that imports the checks (the parent of a night's crawl and parse pool)
     from datasketch import LeanMinHash, MinHash, MinHashLSH
 
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
