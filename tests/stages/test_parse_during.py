@@ -17,6 +17,12 @@ from storage_helpers import seed_path
 SEEDS = ("000", "001", "002", "003", "004")
 
 
+def seed_page(i: int) -> Document:
+    """The i-th page a crawl stores: a seed's text, made distinct by a line naming its number."""
+    data = seed_path(SEEDS[i % len(SEEDS)]).read_bytes() + f"\n（第{i}份）".encode()
+    return Document(url=f"http://127.0.0.1:9/nb/{i}.txt", content=data, content_type="text/plain", site="dx")
+
+
 def test_parse_during_a_crawl_then_at_the_stages_own_priority(tmp_path):
     db = tmp_path / "d.db"
     Store(db).close()
@@ -26,10 +32,7 @@ def test_parse_during_a_crawl_then_at_the_stages_own_priority(tmp_path):
     def crawl() -> None:  # a crawl storing a document now and then, with its own connection
         with Store(db) as store:
             for i in range(10):
-                seed = SEEDS[i % len(SEEDS)]
-                data = seed_path(seed).read_bytes() + f"\n（第{i}份）".encode()
-                ingest_document(store, Document(url=f"http://127.0.0.1:9/nb/{i}.txt", content=data,
-                                                content_type="text/plain", site="dx"))
+                ingest_document(store, seed_page(i))
                 time.sleep(0.15)
         crawling.clear()
 
@@ -63,9 +66,7 @@ def test_workers_replaced_at_base_nice_once_the_crawl_is_over(tmp_path):
 
     def store_seeds(store, numbers) -> None:
         for i in numbers:
-            data = seed_path(SEEDS[i % len(SEEDS)]).read_bytes() + f"\n（第{i}份）".encode()
-            ingest_document(store, Document(url=f"http://127.0.0.1:9/nb/{i}.txt", content=data,
-                                            content_type="text/plain", site="dx"))
+            ingest_document(store, seed_page(i))
 
     def crawl() -> None:
         try:
@@ -122,9 +123,7 @@ def test_pages_between_pdfs_do_not_hold_the_workers_back(tmp_path):
                 ingest_document(store, Document(url=f"http://127.0.0.1:9/nb/{i}.pdf", site="dx",
                                                 content=f"not a pdf {i}".encode(), content_type="application/pdf"))
             else:
-                data = seed_path(SEEDS[i % len(SEEDS)]).read_bytes() + f"\n（第{i}份）".encode()
-                ingest_document(store, Document(url=f"http://127.0.0.1:9/nb/{i}.txt", content=data,
-                                                content_type="text/plain", site="dx"))
+                ingest_document(store, seed_page(i))
     with Store(db) as store:
         summary = parse_during(store, ParseSettings(workers=2), lambda: False)
         assert summary.left == 0 and summary.written == 1200
