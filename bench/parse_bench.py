@@ -114,7 +114,7 @@ def portal_pages(n: int) -> list[bytes]:
     from crawler.demo.portal import build_portal
 
     portal = build_portal(pages=20000)
-    return [portal.respond("GET", portal._report_path((i * 37) % portal.agencies, 2015 + i % 10), {}, b"",
+    return [portal.respond("GET", portal.report_path((i * 37) % portal.agencies, 2015 + i % 10), {}, b"",
                            "http://127.0.0.1:9").body for i in range(n)]
 
 

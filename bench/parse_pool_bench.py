@@ -142,7 +142,7 @@ def _portal_docs(n: int):
     docs = []
     for i in range(n):
         y, k = 2015 + i % 10, i // 10
-        path = portal._report_path(k, y)
+        path = portal.report_path(k, y)
         docs.append(Document(url=base + path, content=portal.respond("GET", path, {}, b"", base).body,
                              content_type="text/html; charset=utf-8", site="scale",
                              link_title=f"{portal.unit(k)}{y}年政府信息公开工作年度报告",

@@ -651,9 +651,10 @@ class ScalePortal(_Served):
 
     def expected_reports(self, base_url: str | None = None) -> list[tuple[str, int, str]]:
         b = (base_url or "").rstrip("/")
-        return [(self.unit(k), y, b + self._report_path(k, y)) for y in self.years for k in range(self.agencies)]
+        return [(self.unit(k), y, b + self.report_path(k, y)) for y in self.years for k in range(self.agencies)]
 
-    def _report_path(self, k: int, y: int) -> str:
+    def report_path(self, k: int, y: int) -> str:
+        """The path of agency ``k``'s report for year ``y`` (the benches read these pages directly)."""
         return f"/zwgk/zfxxgknb/{y}n/bm/u{k:04d}/{y + 1}01/t{y + 1}01{k % 28 + 1:02d}_{y * 100000 + k}.html"
 
     def site_configs(self, base_url: str) -> list[dict]:
@@ -682,7 +683,7 @@ class ScalePortal(_Served):
         m = re.fullmatch(r"/zwgk/zfxxgknb/(\d{4})n/bm/u(\d{4})/(?:index\.html)?", path)
         if m and int(m.group(1)) in self.years and int(m.group(2)) < self.agencies:
             y, k = int(m.group(1)), int(m.group(2))
-            rp = self._report_path(k, y)
+            rp = self.report_path(k, y)
             title = f"{self.unit(k)}{y}年政府信息公开工作年度报告"
             lis = [f'<li><a href="./{rp.rsplit("/", 2)[1]}/{rp.rsplit("/", 1)[1]}" title="{title}">{title}</a>'
                    f'<span class="date">{y + 1}-01-{k % 28 + 1:02d}</span></li>']
@@ -695,7 +696,7 @@ class ScalePortal(_Served):
         m = re.fullmatch(r"/zwgk/zfxxgknb/(\d{4})n/bm/u(\d{4})/(\d{6})/t(\d{8})_(\d+)\.html", path)
         if m and int(m.group(1)) in self.years and int(m.group(2)) < self.agencies:
             y, k = int(m.group(1)), int(m.group(2))
-            if path == self._report_path(k, y):
+            if path == self.report_path(k, y):
                 frag = self._fragments[k % len(self._fragments)]
                 frag = frag.replace("\x00A\x00", self.unit(k)).replace("\x00Y\x00", f"{y}年")
                 title = f"{self.unit(k)}{y}年政府信息公开工作年度报告"
