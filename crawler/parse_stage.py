@@ -715,6 +715,11 @@ def parse_pending(store: Store, settings: ParseSettings, *, site: str | None = N
     return run_jobs(store, jobs, settings, mode="pending", progress=progress, should_stop=should_stop)
 
 
+#: pending versions read from the database at a time by a pass beside a crawl (a few of the pool's
+#: windows: the pool asks for more whenever its queue runs low)
+PENDING_CHUNK = 2048
+
+
 def parse_during(store: Store, settings: ParseSettings, running, *, site: str | None = None,
                  progress: bool = False, should_stop=None) -> ParseSummary:
     """Parse pending versions while another process (the crawl) is still storing them: the pool
@@ -722,8 +727,13 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
 
     The crawl writes documents, this stage writes reports (one writer per table, SQLite's lock
     between the two); the crawl never waits for a parse, so a poison document still cannot stall it."""
-    seen: set[int] = set()
     version = settings.version()
+    # The versions are read in id order, a chunk at a time after the last one taken: a version is
+    # pending only from its insert, and SQLite lets one writer commit at a time, so none can appear
+    # below that mark later.  (Reading every new pending version at once put the crawl's whole backlog
+    # into the pool's queue whenever the queue ran low: the parent's RSS rose by 230 MB in one step
+    # on a 3,000-portal night.)
+    taken = [0]
     ended: list[float] = []  # when the crawl was seen over
 
     def watch() -> None:  # when the crawl ended, even while the pool is too busy to ask
@@ -736,8 +746,9 @@ def parse_during(store: Store, settings: ParseSettings, running, *, site: str | 
 
     def more():
         alive = not ended and running()  # asked first: what the crawl stored before it ended is still picked up
-        new = [j for j in store.parse_jobs(version, mode="pending", site=site) if j["version_id"] not in seen]
-        seen.update(j["version_id"] for j in new)
+        new = store.parse_jobs(version, mode="pending", site=site, after_id=taken[0], limit=PENDING_CHUNK)
+        if new:
+            taken[0] = new[-1]["version_id"]
         if not new and not alive:
             return None
         return new

@@ -217,9 +217,10 @@ class Store:
                                         parser_version=parser_version)
 
     def parse_jobs(self, parser_version: str, *, mode: str = "pending", site: str | None = None,
-                   limit: int | None = None) -> list[dict[str, Any]]:
-        """Document versions for the parse stage, oldest first (modes: ``storage.documents.parse_jobs_filter``)."""
-        return documents.parse_jobs(self.db, parser_version, mode=mode, site=site, limit=limit)
+                   limit: int | None = None, after_id: int | None = None) -> list[dict[str, Any]]:
+        """Document versions for the parse stage, oldest first (modes: ``storage.documents.parse_jobs_filter``);
+        ``after_id``: only those with a greater version id."""
+        return documents.parse_jobs(self.db, parser_version, mode=mode, site=site, limit=limit, after_id=after_id)
 
     def parse_status_counts(self) -> dict[str, int]:
         return documents.parse_status_counts(self.db)

@@ -180,8 +180,9 @@ def fetch_cache(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
 
 
 def parse_jobs(db: sqlite_utils.Database, parser_version: str, *, mode: str = "pending", site: str | None = None,
-               limit: int | None = None) -> list[dict[str, Any]]:
-    """Document versions for the parse stage, oldest first, with what the parser needs to read them."""
+               limit: int | None = None, after_id: int | None = None) -> list[dict[str, Any]]:
+    """Document versions for the parse stage, oldest first, with what the parser needs to read them;
+    ``after_id``: only versions with a greater id (a reader walking them in chunks)."""
     sql = ("SELECT v.id AS version_id, v.document_id, v.sha256, v.size, v.content_type, v.first_seen, "
            "v.parse_status, v.parser_version, d.url, d.site, COALESCE(d.report_url, d.url) AS report_url, "
            "d.link_title, d.page_date, d.listing_date FROM document_versions v "
@@ -190,6 +191,9 @@ def parse_jobs(db: sqlite_utils.Database, parser_version: str, *, mode: str = "p
     if site is not None:
         sql += " AND d.site = :site"
         params["site"] = site
+    if after_id is not None:
+        sql += " AND v.id > :after_id"
+        params["after_id"] = after_id
     sql += " ORDER BY v.id"
     if limit is not None:
         sql += " LIMIT :limit"
