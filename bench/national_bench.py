@@ -173,29 +173,27 @@ def _pending_breakdown(sched) -> dict:
 
 
 # -- measuring --------------------------------------------------------------------------------------
-def _rss_kb(pid: int) -> int:
+def _proc_kb(pid: int, name: str, key: str) -> int:
+    """The kB figure of line ``key`` in ``/proc/PID/name`` (0 when the process is gone)."""
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/{name}") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(key):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def _rss_kb(pid: int) -> int:
+    return _proc_kb(pid, "status", "VmRSS:")
 
 
 def _pss_kb(pid: int) -> int:
     """Proportional set size: each shared page (libraries, pages a fork still shares) split among the
-    processes that map it, so the PSS of a tree adds up to the memory it holds, which the RSS sum
-    overstates by every shared page counted once per process."""
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    processes that map it, where the RSS sum counts it once per process.  Pages shared with processes
+    outside the tree are split with those too, so a tree's PSS is a little under what it holds alone."""
+    return _proc_kb(pid, "smaps_rollup", "Pss:")
 
 
 def _mb(value: float | None) -> str:
