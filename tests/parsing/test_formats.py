@@ -263,6 +263,17 @@ def test_cell_paragraphs_and_breaks_join_without_space():
     assert t.texts() == [["（二）部分公开（区分处理的，只计这一情形）", "商业企业", "", "Total count"]]
 
 
+def test_cell_lines_found_deep_inside_the_cell_and_across_tbody():
+    """A Word paste puts the line break inside <p><span>; the cell is still read line by line, and a
+    neighbour holding one <p> is not (each cell's line elements are counted for that cell only)."""
+    page = ("<div class=TRS_Editor><table><tbody><tr><td><p class=MsoNormal><span>结果<br>维持</span></p></td>"
+            "<td><p class=MsoNormal><span>Total count</span></p></td></tr>"
+            "<tr><td><p>A</p></td><td><div><p>first</p></div><p>second</p></td></tr></tbody></table></div>")
+    ex = html_extract.extract(page.encode())
+    (t,) = [b for b in ex.blocks if isinstance(b, Table)]
+    assert t.texts() == [["结果维持", "Total count"], ["A", "first second"]]
+
+
 @pytest.mark.parametrize("stem", STEMS, ids=[s[:3] for s in STEMS])
 def test_chromium_printed_pdf_parses_to_expected(seed_corpus, render_cache, stem):
     """The HTML rendering printed by Chromium: other border drawing, tables split mid-row by pages."""

@@ -119,17 +119,26 @@ def _text_lines(el) -> list[str]:
 _LINE_TAGS = ("br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table")
 
 
-def _multiline(td) -> bool:
-    """More than one line-breaking element inside the cell (a Word-paste cell holds one <p>).  Asked of
-    each cell in C-level iteration: one XPath counting them for a whole table cost a third of its grid."""
-    if not len(td):  # no child element: a bare text cell
-        return False
-    n = 0
-    for _ in td.iter(_LINE_TAGS):
-        n += 1
-        if n > 1:
-            return True
-    return False
+def _multiline_cells(table) -> set:
+    """The td/th cells of ``table`` (one without nested tables) holding more than one line-breaking element
+    (a Word-paste cell holds one <p>).  One C-level walk of the table and a climb to each element's cell:
+    asking each cell with its own ``iter`` cost 40% of a cell's reading, one XPath per table more."""
+    once: set = set()
+    multi: set = set()
+    for el in table.iter(_LINE_TAGS):
+        cell = el.getparent()
+        while cell is not None and cell.tag not in ("td", "th"):
+            if cell is table:
+                cell = None
+                break
+            cell = cell.getparent()
+        if cell is None:
+            continue  # the table itself, or a stray element between rows
+        if cell in once:
+            multi.add(cell)
+        else:
+            once.add(cell)
+    return multi
 
 
 def _fast_ws(s: str) -> str:
@@ -138,9 +147,9 @@ def _fast_ws(s: str) -> str:
     return " ".join(s.split())  # str.split() knows \xa0 and \u3000
 
 
-def _cell_text(td) -> str:
-    """A grid cell's text (``td``: a cell of a row; only a lowercase td/th is looked into for lines)."""
-    if td.tag not in ("td", "th") or not _multiline(td):  # a Word-paste cell: one <p>, no <br>
+def _cell_text(td, multiline: bool) -> str:
+    """A grid cell's text, read line by line when it holds more than one line-breaking element."""
+    if not multiline:
         return _fast_ws(_all_text(td))
     return join_lines(_text_lines(td))
 
@@ -171,6 +180,7 @@ def table_grid(table, budget: Budget | None = None) -> Table:
     check_table(nrows, 0, 0)
     grid: list[list[GridCell | None]] = [[] for _ in trs]
     cells = 0  # positions allocated so far, spans included
+    multi = _multiline_cells(table)
     for ri, tr in enumerate(trs):
         ci = 0
         row = grid[ri]
@@ -178,7 +188,7 @@ def table_grid(table, budget: Budget | None = None) -> Table:
             while ci < len(row) and row[ci] is not None:
                 ci += 1
             rs_attr, cs_attr = td.get("rowspan"), td.get("colspan")
-            text = _cell_text(td)
+            text = _cell_text(td, td in multi)
             if rs_attr is None and cs_attr is None:  # the common case: a plain cell
                 if len(row) == ci:
                     row.append(GridCell(text))
