@@ -165,3 +165,35 @@ def test_digest_key_is_stable_and_html_escaped():
     (d3,) = compose([f], AlertSettings(recipients=["b@example.org"]))
     assert d3.key != d.key
     assert backoff(1) < backoff(2) < backoff(3) and backoff(30) == timedelta(days=1)
+
+
+def test_long_email_digest_words_the_worst_first_and_counts_the_rest_per_site():
+    """A national first night finds thousands of problems at once: the email words EMAIL_MAX_FINDINGS of them,
+    every error first, and counts the rest per site with a link to that site's findings."""
+    from monitor.alerts import EMAIL_MAX_FINDINGS
+
+    errors = [Finding(rule="row_total", severity="error", message=f"合计不符{i}", agency=f"甲局{i}", year=2024,
+                      site="z-site", report_id=i + 1) for i in range(30)]
+    warnings = [Finding(rule="missing", severity="warning", message=f"未公布年度报告{i}", agency=f"乙局{i}", year=2024,
+                        site=("东城 区" if i % 2 else "a-site")) for i in range(EMAIL_MAX_FINDINGS + 170)]
+    (d,) = compose(errors + warnings, AlertSettings(recipients=["a@example.org"]))
+    assert len(d.fingerprints) == len(errors) + len(warnings)  # all are alerted: worded or counted
+    assert d.html.count('class="finding"') == EMAIL_MAX_FINDINGS
+    assert all(f"甲局{i}<" in d.html and f"甲局{i} " in d.text for i in range(30))  # the errors, though "z-site" sorts last
+    unlisted = len(errors) + len(warnings) - EMAIL_MAX_FINDINGS
+    assert f"另有 {unlisted} 项未逐条列出" in d.text and f"另有 {unlisted} 项未逐条列出" in d.html
+    listed = {s: sum(1 for f in warnings if f.site == s and f"{f.agency} " in d.text) for s in ("a-site", "东城 区")}
+    counts = {s: sum(1 for f in warnings if f.site == s) - listed[s] for s in listed}
+    assert sum(counts.values()) == unlisted
+    for site, n in counts.items():
+        if n:
+            assert f"* {site}：警告 {n} 项，见 http://127.0.0.1:8001/nianbao/findings?site=" in d.text
+    assert "findings?site=%E4%B8%9C%E5%9F%8E%20%E5%8C%BA" in d.text  # the site name quoted in its link
+    assert d.sites == ["a-site", "z-site", "东城 区"]
+
+
+def test_short_email_digest_lists_everything():
+    fs = [Finding(rule="missing", severity="warning", message=f"未公布年度报告{i}", agency=f"乙局{i}", year=2024,
+                  site="s") for i in range(40)]
+    (d,) = compose(fs, AlertSettings(recipients=["a@example.org"]))
+    assert d.html.count('class="finding"') == 40 and "未逐条列出" not in d.text + d.html
