@@ -264,14 +264,24 @@ def test_cell_paragraphs_and_breaks_join_without_space():
 
 
 def test_cell_lines_found_deep_inside_the_cell_and_across_tbody():
-    """A Word paste puts the line break inside <p><span>; the cell is still read line by line, and a
-    neighbour holding one <p> is not (each cell's line elements are counted for that cell only)."""
+    """A Word paste puts the line break inside <p><span>; the cell is still read line by line, the lines
+    of a cell being counted in it alone ("first second": its two <p>, not its neighbour's)."""
     page = ("<div class=TRS_Editor><table><tbody><tr><td><p class=MsoNormal><span>结果<br>维持</span></p></td>"
             "<td><p class=MsoNormal><span>Total count</span></p></td></tr>"
             "<tr><td><p>A</p></td><td><div><p>first</p></div><p>second</p></td></tr></tbody></table></div>")
     ex = html_extract.extract(page.encode())
     (t,) = [b for b in ex.blocks if isinstance(b, Table)]
     assert t.texts() == [["结果维持", "Total count"], ["A", "first second"]]
+
+
+def test_cell_lines_counted_in_a_cell_that_broken_markup_put_inside_a_cell():
+    """An unclosed <div> makes lxml put the next cell inside the first: the outer cell holds three line
+    elements (its <div>, the inner cell's two <p>) and is read line by line, as a cell of its own."""
+    page = ("<div class=TRS_Editor><table><tr><td><div>结果<td><p>a</p><p>b</p></td></tr>"
+            "<tr><td>x</td><td>y</td></tr></table></div>")
+    ex = html_extract.extract(page.encode())
+    (t,) = [b for b in ex.blocks if isinstance(b, Table)]
+    assert t.texts()[0][0] == "结果a b"
 
 
 @pytest.mark.parametrize("stem", STEMS, ids=[s[:3] for s in STEMS])

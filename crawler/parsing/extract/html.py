@@ -121,23 +121,22 @@ _LINE_TAGS = ("br", "p", "div", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table
 
 def _multiline_cells(table) -> set:
     """The td/th cells of ``table`` (one without nested tables) holding more than one line-breaking element
-    (a Word-paste cell holds one <p>).  One C-level walk of the table and a climb to each element's cell:
-    asking each cell with its own ``iter`` cost 40% of a cell's reading, one XPath per table more."""
+    (a Word-paste cell holds one <p>).  One C-level walk of the table, each element counted for every
+    cell it is inside up to the table (broken markup can put a cell inside a cell): asking each cell with
+    its own ``iter`` cost 40% of a cell's reading, one XPath per table more."""
     once: set = set()
     multi: set = set()
     for el in table.iter(_LINE_TAGS):
-        cell = el.getparent()
-        while cell is not None and cell.tag not in ("td", "th"):
-            if cell is table:
-                cell = None
-                break
-            cell = cell.getparent()
-        if cell is None:
-            continue  # the table itself, or a stray element between rows
-        if cell in once:
-            multi.add(cell)
-        else:
-            once.add(cell)
+        if el is table:
+            continue
+        up = el.getparent()
+        while up is not None and up is not table:
+            if up.tag in ("td", "th"):
+                if up in once:
+                    multi.add(up)
+                else:
+                    once.add(up)
+            up = up.getparent()
     return multi
 
 
