@@ -55,8 +55,9 @@ MARKDOWN_MAX_FINDINGS = 12
 #: `missing` findings made one message of 14.5 MB (text and HTML, before MIME encoding), past many mail
 #: servers' size limit, and no officer reads 15,000 rows of mail.
 EMAIL_MAX_FINDINGS = 500
-#: Datasette table of one site's findings (the unlisted counts of a long digest link there).
-SITE_FINDINGS_ROUTE = "/{database}/findings?site={site}"
+#: Datasette table of one site's open findings, newest first (the unlisted counts of a long digest link
+#: there: the findings it counts are the newest); {site} is ``site=NAME`` or ``site__isnull=1``.
+SITE_FINDINGS_ROUTE = "/{database}/findings?{site}&resolved_at__isnull=1&_sort_desc=first_seen"
 
 BACKOFF_BASE = timedelta(minutes=30)
 BACKOFF_MAX = timedelta(days=1)
@@ -176,9 +177,14 @@ def _render(recipients: list[str], items: list[Finding], settings: AlertSettings
                                          f.year or 0, f.rule, f.fingerprint))
     worded = None  # every finding, unless the email is long
     if channel == EMAIL and len(items) > EMAIL_MAX_FINDINGS:
-        worst_first = sorted(items, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.site or "", f.agency or "",
-                                                   f.year or 0, f.rule, f.fingerprint))
-        worded = {id(f) for f in worst_first[:EMAIL_MAX_FINDINGS]}
+        # the worst first; within a severity each site's first finding before any site's second, so
+        # that the worded ones are spread over the sites, not given to those whose names sort first
+        rank: dict[tuple[str | None, str], int] = defaultdict(int)
+        ranked = []
+        for f in items:  # items are in site, severity, agency... order
+            ranked.append((SEVERITY_ORDER.get(f.severity, 9), rank[(f.site, f.severity)], f.site or "", id(f)))
+            rank[(f.site, f.severity)] += 1
+        worded = {key[-1] for key in sorted(ranked)[:EMAIL_MAX_FINDINGS]}
     sites: dict[str | None, dict[str, list[dict]]] = {}
     unlisted: dict[str | None, dict[str, int]] = {}
     for f in items:
@@ -188,9 +194,11 @@ def _render(recipients: list[str], items: list[Finding], settings: AlertSettings
             by_sev = unlisted.setdefault(f.site, {})
             by_sev[f.severity] = by_sev.get(f.severity, 0) + 1
     base = settings.datasette_url.rstrip("/")
-    unlisted_sites = [{"site": site, "counts": counts, "total": sum(counts.values()),
-                       "link": (base + SITE_FINDINGS_ROUTE.format(database=settings.database, site=quote(site))
-                                if site else base + f"/{settings.database}/findings")}
+    unlisted_sites = [{"site": site, "total": sum(counts.values()),
+                       "counts": [(SEVERITY_LABELS.get(sev, sev), counts[sev])
+                                  for sev in sorted(counts, key=lambda v: (SEVERITY_ORDER.get(v, 9), v))],
+                       "link": base + SITE_FINDINGS_ROUTE.format(
+                           database=settings.database, site=f"site={quote(site)}" if site else "site__isnull=1")}
                       for site, counts in unlisted.items()]
     worst = worst_severity(f.severity for f in items)
     counts = {sev: sum(1 for f in items if f.severity == sev) for sev in SEVERITY_ORDER}

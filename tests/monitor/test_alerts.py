@@ -185,10 +185,13 @@ def test_long_email_digest_words_the_worst_first_and_counts_the_rest_per_site():
     listed = {s: sum(1 for f in warnings if f.site == s and f"{f.agency} " in d.text) for s in ("a-site", "东城 区")}
     counts = {s: sum(1 for f in warnings if f.site == s) - listed[s] for s in listed}
     assert sum(counts.values()) == unlisted
+    assert listed == {"a-site": 235, "东城 区": 235}  # the sites take turns, whatever their names' order
     for site, n in counts.items():
-        if n:
-            assert f"* {site}：警告 {n} 项，见 http://127.0.0.1:8001/nianbao/findings?site=" in d.text
-    assert "findings?site=%E4%B8%9C%E5%9F%8E%20%E5%8C%BA" in d.text  # the site name quoted in its link
+        assert f"* {site}：警告 {n} 项，见 http://127.0.0.1:8001/nianbao/findings?site=" in d.text
+    # the site name quoted in its link, to the site's open findings, newest first
+    assert "findings?site=%E4%B8%9C%E5%9F%8E%20%E5%8C%BA&resolved_at__isnull=1&_sort_desc=first_seen" in d.text
+    assert "findings?site=%E4%B8%9C%E5%9F%8E%20%E5%8C%BA&amp;resolved_at__isnull=1" in d.html
+    assert "警告（列出 235 项）" in d.text
     assert d.sites == ["a-site", "z-site", "东城 区"]
 
 
@@ -197,3 +200,18 @@ def test_short_email_digest_lists_everything():
                   site="s") for i in range(40)]
     (d,) = compose(fs, AlertSettings(recipients=["a@example.org"]))
     assert d.html.count('class="finding"') == 40 and "未逐条列出" not in d.text + d.html
+
+
+def test_long_digest_counts_findings_without_a_site_or_a_known_severity(monkeypatch):
+    import monitor.alerts as alerts
+
+    monkeypatch.setattr(alerts, "EMAIL_MAX_FINDINGS", 1)
+    fs = [Finding(rule="row_total", severity="error", message="合计不符", agency="甲局", year=2024, site="s1"),
+          Finding(rule="missing", severity="warning", message="未公布1", agency="乙局", year=2024, site=None),
+          Finding(rule="missing", severity="warning", message="未公布2", agency="丙局", year=2024, site=None),
+          Finding(rule="new_rule", severity="notice", message="新规则", agency="丁局", year=2024, site=None)]
+    (d,) = compose(fs, AlertSettings(recipients=["a@example.org"]))
+    assert d.html.count('class="finding"') == 1 and "甲局" in d.text
+    assert ("* （未指定站点）：警告 2 项，notice 1 项，见 "
+            "http://127.0.0.1:8001/nianbao/findings?site__isnull=1&resolved_at__isnull=1&_sort_desc=first_seen") in d.text
+    assert "另有 3 项未逐条列出" in d.text
