@@ -430,8 +430,10 @@ class _Lookahead:
 
 
 def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, *, mode: str = "pending",
-             progress: bool = False, should_stop=None, more=None, crawling=None, spawn=None) -> ParseSummary:
+             progress: bool = False, should_stop=None, more=None, crawling=None, spawn=None,
+             total: int | None = None) -> ParseSummary:
     """Parse ``jobs`` (rows of Store.parse_jobs) in the pool; write each outcome; return the figures.
+    ``total``: how many ``jobs`` and ``more`` will give in all, when known (the progress bar's end).
 
     A report left with cells it could not split (digit runs) whose agency's report of the year
     before was written later in the same pass is read once more, with last year's figures."""
@@ -442,10 +444,10 @@ def run_jobs(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings, 
     if not jobs and more is None:
         return summary
     bar = None
-    if progress and (len(jobs) >= 20 or more is not None):
+    if progress and ((len(jobs) if total is None else total) >= 20 or (more is not None and total is None)):
         from tqdm import tqdm
 
-        bar = tqdm(total=len(jobs), desc="parse", unit="doc")
+        bar = tqdm(total=len(jobs) if total is None else total, desc="parse", unit="doc")
     reparse = mode != "pending"
     try:
         waiting = _pool_pass(store, jobs, settings, summary, reparse=reparse, should_stop=should_stop, bar=bar,
@@ -473,9 +475,9 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
     """One pass of the pool over ``jobs``; returns (job, (agency, year)) of the reports that want last
     year's figures.
 
-    ``more`` (parse during a crawl): a callable returning the versions that became pending since it
-    was last called (never the same one twice), or None once no more can come; the pool keeps
-    its workers and takes them as they arrive.  ``crawling`` (with ``more``): whether the crawl still
+    ``more``: a callable returning the next versions to read (those that became pending since it was
+    last called, beside a crawl; the next chunk, otherwise), never the same one twice, or None once
+    no more can come; the pool keeps its workers and takes them as they arrive.  ``crawling`` (with ``more``): whether the crawl still
     runs; while it does the workers run at ``crawl_nice``."""
     limits = {"memory": settings.memory_mb * 2**20, "cpu": settings.cpu_seconds,
               "office_timeout": settings.office_timeout, "office_memory": settings.office_memory_mb * 2**20,
@@ -553,7 +555,9 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
     try:
         while next_write < len(order) or more is not None:
             stopping = should_stop()
-            if more is not None and (stopping or (len(queue) < 4 * n and time.monotonic() - last_look > 0.5)):
+            # asked while the queue still fills the window: a slow document past a chunk's end is then
+            # handed out early, as within a chunk
+            if more is not None and (stopping or (len(queue) < window and time.monotonic() - last_look > 0.5)):
                 last_look = time.monotonic()
                 arrived = None if stopping else more()
                 if arrived is None:
@@ -564,8 +568,8 @@ def _pool_pass(store: Store, jobs: list[dict[str, Any]], settings: ParseSettings
                         order.append(j["version_id"])
                     queue.extend(arrived)
                     summary.jobs += len(arrived)
-                    if bar is not None:
-                        bar.total = (bar.total or 0) + len(arrived)
+                    if bar is not None and (bar.total or 0) < summary.jobs:  # a crawl's: no end known
+                        bar.total = summary.jobs
                         bar.refresh()
             if crawling is not None and not crawling():
                 # the rest at the stage's own priority (see ParseSettings.crawl_nice): each worker
@@ -708,16 +712,65 @@ def _write(store: Store, job: dict[str, Any], outcome, summary: ParseSummary, *,
     return wanted
 
 
+#: versions read from the database at a time by a pass (a few of the pool's windows: the pool asks
+#: for more whenever its queue runs low)
+PENDING_CHUNK = 2048
+
+
+class _Chunks:
+    """A reader of the ``mode`` versions in id order, PENDING_CHUNK at a time after the last one taken
+    (``mark``), None once none is left; ``limit``: at most that many in all.  A back-fill's or a
+    re-parse's jobs are never all held at once (≈ 2 KB each in the parent).  The mark is what keeps
+    ``all`` from reading a version it has just re-read; a version that becomes due below it while the
+    pass runs (pending only at its insert; outdated only if a document goes back to an older version's
+    bytes) waits for the next pass, as with the snapshot read before."""
+
+    def __init__(self, store: Store, version: str, mode: str, site: str | None, limit: int | None) -> None:
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be 0 or more, not {limit}")
+        self.store, self.version, self.mode, self.site = store, version, mode, site
+        self.mark, self.left = 0, limit
+
+    def __call__(self) -> list[dict[str, Any]] | None:
+        n = PENDING_CHUNK if self.left is None else min(PENDING_CHUNK, self.left)
+        new = self.store.parse_jobs(self.version, mode=self.mode, site=self.site, after_id=self.mark,
+                                    limit=n) if n > 0 else []
+        if not new:
+            return None
+        self.mark = new[-1]["version_id"]
+        if self.left is not None:
+            self.left -= len(new)
+        return new
+
+    def unread(self) -> int:
+        """Versions due beyond the mark, within the limit: what a pass stopped early leaves."""
+        if self.left == 0:
+            return 0
+        n = self.store.count_parse_jobs(self.version, mode=self.mode, site=self.site, after_id=self.mark)
+        return n if self.left is None else min(n, self.left)
+
+
+def _run_chunked(store: Store, settings: ParseSettings, mode: str, *, site: str | None, limit: int | None = None,
+                 progress: bool, should_stop) -> ParseSummary:
+    more = _Chunks(store, settings.version(), mode, site, limit)
+    first = more()
+    if first is None:
+        return run_jobs(store, [], settings, mode=mode, progress=progress, should_stop=should_stop)
+    total = len(first) + more.unread() if progress else None
+    summary = run_jobs(store, first, settings, mode=mode, progress=progress, should_stop=should_stop, more=more,
+                       total=total)
+    if summary.left:  # stopped early: the versions never read count as left too
+        unread = more.unread()
+        summary.left += unread
+        summary.jobs += unread
+    return summary
+
+
 def parse_pending(store: Store, settings: ParseSettings, *, site: str | None = None, progress: bool = False,
                   should_stop=None) -> ParseSummary:
-    """Parse every version waiting (``pending``, or failed under another parser version)."""
-    jobs = store.parse_jobs(settings.version(), mode="pending", site=site)
-    return run_jobs(store, jobs, settings, mode="pending", progress=progress, should_stop=should_stop)
-
-
-#: pending versions read from the database at a time by a pass beside a crawl (a few of the pool's
-#: windows: the pool asks for more whenever its queue runs low)
-PENDING_CHUNK = 2048
+    """Parse every version waiting (``pending``, or failed under another parser version), those stored
+    while it runs included."""
+    return _run_chunked(store, settings, "pending", site=site, progress=progress, should_stop=should_stop)
 
 
 def parse_during(store: Store, settings: ParseSettings, running, *, site: str | None = None,
@@ -826,5 +879,4 @@ def reparse(store: Store, settings: ParseSettings, *, everything: bool = False, 
     """Read stored documents again: those read by another parser version (``everything``: all),
     each document's latest version.  A change of cells is a ``reparsed`` event."""
     mode = "all" if everything else "outdated"
-    jobs = store.parse_jobs(settings.version(), mode=mode, site=site, limit=limit)
-    return run_jobs(store, jobs, settings, mode=mode, progress=progress, should_stop=should_stop)
+    return _run_chunked(store, settings, mode, site=site, limit=limit, progress=progress, should_stop=should_stop)

@@ -222,6 +222,10 @@ class Store:
         ``after_id``: only those with a greater version id."""
         return documents.parse_jobs(self.db, parser_version, mode=mode, site=site, limit=limit, after_id=after_id)
 
+    def count_parse_jobs(self, parser_version: str, *, mode: str = "pending", site: str | None = None,
+                         after_id: int | None = None) -> int:
+        return documents.count_parse_jobs(self.db, parser_version, mode=mode, site=site, after_id=after_id)
+
     def parse_status_counts(self) -> dict[str, int]:
         return documents.parse_status_counts(self.db)
 

@@ -201,6 +201,21 @@ def parse_jobs(db: sqlite_utils.Database, parser_version: str, *, mode: str = "p
     return [dict(r) for r in db.conn.execute(sql, params).fetchall()]
 
 
+def count_parse_jobs(db: sqlite_utils.Database, parser_version: str, *, mode: str = "pending",
+                     site: str | None = None, after_id: int | None = None) -> int:
+    """How many versions ``parse_jobs`` gives in ``mode`` (a progress bar's end, what a stopped pass left)."""
+    sql = ("SELECT COUNT(*) FROM document_versions v JOIN documents d ON d.id = v.document_id WHERE "
+           + parse_jobs_filter(mode))
+    params: dict[str, Any] = {"parser_version": parser_version}
+    if site is not None:
+        sql += " AND d.site = :site"
+        params["site"] = site
+    if after_id is not None:
+        sql += " AND v.id > :after_id"
+        params["after_id"] = after_id
+    return db.conn.execute(sql, params).fetchone()[0]
+
+
 def parse_status_counts(db: sqlite_utils.Database) -> dict[str, int]:
     """Document versions by parse status (pending, parsed, parse_failed, ...)."""
     return {r["parse_status"] or "pending": r["n"] for r in rows(

@@ -111,7 +111,7 @@ def parse_pending_cmd(ctx: click.Context, db: str | None, site: str | None, work
               help="Documents read by another parser version (the default).")
 @click.option("--all", "mode", flag_value="all", help="Every stored document.")
 @click.option("--site", default=None, help="Only documents of this site.")
-@click.option("--limit", type=int, default=None, help="At most this many documents.")
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="At most this many documents.")
 @click.option("--workers", type=int, default=None, help="Worker processes (default: parse.workers; 0 = per core).")
 @click.pass_context
 def reparse_cmd(ctx: click.Context, db: str | None, mode: str, site: str | None, limit: int | None,

@@ -12,15 +12,7 @@ from crawler.parse_stage import ParseSettings, parse_during
 from storage.db import Store
 from storage.models import Document
 
-from storage_helpers import seed_path
-
-SEEDS = ("000", "001", "002", "003", "004")
-
-
-def seed_page(i: int) -> Document:
-    """The i-th page a crawl stores: a seed's text, made distinct by a line naming its number."""
-    data = seed_path(SEEDS[i % len(SEEDS)]).read_bytes() + f"\n（第{i}份）".encode()
-    return Document(url=f"http://127.0.0.1:9/nb/{i}.txt", content=data, content_type="text/plain", site="dx")
+from storage_helpers import seed_page, seed_path
 
 
 def test_parse_during_a_crawl_then_at_the_stages_own_priority(tmp_path):

@@ -123,3 +123,12 @@ def stage(store, items, *, workers: int = 1, **settings):
         out[r.url] = SimpleNamespace(**vars(r), status=v["parse_status"], failure=v["parse_failure"],
                                      parse_error=v["parse_error"], report_id=store.report_id(v["report_url"]))
     return out, summary
+
+
+SEED_STEMS = ("000", "001", "002", "003", "004")
+
+
+def seed_page(i: int) -> Document:
+    """The i-th page a crawl stores: a seed's text, made distinct by a line naming its number."""
+    data = seed_path(SEED_STEMS[i % len(SEED_STEMS)]).read_bytes() + f"\n（第{i}份）".encode()
+    return Document(url=f"http://127.0.0.1:9/nb/{i}.txt", content=data, content_type="text/plain", site="dx")
