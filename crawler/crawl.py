@@ -555,8 +555,8 @@ class CrawlProgress:
 
 def _peak_rss_mb() -> float:
     """This process's own peak RSS: VmHWM, the high-water mark of the memory exec gave it.  ru_maxrss
-    starts at the parent's RSS at the fork (the 3,000-portal bench's second night printed 677 MB for
-    crawl processes its sampling saw at under 300), so it is only the fallback off Linux."""
+    carries the parent's high-water mark into the child at exec (the 3,000-portal bench's second night
+    printed 677 MB for crawl processes its sampling saw at under 300), so it is only the fallback off Linux."""
     try:
         with open("/proc/self/status", "rb") as f:
             for line in f:
