@@ -179,14 +179,11 @@ def fetch_cache(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
     return dict(row) if row else None
 
 
-def parse_jobs(db: sqlite_utils.Database, parser_version: str, *, mode: str = "pending", site: str | None = None,
-               limit: int | None = None, after_id: int | None = None) -> list[dict[str, Any]]:
-    """Document versions for the parse stage, oldest first, with what the parser needs to read them;
-    ``after_id``: only versions with a greater id (a reader walking them in chunks)."""
-    sql = ("SELECT v.id AS version_id, v.document_id, v.sha256, v.size, v.content_type, v.first_seen, "
-           "v.parse_status, v.parser_version, d.url, d.site, COALESCE(d.report_url, d.url) AS report_url, "
-           "d.link_title, d.page_date, d.listing_date FROM document_versions v "
-           "JOIN documents d ON d.id = v.document_id WHERE " + parse_jobs_filter(mode))
+def _parse_jobs_where(parser_version: str, mode: str, site: str | None,
+                      after_id: int | None) -> tuple[str, dict[str, Any]]:
+    """FROM and WHERE of the parse stage's versions (``parse_jobs`` and ``count_parse_jobs``), and their
+    parameters."""
+    sql = "FROM document_versions v JOIN documents d ON d.id = v.document_id WHERE " + parse_jobs_filter(mode)
     params: dict[str, Any] = {"parser_version": parser_version}
     if site is not None:
         sql += " AND d.site = :site"
@@ -194,7 +191,17 @@ def parse_jobs(db: sqlite_utils.Database, parser_version: str, *, mode: str = "p
     if after_id is not None:
         sql += " AND v.id > :after_id"
         params["after_id"] = after_id
-    sql += " ORDER BY v.id"
+    return sql, params
+
+
+def parse_jobs(db: sqlite_utils.Database, parser_version: str, *, mode: str = "pending", site: str | None = None,
+               limit: int | None = None, after_id: int | None = None) -> list[dict[str, Any]]:
+    """Document versions for the parse stage, oldest first, with what the parser needs to read them;
+    ``after_id``: only versions with a greater id (a reader walking them in chunks)."""
+    where, params = _parse_jobs_where(parser_version, mode, site, after_id)
+    sql = ("SELECT v.id AS version_id, v.document_id, v.sha256, v.size, v.content_type, v.first_seen, "
+           "v.parse_status, v.parser_version, d.url, d.site, COALESCE(d.report_url, d.url) AS report_url, "
+           "d.link_title, d.page_date, d.listing_date " + where + " ORDER BY v.id")
     if limit is not None:
         sql += " LIMIT :limit"
         params["limit"] = limit
@@ -204,16 +211,8 @@ def parse_jobs(db: sqlite_utils.Database, parser_version: str, *, mode: str = "p
 def count_parse_jobs(db: sqlite_utils.Database, parser_version: str, *, mode: str = "pending",
                      site: str | None = None, after_id: int | None = None) -> int:
     """How many versions ``parse_jobs`` gives in ``mode`` (a progress bar's end, what a stopped pass left)."""
-    sql = ("SELECT COUNT(*) FROM document_versions v JOIN documents d ON d.id = v.document_id WHERE "
-           + parse_jobs_filter(mode))
-    params: dict[str, Any] = {"parser_version": parser_version}
-    if site is not None:
-        sql += " AND d.site = :site"
-        params["site"] = site
-    if after_id is not None:
-        sql += " AND v.id > :after_id"
-        params["after_id"] = after_id
-    return db.conn.execute(sql, params).fetchone()[0]
+    where, params = _parse_jobs_where(parser_version, mode, site, after_id)
+    return db.conn.execute("SELECT COUNT(*) " + where, params).fetchone()[0]
 
 
 def parse_status_counts(db: sqlite_utils.Database) -> dict[str, int]:

@@ -4,29 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-import crawler.parse_stage as stage
 from crawler.ingest import ingest_document
 from crawler.parse_stage import ParseSettings, parse_pending, reparse
 from storage.db import Store
 from storage.models import Document
 
 from storage_helpers import seed_page
-
-
-@pytest.fixture
-def asked(monkeypatch):
-    """The size of every chunk read from the database, chunks of 4."""
-    monkeypatch.setattr(stage, "PENDING_CHUNK", 4)
-    sizes: list[int] = []
-    real = Store.parse_jobs
-
-    def counting(self, *args, **kwargs):
-        got = real(self, *args, **kwargs)
-        sizes.append(len(got))
-        return got
-
-    monkeypatch.setattr(Store, "parse_jobs", counting)
-    return sizes
 
 
 def _store(tmp_path, n: int) -> Store:

@@ -123,26 +123,14 @@ def test_pages_between_pdfs_do_not_hold_the_workers_back(tmp_path):
     assert summary.held_back <= 60, summary.held_back  # the old order held workers back on most turns
 
 
-def test_pending_versions_are_taken_a_chunk_at_a_time(tmp_path, monkeypatch):
+def test_pending_versions_are_taken_a_chunk_at_a_time(tmp_path, asked):
     """Beside a crawl the pool reads the pending versions in id order, a chunk after the last one
     taken: a backlog of the crawl is never read into the parent whole (it once took 230 MB on a
     3,000-portal night), and every version is still parsed once, those stored while it runs too."""
-    import crawler.parse_stage as stage
-
-    monkeypatch.setattr(stage, "PENDING_CHUNK", 4)
     db = tmp_path / "d.db"
     with Store(db) as store:
         for i in range(15):  # the backlog before the pass starts
             ingest_document(store, seed_page(i))
-    asked: list[int] = []
-    real = Store.parse_jobs
-
-    def counting(self, *args, **kwargs):
-        got = real(self, *args, **kwargs)
-        asked.append(len(got))
-        return got
-
-    monkeypatch.setattr(Store, "parse_jobs", counting)
     crawling = threading.Event()
     crawling.set()
 
