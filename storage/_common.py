@@ -24,6 +24,32 @@ def ts(value: datetime | date | str | None) -> str | None:
     return value.isoformat()
 
 
+def insert_sql(db: sqlite_utils.Database, name: str, columns: tuple[str, ...], *, ignore: bool = False) -> str:
+    """The INSERT (``INSERT OR IGNORE`` with ``ignore``) of one row of ``columns`` into ``name``, as
+    sqlite-utils writes it, built once per database and column list and then run by ``execute`` or
+    ``executemany``: each row costs SQLite's own work.  (``Table.insert`` asks sqlite_master whether
+    the table exists, wraps the row in a savepoint and builds its statement again on every call,
+    converting every value on the way: on the crawl's and the parse writer's hot paths that cost more
+    than the insert.  The values passed here are already SQLite's types.)"""
+    cache = db.__dict__.setdefault("_nianbao_inserts", {})
+    key = (name, columns, ignore)
+    sql = cache.get(key)
+    if sql is None:
+        [(sql, _)] = table(db, name).build_insert_queries_and_params(
+            extracts=None, chunk=[[None] * len(columns)], all_columns=list(columns), hash_id=None,
+            hash_id_columns=None, upsert=False, pk=None, not_null=None, conversions={}, num_records_processed=0,
+            replace=False, ignore=ignore, list_mode=True)
+        cache[key] = sql
+    return sql
+
+
+def insert_row(db: sqlite_utils.Database, name: str, values: dict[str, Any], *, ignore: bool = False) -> int:
+    """Insert one row (``values``: column -> value, SQLite's types); returns its rowid (0 when
+    ``ignore`` left an existing row in place)."""
+    cur = db.conn.execute(insert_sql(db, name, tuple(values), ignore=ignore), tuple(values.values()))
+    return cur.lastrowid if cur.rowcount else 0
+
+
 def dumps(value: Any) -> str:
     """JSON as every column holding JSON stores it: keys sorted, Chinese as is."""
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

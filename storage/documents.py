@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
-from storage._common import table, dumps, one, rows, ts, utcnow
+from storage._common import table, dumps, insert_row, one, rows, ts, utcnow
 from storage.models import Document, ParseStatus
 
 
@@ -74,15 +74,14 @@ def save(db: sqlite_utils.Database, doc: Document, *, run_id: int | None = None)
     """
     seen = ts(doc.fetched_at or utcnow())
     sha = doc.sha256
-    table(db, "blobs").insert({"sha256": sha, "size": doc.size, "content": doc.content}, ignore=True)
+    insert_row(db, "blobs", {"sha256": sha, "size": doc.size, "content": doc.content}, ignore=True)
     row = one(db.conn, "SELECT d.*, v.sha256 AS latest_sha FROM documents d "
                        "LEFT JOIN document_versions v ON v.id = d.latest_version_id WHERE d.url = ?", (doc.url,))
     page = {"site": doc.site, "report_url": doc.report_url, "link_title": doc.link_title,
             "listing_date": doc.listing_date, "page_date": doc.page_date}
     is_new = row is None
     if is_new:
-        document_id = table(db, "documents").insert(
-            {"url": doc.url, **page, "first_seen": seen, "last_seen": seen}).last_pk
+        document_id = insert_row(db, "documents", {"url": doc.url, **page, "first_seen": seen, "last_seen": seen})
         latest_sha = None
     else:
         document_id, latest_sha = row["id"], row["latest_sha"]
@@ -97,19 +96,19 @@ def save(db: sqlite_utils.Database, doc: Document, *, run_id: int | None = None)
         if changes:
             _update_row(db, "document_versions", version_id, changes)
     else:
-        version_id = table(db, "document_versions").insert({
+        version_id = insert_row(db, "document_versions", {
             "document_id": document_id, "sha256": sha, "size": doc.size, "content_type": doc.content_type,
             "http_status": doc.status, "etag": doc.etag, "last_modified": doc.last_modified, "first_seen": seen,
-            "last_seen": seen, "first_run_id": run_id, "parse_status": PENDING}).last_pk
+            "last_seen": seen, "first_run_id": run_id, "parse_status": PENDING})
     revised, unchanged = version_change(latest_sha, sha, is_new=is_new)
     if not unchanged:
         _update_row(db, "documents", document_id, {"latest_version_id": version_id})
     if is_new or revised:
-        table(db, "events").insert({"kind": "new_document" if is_new else "revised", "at": seen, "url": doc.url,
+        insert_row(db, "events", {"kind": "new_document" if is_new else "revised", "at": seen, "url": doc.url,
                                   "document_id": document_id, "version_id": version_id, "run_id": run_id,
                                   "detail": dumps({"sha256": sha, "previous_sha256": latest_sha, "size": doc.size})})
     if doc.url.startswith(("http://", "https://")):
-        table(db, "fetches").insert({"run_id": run_id, "url": doc.url, "site": doc.site, "fetched_at": seen,
+        insert_row(db, "fetches", {"run_id": run_id, "url": doc.url, "site": doc.site, "fetched_at": seen,
                                    "http_status": doc.status, "fetch_status": doc.fetch_status, "etag": doc.etag,
                                    "last_modified": doc.last_modified, "sha256": sha, "version_id": version_id})
     return SavedDocument(document_id, version_id, sha, is_new, revised, unchanged)
@@ -124,10 +123,10 @@ def record_fetch(db: sqlite_utils.Database, url: str, *, run_id: int | None, htt
     """
     now = ts(utcnow())
     cache = fetch_cache(db, url)
-    table(db, "fetches").insert({"run_id": run_id, "url": url, "site": site, "fetched_at": now,
-                                 "http_status": http_status, "fetch_status": fetch_status, "etag": etag,
-                                 "last_modified": last_modified, "sha256": cache["sha256"] if cache else None,
-                                 "version_id": cache["version_id"] if cache else None, "error": error})
+    insert_row(db, "fetches", {"run_id": run_id, "url": url, "site": site, "fetched_at": now,
+                               "http_status": http_status, "fetch_status": fetch_status, "etag": etag,
+                               "last_modified": last_modified, "sha256": cache["sha256"] if cache else None,
+                               "version_id": cache["version_id"] if cache else None, "error": error})
     if fetch_status == "not_modified" and cache and cache["version_id"]:
         if now > cache["last_seen"]:
             _update_row(db, "documents", cache["document_id"], {"last_seen": now})

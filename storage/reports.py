@@ -15,7 +15,7 @@ from urllib.parse import unquote
 import sqlite_utils
 
 from storage import identity
-from storage._common import table, StoreError, dumps, one, rows, ts, utcnow
+from storage._common import table, StoreError, dumps, insert_row, insert_sql, one, rows, ts, utcnow
 from storage.models import Cell, CellKind, Finding, ParseStatus, ParseWarning, Report, Source
 
 #: Reports read per round of queries by ``load`` (SQLite allows 32,766 parameters).
@@ -125,27 +125,6 @@ def report_to_rows(report: Report) -> ReportRows:
               "sections": dumps(report.sections) if report.sections else None})
 
 
-def _insert_sql(db: sqlite_utils.Database, name: str, columns: tuple[str, ...]) -> str:
-    """The INSERT of one row of ``columns`` into ``name`` as sqlite-utils writes it, built once per
-    database and column list and then run by ``executemany``: each row costs SQLite's own work.
-    (``insert_all`` builds its statement again on every call and converts every value on the way,
-    which was half of ``save``'s CPU time; the values ``save`` passes are already SQLite's types.)"""
-    cache = db.__dict__.setdefault("_nianbao_inserts", {})
-    sql = cache.get((name, columns))
-    if sql is None:
-        [(sql, _)] = table(db, name).build_insert_queries_and_params(
-            extracts=None, chunk=[[None] * len(columns)], all_columns=list(columns), hash_id=None,
-            hash_id_columns=None, upsert=False, pk=None, not_null=None, conversions={}, num_records_processed=0,
-            replace=False, ignore=False, list_mode=True)
-        cache[(name, columns)] = sql
-    return sql
-
-
-def _insert(db: sqlite_utils.Database, name: str, values: dict[str, Any]) -> int:
-    """Insert one row (``values``: column -> value); returns its rowid."""
-    return db.conn.execute(_insert_sql(db, name, tuple(values)), tuple(values.values())).lastrowid
-
-
 def save(db: sqlite_utils.Database, report: Report | ReportRows, *, version_id: int, report_url: str,
          site: str | None = None, first_seen: datetime | None = None, parser_version: str | None = None,
          reparse: bool = False, columns: set[str] | None = None, path: Any = None) -> int:
@@ -189,17 +168,17 @@ def save(db: sqlite_utils.Database, report: Report | ReportRows, *, version_id: 
         table(db, "cells").delete_where("report_id = ?", [report_id])
         table(db, "warnings").delete_where("report_id = ?", [report_id])
     else:
-        report_id = _insert(db, "reports", values)
+        report_id = insert_row(db, "reports", values)
     if r.cells:
-        conn.executemany(_insert_sql(db, "cells", _CELL_COLUMNS), [(report_id, *c) for c in r.cells])
+        conn.executemany(insert_sql(db, "cells", _CELL_COLUMNS), [(report_id, *c) for c in r.cells])
     if r.warnings:
-        conn.executemany(_insert_sql(db, "warnings", _WARNING_COLUMNS),
+        conn.executemany(insert_sql(db, "warnings", _WARNING_COLUMNS),
                          [(report_id, i, *w) for i, w in enumerate(r.warnings)])
     if existing and one(conn, "SELECT 1 FROM report_text WHERE report_id = ?", (report_id,)):
         # an UPDATE, not a REPLACE: REPLACE would skip the FTS index's delete trigger
         table(db, "report_text").update(report_id, r.text)
     else:
-        _insert(db, "report_text", {"report_id": report_id, **r.text})
+        insert_row(db, "report_text", {"report_id": report_id, **r.text})
     if old is not None:
         count, changed = cell_changes(old, {(c[0], c[1], c[2]): (c[3], c[5]) for c in r.cells})
         if count:

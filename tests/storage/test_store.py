@@ -26,6 +26,23 @@ def test_pragmas_and_schema(store):
     assert "idx_reports_agency_year" in str([tuple(r) for r in plan])
 
 
+def test_insert_row_as_sqlite_utils_would_and_ignore(store):
+    """The hot paths' one-row INSERT: the statement sqlite-utils builds, cached per column list;
+    with ``ignore`` an existing row stays as it was and no rowid is claimed."""
+    from storage._common import insert_row, insert_sql
+
+    assert insert_sql(store.db, "blobs", ("sha256", "size", "content"), ignore=True).startswith(
+        'INSERT OR IGNORE INTO "blobs"')
+    assert insert_row(store.db, "blobs", {"sha256": "a" * 64, "size": 2, "content": b"v1"}, ignore=True)
+    assert insert_row(store.db, "blobs", {"sha256": "a" * 64, "size": 9, "content": b"other"}, ignore=True) == 0
+    assert [tuple(r) for r in store.conn.execute("SELECT size, content FROM blobs")] == [(2, b"v1")]
+    with pytest.raises(sqlite3.IntegrityError):  # without ignore, the primary key holds
+        insert_row(store.db, "blobs", {"sha256": "a" * 64, "size": 9, "content": b"other"})
+    first = insert_row(store.db, "events", {"kind": "k", "at": "2026-01-01T00:00:00+00:00", "url": "u"})
+    second = insert_row(store.db, "events", {"kind": "k", "at": "2026-01-01T00:00:00+00:00", "url": "u"})
+    assert second == first + 1
+
+
 def test_same_bytes_stored_once_and_revisions(store):
     a = store.save_document(doc("http://x.gov.cn/a.html", b"v1", etag='"e1"'))
     assert a.is_new and not a.revised and not a.unchanged
