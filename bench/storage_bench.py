@@ -10,6 +10,8 @@ Figures printed (alternating rounds in one process, each round on fresh database
 - its baseline: a plain sqlite-utils insert of the same rows (the report row, its cells, warnings and
   text) into a database of the same schema (same indexes, same FTS triggers, same PRAGMAs), one
   transaction per report: what the same cells cost to write with no Store in between;
+- save document: ``Store.save_document`` of a new document (the crawl's store thread, per report
+  page) against plain sqlite-utils inserts of the same five rows into the same schema, CPU time;
 - whole path: save_document + save_report + sync_findings per report, against the older baseline
   (report rows and cells only, into tables sqlite-utils creates: no documents, no FTS, no findings);
 - ingest: the whole path on files: store (crawler.ingest.ingest_document), the parse stage's pool,
@@ -162,6 +164,50 @@ def bench_same_rows(path: Path, pairs) -> float:
     return elapsed
 
 
+def bench_save_document(path: Path, pairs) -> tuple[float, float]:
+    """``Store.save_document`` of each new document (what the crawl's store thread does for a report
+    page): its blob, document, version, event and fetch rows, one transaction each."""
+    store = Store(path)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for doc, _ in pairs:
+        store.save_document(doc)
+    elapsed = time.perf_counter() - t0, time.process_time() - c0
+    store.close()
+    return elapsed
+
+
+def bench_same_document_rows(path: Path, pairs) -> tuple[float, float]:
+    """The same five rows as save_document writes for a new document, by plain sqlite-utils, into the
+    same schema (no lookup of the stored document first: every document here is new)."""
+    Store(path).close()  # the schema
+    db = sqlite_utils.Database(path, execute_plugins=False)
+    for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
+        db.conn.execute(f"PRAGMA {pragma}")
+    # the Table objects made once, as Store does (``db[name]`` asks sqlite_master each time)
+    blobs, documents, versions, events, fetches = (db.table(n) for n in (
+        "blobs", "documents", "document_versions", "events", "fetches"))
+    t0, c0 = time.perf_counter(), time.process_time()
+    for doc, _ in pairs:
+        seen = doc.fetched_at.isoformat()
+        with db.atomic():
+            blobs.insert({"sha256": doc.sha256, "size": doc.size, "content": doc.content}, ignore=True)
+            did = documents.insert({"url": doc.url, "site": doc.site, "report_url": doc.report_url,
+                                          "link_title": doc.link_title, "listing_date": doc.listing_date,
+                                          "page_date": doc.page_date, "first_seen": seen, "last_seen": seen}).last_pk
+            vid = versions.insert({
+                "document_id": did, "sha256": doc.sha256, "size": doc.size, "content_type": doc.content_type,
+                "http_status": doc.status, "etag": doc.etag, "last_modified": doc.last_modified, "first_seen": seen,
+                "last_seen": seen, "parse_status": "pending"}).last_pk
+            db.conn.execute("UPDATE documents SET latest_version_id = ? WHERE id = ?", (vid, did))
+            events.insert({"kind": "new_document", "at": seen, "url": doc.url, "document_id": did,
+                                 "version_id": vid, "detail": json.dumps({"sha256": doc.sha256, "size": doc.size})})
+            fetches.insert({"url": doc.url, "site": doc.site, "fetched_at": seen, "http_status": doc.status,
+                                  "fetch_status": doc.fetch_status, "sha256": doc.sha256, "version_id": vid})
+    elapsed = time.perf_counter() - t0, time.process_time() - c0
+    db.conn.close()
+    return elapsed
+
+
 def rounds(n: int, pairs, tmp: Path, a, b) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """n rounds of a and b on fresh databases, alternating which goes first: (wall, CPU) seconds each."""
     ta, tb = [], []
@@ -214,6 +260,7 @@ def main() -> None:
         tmp = Path(tmp)
         load_before = os.getloadavg()
         t_save, t_rows = rounds(args.rounds, pairs, tmp, bench_save_report, bench_same_rows)
+        t_doc, t_doc_rows = rounds(args.rounds, pairs, tmp, bench_save_document, bench_same_document_rows)
         load_after = os.getloadavg()
         t_store = bench_store(tmp / "store.db", pairs)
         t_base = bench_baseline(tmp / "baseline.db", pairs)
@@ -244,6 +291,12 @@ def main() -> None:
         print(f"ratio    : Store at {min(b) / min(a):.2f}x the plain insert's rate by {label} time (best vs best), "
               f"{statistics.median(ratios):.2f}x median of the rounds' ratios ({', '.join(f'{r:.2f}' for r in ratios)}); "
               f"target 0.8")
+    a, b = [t[1] for t in t_doc], [t[1] for t in t_doc_rows]
+    ratios = [y / x for x, y in zip(a, b)]
+    print(f"document : {n / statistics.median(a):8.1f} documents/s median by CPU time (Store.save_document of a new "
+          f"document: blob, document, version, event, fetch; one transaction each); the same rows by plain "
+          f"sqlite-utils {n / statistics.median(b):.1f}/s; Store at {statistics.median(ratios):.2f}x median of the "
+          f"rounds' ratios ({', '.join(f'{r:.2f}' for r in ratios)})")
     print(f"store    : {args.reports / t_store:8.1f} reports/s  ({t_store:.2f} s; document+report+cells+FTS+findings, "
           f"one transaction each)")
     print(f"cells    : {args.reports / t_base:8.1f} reports/s  ({t_base:.2f} s; sqlite-utils insert of report rows and "

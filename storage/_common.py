@@ -34,6 +34,8 @@ def insert_sql(db: sqlite_utils.Database, name: str, columns: tuple[str, ...], *
     cache = db.__dict__.setdefault("_nianbao_inserts", {})
     key = (name, columns, ignore)
     sql = cache.get(key)
+    if sql is None and not columns:  # as Table.insert writes a row of no values
+        sql = cache[key] = f'INSERT {"OR IGNORE " if ignore else ""}INTO "{name}" DEFAULT VALUES'
     if sql is None:
         [(sql, _)] = table(db, name).build_insert_queries_and_params(
             extracts=None, chunk=[[None] * len(columns)], all_columns=list(columns), hash_id=None,

@@ -6,11 +6,14 @@ policies live per concern: ``storage.documents`` (bytes, versions, fetches, pars
 lifecycle), ``storage.outbox`` (alert states), ``storage.runs``, ``storage.identity`` (sites and
 agencies, by the identity policy of ``storage.agencies``).  Writes go through sqlite-utils; reads with
 joins, and the few writes sqlite-utils cannot say (conditional bulk updates), are SQL in those modules.
+On the hot paths (a stored document, a parsed report) a row is inserted by the statement sqlite-utils
+builds for it, made once and cached (``storage._common.insert_row``), and updated by one ``UPDATE``
+(``documents._update_row``): ``Table.insert``/``update`` ask sqlite_master and open a savepoint per row.
 
 Writes: every public write method runs in one transaction; callers that must write several things
 atomically (a document, its report, the report's findings) wrap them in ``with store.transaction():``
 and the inner calls join it.  The connection is in autocommit mode so that BEGIN/COMMIT are ours
-(sqlite-utils' own writes then nest as savepoints inside them).
+(sqlite-utils' own writes, where they are used, then nest as savepoints inside them).
 
 Times are stored as ISO 8601 strings in UTC (``2025-01-16T03:00:00+00:00``), so they sort as text.
 """

@@ -26,9 +26,11 @@ def test_pragmas_and_schema(store):
     assert "idx_reports_agency_year" in str([tuple(r) for r in plan])
 
 
-def test_insert_row_as_sqlite_utils_would_and_ignore(store):
-    """The hot paths' one-row INSERT: the statement sqlite-utils builds, cached per column list;
-    with ``ignore`` an existing row stays as it was and no rowid is claimed."""
+def test_insert_row_as_sqlite_utils_would_and_ignore(store, tmp_path):
+    """The hot paths' one-row INSERT: the rows ``Table.insert`` writes, the statement cached per column
+    list in its order; with ``ignore`` an existing row stays as it was and no rowid is claimed."""
+    import sqlite_utils
+
     from storage._common import insert_row, insert_sql
 
     assert insert_sql(store.db, "blobs", ("sha256", "size", "content"), ignore=True).startswith(
@@ -38,9 +40,25 @@ def test_insert_row_as_sqlite_utils_would_and_ignore(store):
     assert [tuple(r) for r in store.conn.execute("SELECT size, content FROM blobs")] == [(2, b"v1")]
     with pytest.raises(sqlite3.IntegrityError):  # without ignore, the primary key holds
         insert_row(store.db, "blobs", {"sha256": "a" * 64, "size": 9, "content": b"other"})
-    first = insert_row(store.db, "events", {"kind": "k", "at": "2026-01-01T00:00:00+00:00", "url": "u"})
-    second = insert_row(store.db, "events", {"kind": "k", "at": "2026-01-01T00:00:00+00:00", "url": "u"})
-    assert second == first + 1
+    # the same columns in two orders: each value lands in its own column; the rowid is the row's
+    rows = [{"kind": "k1", "at": "2026-01-01T00:00:00+00:00", "url": "u1", "detail": None},
+            {"url": "u2", "detail": "{}", "kind": "k2", "at": "2026-01-02T00:00:00+00:00"},
+            {"at": "2026-01-03T00:00:00+00:00", "kind": "k3", "url": "u3"}]
+    ids = []
+    for i, row in enumerate(rows):
+        ids.append(insert_row(store.db, "events", row))
+        insert_row(store.db, "fetches", {"url": f"f{i}", "fetched_at": row["at"], "fetch_status": "ok"})
+    got = {r["id"]: (r["kind"], r["at"], r["url"], r["detail"])
+           for r in store.conn.execute("SELECT id, kind, at, url, detail FROM events")}
+    assert got == {i: (r["kind"], r["at"], r["url"], r.get("detail")) for i, r in zip(ids, rows)}
+    # and the same rows as sqlite-utils' own Table.insert writes into a database of the same schema
+    twin = Store(tmp_path / "twin.db")
+    for i, row in enumerate(rows):
+        twin.db["events"].insert(row)
+        twin.db["fetches"].insert({"url": f"f{i}", "fetched_at": row["at"], "fetch_status": "ok"})
+    dump = lambda conn: [tuple(r) for r in conn.execute("SELECT * FROM events ORDER BY id")]  # noqa: E731
+    assert dump(twin.conn) == dump(store.conn)
+    twin.close()
 
 
 def test_same_bytes_stored_once_and_revisions(store):
