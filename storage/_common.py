@@ -1,6 +1,7 @@
 """Small helpers shared by the storage modules: times as stored, JSON as stored, rows as dicts."""
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from datetime import date, datetime, timezone
@@ -34,13 +35,14 @@ def insert_sql(db: sqlite_utils.Database, name: str, columns: tuple[str, ...], *
     cache = db.__dict__.setdefault("_nianbao_inserts", {})
     key = (name, columns, ignore)
     sql = cache.get(key)
-    if sql is None and not columns:  # as Table.insert writes a row of no values
-        sql = cache[key] = f'INSERT {"OR IGNORE " if ignore else ""}INTO "{name}" DEFAULT VALUES'
     if sql is None:
-        [(sql, _)] = table(db, name).build_insert_queries_and_params(
-            extracts=None, chunk=[[None] * len(columns)], all_columns=list(columns), hash_id=None,
-            hash_id_columns=None, upsert=False, pk=None, not_null=None, conversions={}, num_records_processed=0,
-            replace=False, ignore=ignore, list_mode=True)
+        if not columns:  # as Table.insert writes a row of no values
+            sql = f'INSERT {"OR IGNORE " if ignore else ""}INTO "{name}" DEFAULT VALUES'
+        else:
+            [(sql, _)] = table(db, name).build_insert_queries_and_params(
+                extracts=None, chunk=[[None] * len(columns)], all_columns=list(columns), hash_id=None,
+                hash_id_columns=None, upsert=False, pk=None, not_null=None, conversions={}, num_records_processed=0,
+                replace=False, ignore=ignore, list_mode=True)
         cache[key] = sql
     return sql
 
@@ -50,6 +52,20 @@ def insert_row(db: sqlite_utils.Database, name: str, values: dict[str, Any], *, 
     ``ignore`` left an existing row in place)."""
     cur = db.conn.execute(insert_sql(db, name, tuple(values), ignore=ignore), tuple(values.values()))
     return cur.lastrowid if cur.rowcount else 0
+
+
+def update_row(db: sqlite_utils.Database, table_name: str, row_id: int, changes: dict[str, Any]) -> None:
+    """``UPDATE`` of one row by id, in the crawl's and the parse writer's hot paths (every stored
+    document, every parsed version): sqlite-utils' ``Table.update`` reads the table's columns twice,
+    selects the row first and wraps it in a savepoint, which cost more than the update itself.
+    Raises ``sqlite_utils.db.NotFoundError`` for an unknown id, as ``Table.update`` does."""
+    if db.conn.execute(_update_sql(table_name, tuple(changes)), (*changes.values(), row_id)).rowcount != 1:
+        raise sqlite_utils.db.NotFoundError(f"no row {row_id} in {table_name}")
+
+
+@functools.lru_cache(maxsize=None)  # a few tables, a handful of column lists, each built once
+def _update_sql(table_name: str, columns: tuple[str, ...]) -> str:
+    return f'UPDATE "{table_name}" SET ' + ", ".join(f'"{c}" = ?' for c in columns) + " WHERE id = ?"
 
 
 def dumps(value: Any) -> str:

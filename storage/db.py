@@ -8,7 +8,7 @@ agencies, by the identity policy of ``storage.agencies``).  Writes go through sq
 joins, and the few writes sqlite-utils cannot say (conditional bulk updates), are SQL in those modules.
 On the hot paths (a stored document, a parsed report) a row is inserted by the statement sqlite-utils
 builds for it, made once and cached (``storage._common.insert_row``), and updated by one ``UPDATE``
-(``documents._update_row``): ``Table.insert``/``update`` ask sqlite_master and open a savepoint per row.
+(``storage._common.update_row``): ``Table.insert``/``update`` ask sqlite_master and open a savepoint per row.
 
 Writes: every public write method runs in one transaction; callers that must write several things
 atomically (a document, its report, the report's findings) wrap them in ``with store.transaction():``

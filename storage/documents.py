@@ -5,14 +5,13 @@ Functions over a ``sqlite_utils.Database``; the caller (``Store``) holds the tra
 """
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
 
-from storage._common import table, dumps, insert_row, one, rows, ts, utcnow
+from storage._common import table, dumps, insert_row, one, rows, ts, update_row, utcnow
 from storage.models import Document, ParseStatus
 
 
@@ -87,14 +86,14 @@ def save(db: sqlite_utils.Database, doc: Document, *, run_id: int | None = None)
         document_id, latest_sha = row["id"], row["latest_sha"]
         changes = merged_seen(dict(row), page, seen)
         if changes:
-            _update_row(db, "documents", document_id, changes)
+            update_row(db, "documents", document_id, changes)
     ver = one(db.conn, "SELECT id, last_seen, etag, last_modified FROM document_versions "
                        "WHERE document_id = ? AND sha256 = ?", (document_id, sha))
     if ver:
         version_id = ver["id"]
         changes = merged_seen(dict(ver), {"etag": doc.etag, "last_modified": doc.last_modified}, seen)
         if changes:
-            _update_row(db, "document_versions", version_id, changes)
+            update_row(db, "document_versions", version_id, changes)
     else:
         version_id = insert_row(db, "document_versions", {
             "document_id": document_id, "sha256": sha, "size": doc.size, "content_type": doc.content_type,
@@ -102,7 +101,7 @@ def save(db: sqlite_utils.Database, doc: Document, *, run_id: int | None = None)
             "last_seen": seen, "first_run_id": run_id, "parse_status": PENDING})
     revised, unchanged = version_change(latest_sha, sha, is_new=is_new)
     if not unchanged:
-        _update_row(db, "documents", document_id, {"latest_version_id": version_id})
+        update_row(db, "documents", document_id, {"latest_version_id": version_id})
     if is_new or revised:
         insert_row(db, "events", {"kind": "new_document" if is_new else "revised", "at": seen, "url": doc.url,
                                   "document_id": document_id, "version_id": version_id, "run_id": run_id,
@@ -129,9 +128,9 @@ def record_fetch(db: sqlite_utils.Database, url: str, *, run_id: int | None, htt
                                "version_id": cache["version_id"] if cache else None, "error": error})
     if fetch_status == "not_modified" and cache and cache["version_id"]:
         if now > cache["last_seen"]:
-            _update_row(db, "documents", cache["document_id"], {"last_seen": now})
+            update_row(db, "documents", cache["document_id"], {"last_seen": now})
         if now > (cache["version_last_seen"] or ""):
-            _update_row(db, "document_versions", cache["version_id"], {"last_seen": now})
+            update_row(db, "document_versions", cache["version_id"], {"last_seen": now})
 
 
 def set_parse_status(db: sqlite_utils.Database, version_id: int, status: ParseStatus | str, *,
@@ -141,30 +140,16 @@ def set_parse_status(db: sqlite_utils.Database, version_id: int, status: ParseSt
     changes = {"parse_status": value, "parse_error": error, "format": format, "parse_failure": None}
     if parser_version is not None:
         changes["parser_version"] = parser_version
-    _update_row(db, "document_versions", version_id, changes)
+    update_row(db, "document_versions", version_id, changes)
 
 
 def mark_parse_failed(db: sqlite_utils.Database, version_id: int, *, failure: str, error: str,
                       parser_version: str) -> None:
     """A parse job that died (failure: timeout | memory | cpu | crash | error): status ``parse_failed``,
     not retried until the parser version differs from ``parser_version``."""
-    _update_row(db, "document_versions", version_id, {
+    update_row(db, "document_versions", version_id, {
         "parse_status": "parse_failed", "parse_failure": failure,
         "parse_error": error, "parser_version": parser_version})
-
-
-def _update_row(db: sqlite_utils.Database, table_name: str, row_id: int, changes: dict[str, Any]) -> None:
-    """``UPDATE`` of one row by id, in the crawl's and the parse writer's hot paths (every stored
-    document, every parsed version): sqlite-utils' ``Table.update`` reads the table's columns twice,
-    selects the row first and wraps it in a savepoint, which cost more than the update itself.
-    Raises ``sqlite_utils.db.NotFoundError`` for an unknown id, as ``Table.update`` does."""
-    if db.conn.execute(_update_sql(table_name, tuple(changes)), (*changes.values(), row_id)).rowcount != 1:
-        raise sqlite_utils.db.NotFoundError(f"no row {row_id} in {table_name}")
-
-
-@functools.lru_cache(maxsize=None)  # two tables, a handful of column lists, each built once
-def _update_sql(table_name: str, columns: tuple[str, ...]) -> str:
-    return f'UPDATE "{table_name}" SET ' + ", ".join(f'"{c}" = ?' for c in columns) + " WHERE id = ?"
 
 
 # -- reads ------------------------------------------------------------------------------------------
