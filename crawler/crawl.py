@@ -58,6 +58,15 @@ class SiteSummary:
     #: failure statuses seen in this run and each of the previous runs (failing_after_runs in a row)
     repeated_failures: list[str] = field(default_factory=list)
     status: str = "ok"  # ok | partial (some failures) | failed (nothing fetched)
+    #: report entries found in the site's listings (each led to a report page or attachment)
+    entries: int = 0
+
+    @property
+    def found_no_report(self) -> bool:
+        """Whether the crawl found no report at all: no listing entry, no report page (robots.txt
+        forbids the site, the 年报 column was not reached, a frameset…).  Not a fetch failure, so the
+        status may be ok; said apart, since a monitor that sees nothing must not look content."""
+        return self.entries == 0 and self.reports == 0 and self.not_modified == 0
 
 
 @dataclass
@@ -95,6 +104,9 @@ class CrawlSummary:
             lines.append(f"  {s.name}: {s.status}; pages {s.pages}, reports {s.reports}, "
                          f"attachments {s.attachments}, not modified {s.not_modified}; {fails}"
                          + (f"; skipped: {skipped}" if skipped else ""))
+            if s.found_no_report:
+                lines.append(f"  ! {s.name}: no report found (no 年报 listing entry, no report page); "
+                             f"`nianbao crawl --site {s.name} --explain {s.name}` shows the way the crawl took")
             if s.failures.get(CAP_SITE_PAGES):
                 lines.append(f"    {s.name}: crawl cut short by cap_site_pages: the page budget was reached and "
                              f"{s.failures[CAP_SITE_PAGES]} requests were not made (crawl.max_pages_per_site, "
@@ -440,7 +452,7 @@ def summarize(run_id: int, stats: dict[str, Any], site_names: list[str]) -> Craw
                          documents_new=g(f"site/{name}/documents_is_new"),
                          documents_revised=g(f"site/{name}/documents_revised"),
                          not_modified=g(f"site/{name}/fetch/not_modified"),
-                         errors=g(f"site/{name}/errors"))
+                         errors=g(f"site/{name}/errors"), entries=g(f"site/{name}/entries"))
         counts = {st: g(f"site/{name}/fetch/{st}") for st in FAILURE_STATUSES}
         ss.failures = {st: n for st, n in counts.items() if n}
         skipped = {st: g(f"site/{name}/fetch/{st}") for st in SKIP_STATUSES}

@@ -41,6 +41,9 @@ ROBOTS_DISALLOWED = "robots_disallowed"
 REFUSED_SCHEME = "refused_scheme"  # not http/https (file:, ftp:, data: …)
 REFUSED_OFFSITE = "refused_offsite"  # host:port not among the site's hosts (start URL + allowed_hosts)
 REFUSED_ADDRESS = "refused_address"  # resolves to a loopback/private/link-local/reserved address
+#: a disclosure-section link found on the way to the 年报 column (not the configured start URL, not a
+#: column) that is gone (404/410, a "page not found"): portals keep dead menu entries after redesigns
+NAV_DEAD_END = "nav_dead_end"
 # caps: the crawl of a site was cut short (a failure: the site was not read to its end)
 CAP_SITE_PAGES = "cap_site_pages"  # crawl.max_pages_per_site / sites[].max_pages
 CAP_LISTING_PAGES = "cap_listing_pages"  # crawl.max_listing_pages: page count clamped, pager chain cut
@@ -50,7 +53,10 @@ FAILURE_STATUSES = (
     HTTP_4XX, HTTP_404, TOO_LARGE, REDIRECT_LOOP, TRUNCATED, DNS_ERROR, CONNECTION_ERROR, ERROR,
     CAP_SITE_PAGES, CAP_LISTING_PAGES,
 )
-SKIP_STATUSES = (ROBOTS_DISALLOWED, REFUSED_SCHEME, REFUSED_OFFSITE, REFUSED_ADDRESS)
+SKIP_STATUSES = (ROBOTS_DISALLOWED, REFUSED_SCHEME, REFUSED_OFFSITE, REFUSED_ADDRESS, NAV_DEAD_END)
+#: what a gone navigation page answers (recorded as NAV_DEAD_END on a navigation hop); a 403 or a
+#: challenge may be the site refusing us, and stays a failure
+GONE_STATUSES = (HTTP_404, SOFT_404)
 CAP_STATUSES = (CAP_SITE_PAGES, CAP_LISTING_PAGES)
 
 SOFT_404_MARKERS = ("页面不存在", "找不到", "页面未找到", "您访问的页面", "404 Not Found", "Page Not Found",

@@ -27,6 +27,7 @@ from scrapy.http import Request, Response
 
 from spiders import hostile, navigation, platforms, titles
 from spiders.hostile import FetchRecord
+from spiders.platforms import generic
 from storage.decoding import decode
 from storage.models import Document
 
@@ -123,8 +124,10 @@ ROLE_PRIORITY = {"start": 0, "column": 10, "data": 10, "report": 25, "attachment
 class PortalSpider(scrapy.Spider):
     name = "portal"
 
-    #: Redirect shells followed in a row, at most (a shell pointing at a shell pointing at …).
+    #: Redirect shells (and frames) followed in a row, at most (a shell pointing at a shell pointing at …).
     MAX_SHELLS = 3
+    #: Frames and iframes followed from one navigation page, at most.
+    MAX_FRAMES = 8
 
     def __init__(self, sites: list[dict[str, Any]] | None = None, max_tree_depth: int = 6,
                  max_nav_hops: int = 3, **kwargs: Any) -> None:
@@ -141,6 +144,9 @@ class PortalSpider(scrapy.Spider):
         self.allowed_domains = sorted({h.rsplit(":", 1)[0] if h.count(":") == 1 else h
                                        for s in self.sites.values() for h in self._site_hosts(s) if h})
         self._capped: set[tuple[str | None, str]] = set()
+        #: (URL, fragment) pairs requested: the dupefilter does not tell /gkmlpt/index#2811 (the 年报
+        #: category) from /gkmlpt/index (the whole directory, often linked first from the same page)
+        self._fragments_asked: set[tuple[str, str]] = set()
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
@@ -200,8 +206,13 @@ class PortalSpider(scrapy.Spider):
             m["dont_obey_robotstxt"] = True
         if role in ("report", "attachment"):
             m["conditional"] = True
+        # the first request of a URL with a new fragment passes the dupefilter (which ignores
+        # fragments); a second one of the same pair is filtered as any repeat is
+        fresh = bool(meta.get("fragment")) and (url, meta["fragment"]) not in self._fragments_asked
+        if fresh:
+            self._fragments_asked.add((url, meta["fragment"]))
         return Request(url, callback=callback or self.parse_page, errback=self.on_error, method=method,
-                       body=body, headers=headers, meta=m, priority=ROLE_PRIORITY[role])
+                       body=body, headers=headers, meta=m, priority=ROLE_PRIORITY[role], dont_filter=fresh)
 
     def _start_requests(self) -> Iterator[Request]:
         for site in self.sites.values():
@@ -308,7 +319,12 @@ class PortalSpider(scrapy.Spider):
             if retry is not None:
                 yield retry
                 return
-            yield self._record(response.request, verdict.status, verdict.reason, response.status)
+            status, reason = verdict.status, verdict.reason
+            if role == "start" and (meta.get("nav_hops", 0) > 0 or meta.get("framed")) \
+                    and status in hostile.GONE_STATUSES:
+                # a menu link found on the site, not its start URL nor a 年报 column: not the site failing
+                status, reason = hostile.NAV_DEAD_END, f"navigation link leads nowhere ({status}: {reason})"
+            yield self._record(response.request, status, reason, response.status)
             return
         url = response.url
         trail = list(meta.get("trail") or [])
@@ -376,6 +392,18 @@ class PortalSpider(scrapy.Spider):
                                     nav_hops=hops + 1, fragment=urlsplit(link).fragment or None,
                                     trail=trail + [[link, f"disclosure link “{label}”" if label
                                                     else "disclosure URL"]])
+        if not in_tree and role == "start" and meta.get("shells", 0) < self.MAX_SHELLS:
+            # a frameset or an iframe'd menu (portals of the 2000s): the framed pages are this page's
+            # own content, read as it is (the same hop, like a redirect shell)
+            for src in platforms.selector(text).xpath("//frame/@src | //iframe/@src").getall()[:self.MAX_FRAMES]:
+                link = urljoin(url, src.strip())
+                if not src.strip() or src.strip().startswith(("javascript:", "about:", "data:")) \
+                        or _host(link) not in hosts or platforms.strip_fragment(link) == platforms.strip_fragment(url):
+                    continue
+                followed += 1
+                yield self._request(platforms.strip_fragment(link), site, "start", tree_depth=0, nav_hops=hops,
+                                    shells=meta.get("shells", 0) + 1, framed=True,
+                                    fragment=urlsplit(link).fragment or None, trail=trail + [[link, "frame"]])
         if not in_tree and role == "start" and not followed and not listing.pages and not kept:
             self._explain(site["name"], "dead_end", url, trail,
                           f"no link to a disclosure section (政务公开, 信息公开…) or a 年报 column among "
@@ -420,6 +448,10 @@ class PortalSpider(scrapy.Spider):
             return None
         if any(x in label for x in titles.NAV_EXCLUDE):
             return None
+        if generic.is_page_number(label):
+            # a pager's numbered link is a page of this listing, not a sub-column with pages of its
+            # own: taken as one (generic.next_urls) it is counted against crawl.max_listing_pages
+            return None
         if not in_tree:
             # from a 政务公开 page: only the 年报 column itself
             if titles.is_column_text(label) or (titles.is_column_url(link) and not label.isdigit()):
@@ -437,7 +469,7 @@ class PortalSpider(scrapy.Spider):
             if not titles.is_report_title(e.title) or _host(e.url) not in hosts:
                 continue
             kept += 1
-            self._stat("entries")
+            self._stat_site("entries", site["name"])
             if titles.is_attachment_url(e.url):
                 yield self._request(e.url, site, "attachment", callback=self.parse_document,
                                     link_title=e.title, listing_date=e.date, report_url=None)
@@ -556,7 +588,7 @@ class PortalSpider(scrapy.Spider):
             for src in sel.css(f"{body} img::attr(src)").getall():
                 out.append(urljoin(base_url, src.strip()))
         if not out:  # no known body container: large images only (not logos and icons)
-            for img in sel.xpath("//img[@src]"):
+            for img in sel.xpath("descendant::img[@src]"):
                 width = re.sub(r"\D", "", img.attrib.get("width", "") or "0") or "0"
                 if int(width) >= 400:
                     out.append(urljoin(base_url, img.attrib["src"].strip()))

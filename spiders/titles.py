@@ -58,11 +58,16 @@ _REPORT_RE = re.compile(
     r"(?:政府)?" + _REPORT_CORE + r"(?:工作)?(?:年度)?(?:工作)?(?:报告|年报)"
 )
 _REPORT_NO_YEAR_RE = re.compile(r"政府" + _REPORT_CORE + r"(?:工作)?年度(?:工作)?报告")
-#: Words that make a matching title something else (notes about a report, news, summaries).
+#: Words that make a matching title something else (notes about a report, news, summaries) when
+#: they come after the report's name: "…年度报告的说明", "…年度报告编制培训会", "…报告评估结果的通报".
 TITLE_EXCLUDE = (
     "说明", "工作总结", "总结", "通知", "解读", "图解", "会议", "培训", "召开", "部署", "新闻",
     "关于开展", "关于做好", "关于印发", "编制", "统计表", "指南", "目录", "考核", "评估", "情况通报",
 )
+#: Before the report's name the unit is named, and units are called 新闻办公室, 机构编制委员会办公室,
+#: 会议中心, 绩效考核办公室…: only words no unit's name holds exclude a title there ("图解：…",
+#: "某县召开…", "关于做好…").
+TITLE_PREFIX_EXCLUDE = ("图解", "解读", "读懂", "召开", "部署", "关于开展", "关于做好", "关于印发")
 #: Suffixes that keep a title a report (stripped before matching the exclusions).
 TITLE_SUFFIXES = ("（图片版）", "（超链版）", "（修订版）", "（更正版）", "(图片版)", "(超链版)", "(修订版)")
 
@@ -121,9 +126,13 @@ def is_report_title(title: str | None) -> bool:
         return False
     t = _strip_suffixes(t)
     compact = t.replace(" ", "")
-    if _REPORT_CORE not in compact or not (_REPORT_RE.search(compact) or _REPORT_NO_YEAR_RE.search(compact)):
+    if _REPORT_CORE not in compact:
         return False
-    return not any(word in compact for word in TITLE_EXCLUDE)
+    m = _REPORT_RE.search(compact) or _REPORT_NO_YEAR_RE.search(compact)
+    if not m:
+        return False
+    head, tail = compact[:m.end()], compact[m.end():]
+    return not any(word in tail for word in TITLE_EXCLUDE) and not any(word in head for word in TITLE_PREFIX_EXCLUDE)
 
 
 def title_year(title: str | None) -> int | None:

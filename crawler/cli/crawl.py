@@ -15,7 +15,8 @@ from crawler.cli import get_config
 @click.option("--no-progress", is_flag=True, help="No progress bar / periodic progress lines.")
 @click.option("--explain", "explain", multiple=True, metavar="SITE",
               help="Crawl SITE and print the path taken from its start URL to each 年报 column "
-                   "(and the dead ends), to see why a site yields nothing; repeatable.")
+                   "(and the dead ends), to see why a site yields nothing; repeatable. Only the sites "
+                   "named by --explain and --site are crawled.")
 @click.option("--frontier", "frontier", metavar="redis://HOST:PORT/N", default=None,
               help="Be one crawl node of a crawl shared through this Redis database: requests, duplicate filter "
                    "and per-host delays are shared, items go to `nianbao ingest-worker` (docs/scale.md).")
@@ -29,6 +30,9 @@ def crawl(ctx: click.Context, sites: tuple[str, ...], db: str | None, no_progres
     from storage.db import Store
 
     config = get_config(ctx)
+    if explain and len(set(sites + explain)) < len(config.sites):
+        click.echo(f"nianbao: --explain: crawling only {', '.join(dict.fromkeys(sites + explain))} "
+                   f"(of {len(config.sites)} sites)", err=True)
     sites = tuple(dict.fromkeys(sites + explain))
     for name in sites:
         config.site(name)  # ConfigError names the key when the site is unknown

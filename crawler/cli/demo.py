@@ -83,6 +83,10 @@ def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
     finally:
         store.close()
     failing = (crawl[0]["stats"] or {}).get("failing_sites", {}) if crawl else {}
+    last_sites = ((crawl[0]["stats"] or {}).get("sites") or {}) if crawl else {}
+    # (runs recorded before "entries" was counted do not say)
+    no_report = sorted(n for n, st in last_sites.items() if "entries" in st
+                       and not (st["entries"] or st.get("reports") or st.get("not_modified")))
     data = {
         "database": str(path),
         "runs": [{k: r[k] for k in ("id", "kind", "started", "finished", "status", "error")} for r in runs],
@@ -93,6 +97,7 @@ def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
         "dead_alerts": [{k: a.get(k) for k in ("id", "channel", "subject", "attempts", "last_error", "created_at")}
                         for a in dead],
         "failing_sites": failing,
+        "sites_without_reports": no_report,
     }
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=1))
@@ -111,6 +116,8 @@ def status(ctx: click.Context, db: str | None, as_json: bool) -> None:
                             (a["subject"] or "")[:30], (a["last_error"] or "")[:70]) for a in dead],
                           ("id", "channel", "queued", "tries", "subject", "last error")))
     click.echo("failing sites: " + ("; ".join(f"{s} ({', '.join(v)})" for s, v in failing.items()) or "none"))
+    if no_report:
+        click.echo("sites where the last crawl found no report: " + ", ".join(no_report))
 
 
 def generated_docs() -> dict[str, str]:

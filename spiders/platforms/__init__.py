@@ -112,7 +112,7 @@ def anchors(sel: Selector, base_url: str, css: str | None = None) -> list[tuple[
 
 @lru_cache(maxsize=8)  # the adapter and the spider both read a listing's links (a Selector hashes by identity)
 def _anchors(sel: Selector, base_url: str, css: str | None) -> list[tuple[Selector, str]]:
-    nodes = sel.css(css) if css else sel.xpath("//a[@href]")
+    nodes = sel.css(css) if css else sel.xpath("descendant::a[@href]")
     out = []
     for node in nodes:
         if node.root.tag != "a":

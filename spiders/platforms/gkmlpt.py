@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 from spiders import titles
@@ -24,6 +24,9 @@ TREE_PATH = "/gkmlpt/api/tree"
 _ID_KEYS = ("id", "cat_id", "catid", "classify_id", "value")
 _NAME_KEYS = ("name", "title", "text", "label", "cat_name")
 _CHILD_KEYS = ("children", "child", "sub", "nodes", "items")
+#: The API's epoch times are instants; the date shown on the portal is Beijing's (UTC+8, no DST):
+#: a report published at 00:01 on 1 February is not on time, as UTC's 31 January would say.
+BEIJING = timezone(timedelta(hours=8))
 #: Categories listed at most (a hostile tree cannot fan out the crawl).
 MAX_CATEGORIES = 50
 
@@ -114,7 +117,7 @@ def _date(article: dict) -> str | None:
     for key in ("display_publish_time", "publish_time", "created_at", "create_time", "date"):
         v = article.get(key)
         if isinstance(v, (int, float)) and v > 10**8:
-            return datetime.fromtimestamp(v, tz=timezone.utc).strftime("%Y-%m-%d")
+            return datetime.fromtimestamp(v, tz=BEIJING).strftime("%Y-%m-%d")
         if isinstance(v, str):
             d = titles.find_date(v)
             if d:

@@ -31,7 +31,7 @@ def page_urls(text: str, url: str) -> list[str]:
     sel = selector(text)
     out = next_urls(text, url)
     last = None
-    for a in sel.xpath("//a[@href]"):
+    for a in sel.xpath("descendant::a[@href]"):
         label = titles.normalize(" ".join(a.xpath(".//text()").getall()))
         if label in ("尾页", "末页"):
             last = urljoin(url, a.attrib["href"].strip())

@@ -46,7 +46,7 @@ def listing(text: str, url: str, selectors: dict | None = None) -> Listing:
             continue
         entries.append(Entry(url=link, title=_title(anchor_title(a), year)))
     # a year selector: <form action=".../xxgkAnnualReport.jsp"><input name=area><select name=fbtime>
-    for form in sel.xpath("//form[contains(@action, 'xxgkAnnualReport.jsp')]"):
+    for form in sel.xpath("descendant::form[contains(@action, 'xxgkAnnualReport.jsp')]"):
         area = form.xpath(".//input[@name='area']/@value").get()
         if not area:
             continue

@@ -340,7 +340,7 @@ def _metadata(root, container) -> dict[str, str]:
         t = norm_ws("".join(titles[0].itertext()))
         if t:
             meta["title"] = t
-    for m in root.xpath("//meta[@name or @property]"):
+    for m in root.xpath("descendant::meta[@name or @property]"):
         name = (m.get("name") or m.get("property") or "").strip()
         content = norm_ws(m.get("content") or "")
         if name and content and name not in meta:
@@ -354,7 +354,7 @@ def _metadata(root, container) -> dict[str, str]:
             break
     if container is not None:
         meta["x-body-images"] = str(len(container.xpath(".//img[@src]")))
-        meta["x-page-attachments"] = str(sum(1 for a in root.xpath("//a[@href]")
+        meta["x-page-attachments"] = str(sum(1 for a in root.xpath("descendant::a[@href]")
                                              if _ATTACHMENT_HREF.search(a.get("href") or "")))
     # The page around the article: its visible title, its info bar (时间：… 来源：…) and metadata tables
     # (索引号 | 发布机构 | 发布日期 …), printed above the body.  Meta tags win where both say a thing.
