@@ -37,6 +37,19 @@ _REJECTED = ("rejected_petition", "rejected_repeat", "rejected_publication", "re
              "rejected_confirmation")
 _OTHER_2021 = ("other_no_correction", "other_no_fee", "other_other")
 
+#: Cases, not applications: '上年度结转的1件行政复议案件' is no Table 三 上年结转.
+APPEAL_NOUNS = r"(?:行政复议|复议|行政诉讼|诉讼|行政应诉|应诉|案件)"
+#: GAP that does not run into a case noun ('上年结转的复议案件1件').
+GAP_NOT_CASES = rf"(?:(?!{APPEAL_NOUNS})[^。;；,，\d]){{0,12}}?"
+#: What makes a 行政复议 / 行政诉讼 count about 政府信息公开 (Table 四 counts only those):
+#: '涉及政府信息公开的行政复议0件', '因政府信息公开被申请行政复议0件', '政府信息公开行政复议1件'.
+DISCLOSURE_QUALIFIER = r"(?:政府)?信息公开(?:类|方面|工作|事项|申请)?(?:的)?(?:被申请|被提起|被起诉|引起|引发|提起|发生|申请)?(?:的)?"
+#: A sentence that counts all of the agency's cases, or cases of another kind, not Table 四's:
+#: '我委作为被申请人的行政复议案件共12件，均为行政处罚类'.
+OTHER_CASES = (r"作为(?:行政)?(?:被申请人|被告|复议机关|应诉)|(?:均为|均系|全部为|都是|均属)(?!(?:政府)?信息公开)"
+               r"[^。;；,，\d]{1,10}类|行政(?:处罚|许可|强制|征收)类|(?:各类|全部|所有)行政(?:复议|诉讼)"
+               r"|(?:办理|审理|受理)(?:了)?行政复议")
+
 
 def _t3(*rows: str, column: str = "total") -> tuple[str, ...]:
     return tuple(f"table3.{r}.{column}" for r in rows)
@@ -95,6 +108,10 @@ class Phrase:
     #: (予以公开及部分公开) whose cells are summed; "reason": group ``why`` names one row of group ``cat``.
     kind: str = "cells"
     unit: str = "件"
+    #: The figure is not compared when the sentence around it matches this (it counts something else),
+    #: unless ``unless_clause`` matches the clause leading to it (that clause qualifies the count).
+    not_in_sentence: str = ""
+    unless_clause: str = ""
 
 
 def _f(group: str, name: str, *alternatives: tuple[str, ...]) -> Figure:
@@ -135,7 +152,9 @@ PHRASES: tuple[Phrase, ...] = (
     Phrase("received", rf"{NOT_CUMULATIVE}(?:收到|受理|接到|接收|新收)(?:了)?{GAP}(?:申请|申请件|公开件){GAP}{N}",
            (_f("n", "收到申请", _t3("new")),),
            example="2024年共受理政府信息公开申请1件", source="seed 001 (市中区卫生健康局)"),
-    Phrase("carried_over", rf"上年(?:度)?结转{GAP}{N}", (_f("n", "上年结转", _t3("carried_over")),),
+    # not '上年度结转的1件行政复议案件' (a case carried over, Table 四's business): no case noun around N
+    Phrase("carried_over", rf"上年(?:度)?结转{GAP_NOT_CASES}{N}(?!(?:的)?{APPEAL_NOUNS})",
+           (_f("n", "上年结转", _t3("carried_over")),),
            example="上年结转政府信息公开申请数量为0件", source="form '…数量为N件' named in issue 10"),
     Phrase("carried_forward", rf"(?:(?P<n>\d+)件(?:申请)?结转(?:至)?下(?:一)?年度"
                               rf"|结转(?:至)?下(?:一)?年度(?:继续办理)?{IS}(?P<n2>\d+)件)",
@@ -186,25 +205,43 @@ PHRASES: tuple[Phrase, ...] = (
            (_f("n", "行政事业性收费", ("table2.fees_wan_yuan.value",)),), unit="万元",
            example="行政事业性收费0万元", source="Table 二 第二十条第（八）项 (单位：万元) as a sentence; issue 10"),
     # -- Table 四 stated in the text ---------------------------------------------------------------------
+    # Table 四 counts only cases about 政府信息公开: a sentence counting all of the agency's cases
+    # (OTHER_CASES) is not compared, unless the clause leading to the count names 信息公开; and a count
+    # qualified as about 政府信息公开 is read before an unqualified one (the first reading of a cell wins).
     Phrase("appeals_each", rf"行政复议{_JOIN}(?:提起)?行政诉讼(?:案件)?(?:各|均为|均)(?P<n>\d+)件",
            (_f("n", "行政复议", ("table4.review.total",)),
             _f("n", "行政诉讼", ("table4.litigation_direct.total", "table4.litigation_after_review.total"))),
-           example="因政府信息公开被申请行政复议和提起行政诉讼均为0件", source="form of seeds 001-004 (all 0)"),
+           example="因政府信息公开被申请行政复议和提起行政诉讼均为0件", source="form of seeds 001-004 (all 0)",
+           not_in_sentence=OTHER_CASES, unless_clause="信息公开"),
     Phrase("appeals_together", rf"行政复议{_JOIN}(?:提起)?行政诉讼(?:案件)?(?:共|合计)?{N}",
            (_f("n", "行政复议和行政诉讼", ("table4.review.total", "table4.litigation_direct.total",
                                          "table4.litigation_after_review.total")),),
-           example="因政府信息公开被申请行政复议、行政诉讼0件", source="form of seeds 001-004 (all 0)"),
+           example="因政府信息公开被申请行政复议、行政诉讼0件", source="form of seeds 001-004 (all 0)",
+           not_in_sentence=OTHER_CASES, unless_clause="信息公开"),
     Phrase("litigation_direct", rf"未经复议直接(?:提起行政)?(?:起诉|诉讼){IS}{N}",
            (_f("n", "未经复议直接起诉", ("table4.litigation_direct.total",)),),
-           example="未经复议直接起诉0件", source="Table 四 header 未经复议直接起诉 as a sentence"),
+           example="未经复议直接起诉0件", source="Table 四 header 未经复议直接起诉 as a sentence",
+           not_in_sentence=OTHER_CASES, unless_clause="信息公开"),
     Phrase("litigation_after_review", rf"复议后(?:提起行政)?(?:起诉|诉讼){IS}{N}",
            (_f("n", "复议后起诉", ("table4.litigation_after_review.total",)),),
-           example="复议后起诉0件", source="Table 四 header 复议后起诉 as a sentence"),
+           example="复议后起诉0件", source="Table 四 header 复议后起诉 as a sentence",
+           not_in_sentence=OTHER_CASES, unless_clause="信息公开"),
+    Phrase("review_disclosure", rf"{DISCLOSURE_QUALIFIER}行政复议(?:案件)?{IS}{N}",
+           (_f("n", "行政复议", ("table4.review.total",)),),
+           example="其中涉及政府信息公开的行政复议0件",
+           source="reviewer's variant f1 (a 卫健委 counting its 行政处罚 cases first, then the disclosure ones)"),
+    Phrase("litigation_disclosure", rf"{DISCLOSURE_QUALIFIER}行政诉讼(?:案件)?{IS}{N}",
+           (_f("n", "行政诉讼", ("table4.litigation_direct.total", "table4.litigation_after_review.total")),),
+           example="涉及政府信息公开的行政诉讼1件",
+           source="form of f1's '涉及政府信息公开的行政复议0件' for 行政诉讼"),
     Phrase("review", rf"行政复议(?:案件)?{IS}{N}", (_f("n", "行政复议", ("table4.review.total",)),),
-           example="因政府信息公开被申请行政复议0件", source="seed 001 (市中区卫生健康局)"),
+           example="本年度被申请行政复议2件",
+           source="seed 001's '因政府信息公开被申请行政复议0件' without its qualifier (as section 四 writes it)",
+           not_in_sentence=OTHER_CASES, unless_clause="信息公开"),
     Phrase("litigation", rf"(?:提起)?行政诉讼(?:案件)?{IS}{N}",
            (_f("n", "行政诉讼", ("table4.litigation_direct.total", "table4.litigation_after_review.total")),),
-           example="提起行政诉讼0件", source="seed 001 (市中区卫生健康局)"),
+           example="提起行政诉讼0件", source="seed 001 (市中区卫生健康局)",
+           not_in_sentence=OTHER_CASES, unless_clause="信息公开"),
 )
 
 #: Sentences that state no table figure although they look close: each must match no phrase.
@@ -214,4 +251,6 @@ NOT_FIGURES: tuple[tuple[str, str], ...] = (
     ("公开行政处罚决定42件", "a count of published decisions, not Table 二's 本年处理决定数量"),
     ("2008年以来累计受理政府信息公开申请1000件", "a count over several years, not this year's 新收"),
     ("我单位本年度发出收费通知的件数和总金额,以及实际收取的总金额均为0", "seed 004: 信息处理费, not 行政事业性收费"),
+    ("上年度结转的1件行政复议案件已于2024年3月审结，结果维持", "reviewer's variant f7: a 复议 case carried over, "
+                                                         "not Table 三's 上年结转"),
 )

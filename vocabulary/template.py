@@ -221,6 +221,43 @@ FIGURE_NAMES: dict[str, str] = {
 
 # -- placeholders left from the template (rule 6) ------------------------------------------------
 PLACEHOLDERS = ("（单位名称）", "(单位名称)", "XX", "××", "xx", "此处填写", "（填写", "【单位】", "XXXX")
+#: What the placeholder rule looks for in a report's text (regular expressions, as printed).
+PLACEHOLDER_PATTERNS = (
+    r"[（(]\s*单位名称\s*[)）]",
+    r"[（(]\s*填写[^)）]{0,12}[)）]",
+    r"此处填写",
+    r"【[^】]{0,10}(?:单位|填写|名称)[^】]{0,10}】",
+    # XX as a blank to fill in ('XX局'), not inside a URL, address or word (www.xx.gov.cn, zfxxgk)
+    r"(?<![A-Za-z0-9./@_:\-])(?:XX|xx|Xx)+(?![A-Za-z0-9./@_\-])",
+    r"××+",
+    r"ＸＸ+",
+)
+# A masked name is anonymisation, not a blank left from the template: 申请人李××, 原告×××, 某××.
+# Template blanks stand for places, agencies and dates: ××县, ××局, （××）, ××年××月.
+#: Characters a name is masked with.
+NAME_MASK_CHARS = "×XxＸｘ"
+#: A masked name is one to three characters long; a longer run (电话：××××) is a blank.
+MAX_MASKED_NAME = 3
+#: Common surnames (single characters).  Left out on purpose: surnames that are also everyday function
+#: words before a blank (于 向 和 关 时 全 明 成 单 解 应 文 安 常 齐 车 路 管 万 华), so '关于××' or
+#: '向××局' stay placeholders.
+SURNAMES = ("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁"
+            "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵钱严"
+            "覃武戴莫孔汤康施牛樊葛邢乔伍庞颜倪庄聂章鲁岳翟殷詹欧耿兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕"
+            "季裴霍涂苗谷盛曲翁冉骆蓝游辛靳柴蒙鲍喻祁蒲房滕屈饶牟艾尤穆卓缪简褚娄窦戚岑党宫费卜冷晏席卫米"
+            "柏瞿桂佟臧闵苟邬卞姬仇栾隋刁巫寇桑郎甄丛虞敖巩佘池麻苑迟邝")
+COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙",
+                     "宇文", "司徒", "夏侯", "澹台", "呼延")
+#: Words for a person, right before a name (申请人李××, 市民王××) or before the mask itself (原告×××).
+PERSON_WORDS = ("申请人", "当事人", "第三人", "代理人", "举报人", "投诉人", "上诉人", "复议申请人", "原告",
+                "被告", "市民", "村民", "居民", "群众", "家属", "人", "者", "员", "民")
+#: Before a mask, always anonymisation: 某×× (某×公司, 王某×).
+MASK_ANONYMOUS_BEFORE = ("某",)
+#: After a mask, a person: ××先生, 李××女士.
+MASK_PERSON_AFTER = ("先生", "女士", "同志", "老师")
+#: After a mask, a blank for a place, an agency or a date: ××县, 李××局 is no name.
+MASK_BLANK_AFTER = ("省", "市", "县", "区", "镇", "乡", "街道", "村", "社区", "局", "委", "办", "厅", "处", "科",
+                    "室", "中心", "部门", "单位", "政府", "人民", "机关", "年", "月", "日", "号")
 
 # -- title and report recognition ---------------------------------------------------------------
 TITLE_KEYWORDS = ("政府信息公开工作年度报告", "政府信息公开年度报告", "政府信息公开工作报告", "信息公开年报")
@@ -304,6 +341,11 @@ DATE_PATTERN_CN = r"(?P<y>[〇○零一二三四五六七八九Ｏ]{4})年(?P<m>
 #: The statistical period: 统计期限为2024年1月1日至2024年12月31日 / 自…起至…止.
 PERIOD_PATTERN = (r"(?P<y1>(?:19|20)\d{2})年(?P<m1>\d{1,2})月(?P<d1>\d{1,2})日(?:起)?(?:至|到|—|-|~)"
                   r"(?:(?P<y2>(?:19|20)\d{2})年)?(?P<m2>\d{1,2})月(?P<d2>\d{1,2})日")
+#: The same in Chinese numerals: 统计期限为二〇二四年一月一日至二〇二四年十二月三十一日.
+PERIOD_PATTERN_CN = (r"(?P<y1>[〇○零一二三四五六七八九ＯO]{4})年(?P<m1>[一二三四五六七八九十]{1,2})月"
+                     r"(?P<d1>[一二三四五六七八九十]{1,3})日(?:起)?(?:至|到|—|-|~)"
+                     r"(?:(?P<y2>[〇○零一二三四五六七八九ＯO]{4})年)?(?P<m2>[一二三四五六七八九十]{1,2})月"
+                     r"(?P<d2>[一二三四五六七八九十]{1,3})日")
 #: A publication date printed in the page text: 发布时间：2025-01-20 / 发布日期：2025年1月20日.
 PUBDATE_LINE_PATTERN = r"(?:发布|发文|成文)(?:日期|时间)[:：]"
 #: Title of a report: optional agency, year, optional agency, 政府信息公开(工作)(年度)报告 / 年报.

@@ -40,6 +40,7 @@ _DATE = re.compile(T.DATE_PATTERN)
 _DATE_CN = re.compile(T.DATE_PATTERN_CN)
 _ISO_DATE = re.compile(r"(?P<y>(?:19|20)\d{2})[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})")
 _PERIOD = re.compile(T.PERIOD_PATTERN)
+_PERIOD_CN = re.compile(T.PERIOD_PATTERN_CN)
 _PUBDATE_LINE = re.compile(T.PUBDATE_LINE_PATTERN)
 _URL_YEAR = re.compile(T.URL_YEAR_PATTERN)
 _YEAR_IN_TEXT = re.compile(T.YEAR_IN_TEXT_PATTERN)
@@ -178,14 +179,19 @@ def find_title(preamble: list[str]) -> str | None:
 
 
 def find_period(text: str) -> tuple[date, date] | None:
-    m = _PERIOD.search(_nfkc(text))
-    if not m:
-        return None
-    try:
-        y2 = int(m["y2"] or m["y1"])  # '2024年1月1日至12月31日'
-        return (date(int(m["y1"]), int(m["m1"]), int(m["d1"])), date(y2, int(m["m2"]), int(m["d2"])))
-    except ValueError:
-        return None
+    """The statistical period, in Arabic digits or Chinese numerals (二〇二四年一月一日至…); the first
+    one printed wins, so a period in words is not passed over for a later date range in digits."""
+    s = _nfkc(text)
+    found = [(m.start(), m, conv) for rx, conv in ((_PERIOD, int), (_PERIOD_CN, _cn_number))
+             if (m := rx.search(s))]
+    for _, m, conv in sorted(found, key=lambda x: x[0]):
+        try:
+            y1 = conv(m["y1"])
+            y2 = conv(m["y2"]) if m["y2"] else y1  # '2024年1月1日至12月31日'
+            return (date(y1, conv(m["m1"]), conv(m["d1"])), date(y2, conv(m["m2"]), conv(m["d2"])))
+        except (TypeError, ValueError):
+            continue
+    return None
 
 
 _TRAILING_DATE = re.compile(rf"(?:{T.DATE_PATTERN}|{T.DATE_PATTERN_CN.replace('?P<y>', '?P<cy>').replace('?P<m>', '?P<cm>').replace('?P<d>', '?P<cd>')})$")

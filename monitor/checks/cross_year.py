@@ -139,7 +139,10 @@ def swing(prev: Report, cur: Report, *, factor: float, min_base: int) -> list[Fi
 #: template's fixed labels and would make every pair of reports look alike.
 NARRATIVE_SECTIONS = ("overview", "problems", "other")
 MIN_TEXT_CHARS = 200  # below this there is too little own text to call anything copied
-MIN_NONZERO_NUMBERS = 3  # all-zero tables are common and honest; identical zeros prove nothing
+#: Identical tables prove copying only when they hold enough *independent* non-zero figures: all-zero
+#: tables are common and honest, and a small agency's one granted request fills six cells (新收, 予以公开
+#: and 总计 rows, 自然人 and 总计 columns) that repeat honestly year after year and across agencies.
+MIN_INDEPENDENT_FIGURES = 3
 
 _STRIP = re.compile(r"[\s0-9０-９〇一二三四五六七八九十百千万零年月日%％.,，。、；;：:（）()“”\"'《》\-—/]+")
 
@@ -230,9 +233,12 @@ class Prepared:
         below ``LSH_MIN_GROUP`` reports.  The LSH threshold sits far below what a copy scores
         (see ``LSH_THRESHOLD``), so it only saves work and does not decide anything.
         """
+        self._group_identical_tables(reports)
         texts = [self.text(r) for r in reports]
         keep = [i for i, t in enumerate(texts) if len(t) >= MIN_TEXT_CHARS]
         if len(keep) < 2:
+            # intended for the text: a narrative under MIN_TEXT_CHARS is never called copied, so with
+            # fewer than two long ones there is no pair to score (the tables were grouped above)
             return
         choices = [texts[i] for i in keep]
         members = {id(reports[i]) for i in keep}
@@ -254,10 +260,15 @@ class Prepared:
         for a, b in scores:
             if a != b:
                 self._related.setdefault(a, set()).add(b)
+
+    def _group_identical_tables(self, reports: list[Report]) -> None:
+        """Reports with identical tables, grouped by their numbers (not compared pair by pair).
+        Independent of the narratives' length: a short report with another agency's tables is
+        still a copy of its data (the previous-year pair never depended on the text either)."""
         same: dict[frozenset, list[int]] = {}
-        for r in reports:  # identical tables: grouped by their numbers, not compared pair by pair
+        for r in reports:
             numbers = self.numbers(r)
-            if sum(1 for v in numbers.values() if v) >= MIN_NONZERO_NUMBERS:
+            if independent_figures(numbers) >= MIN_INDEPENDENT_FIGURES:
                 same.setdefault(frozenset(numbers.items()), []).append(id(r))
         for group in same.values():
             for a in group:
@@ -296,12 +307,37 @@ def _numbers(report: Report) -> dict[str, float]:
             if c.table in _NUMBER_TABLES and c.kind in ASSESSABLE and isinstance(c.value, (int, float))}
 
 
+#: Cells that repeat another cell's facts: a 总计 column or group total is a sum; (七)总计 sums the
+#: result rows; 新收 follows from the balance (新收 = 总计 + 结转下年度 − 上年结转).
+_DERIVED_COLUMNS = {"table3": frozenset({"total"}), "table4": frozenset({"total"})}
+_DERIVED_ROWS = {"table3": frozenset({"total_processed", "new"})}
+#: Table 二 stocks that honestly stay the same when nothing happened in the year (现行有效件数,
+#: 2019's 对外公开总数量 and 上一年项目数量): their repeating is no evidence of copied data.
+_STOCK_COLUMNS = frozenset({"in_force", "public_total", "previous_items"})
+
+
+def independent_figures(numbers: dict[str, float]) -> int:
+    """How many non-zero figures of ``numbers`` (``_numbers``) are facts of their own, each counted
+    once: leaf cells, not totals or sums of other cells, and not stocks carried from year to year.
+    One request granted is one figure, though it fills six cells."""
+    count = 0
+    for ref, v in numbers.items():
+        if not v:
+            continue
+        table, row, col = ref.split(".")
+        if (col in _DERIVED_COLUMNS.get(table, ()) or row in _DERIVED_ROWS.get(table, ())
+                or (table == "table2" and col in _STOCK_COLUMNS)):
+            continue
+        count += 1
+    return count
+
+
 def identical_numbers(a: Report, b: Report, prepared: Prepared | None = None) -> bool:
     prepared = prepared or Prepared()
     na, nb = prepared.numbers(a), prepared.numbers(b)
     if not na or na != nb:
         return False
-    return sum(1 for v in na.values() if v) >= MIN_NONZERO_NUMBERS
+    return independent_figures(na) >= MIN_INDEPENDENT_FIGURES
 
 
 def copied(cur: Report, others: list[Counterpart], *, threshold: float,

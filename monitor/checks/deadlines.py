@@ -3,8 +3,10 @@ domain.md §0 and §4 C9, C10.
 
 The law (条例 第四十九条): a department's report for year Y — and, by local rules, a town's or a
 street office's — is published by 31 January of Y+1; a government's own aggregated report (本级政府)
-by 31 March.  ``monitor.grace_days`` is added before anything counts as late or missing: it absorbs
-our crawl lag and a portal's slow publishing workflow, so that alerts name real failures.
+by 31 March.  The town's date is not in the law (domain.md §0, [unverified]): a town's lateness
+that rests on it is a warning that says so (``UNVERIFIED_DEADLINE_KINDS``).  ``monitor.grace_days``
+is added before anything counts as late or missing: it absorbs our crawl lag and a portal's slow
+publishing workflow, so that alerts name real failures.
 
 Which date tells when a report was published?  Two witnesses, neither perfect:
 
@@ -66,6 +68,32 @@ def due_date(kind: str, year: int) -> date:
     return date(year + 1, 3, 31) if kind == "government" else date(year + 1, 1, 31)
 
 
+#: Kinds whose deadline the law does not name.  条例 第四十九条 sets 31 January for 县级以上人民政府部门
+#: and 31 March for the 本级政府 report; a 乡镇 / 街道 report's 31 January rests on local rules
+#: (domain.md §0: [unverified]).  So lateness that rests on it is a warning saying so; after 31 March
+#: (the latest date the law sets) a report is late under either reading and keeps its severity.
+UNVERIFIED_DEADLINE_KINDS = frozenset({"town"})
+_UNVERIFIED_NOTE = ("（注意：乡镇、街道的公布期限条例未明文规定，第四十九条只规定县级以上人民政府部门1月31日前、"
+                    "本级政府3月31日前公布；此处按部门期限1月31日计，如当地另有规定，以当地规定为准）")
+_LATE_EITHER_WAY = "（即使按本级政府3月31日的期限计，也已逾期）"
+
+
+def latest_due_date(kind: str, year: int) -> date:
+    """The latest deadline the report may have: its own, or 31 March where its own is uncertain."""
+    return due_date("government", year) if kind in UNVERIFIED_DEADLINE_KINDS else due_date(kind, year)
+
+
+def deadline_uncertain(kind: str, year: int, when: date, grace_days: int) -> bool:
+    """Whether calling ``when`` late rests on a deadline the law does not set for this kind."""
+    return kind in UNVERIFIED_DEADLINE_KINDS and when <= latest_due_date(kind, year) + timedelta(days=grace_days)
+
+
+def _note(kind: str, uncertain: bool) -> str:
+    if uncertain:
+        return _UNVERIFIED_NOTE
+    return _LATE_EITHER_WAY if kind in UNVERIFIED_DEADLINE_KINDS else ""
+
+
 @dataclass
 class Sighting:
     """What the deadline rule needs to know about one stored report."""
@@ -108,35 +136,39 @@ def deadline(s: Sighting, *, grace_days: int, crawl_interval_hours: float,
         expected_by = max(datetime.combine(s.page_date, time.min), watching) + interval
         if first_seen > expected_by + interval:
             backdated = True
+            uncertain = deadline_uncertain(s.kind, s.year, first_seen.date(), grace_days)
             out.append(Finding(
                 rule="backdated", severity="warning", agency=s.agency, year=s.year,
                 site=s.site, report_id=s.report_id, subject="page_date",
                 message=(f"页面标注发布日期为{s.page_date:%Y年%m月%d日}，但本系统自{watching:%Y年%m月%d日}起持续监测，"
                          f"至{first_seen:%Y年%m月%d日}才首次发现该报告，晚于法定公布期限"
-                         f"（{due:%Y年%m月%d日}），疑似倒签发布时间。"),
+                         f"（{due:%Y年%m月%d日}），疑似倒签发布时间。{_UNVERIFIED_NOTE if uncertain else ''}"),
                 numbers={**base, "watching_since": watching.isoformat(timespec="seconds"),
-                         "days_after_page_date": (first_seen.date() - s.page_date).days},
+                         "days_after_page_date": (first_seen.date() - s.page_date).days,
+                         "deadline_uncertain": uncertain},
             ))
 
     if s.page_date and not backdated:
         if s.page_date > limit.date():
             days = (s.page_date - due).days
+            uncertain = deadline_uncertain(s.kind, s.year, s.page_date, grace_days)
             out.append(Finding(
-                rule="deadline", severity="error", agency=s.agency, year=s.year, site=s.site,
-                report_id=s.report_id, subject="page_date",
+                rule="deadline", severity="warning" if uncertain else "error", agency=s.agency, year=s.year,
+                site=s.site, report_id=s.report_id, subject="page_date",
                 message=(f"{s.year}年{kind_name}应于{due:%Y年%m月%d日}前公布，页面发布日期为"
-                         f"{s.page_date:%Y年%m月%d日}，逾期{days}天。"),
-                numbers={**base, "days_late": days, "evidence": "page_date"},
+                         f"{s.page_date:%Y年%m月%d日}，逾期{days}天。{_note(s.kind, uncertain)}"),
+                numbers={**base, "days_late": days, "evidence": "page_date", "deadline_uncertain": uncertain},
             ))
     elif first_seen and (backdated or (watching and watching <= limit)):
         if first_seen > limit:
             days = (first_seen.date() - due).days
+            uncertain = deadline_uncertain(s.kind, s.year, first_seen.date(), grace_days)
             out.append(Finding(
                 rule="deadline", severity="warning", agency=s.agency, year=s.year, site=s.site,
                 report_id=s.report_id, subject="first_seen",
                 message=(f"{s.year}年{kind_name}应于{due:%Y年%m月%d日}前公布，本系统至"
-                         f"{first_seen:%Y年%m月%d日}才首次发现，逾期约{days}天。"),
-                numbers={**base, "days_late": days, "evidence": "first_seen"},
+                         f"{first_seen:%Y年%m月%d日}才首次发现，逾期约{days}天。{_note(s.kind, uncertain)}"),
+                numbers={**base, "days_late": days, "evidence": "first_seen", "deadline_uncertain": uncertain},
             ))
     return out
 
@@ -162,15 +194,16 @@ def missing(expected: list[Expected], published: set[str], *, year: int, today: 
         if today <= due + timedelta(days=grace_days):
             continue
         days = (today - due).days
+        uncertain = deadline_uncertain(e.kind, year, today, grace_days)
         why = (f"该单位已公布{e.last_year}年度报告，" if e.last_year is not None and e.source == "earlier_year"
                else "该单位在监测名单中，")
         out.append(Finding(
-            rule="missing", severity="error", agency=e.agency, year=year, site=site,
+            rule="missing", severity="warning" if uncertain else "error", agency=e.agency, year=year, site=site,
             message=(f"{why}但截至{today:%Y年%m月%d日}仍未发现其{year}年政府信息公开工作年度报告"
-                     f"（法定期限{due:%Y年%m月%d日}，已逾期{days}天）。"),
+                     f"（法定期限{due:%Y年%m月%d日}，已逾期{days}天）。{_note(e.kind, uncertain)}"),
             numbers={"due": due.isoformat(), "grace_days": grace_days, "today": today.isoformat(),
                      "days_overdue": days, "kind": e.kind, "expected_because": e.source,
-                     "last_year": e.last_year},
+                     "last_year": e.last_year, "deadline_uncertain": uncertain},
         ))
     return out
 

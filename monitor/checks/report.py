@@ -53,21 +53,46 @@ SECTION_NAMES = V.SECTION_HEADINGS
 
 # -- narrative phrasings (rule 5): vocabulary/phrases.py ------------------------------------------
 _PHRASES = tuple((p, re.compile(p.pattern)) for p in PHRASES)
+_CONTEXT = {p.key: (re.compile(p.not_in_sentence), re.compile(p.unless_clause or r"(?!)"))
+            for p in PHRASES if p.not_in_sentence}
+#: Sentence and clause breaks in the normalised narrative (NFKC makes ；，！？： ASCII).
+_SENTENCE_BREAKS = "。;!?"
+_CLAUSE_BREAKS = "。;!?,:"
 #: A result category's cells in the order of ``CATEGORIES`` (for 予以公开及部分公开 and 因…等原因).
 _CATEGORY_NAMES = tuple(CATEGORIES)
 
 # -- placeholders (rule 6) ----------------------------------------------------------------------------
-PLACEHOLDER_PATTERNS = (
-    r"[（(]\s*单位名称\s*[)）]",
-    r"[（(]\s*填写[^)）]{0,12}[)）]",
-    r"此处填写",
-    r"【[^】]{0,10}(?:单位|填写|名称)[^】]{0,10}】",
-    # XX as a blank to fill in ('XX局'), not inside a URL, address or word (www.xx.gov.cn, zfxxgk)
-    r"(?<![A-Za-z0-9./@_:\-])(?:XX|xx|Xx)+(?![A-Za-z0-9./@_\-])",
-    r"××+",
-    r"ＸＸ+",
-)
+PLACEHOLDER_PATTERNS = V.PLACEHOLDER_PATTERNS
 _PLACEHOLDER = re.compile("|".join(f"(?:{p})" for p in PLACEHOLDER_PATTERNS))
+_SURNAMES = (*V.COMPOUND_SURNAMES, *V.SURNAMES)
+
+
+def _cjk(ch: str) -> bool:
+    return 0x4E00 <= ord(ch) <= 0x9FFF or 0x3400 <= ord(ch) <= 0x4DBF  # CJK ideographs, with Extension A
+
+
+def masked_name(text: str, start: int, end: int) -> bool:
+    """The mask ``text[start:end]`` (×× or XX) hides a person's name, as reports anonymise applicants
+    (申请人李××, 原告×××, 某××), rather than being a template blank (××县, ××局, （××）, ××年)."""
+    run = text[start:end]
+    if len(run) > V.MAX_MASKED_NAME or any(ch not in V.NAME_MASK_CHARS for ch in run):
+        return False
+    before, after = text[:start], text[end:]
+    if after.startswith(V.MASK_PERSON_AFTER):
+        return True
+    if after.startswith(V.MASK_BLANK_AFTER):
+        return False  # a place, an agency or a date follows: a blank, whatever stands before
+    if before.endswith(V.MASK_ANONYMOUS_BEFORE) or before.endswith(V.PERSON_WORDS):
+        return True
+    surname = next((s for s in _SURNAMES if before.endswith(s)), None)
+    if surname is None:
+        return False
+    # the surname starts a name: at the start of a clause (after punctuation, a digit, a space) or
+    # right after a word for a person; '查王××' inside running words is not read as a name
+    rest = before[:-len(surname)]
+    return not rest or not _cjk(rest[-1]) or rest.endswith(V.PERSON_WORDS)
+
+
 #: A blank 总计 in this many rows (with non-zero applicant columns) is a blank column, one finding; a
 #: single blank cell stays the parser's completeness warning.
 MIN_BLANK_TOTAL_ROWS = 2
@@ -260,6 +285,8 @@ class _Checker:
                 if any(m.start() < b and a < m.end() for a, b in taken):
                     continue
                 taken.append(m.span())
+                if self._counts_something_else(phrase, narrative, m):
+                    continue
                 for fig in phrase.figures:
                     number = m.groupdict().get(fig.group)
                     if number is None:
@@ -272,6 +299,21 @@ class _Checker:
                         continue
                     compared.add(refs)
                     self._compare_figure(phrase, m.group(0), name, number, refs)
+
+    @staticmethod
+    def _counts_something_else(phrase: Phrase, text: str, m: re.Match) -> bool:
+        """The sentence around the match says its count is of something the table does not count
+        ('作为被申请人的行政复议案件共12件，均为行政处罚类'), and the clause leading to it does not
+        qualify it back ('其中涉及政府信息公开的…')."""
+        if phrase.key not in _CONTEXT:
+            return False
+        other, qualifier = _CONTEXT[phrase.key]
+        start = max(text.rfind(c, 0, m.start()) for c in _SENTENCE_BREAKS) + 1
+        ends = [i for i in (text.find(c, m.end()) for c in _SENTENCE_BREAKS) if i >= 0]
+        if not other.search(text, start, min(ends, default=len(text))):
+            return False
+        clause = max(text.rfind(c, 0, m.start()) for c in _CLAUSE_BREAKS) + 1
+        return not qualifier.search(text, clause, m.end())
 
     def _compare_figure(self, phrase: Phrase, quote: str, name: str, number: str, refs: tuple[str, ...]) -> None:
         stated = float(number) if phrase.unit == "万元" else int(number)
@@ -333,6 +375,8 @@ class _Checker:
     def placeholder(self) -> None:
         text = self.r.text or "\n".join(self.r.sections.values())
         for m in _PLACEHOLDER.finditer(text):
+            if masked_name(text, m.start(), m.end()):
+                continue  # an anonymised name (申请人李××), not a blank left from the template
             where = next((SECTION_NAMES[k] for k, v in self.r.sections.items() if m.group(0) in v), "正文")
             self.add("placeholder", f"模板占位符未删除：{where}中仍有“{m.group(0)}”。",
                      numbers={"placeholder": m.group(0)}, subject=f"placeholder:{m.group(0)}")
