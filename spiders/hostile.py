@@ -42,7 +42,7 @@ REFUSED_SCHEME = "refused_scheme"  # not http/https (file:, ftp:, data: …)
 REFUSED_OFFSITE = "refused_offsite"  # host:port not among the site's hosts (start URL + allowed_hosts)
 REFUSED_ADDRESS = "refused_address"  # resolves to a loopback/private/link-local/reserved address
 #: a disclosure-section link found on the way to the 年报 column (not the configured start URL, not a
-#: column) that is gone (404/410, a "page not found"): portals keep dead menu entries after redesigns
+#: column) that is gone (404, a "page not found" page): portals keep dead menu entries after redesigns
 NAV_DEAD_END = "nav_dead_end"
 # caps: the crawl of a site was cut short (a failure: the site was not read to its end)
 CAP_SITE_PAGES = "cap_site_pages"  # crawl.max_pages_per_site / sites[].max_pages

@@ -78,6 +78,12 @@ _origin_host = lru_cache(maxsize=4096)(_split_host)
 host_key = _host
 
 
+def _routes(fragment: str | None) -> bool:
+    """Whether a URL fragment selects content in a script app (gkmlpt's #2811, #/list/12, #!/12),
+    rather than a place on the page (#content)."""
+    return bool(fragment) and (fragment.isdigit() or fragment.startswith(("/", "!")))
+
+
 def _listing_like(url: str) -> bool:
     """A column/listing URL rather than an article or a file."""
     parts = urlsplit(url)
@@ -206,9 +212,10 @@ class PortalSpider(scrapy.Spider):
             m["dont_obey_robotstxt"] = True
         if role in ("report", "attachment"):
             m["conditional"] = True
-        # the first request of a URL with a new fragment passes the dupefilter (which ignores
-        # fragments); a second one of the same pair is filtered as any repeat is
-        fresh = bool(meta.get("fragment")) and (url, meta["fragment"]) not in self._fragments_asked
+        # the first request of a URL with a new route in its fragment passes the dupefilter (which
+        # ignores fragments); a second one of the same pair is filtered as any repeat is, and an
+        # in-page anchor (#content, #bm) is filtered as the page itself
+        fresh = _routes(meta.get("fragment")) and (url, meta["fragment"]) not in self._fragments_asked
         if fresh:
             self._fragments_asked.add((url, meta["fragment"]))
         return Request(url, callback=callback or self.parse_page, errback=self.on_error, method=method,
@@ -352,17 +359,25 @@ class PortalSpider(scrapy.Spider):
         in_tree = role == "column" or (role == "start" and self._is_column_page(text, url))
         if role == "start" and in_tree:
             root = _root_dir(url)
+        listing_pages = listing.pages
+        if not in_tree:
+            # outside the 年报 tree a number is a carousel's, a calendar's or a hot list's, no pager
+            listing_pages = [p for p in listing_pages if not p.numbered]
+        elif not listing_pages and adapter.NAME != generic.NAME:
+            # an adapter's page that announces no pages but has a static numbered pager
+            listing_pages = [platforms.PageRequest(u, platform=adapter.NAME, numbered=True)
+                             for u in generic.numbered_urls(text, url)]
         kept = yield from self._entries(listing.entries, site, url)
         if (in_tree and (role == "start" or meta.get("entered"))) or (
-                role == "start" and (kept or listing.pages)):
+                role == "start" and (kept or listing_pages)):
             self._explain(site["name"], "column", url, trail,
-                          f"{adapter.NAME}: {kept} report entries, {len(listing.pages)} more pages/data requests")
-        pages = yield from self._listing_pages(listing.pages, response, site)
+                          f"{adapter.NAME}: {kept} report entries, {len(listing_pages)} more pages/data requests")
+        pages = yield from self._listing_pages(listing_pages, response, site)
         for page in pages:
             yield self._page_request(page, site, depth, root, url, meta.get("page_depth", 0) + 1)
         links = platforms.anchors(platforms.selector(text), url)
         hosts = self._site_hosts(site)
-        pager = {p.url for p in listing.pages}  # pages of this listing: counted by page_depth, not re-rooted
+        pager = {p.url for p in listing_pages}  # pages of this listing: counted by page_depth, not re-rooted
         hops = meta.get("nav_hops", 0)
         followed = 0
         for a, link in links:
@@ -395,7 +410,7 @@ class PortalSpider(scrapy.Spider):
         if not in_tree and role == "start" and meta.get("shells", 0) < self.MAX_SHELLS:
             # a frameset or an iframe'd menu (portals of the 2000s): the framed pages are this page's
             # own content, read as it is (the same hop, like a redirect shell)
-            for src in platforms.selector(text).xpath("//frame/@src | //iframe/@src").getall()[:self.MAX_FRAMES]:
+            for src in platforms.selector(text).xpath("descendant::frame/@src | descendant::iframe/@src").getall()[:self.MAX_FRAMES]:
                 link = urljoin(url, src.strip())
                 if not src.strip() or src.strip().startswith(("javascript:", "about:", "data:")) \
                         or _host(link) not in hosts or platforms.strip_fragment(link) == platforms.strip_fragment(url):
@@ -404,11 +419,11 @@ class PortalSpider(scrapy.Spider):
                 yield self._request(platforms.strip_fragment(link), site, "start", tree_depth=0, nav_hops=hops,
                                     shells=meta.get("shells", 0) + 1, framed=True,
                                     fragment=urlsplit(link).fragment or None, trail=trail + [[link, "frame"]])
-        if not in_tree and role == "start" and not followed and not listing.pages and not kept:
+        if not in_tree and role == "start" and not followed and not listing_pages and not kept:
             self._explain(site["name"], "dead_end", url, trail,
                           f"no link to a disclosure section (政务公开, 信息公开…) or a 年报 column among "
                           f"{len(links)} links" + (f" (hop {hops} of {self.max_nav_hops})" if hops else ""))
-        if role == "column" and not kept and not listing.pages and hostile.looks_js_only(
+        if role == "column" and not kept and not listing_pages and hostile.looks_js_only(
                 text, sum(1 for _a, link in links if not _listing_like(link))):
             yield self._record(response.request, hostile.JS_ONLY,
                                "listing with no entries or links (filled by a script)", response.status)
@@ -450,7 +465,7 @@ class PortalSpider(scrapy.Spider):
             return None
         if generic.is_page_number(label):
             # a pager's numbered link is a page of this listing, not a sub-column with pages of its
-            # own: taken as one (generic.next_urls) it is counted against crawl.max_listing_pages
+            # own: taken as one (generic.numbered_urls) it is counted against crawl.max_listing_pages
             return None
         if not in_tree:
             # from a 政务公开 page: only the 年报 column itself

@@ -67,7 +67,10 @@ TITLE_EXCLUDE = (
 #: Before the report's name the unit is named, and units are called 新闻办公室, 机构编制委员会办公室,
 #: 会议中心, 绩效考核办公室…: only words no unit's name holds exclude a title there ("图解：…",
 #: "某县召开…", "关于做好…").
-TITLE_PREFIX_EXCLUDE = ("图解", "解读", "读懂", "召开", "部署", "关于开展", "关于做好", "关于印发")
+TITLE_PREFIX_EXCLUDE = ("图解", "图说", "解读", "读懂", "看懂", "召开", "部署", "关于开展", "关于做好", "关于印发",
+                        "新闻：", "新闻:", "发布会")
+#: A unit named after the report's name, in brackets: "…年度报告（县委机构编制委员会办公室）".
+_TRAILING_UNIT_RE = re.compile(r"[（(][^（）()]*(?:办公室|办|局|委员会|委|中心|政府|街道|镇|乡|院|所|站|队|馆)[）)]$")
 #: Suffixes that keep a title a report (stripped before matching the exclusions).
 TITLE_SUFFIXES = ("（图片版）", "（超链版）", "（修订版）", "（更正版）", "(图片版)", "(超链版)", "(修订版)")
 
@@ -131,7 +134,7 @@ def is_report_title(title: str | None) -> bool:
     m = _REPORT_RE.search(compact) or _REPORT_NO_YEAR_RE.search(compact)
     if not m:
         return False
-    head, tail = compact[:m.end()], compact[m.end():]
+    head, tail = compact[:m.end()], _TRAILING_UNIT_RE.sub("", compact[m.end():])
     return not any(word in tail for word in TITLE_EXCLUDE) and not any(word in head for word in TITLE_PREFIX_EXCLUDE)
 
 

@@ -143,6 +143,11 @@ MIN_TEXT_CHARS = 200  # below this there is too little own text to call anything
 #: tables are common and honest, and a small agency's one granted request fills six cells (新收, 予以公开
 #: and 总计 rows, 自然人 and 总计 columns) that repeat honestly year after year and across agencies.
 MIN_INDEPENDENT_FIGURES = 3
+#: ... and enough in size: three towns each granting one request, refusing one and not holding one
+#: (1, 1, 1) match by chance among a county's hundred units; two figures identical year over year
+#: prove it when they are large (行政许可 5152 and 行政处罚 730 again)
+MIN_FIGURES_TOTAL = 10
+MIN_FIGURES_TOTAL_FOR_TWO = 100
 
 _STRIP = re.compile(r"[\s0-9０-９〇一二三四五六七八九十百千万零年月日%％.,，。、；;：:（）()“”\"'《》\-—/]+")
 
@@ -268,7 +273,7 @@ class Prepared:
         same: dict[frozenset, list[int]] = {}
         for r in reports:
             numbers = self.numbers(r)
-            if independent_figures(numbers) >= MIN_INDEPENDENT_FIGURES:
+            if numbers_prove_copying(numbers):
                 same.setdefault(frozenset(numbers.items()), []).append(id(r))
         for group in same.values():
             for a in group:
@@ -316,11 +321,11 @@ _DERIVED_ROWS = {"table3": frozenset({"total_processed", "new"})}
 _STOCK_COLUMNS = frozenset({"in_force", "public_total", "previous_items"})
 
 
-def independent_figures(numbers: dict[str, float]) -> int:
-    """How many non-zero figures of ``numbers`` (``_numbers``) are facts of their own, each counted
-    once: leaf cells, not totals or sums of other cells, and not stocks carried from year to year.
+def independent_figures(numbers: dict[str, float]) -> list[float]:
+    """The non-zero figures of ``numbers`` (``_numbers``) that are facts of their own, each once:
+    leaf cells, not totals or sums of other cells, and not stocks carried from year to year.
     One request granted is one figure, though it fills six cells."""
-    count = 0
+    out: list[float] = []
     for ref, v in numbers.items():
         if not v:
             continue
@@ -328,8 +333,16 @@ def independent_figures(numbers: dict[str, float]) -> int:
         if (col in _DERIVED_COLUMNS.get(table, ()) or row in _DERIVED_ROWS.get(table, ())
                 or (table == "table2" and col in _STOCK_COLUMNS)):
             continue
-        count += 1
-    return count
+        out.append(abs(v))
+    return out
+
+
+def numbers_prove_copying(numbers: dict[str, float]) -> bool:
+    """Whether tables identical to another report's hold figures enough, in count and size, for the
+    sameness not to be chance."""
+    figures = independent_figures(numbers)
+    return ((len(figures) >= MIN_INDEPENDENT_FIGURES and sum(figures) >= MIN_FIGURES_TOTAL)
+            or (len(figures) >= 2 and sum(figures) >= MIN_FIGURES_TOTAL_FOR_TWO))
 
 
 def identical_numbers(a: Report, b: Report, prepared: Prepared | None = None) -> bool:
@@ -337,7 +350,7 @@ def identical_numbers(a: Report, b: Report, prepared: Prepared | None = None) ->
     na, nb = prepared.numbers(a), prepared.numbers(b)
     if not na or na != nb:
         return False
-    return independent_figures(na) >= MIN_INDEPENDENT_FIGURES
+    return numbers_prove_copying(na)
 
 
 def copied(cur: Report, others: list[Counterpart], *, threshold: float,

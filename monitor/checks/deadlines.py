@@ -75,7 +75,19 @@ def due_date(kind: str, year: int) -> date:
 UNVERIFIED_DEADLINE_KINDS = frozenset({"town"})
 _UNVERIFIED_NOTE = ("（注意：乡镇、街道的公布期限条例未明文规定，第四十九条只规定县级以上人民政府部门1月31日前、"
                     "本级政府3月31日前公布；此处按部门期限1月31日计，如当地另有规定，以当地规定为准）")
-_LATE_EITHER_WAY = "（即使按本级政府3月31日的期限计，也已逾期）"
+_LATE_EITHER_WAY = "（即使按条例规定的最晚期限3月31日计，也已逾期）"
+#: the ``subject`` of a finding whose lateness rests on an uncertain deadline: its own fingerprint, so
+#: that when the report is late under either reading (after 31 March) the error is a new finding and
+#: is alerted, not the warning kept open with a higher severity
+UNCERTAIN_SUBJECT = "deadline_uncertain"
+
+
+def _subject(subject: str, uncertain: bool) -> str:
+    return f"{subject}:{UNCERTAIN_SUBJECT}" if subject and uncertain else (UNCERTAIN_SUBJECT if uncertain else subject)
+
+
+def _limit_name(uncertain: bool) -> str:
+    return "公布期限" if uncertain else "法定公布期限"
 
 
 def latest_due_date(kind: str, year: int) -> date:
@@ -139,10 +151,10 @@ def deadline(s: Sighting, *, grace_days: int, crawl_interval_hours: float,
             uncertain = deadline_uncertain(s.kind, s.year, first_seen.date(), grace_days)
             out.append(Finding(
                 rule="backdated", severity="warning", agency=s.agency, year=s.year,
-                site=s.site, report_id=s.report_id, subject="page_date",
+                site=s.site, report_id=s.report_id, subject=_subject("page_date", uncertain),
                 message=(f"页面标注发布日期为{s.page_date:%Y年%m月%d日}，但本系统自{watching:%Y年%m月%d日}起持续监测，"
-                         f"至{first_seen:%Y年%m月%d日}才首次发现该报告，晚于法定公布期限"
-                         f"（{due:%Y年%m月%d日}），疑似倒签发布时间。{_UNVERIFIED_NOTE if uncertain else ''}"),
+                         f"至{first_seen:%Y年%m月%d日}才首次发现该报告，晚于{_limit_name(uncertain)}"
+                         f"（{due:%Y年%m月%d日}），疑似倒签发布时间{_UNVERIFIED_NOTE if uncertain else ''}。"),
                 numbers={**base, "watching_since": watching.isoformat(timespec="seconds"),
                          "days_after_page_date": (first_seen.date() - s.page_date).days,
                          "deadline_uncertain": uncertain},
@@ -154,9 +166,9 @@ def deadline(s: Sighting, *, grace_days: int, crawl_interval_hours: float,
             uncertain = deadline_uncertain(s.kind, s.year, s.page_date, grace_days)
             out.append(Finding(
                 rule="deadline", severity="warning" if uncertain else "error", agency=s.agency, year=s.year,
-                site=s.site, report_id=s.report_id, subject="page_date",
+                site=s.site, report_id=s.report_id, subject=_subject("page_date", uncertain),
                 message=(f"{s.year}年{kind_name}应于{due:%Y年%m月%d日}前公布，页面发布日期为"
-                         f"{s.page_date:%Y年%m月%d日}，逾期{days}天。{_note(s.kind, uncertain)}"),
+                         f"{s.page_date:%Y年%m月%d日}，逾期{days}天{_note(s.kind, uncertain)}。"),
                 numbers={**base, "days_late": days, "evidence": "page_date", "deadline_uncertain": uncertain},
             ))
     elif first_seen and (backdated or (watching and watching <= limit)):
@@ -165,9 +177,9 @@ def deadline(s: Sighting, *, grace_days: int, crawl_interval_hours: float,
             uncertain = deadline_uncertain(s.kind, s.year, first_seen.date(), grace_days)
             out.append(Finding(
                 rule="deadline", severity="warning", agency=s.agency, year=s.year, site=s.site,
-                report_id=s.report_id, subject="first_seen",
+                report_id=s.report_id, subject=_subject("first_seen", uncertain),
                 message=(f"{s.year}年{kind_name}应于{due:%Y年%m月%d日}前公布，本系统至"
-                         f"{first_seen:%Y年%m月%d日}才首次发现，逾期约{days}天。{_note(s.kind, uncertain)}"),
+                         f"{first_seen:%Y年%m月%d日}才首次发现，逾期约{days}天{_note(s.kind, uncertain)}。"),
                 numbers={**base, "days_late": days, "evidence": "first_seen", "deadline_uncertain": uncertain},
             ))
     return out
@@ -199,8 +211,9 @@ def missing(expected: list[Expected], published: set[str], *, year: int, today: 
                else "该单位在监测名单中，")
         out.append(Finding(
             rule="missing", severity="warning" if uncertain else "error", agency=e.agency, year=year, site=site,
+            subject=_subject("", uncertain),
             message=(f"{why}但截至{today:%Y年%m月%d日}仍未发现其{year}年政府信息公开工作年度报告"
-                     f"（法定期限{due:%Y年%m月%d日}，已逾期{days}天）。{_note(e.kind, uncertain)}"),
+                     f"（{'公布期限' if uncertain else '法定期限'}{due:%Y年%m月%d日}，已逾期{days}天）{_note(e.kind, uncertain)}。"),
             numbers={"due": due.isoformat(), "grace_days": grace_days, "today": today.isoformat(),
                      "days_overdue": days, "kind": e.kind, "expected_because": e.source,
                      "last_year": e.last_year, "deadline_uncertain": uncertain},

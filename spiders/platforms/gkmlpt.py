@@ -117,7 +117,12 @@ def _date(article: dict) -> str | None:
     for key in ("display_publish_time", "publish_time", "created_at", "create_time", "date"):
         v = article.get(key)
         if isinstance(v, (int, float)) and v > 10**8:
-            return datetime.fromtimestamp(v, tz=BEIJING).strftime("%Y-%m-%d")
+            if v > 10**11:  # milliseconds (JavaScript's Date), not the seconds portals.md saw
+                v = v / 1000
+            try:
+                return datetime.fromtimestamp(v, tz=BEIJING).strftime("%Y-%m-%d")
+            except (OverflowError, OSError, ValueError):  # a hostile number loses the date, not the page
+                return None
         if isinstance(v, str):
             d = titles.find_date(v)
             if d:

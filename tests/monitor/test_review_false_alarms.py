@@ -72,8 +72,26 @@ def test_one_request_granted_is_one_figure_however_many_cells_it_fills():
     a24 = _report(ONE_REQUEST_GRANTED, "东风区档案馆", 2024, ARCHIVE_2024)
     numbers = cross_year.Prepared().numbers(a24)
     assert sum(1 for v in numbers.values() if v) == 6  # 新收, 予以公开, (七)总计 × 自然人, 总计
-    assert cross_year.independent_figures(numbers) == 1
-    assert cross_year.independent_figures(cross_year.Prepared().numbers(_report(BUSY, "甲", 2024, {}))) >= 3
+    assert cross_year.independent_figures(numbers) == [1]
+    assert len(cross_year.independent_figures(cross_year.Prepared().numbers(_report(BUSY, "甲", 2024, {})))) >= 3
+
+
+#: Three towns' single facts: one request granted, one partly, one not held (reviewer's case).
+THREE_ONES = _tables(t3={"new": [3, 0, 0, 0, 0, 0, 3], "granted": [1, 0, 0, 0, 0, 0, 1],
+                         "partially_granted": [1, 0, 0, 0, 0, 0, 1], "unavailable_not_held": [1, 0, 0, 0, 0, 0, 1],
+                         "total_processed": [3, 0, 0, 0, 0, 0, 3]})
+#: Only Table 二's licensing and punishment decisions, large, the same as last year.
+TWO_LARGE = _tables(t2={"licensing": 5152, "punishment": 730})
+
+
+def test_three_ones_are_too_small_to_prove_a_copy_and_two_large_figures_are_enough():
+    assert not cross_year.numbers_prove_copying(cross_year.Prepared().numbers(_report(THREE_ONES, "甲镇", 2024, {})))
+    assert cross_year.numbers_prove_copying(cross_year.Prepared().numbers(_report(TWO_LARGE, "甲", 2024, {})))
+    a23, a24 = _report(TWO_LARGE, "某县市场监督管理局", 2023, {}), _report(TWO_LARGE, "某县市场监督管理局", 2024, {})
+    assert [f.subject for f in cross_year.copied(a24, [cross_year.Counterpart(a23, "previous_year")], threshold=0.95)
+            ] == ["numbers|previous_year|某县市场监督管理局|2023"]
+    t1, t2 = _report(THREE_ONES, "甲镇人民政府", 2024, {}), _report(THREE_ONES, "乙镇人民政府", 2024, {})
+    assert cross_year.copied(t1, [cross_year.Counterpart(t2, "other_agency")], threshold=0.95) == []
 
 
 def test_a_small_agency_granting_one_request_each_year_is_not_copied():
@@ -250,3 +268,16 @@ def test_runner_town_report_dated_20_february(store):
     store_report(store, r, seen=datetime(2025, 3, 1))
     found = [f for f in run_checks(store, MonitorSettings(sites=["demo"]), today=JUNE).new if f.rule == "deadline"]
     assert [(f.severity, f.numbers["kind"]) for f in found] == [("warning", "town")]
+
+
+def test_a_town_still_missing_after_31_march_is_a_new_error_not_the_february_warning_kept():
+    """The warning's fingerprint is its own, so the error is a new finding and is alerted."""
+    from monitor.checks import deadlines
+
+    town = [deadlines.Expected(agency="甲镇人民政府", kind="town", source="earlier_year", last_year=2023)]
+    feb = deadlines.missing(town, set(), year=2024, today=date(2025, 2, 20), grace_days=7)
+    apr = deadlines.missing(town, set(), year=2024, today=date(2025, 4, 20), grace_days=7)
+    assert [f.severity for f in feb] == ["warning"] and [f.severity for f in apr] == ["error"]
+    assert feb[0].fingerprint != apr[0].fingerprint
+    assert "公布期限2025年01月31日" in feb[0].message and "法定期限" not in feb[0].message
+    assert feb[0].message.endswith("）。") and "最晚期限3月31日" in apr[0].message

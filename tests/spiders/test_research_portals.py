@@ -97,6 +97,8 @@ def test_gkmlpt_epoch_times_are_dates_in_beijing():
     """1738339260 is 2025-02-01 00:01 in Beijing (31 January 16:01 UTC): published a day late."""
     assert gkmlpt._date({"create_time": 1738339260}) == "2025-02-01"
     assert gkmlpt._date({"create_time": 1738339140}) == "2025-01-31"  # 23:59 in Beijing
+    assert gkmlpt._date({"create_time": 1738339260000}) == "2025-02-01"  # milliseconds
+    assert gkmlpt._date({"create_time": 10**30}) is None  # a hostile number loses the date only
 
 
 # -- titles: the agency's own name is not a note about a report -----------------------------------
@@ -107,6 +109,8 @@ def test_gkmlpt_epoch_times_are_dates_in_beijing():
     "某市会议中心2024年政府信息公开工作年度报告",
     "某区绩效考核办公室2024年度政府信息公开工作年度报告",
     "2024年某市新闻办公室政府信息公开工作年度报告",
+    "2024年政府信息公开工作年度报告（县委机构编制委员会办公室）",
+    "2024年政府信息公开工作年度报告（区绩效考核办）",
 ])
 def test_a_unit_named_with_a_note_word_keeps_its_report(title):
     from spiders.titles import is_report_title
@@ -121,6 +125,9 @@ def test_a_unit_named_with_a_note_word_keeps_its_report(title):
     "某县召开2024年政府信息公开工作年度报告编制培训会",
     "关于做好2024年政府信息公开工作年度报告编制发布工作的通知",
     "某市2024年政府信息公开工作年度报告评估结果情况通报",
+    "新闻：某县发布2024年政府信息公开工作年度报告",
+    "某县新闻发布会通报2024年政府信息公开工作年度报告",
+    "一图看懂某县2024年政府信息公开工作年度报告",
 ])
 def test_notes_news_and_notices_about_a_report_are_still_not_reports(title):
     from spiders.titles import is_report_title
@@ -152,6 +159,48 @@ def test_a_numbered_pager_is_read_page_by_page_within_max_listing_pages(tmp_path
                    and "t2025" not in p}
         assert 9 <= len(listing) <= 11  # page 1 (and its index.html alias), then 9 more
         assert "cap_listing_pages" in summary.sites["site"].failures  # the cut is said
+        store.close()
+
+
+def test_a_listing_of_exactly_max_listing_pages_pages_is_read_whole(tmp_path):
+    with MiniPortal(_numbered_listing(10)) as portal:
+        store = Store(tmp_path / "n.db")
+        summary = run_crawl(_config(portal.base, max_listing_pages=10), store, progress=False)
+        reports = {portal.base + f"/zwgk/zfxxgknb/t2025012{n % 10}_{n}.html" for n in range(1, 11)}
+        assert reports <= _documents(store)
+        assert summary.sites["site"].status == "ok", summary.sites["site"].failures
+        store.close()
+
+
+def test_numbers_outside_the_tree_are_no_pager_and_in_page_anchors_are_not_fetched_again(tmp_path):
+    """A home page's carousel numbers its slides (articles); a column page has tab anchors."""
+    resources, report = _tree_with_dead_menu_link()
+    resources["/"] = Resource(page("某县人民政府", NAV + '<div class="slide"><a href="/art/2024/12/1/art_1_1.html">1</a>'
+                                                    '<a href="/art/2024/12/2/art_1_2.html">2</a>'
+                                                    '<a href="/art/2024/12/3/art_1_3.html">3</a></div>'))
+    resources["/zwgk/zfxxgknb/"] = Resource(page("政府信息公开年报", '<a href="#bm">部门</a> <a href="#content">跳至正文</a>'
+                                                 '<ul><li><a href="./202501/t20250120_1.html">'
+                                                 '某县人民政府2024年政府信息公开工作年度报告</a></li></ul>'))
+    with MiniPortal(resources) as portal:
+        store = Store(tmp_path / "n.db")
+        run_crawl(_config(portal.base), store, progress=False)
+        assert portal.base + report in _documents(store)
+        paths = [p for _m, p, _h, _c in portal.log]
+        assert not [p for p in paths if p.startswith("/art/")]
+        assert paths.count("/zwgk/zfxxgknb/") == 1
+        store.close()
+
+
+def test_a_trs_page_without_a_script_pager_is_read_through_its_numbered_links(tmp_path):
+    r = _numbered_listing(3)
+    for path, res in list(r.items()):
+        if path.startswith("/zwgk/zfxxgknb/") and "t2025" not in path:  # TRS markup, pager in static HTML
+            r[path] = Resource(res.body.replace(b"<ul>", b'<div class="TRS_Editor"></div><ul>'))
+    with MiniPortal(r) as portal:
+        store = Store(tmp_path / "n.db")
+        run_crawl(_config(portal.base), store, progress=False)
+        reports = {portal.base + f"/zwgk/zfxxgknb/t2025012{n % 10}_{n}.html" for n in range(1, 4)}
+        assert reports <= _documents(store)
         store.close()
 
 
