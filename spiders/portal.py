@@ -360,12 +360,10 @@ class PortalSpider(scrapy.Spider):
         if role == "start" and in_tree:
             root = _root_dir(url)
         listing_pages = listing.pages
-        if not in_tree:
-            # outside the 年报 tree a number is a carousel's, a calendar's or a hot list's, no pager
-            listing_pages = [p for p in listing_pages if not p.numbered]
-        elif not listing_pages and adapter.NAME != generic.NAME:
-            # an adapter's page that announces no pages but has a static numbered pager
-            listing_pages = [platforms.PageRequest(u, platform=adapter.NAME, numbered=True)
+        if in_tree and not listing_pages and not selectors.get("next_page"):
+            # a listing that announces no pages but has a static numbered pager (whatever its
+            # adapter); outside the 年报 tree numbers are a carousel's, a calendar's, a hot list's
+            listing_pages = [platforms.PageRequest(u, platform=adapter.NAME)
                              for u in generic.numbered_urls(text, url)]
         kept = yield from self._entries(listing.entries, site, url)
         if (in_tree and (role == "start" or meta.get("entered"))) or (
@@ -410,9 +408,10 @@ class PortalSpider(scrapy.Spider):
         if not in_tree and role == "start" and meta.get("shells", 0) < self.MAX_SHELLS:
             # a frameset or an iframe'd menu (portals of the 2000s): the framed pages are this page's
             # own content, read as it is (the same hop, like a redirect shell)
-            for src in platforms.selector(text).xpath("descendant::frame/@src | descendant::iframe/@src").getall()[:self.MAX_FRAMES]:
-                link = urljoin(url, src.strip())
-                if not src.strip() or src.strip().startswith(("javascript:", "about:", "data:")) \
+            frames = platforms.selector(text).xpath("descendant::frame/@src | descendant::iframe/@src").getall()
+            for src in (s.strip() for s in frames[:self.MAX_FRAMES]):
+                link = urljoin(url, src)
+                if not src or src.startswith(("javascript:", "about:", "data:")) \
                         or _host(link) not in hosts or platforms.strip_fragment(link) == platforms.strip_fragment(url):
                     continue
                 followed += 1

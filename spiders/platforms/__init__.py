@@ -46,9 +46,6 @@ class PageRequest:
     method: str = "GET"
     body: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
-    #: found by its number in a pager ("2", "[3]"), not announced: read only inside the 年报 tree
-    #: (outside it, numbers are carousels, calendars and hot lists)
-    numbered: bool = False
 
 
 @dataclass

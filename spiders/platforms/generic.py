@@ -1,5 +1,5 @@
-"""Generic listings: entries are the page's links; other pages through 下一页 / 下页 / 尾页 links,
-else through the numbered page links of the pager ("1 2 3 … 300").
+"""Generic listings: entries are the page's links; other pages through 下一页 / 下页 / 尾页 links
+(a static numbered pager, "2 3 … 300", is read by the spider inside the 年报 tree: ``numbered_urls``).
 
 Also covers VSB/博达 (/info/<col>/<id>.htm) and NFCMS portal columns (content/post_<id>.html),
 whose listings are plain static HTML.
@@ -77,8 +77,6 @@ def numbered_urls(text: str, url: str) -> list[str]:
 def listing(text: str, url: str, selectors: dict | None = None) -> Listing:
     sel = selectors or {}
     pages = [PageRequest(u, platform=NAME) for u in next_urls(text, url, sel.get("next_page"))]
-    if not pages and not sel.get("next_page"):
-        pages = [PageRequest(u, platform=NAME, numbered=True) for u in numbered_urls(text, url)]
     return Listing(entries=html_entries(text, url, sel.get("list_item")), pages=pages)
 
 
